@@ -1,0 +1,26 @@
+import type { RecordBatch } from 'apache-arrow';
+import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
+import type { Storage } from '../storage/storage.js';
+
+/** Column type names accepted in an explicit CSV/JSONL schema. */
+export type ColumnTypeName = 'int32' | 'int64' | 'float32' | 'float64' | 'bool' | 'string' | 'timestamp';
+
+export interface ReadPartOptions {
+  /** Columns to read, in this order; absent reads all. Unknown names throw SCHEMA_MISMATCH. */
+  columns?: string[];
+  /** CSV/JSONL: explicit column types; columns not named are inferred. */
+  schema?: Record<string, ColumnTypeName>;
+  /** CSV: whether the first line of the object is a header (default true). */
+  header?: boolean;
+  /** CSV: field delimiter (default ','). */
+  delimiter?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads one chunk part (one object, or a range of it) into Arrow record batches. Readers fetch only the
+ * bytes the part covers (plus what they need to align to record boundaries or read a footer).
+ */
+export interface FormatReader {
+  readPart(storage: Storage, part: ChunkPart, options?: ReadPartOptions): AsyncIterable<RecordBatch>;
+}
