@@ -1,0 +1,81 @@
+import { InvalidStorageConfig } from './errors/invalid-storage-config.js';
+import { makeFileStorage, type FileStorageOptions } from './file-storage.js';
+import { makeS3Storage, type S3Storage, type S3StorageOptions } from './s3-storage.js';
+import type { Storage } from './storage.js';
+import { parseUri } from './uri.js';
+
+export { asyncBuffer, toArrayBuffer } from './async-buffer.js';
+export { countingStorage, type CountingStorage, type StorageCallCounts } from './counting-storage.js';
+
+export interface StorageConfig {
+  s3?: S3StorageOptions;
+  file?: FileStorageOptions;
+}
+
+/** Storage over both schemes; `close()` releases S3 sockets (safe to call twice). */
+export interface SchemeStorage extends Storage {
+  close(): void;
+}
+
+/**
+ * Storage settings from the environment: `QUIVER_S3_ENDPOINT`, `QUIVER_S3_FORCE_PATH_STYLE` (`true|false`);
+ * region and credentials come from the standard `AWS_*` variables through the SDK. Throws
+ * `InvalidStorageConfig` naming the variable when a value is unusable.
+ */
+export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StorageConfig {
+  const s3: S3StorageOptions = {};
+  const endpoint = env.QUIVER_S3_ENDPOINT?.trim();
+  if (endpoint !== undefined && endpoint !== '') {
+    if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol)) {
+      throw new InvalidStorageConfig(
+        'QUIVER_S3_ENDPOINT',
+        `expected an http(s) URL, got ${JSON.stringify(endpoint)}`,
+      );
+    }
+    s3.endpoint = endpoint;
+    // S3-compatible stores rarely care about the region, but the SDK refuses to sign without one.
+    if (env.AWS_REGION === undefined && env.AWS_DEFAULT_REGION === undefined) s3.region = 'us-east-1';
+  }
+  const pathStyle = env.QUIVER_S3_FORCE_PATH_STYLE?.trim().toLowerCase();
+  if (pathStyle !== undefined && pathStyle !== '') {
+    if (pathStyle !== 'true' && pathStyle !== 'false') {
+      throw new InvalidStorageConfig(
+        'QUIVER_S3_FORCE_PATH_STYLE',
+        `expected true or false, got ${JSON.stringify(pathStyle)}`,
+      );
+    }
+    s3.forcePathStyle = pathStyle === 'true';
+  }
+  if (s3.region === undefined && env.AWS_REGION === undefined && env.AWS_DEFAULT_REGION !== undefined) {
+    // The SDK reads AWS_REGION only; honour the CLI's older name too.
+    s3.region = env.AWS_DEFAULT_REGION;
+  }
+  return { s3 };
+}
+
+/**
+ * One storage for every URI: `file://` (and plain paths) go to file storage, `s3://` to S3 storage. The S3
+ * client is created on first use, so file-only runs never touch AWS configuration.
+ */
+export function makeStorage(config: StorageConfig = {}): SchemeStorage {
+  const file = makeFileStorage(config.file);
+  let s3: S3Storage | undefined;
+  let closed = false;
+  const pick = (uri: string): Storage => {
+    if (parseUri(uri).scheme === 'file') return file;
+    if (closed) throw new Error(`storage is closed; cannot reach ${uri}`);
+    s3 ??= makeS3Storage(config.s3);
+    return s3;
+  };
+  return {
+    list: (prefixUri, options) => pick(prefixUri).list(prefixUri, options),
+    stat: (uri, options) => pick(uri).stat(uri, options),
+    read: (uri, range, options) => pick(uri).read(uri, range, options),
+    write: (uri, body, options) => pick(uri).write(uri, body, options),
+    delete: (uri, options) => pick(uri).delete(uri, options),
+    close() {
+      closed = true;
+      s3?.close();
+    },
+  };
+}
