@@ -28,7 +28,12 @@ import {
   makeData,
   vectorFromArray,
 } from 'apache-arrow';
-import { type DuckDBDataChunk, type DuckDBType, DuckDBTypeId, JSDuckDBValueConverter } from '@duckdb/node-api';
+import {
+  type DuckDBDataChunk,
+  type DuckDBType,
+  DuckDBTypeId,
+  JSDuckDBValueConverter,
+} from '@duckdb/node-api';
 
 type TypedArray =
   | Int8Array
@@ -94,7 +99,9 @@ export function arrowTypeOf(type: DuckDBType): DataType {
     case DuckDBTypeId.ARRAY:
       return new FixedSizeList(type.length, new Field('item', arrowTypeOf(type.valueType), true));
     case DuckDBTypeId.STRUCT:
-      return new Struct(type.entryNames.map((name, i) => new Field(name, arrowTypeOf(type.entryTypes[i]!), true)));
+      return new Struct(
+        type.entryNames.map((name, i) => new Field(name, arrowTypeOf(type.entryTypes[i]!), true)),
+      );
     default:
       throw new UnsupportedColumnType(type.toString());
   }
@@ -107,15 +114,18 @@ export class UnsupportedColumnType extends Error {
   }
 }
 
-/** Writes `count` validity bits from DuckDB's mask (bit set = valid, LSB first, as Arrow) at `offset`. */
-function copyBits(src: Uint8Array, dst: Uint8Array, offset: number, count: number): void {
-  if (offset % 8 === 0) {
+/**
+ * Writes `count` validity bits from DuckDB's mask (bit set = valid, LSB first, as in Arrow), starting at
+ * bit `from` of the mask, to bit `to` of the batch's bitmap.
+ */
+function copyBits(src: Uint8Array, from: number, dst: Uint8Array, to: number, count: number): void {
+  let i = 0;
+  if (from % 8 === 0 && to % 8 === 0) {
     const whole = count >> 3;
-    dst.set(src.subarray(0, whole), offset >> 3);
-    for (let i = whole * 8; i < count; i++) setBit(dst, offset + i, (src[i >> 3]! >> (i & 7)) & 1);
-    return;
+    dst.set(src.subarray(from >> 3, (from >> 3) + whole), to >> 3);
+    i = whole * 8;
   }
-  for (let i = 0; i < count; i++) setBit(dst, offset + i, (src[i >> 3]! >> (i & 7)) & 1);
+  for (; i < count; i++) setBit(dst, to + i, (src[(from + i) >> 3]! >> ((from + i) & 7)) & 1);
 }
 
 function setBit(bits: Uint8Array, index: number, value: number): void {
@@ -138,21 +148,22 @@ function countSetBits(bits: Uint8Array, length: number): number {
 }
 
 interface ColumnAccumulator {
-  append(chunk: DuckDBDataChunk, column: number, at: number, count: number): void;
+  /** Appends rows `[from, from + count)` of the chunk's column at row `at` of the batch. */
+  append(chunk: DuckDBDataChunk, column: number, from: number, at: number, count: number): void;
   finish(length: number): ReturnType<typeof makeData>;
 }
 
 function makeValidity(capacity: number) {
   let bits: Uint8Array | null = null;
   return {
-    append(vector: duckdb.Vector, at: number, count: number): void {
-      const mask = duckdb.vector_get_validity(vector, Math.ceil(count / 64) * 8);
+    append(vector: duckdb.Vector, from: number, at: number, count: number): void {
+      const mask = duckdb.vector_get_validity(vector, Math.ceil((from + count) / 64) * 8);
       if (!mask && !bits) return;
       if (!bits) {
         // First nulls in this batch: everything before them was valid.
         bits = new Uint8Array(Math.ceil(capacity / 8)).fill(0xff);
       }
-      if (mask) copyBits(mask, bits, at, count);
+      if (mask) copyBits(mask, from, bits, at, count);
       else for (let i = 0; i < count; i++) setBit(bits, at + i, 1);
     },
     finish(length: number): { nullBitmap: Uint8Array | undefined; nullCount: number } {
@@ -164,18 +175,26 @@ function makeValidity(capacity: number) {
 }
 
 function fixedAccumulator(layout: FixedLayout, capacity: number): ColumnAccumulator {
-  const values = new layout.ctor(new ArrayBuffer(capacity * layout.bytes));
-  const bytes = new Uint8Array(values.buffer);
+  // Every row of a batch is overwritten by a copy, so the buffer need not be zero-filled (measured: the
+  // zero fill was a tenth of decode time on 64 float columns).
+  const bytes = new Uint8Array(Buffer.allocUnsafeSlow(capacity * layout.bytes).buffer);
+  const values = new layout.ctor(bytes.buffer);
   const validity = makeValidity(capacity);
   const type = layout.type();
   return {
-    append(chunk, column, at, count) {
+    append(chunk, column, from, at, count) {
       const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
-      bytes.set(duckdb.vector_get_data(vector, count * layout.bytes), at * layout.bytes);
-      validity.append(vector, at, count);
+      const source = duckdb.vector_get_data(vector, (from + count) * layout.bytes);
+      bytes.set(source.subarray(from * layout.bytes), at * layout.bytes);
+      validity.append(vector, from, at, count);
     },
     finish(length) {
-      return makeData({ type, length, data: values.subarray(0, length), ...validity.finish(length) } as never);
+      return makeData({
+        type,
+        length,
+        data: values.subarray(0, length),
+        ...validity.finish(length),
+      } as never);
     },
   };
 }
@@ -184,14 +203,19 @@ function boolAccumulator(capacity: number): ColumnAccumulator {
   const packed = new Uint8Array(Math.ceil(capacity / 8));
   const validity = makeValidity(capacity);
   return {
-    append(chunk, column, at, count) {
+    append(chunk, column, from, at, count) {
       const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
-      const values = duckdb.vector_get_data(vector, count);
-      for (let i = 0; i < count; i++) setBit(packed, at + i, values[i]!);
-      validity.append(vector, at, count);
+      const values = duckdb.vector_get_data(vector, from + count);
+      for (let i = 0; i < count; i++) setBit(packed, at + i, values[from + i]!);
+      validity.append(vector, from, at, count);
     },
     finish(length) {
-      return makeData({ type: new Bool(), length, data: packed.subarray(0, Math.ceil(length / 8)), ...validity.finish(length) });
+      return makeData({
+        type: new Bool(),
+        length,
+        data: packed.subarray(0, Math.ceil(length / 8)),
+        ...validity.finish(length),
+      });
     },
   };
 }
@@ -201,7 +225,7 @@ function toArrowValue(value: unknown, type: DataType): unknown {
   if (value === null || value === undefined) return null;
   if (type instanceof Float64 && typeof value === 'bigint') return Number(value);
   if ((type instanceof List || type instanceof FixedSizeList) && Array.isArray(value)) {
-    const child = type.children[0]!.type;
+    const child = (type.children[0] as Field).type as DataType;
     return value.map((v: unknown) => toArrowValue(v, child));
   }
   return value;
@@ -210,9 +234,9 @@ function toArrowValue(value: unknown, type: DataType): unknown {
 function genericAccumulator(type: DataType): ColumnAccumulator {
   let values: unknown[] = [];
   return {
-    append(chunk, column, _at, count) {
+    append(chunk, column, from, _at, count) {
       const converted = chunk.convertColumnValues(column, JSDuckDBValueConverter);
-      for (let i = 0; i < count; i++) values.push(toArrowValue(converted[i], type));
+      for (let i = from; i < from + count; i++) values.push(toArrowValue(converted[i], type));
     },
     finish(length) {
       const data = vectorFromArray(values.slice(0, length), type).data;
@@ -254,14 +278,18 @@ export class ArrowBatchAssembler {
     return this.types.map((t) => makeAccumulator(t, this.batchRows));
   }
 
-  /** Adds a chunk; returns the batch that filled up first, if any. */
-  push(chunk: DuckDBDataChunk): RecordBatch | undefined {
+  /** Adds a chunk; returns the batches it filled up (a chunk may span a batch boundary). */
+  push(chunk: DuckDBDataChunk): RecordBatch[] {
     const rows = chunk.rowCount;
-    let out: RecordBatch | undefined;
-    if (this.filled + rows > this.batchRows) out = this.flush();
-    this.accumulators.forEach((acc, column) => acc.append(chunk, column, this.filled, rows));
-    this.filled += rows;
-    return out;
+    const full: RecordBatch[] = [];
+    for (let from = 0; from < rows;) {
+      const take = Math.min(rows - from, this.batchRows - this.filled);
+      this.accumulators.forEach((acc, column) => acc.append(chunk, column, from, this.filled, take));
+      this.filled += take;
+      from += take;
+      if (this.filled === this.batchRows) full.push(this.flush()!);
+    }
+    return full;
   }
 
   /** The rows gathered so far as one batch (undefined when none). */
