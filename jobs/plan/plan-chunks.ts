@@ -1,0 +1,191 @@
+import {
+  type ChunkDescriptor,
+  type ChunkPart,
+  type InputFormat,
+  MAX_DESCRIPTOR_BYTES,
+} from '../../schemas/chunk-descriptor.js';
+
+/** A unit the planner cannot split: one Parquet row group, or one record-aligned byte segment. */
+export interface Piece {
+  /** Rows in the piece when known (Parquet), else undefined. */
+  rows?: number;
+  /** Input bytes the piece reads (compressed bytes for Parquet). */
+  bytes: number;
+}
+
+/** What the planner knows of one Parquet object: its row groups, from the footer. */
+export interface ParquetLayout {
+  uri: string;
+  size: number;
+  etag?: string;
+  rowGroups: { rows: number; bytes: number }[];
+}
+
+/**
+ * What the planner knows of one CSV/JSONL/Arrow object. `splits` are byte offsets where a record starts
+ * (found by the text splitter), ascending, each inside (first, size); absent means the object is read whole.
+ * `first` is where the data begins (after a CSV header), default 0.
+ */
+export interface ByteLayout {
+  uri: string;
+  size: number;
+  etag?: string;
+  first?: number;
+  splits?: number[];
+}
+
+export interface PlanOptions {
+  /** Target rows per chunk (Parquet); a single larger row group still makes one chunk. */
+  chunkRows: number;
+  /** Target input bytes per chunk; small objects are grouped up to this. */
+  chunkBytes: number;
+  /** Cap on one descriptor's JSON size (default MAX_DESCRIPTOR_BYTES). */
+  maxDescriptorBytes?: number;
+}
+
+interface Candidate {
+  uri: string;
+  size: number;
+  etag?: string;
+  range: ChunkPart['range'];
+  rows?: number;
+  bytes: number;
+}
+
+/**
+ * Greedy, deterministic grouping: pieces are taken in object order (sorted by URI) and piece order; a chunk
+ * closes when the next piece would push it past the row or byte target, or its descriptor past the size
+ * cap. Adjacent pieces of one object merge into one part, so a large file split by row groups costs one
+ * part per chunk and many small files share a chunk.
+ */
+function groupPieces(format: InputFormat, candidates: Candidate[], options: PlanOptions): ChunkDescriptor[] {
+  const maxJson = options.maxDescriptorBytes ?? MAX_DESCRIPTOR_BYTES;
+  const chunks: ChunkDescriptor[] = [];
+  let parts: ChunkPart[] = [];
+  let rows: number | undefined = 0;
+  let bytes = 0;
+
+  const close = (): void => {
+    if (parts.length === 0) return;
+    const chunk: ChunkDescriptor = { index: chunks.length, format, parts, bytes };
+    if (rows !== undefined) chunk.rows = rows;
+    chunks.push(chunk);
+    parts = [];
+    rows = 0;
+    bytes = 0;
+  };
+
+  const merged = (last: ChunkPart | undefined, next: Candidate): ChunkPart | undefined => {
+    if (!last || last.uri !== next.uri) return undefined;
+    const a = last.range;
+    const b = next.range;
+    if (a.kind === 'rowGroups' && b.kind === 'rowGroups' && a.end === b.start) {
+      return { ...last, range: { ...a, end: b.end }, rows: (last.rows ?? 0) + (next.rows ?? 0) };
+    }
+    if (a.kind === 'bytes' && b.kind === 'bytes' && a.end === b.start) {
+      return { ...last, range: { ...a, end: b.end } };
+    }
+    return undefined;
+  };
+
+  const partOf = (candidate: Candidate): ChunkPart => {
+    const part: ChunkPart = { uri: candidate.uri, size: candidate.size, range: candidate.range };
+    if (candidate.etag !== undefined) part.etag = candidate.etag;
+    if (candidate.rows !== undefined) part.rows = candidate.rows;
+    return part;
+  };
+
+  for (const candidate of candidates) {
+    const overTarget =
+      (addRows(rows, candidate.rows) ?? 0) > options.chunkRows ||
+      bytes + candidate.bytes > options.chunkBytes;
+    if (parts.length > 0 && overTarget) close();
+    const joined = merged(parts.at(-1), candidate);
+    const nextParts = joined ? [...parts.slice(0, -1), joined] : [...parts, partOf(candidate)];
+    const nextRows = addRows(rows, candidate.rows);
+    const nextBytes = bytes + candidate.bytes;
+    const probe = { index: chunks.length, format, parts: nextParts, bytes: nextBytes, rows: nextRows };
+    if (parts.length > 0 && JSON.stringify(probe).length > maxJson) {
+      close();
+      parts = [partOf(candidate)];
+      rows = candidate.rows;
+      bytes = candidate.bytes;
+    } else {
+      parts = nextParts;
+      rows = nextRows;
+      bytes = nextBytes;
+    }
+  }
+  close();
+  return chunks;
+}
+
+/** Row counts add up while every piece's count is known; one unknown makes the total unknown. */
+function addRows(total: number | undefined, rows: number | undefined): number | undefined {
+  return total === undefined || rows === undefined ? undefined : total + rows;
+}
+
+const byUri = <T extends { uri: string }>(a: T, b: T): number => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0);
+
+/** Chunks for Parquet objects: large files split by row groups, small ones grouped. Empty files plan nothing. */
+export function planParquetChunks(
+  objects: readonly ParquetLayout[],
+  options: PlanOptions,
+): ChunkDescriptor[] {
+  const candidates: Candidate[] = [];
+  for (const object of [...objects].sort(byUri)) {
+    let rowOffset = 0;
+    object.rowGroups.forEach((group, index) => {
+      if (group.rows > 0) {
+        candidates.push({
+          uri: object.uri,
+          size: object.size,
+          etag: object.etag,
+          range: { kind: 'rowGroups', start: index, end: index + 1, rowOffset },
+          rows: group.rows,
+          bytes: group.bytes,
+        });
+      }
+      rowOffset += group.rows;
+    });
+  }
+  return groupPieces('parquet', candidates, options);
+}
+
+/** Chunks for CSV/JSONL (record-aligned byte segments) and Arrow IPC (whole objects). */
+export function planByteChunks(
+  format: Exclude<InputFormat, 'parquet'>,
+  objects: readonly ByteLayout[],
+  options: PlanOptions,
+): ChunkDescriptor[] {
+  const candidates: Candidate[] = [];
+  for (const object of [...objects].sort(byUri)) {
+    const first = object.first ?? 0;
+    if (object.size <= first) continue;
+    if (format === 'arrow' || !object.splits) {
+      candidates.push({
+        uri: object.uri,
+        size: object.size,
+        etag: object.etag,
+        range: format === 'arrow' ? { kind: 'whole' } : { kind: 'bytes', start: first, end: object.size },
+        bytes: object.size - first,
+      });
+      continue;
+    }
+    const bounds = [first, ...object.splits.filter((s) => s > first && s < object.size), object.size];
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const start = bounds[i]!;
+      const end = bounds[i + 1]!;
+      if (end > start) {
+        candidates.push({
+          uri: object.uri,
+          size: object.size,
+          etag: object.etag,
+          range: { kind: 'bytes', start, end },
+          bytes: end - start,
+        });
+      }
+    }
+  }
+  return groupPieces(format, candidates, options);
+}
