@@ -29,7 +29,7 @@ function rowGroupsRead(chunks: ChunkDescriptor[]): string[] {
 
 describe('planParquetChunks', () => {
   it('splits a large file by row groups and numbers chunks densely', () => {
-    const chunks = planParquetChunks([parquetFile('big.parquet', Array(10).fill(100_000))], {
+    const chunks = planParquetChunks([parquetFile('big.parquet', Array<number>(10).fill(100_000))], {
       chunkRows: 250_000,
       chunkBytes: 1 << 30,
     });
