@@ -68,11 +68,14 @@ export function makeStorage(config: StorageConfig = {}): SchemeStorage {
     return s3;
   };
   return {
-    list: (prefixUri, options) => pick(prefixUri).list(prefixUri, options),
-    stat: (uri, options) => pick(uri).stat(uri, options),
-    read: (uri, range, options) => pick(uri).read(uri, range, options),
-    write: (uri, body, options) => pick(uri).write(uri, body, options),
-    delete: (uri, options) => pick(uri).delete(uri, options),
+    // Async wrappers so a bad URI rejects like every other failure instead of throwing synchronously.
+    async *list(prefixUri, options) {
+      yield* pick(prefixUri).list(prefixUri, options);
+    },
+    stat: async (uri, options) => pick(uri).stat(uri, options),
+    read: async (uri, range, options) => pick(uri).read(uri, range, options),
+    write: async (uri, body, options) => pick(uri).write(uri, body, options),
+    delete: async (uri, options) => pick(uri).delete(uri, options),
     close() {
       closed = true;
       s3?.close();

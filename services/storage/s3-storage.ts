@@ -279,6 +279,8 @@ async function readObject(
         throw new Error(`${uri}: asked for bytes from ${range.start}, got ${response.ContentRange}`);
       }
       bytes = await readExactly(uri, body, contentRange.last - contentRange.first + 1, options.signal);
+      // Some S3-compatible servers answer a one-byte range with the whole object; keep only what was asked.
+      if (bytes.length > range.end - range.start) bytes = bytes.subarray(0, range.end - range.start);
     } else {
       // No Content-Range: whole object (no range asked, or a server that ignores Range). Slice ourselves.
       const whole = await readExactly(uri, body, contentLength, options.signal);

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -29,6 +30,45 @@ type S3rverConstructor = new (options: {
   vhostBuckets?: boolean;
 }) => S3rverInstance;
 const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
+
+/**
+ * s3rver encrypts ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 (Node >= 17) no longer
+ * offers, so every truncated listing (more keys than max-keys, e.g. > 1000) fails with InternalError.
+ * The token only has to round-trip through s3rver itself, so 'des' is served by AES-128-CTR with the
+ * 8-byte key and IV doubled. Only the 'des' algorithm is touched, and only when OpenSSL refuses it, so
+ * nothing that works today changes.
+ */
+function enableS3rverPagination(): void {
+  try {
+    crypto.createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
+    return;
+  } catch {
+    // Unsupported here: patch below.
+  }
+  const patched = Symbol.for('quiver.s3rver-des-patch');
+  const registry = crypto as unknown as Record<symbol, boolean>;
+  if (registry[patched] === true) return;
+  registry[patched] = true;
+  const doubled = (bytes: crypto.BinaryLike | null): Buffer => {
+    const buffer = Buffer.from(bytes as Uint8Array);
+    return Buffer.concat([buffer, buffer]);
+  };
+  const { createCipheriv, createDecipheriv } = crypto;
+  const cipherFactory = (...args: Parameters<typeof createCipheriv>): ReturnType<typeof createCipheriv> => {
+    const [algorithm, key, iv] = args;
+    if (algorithm !== 'des') return createCipheriv(...args);
+    return createCipheriv('aes-128-ctr', doubled(key as Uint8Array), doubled(iv));
+  };
+  const decipherFactory = (
+    ...args: Parameters<typeof createDecipheriv>
+  ): ReturnType<typeof createDecipheriv> => {
+    const [algorithm, key, iv] = args;
+    if (algorithm !== 'des') return createDecipheriv(...args);
+    return createDecipheriv('aes-128-ctr', doubled(key as Uint8Array), doubled(iv));
+  };
+  crypto.createCipheriv = cipherFactory as typeof createCipheriv;
+  crypto.createDecipheriv = decipherFactory as typeof createDecipheriv;
+}
 
 /** The dummy credentials s3rver accepts. */
 export const testS3Credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -77,6 +117,7 @@ export interface TestS3Server {
  * directory. Close it in `afterAll`/`afterEach`.
  */
 export async function startS3Server(): Promise<TestS3Server> {
+  enableS3rverPagination();
   const directory = await mkdtemp(path.join(os.tmpdir(), 'quiver-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
   let address: AddressInfo;
