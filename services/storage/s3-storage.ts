@@ -272,7 +272,7 @@ async function readObject(
     }
     const body = response.Body as AsyncIterable<Uint8Array> | undefined;
     const contentRange = parseContentRange(response.ContentRange);
-    const contentLength = response.ContentLength ?? 0;
+    const contentLength = response.ContentLength;
     let bytes: Uint8Array;
     if (range !== undefined && contentRange !== undefined) {
       if (contentRange.first !== range.start) {
@@ -300,9 +300,11 @@ async function readObject(
 async function readExactly(
   uri: string,
   body: AsyncIterable<Uint8Array> | undefined,
-  expected: number,
+  expected: number | undefined,
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
+  // No announced length (a chunked whole-object response): nothing to check against, take what comes.
+  if (expected === undefined) return readAll(body, signal);
   const bytes = new Uint8Array(expected);
   let received = 0;
   if (body !== undefined) {
@@ -317,6 +319,20 @@ async function readExactly(
   }
   if (received !== expected) throw new IncompleteRead(uri, expected, received);
   return bytes;
+}
+
+async function readAll(
+  body: AsyncIterable<Uint8Array> | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body ?? []) {
+    if (signal?.aborted) throw abortError(signal);
+    chunks.push(chunk);
+    total += chunk.length;
+  }
+  return concat(chunks, total);
 }
 
 async function writeObject(

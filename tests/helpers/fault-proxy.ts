@@ -9,8 +9,12 @@ export type Fault =
   | { kind: 'status'; status?: number; code?: string }
   /** Destroy the client socket before any response (the client sees a connection reset). */
   | { kind: 'reset' }
-  /** Forward, send the headers and `fraction` (default 0.5) of the body, then destroy the socket. */
-  | { kind: 'truncate'; fraction?: number }
+  /**
+   * Forward, send the headers and `fraction` (default 0.5) of the body, then destroy the socket. With
+   * `clean`, drop Content-Length and end the (chunked) body normally instead: a short body the HTTP layer
+   * cannot tell from a complete one, as some gateways produce.
+   */
+  | { kind: 'truncate'; fraction?: number; clean?: boolean }
   /** Wait `ms`, then forward. */
   | { kind: 'delay'; ms: number };
 
@@ -108,7 +112,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     return { kind: 'pass' };
   };
 
-  const forward = (request: IncomingMessage, response: ServerResponse, truncateFraction?: number): void => {
+  const forward = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    truncate?: { fraction: number; clean: boolean },
+  ): void => {
     const headers = { ...request.headers };
     // Node answers 100-continue to the client itself; passing Expect upstream would make it wait twice.
     delete headers.expect;
@@ -122,7 +130,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         agent,
       },
       (upstreamResponse) => {
-        if (truncateFraction === undefined) {
+        if (truncate === undefined) {
           response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
           upstreamResponse.pipe(response);
           return;
@@ -131,9 +139,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));
         upstreamResponse.on('end', () => {
           const body = Buffer.concat(chunks);
+          const keep = body.subarray(0, Math.floor(body.length * truncate.fraction));
+          if (truncate.clean) {
+            const headers = { ...upstreamResponse.headers };
+            delete headers['content-length'];
+            response.writeHead(upstreamResponse.statusCode ?? 502, headers);
+            response.end(keep);
+            return;
+          }
           response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-          const keep = Math.floor(body.length * truncateFraction);
-          response.write(body.subarray(0, keep), () => response.socket?.destroy());
+          response.write(keep, () => response.socket?.destroy());
         });
       },
     );
@@ -149,7 +164,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         forward(request, response);
         return;
       case 'truncate':
-        forward(request, response, fault.fraction ?? 0.5);
+        forward(request, response, { fraction: fault.fraction ?? 0.5, clean: fault.clean ?? false });
         return;
       case 'delay': {
         const timer = setTimeout(() => {

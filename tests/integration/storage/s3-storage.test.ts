@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
+import { IncompleteRead } from '../../../services/storage/errors/incomplete-read.js';
 import { StorageNotFound } from '../../../services/storage/errors/storage-not-found.js';
 import { StorageUnavailable } from '../../../services/storage/errors/storage-unavailable.js';
 import type { S3Storage } from '../../../services/storage/s3-storage.js';
@@ -179,6 +180,19 @@ describe('S3 storage against a real S3-protocol server', () => {
       const bytes = await storage.read(uri, { start: 0, end: 100_000 });
       expect(Buffer.from(bytes).equals(blob.subarray(0, 100_000))).toBe(true);
       expect(faulty.requestCount).toBe(2);
+    });
+
+    it('retries a body that ends cleanly but short (no Content-Length, chunked)', async () => {
+      const retried: unknown[] = [];
+      const { storage, proxy: faulty } = await throughProxy(
+        { script: [{ kind: 'truncate', fraction: 0.5, clean: true }] },
+        { ...fastRetry, onRetry: (event: { error: unknown }) => retried.push(event.error) },
+      );
+      const bytes = await storage.read(uri, { start: 5, end: 60_005 });
+      expect(Buffer.from(bytes).equals(blob.subarray(5, 60_005))).toBe(true);
+      expect(faulty.requestCount).toBe(2);
+      expect(retried).toEqual([expect.any(IncompleteRead)]);
+      expect(retried[0]).toMatchObject({ expectedBytes: 60_000, receivedBytes: 30_000 });
     });
 
     it.each([
