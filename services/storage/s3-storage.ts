@@ -276,6 +276,8 @@ async function readObject(
     let bytes: Uint8Array;
     if (range !== undefined && contentRange !== undefined) {
       if (contentRange.first !== range.start) {
+        // Release the connection rather than leave an unread body holding it.
+        (body as { destroy?: () => void } | undefined)?.destroy?.();
         throw new Error(`${uri}: asked for bytes from ${range.start}, got ${response.ContentRange}`);
       }
       bytes = await readExactly(uri, body, contentRange.last - contentRange.first + 1, options.signal);
