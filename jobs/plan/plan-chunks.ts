@@ -22,16 +22,14 @@ export interface ParquetLayout {
 }
 
 /**
- * What the planner knows of one CSV/JSONL/Arrow object. `splits` are byte offsets where a record starts
- * (found by the text splitter), ascending, each inside (first, size); absent means the object is read whole.
- * `first` is where the data begins (after a CSV header), default 0.
+ * What the planner knows of one CSV/JSONL/Arrow object. `segments` tile `[0, size)` at record starts (from
+ * the text splitter, with row counts where it counted them); absent means the object is read whole.
  */
 export interface ByteLayout {
   uri: string;
   size: number;
   etag?: string;
-  first?: number;
-  splits?: number[];
+  segments?: { start: number; end: number; rows?: number }[];
 }
 
 export interface PlanOptions {
@@ -160,31 +158,25 @@ export function planByteChunks(
 ): ChunkDescriptor[] {
   const candidates: Candidate[] = [];
   for (const object of [...objects].sort(byUri)) {
-    const first = object.first ?? 0;
-    if (object.size <= first) continue;
-    if (format === 'arrow' || !object.splits) {
+    if (object.size === 0) continue;
+    const segments = format === 'arrow' ? undefined : object.segments;
+    if (!segments) {
+      const range: ChunkPart['range'] =
+        format === 'arrow' ? { kind: 'whole' } : { kind: 'bytes', start: 0, end: object.size };
+      candidates.push({ uri: object.uri, size: object.size, etag: object.etag, range, bytes: object.size });
+      continue;
+    }
+    for (const { start, end, rows } of segments) {
+      // A segment the splitter counted as holding no rows (a lone header) reads nothing worth a chunk.
+      if (end <= start || rows === 0) continue;
       candidates.push({
         uri: object.uri,
         size: object.size,
         etag: object.etag,
-        range: format === 'arrow' ? { kind: 'whole' } : { kind: 'bytes', start: first, end: object.size },
-        bytes: object.size - first,
+        range: { kind: 'bytes', start, end },
+        rows,
+        bytes: end - start,
       });
-      continue;
-    }
-    const bounds = [first, ...object.splits.filter((s) => s > first && s < object.size), object.size];
-    for (let i = 0; i + 1 < bounds.length; i++) {
-      const start = bounds[i]!;
-      const end = bounds[i + 1]!;
-      if (end > start) {
-        candidates.push({
-          uri: object.uri,
-          size: object.size,
-          etag: object.etag,
-          range: { kind: 'bytes', start, end },
-          bytes: end - start,
-        });
-      }
     }
   }
   return groupPieces(format, candidates, options);

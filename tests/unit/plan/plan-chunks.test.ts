@@ -132,20 +132,35 @@ describe('planParquetChunks', () => {
 });
 
 describe('planByteChunks', () => {
-  it('turns record-start splits into contiguous byte ranges covering the data exactly once', () => {
-    const chunks = planByteChunks(
-      'csv',
-      [{ uri: 'file:///d/a.csv', size: 1_000, first: 20, splits: [300, 600, 900] }],
-      {
-        chunkRows: 1_000_000,
-        chunkBytes: 400,
-      },
-    );
+  it('turns record-aligned segments into byte ranges covering the object exactly once', () => {
+    const segments = [
+      { start: 0, end: 300, rows: 10 },
+      { start: 300, end: 600, rows: 12 },
+      { start: 600, end: 900, rows: 9 },
+      { start: 900, end: 1_000, rows: 3 },
+    ];
+    const chunks = planByteChunks('csv', [{ uri: 'file:///d/a.csv', size: 1_000, segments }], {
+      chunkRows: 1_000_000,
+      chunkBytes: 400,
+    });
     expect(chunks.map((c) => c.parts.map((p) => p.range))).toEqual([
-      [{ kind: 'bytes', start: 20, end: 300 }],
+      [{ kind: 'bytes', start: 0, end: 300 }],
       [{ kind: 'bytes', start: 300, end: 600 }],
       [{ kind: 'bytes', start: 600, end: 1_000 }],
     ]);
+    expect(chunks.map((c) => c.rows)).toEqual([10, 12, 12]);
+  });
+
+  it('leaves rows unknown where the splitter did not count them (JSONL)', () => {
+    const segments = [
+      { start: 0, end: 500 },
+      { start: 500, end: 1_000 },
+    ];
+    const chunks = planByteChunks('jsonl', [{ uri: 'file:///d/a.jsonl', size: 1_000, segments }], {
+      chunkRows: 1,
+      chunkBytes: 500,
+    });
+    expect(chunks).toHaveLength(2);
     expect(chunks.every((c) => c.rows === undefined)).toBe(true);
   });
 
@@ -161,12 +176,11 @@ describe('planByteChunks', () => {
     ]);
   });
 
-  it('skips objects with no data after the header', () => {
-    expect(
-      planByteChunks('csv', [{ uri: 'file:///d/h.csv', size: 12, first: 12 }], {
-        chunkRows: 1,
-        chunkBytes: 1,
-      }),
-    ).toEqual([]);
+  it('skips empty objects and header-only segments', () => {
+    const layouts = [
+      { uri: 'file:///d/empty.csv', size: 0 },
+      { uri: 'file:///d/h.csv', size: 12, segments: [{ start: 0, end: 12, rows: 0 }] },
+    ];
+    expect(planByteChunks('csv', layouts, { chunkRows: 1, chunkBytes: 1 })).toEqual([]);
   });
 });

@@ -1,0 +1,142 @@
+import type { ChunkDescriptor, InputFormat } from '../../schemas/chunk-descriptor.js';
+import { asyncBuffer } from '../../services/storage/async-buffer.js';
+import { StorageNotFound } from '../../services/storage/errors/storage-not-found.js';
+import type { ObjectInfo, Storage } from '../../services/storage/storage.js';
+import { readParquetFooter } from '../../services/formats/parquet/parquet-footer.js';
+import { EmptyInputError } from './errors/empty-input-error.js';
+import {
+  type ByteLayout,
+  type ParquetLayout,
+  type PlanOptions,
+  planByteChunks,
+  planParquetChunks,
+} from './plan-chunks.js';
+import { planCsvSplits, planJsonlSplits, readBlocks } from './text-split.js';
+
+/** What to plan: one object, or every object of the format under a prefix. */
+export interface PlanInput {
+  uri: string;
+  format: InputFormat;
+  /** Glob relative to the prefix (e.g. `dt=*\/*.parquet`); default: every object with the format's extension. */
+  glob?: string;
+  /** CSV: whether each object starts with a header record (default true). */
+  header?: boolean;
+}
+
+export interface PlanInputOptions extends PlanOptions {
+  /** Objects whose footers/boundaries are read at once (default 8). */
+  concurrency?: number;
+  /** Bytes per ranged read when scanning CSV for record starts (default 8 MiB). */
+  scanBlockBytes?: number;
+  signal?: AbortSignal;
+}
+
+const extensions: Record<InputFormat, RegExp> = {
+  parquet: /\.(parquet|parq|pqt)$/i,
+  arrow: /\.(arrow|arrows|feather|ipc)$/i,
+  csv: /\.(csv|tsv|txt)$/i,
+  jsonl: /\.(jsonl|ndjson|json)$/i,
+};
+
+/** Markers and side files that writers leave next to data (`_SUCCESS`, `.crc`, `_manifest.json`). */
+function isSideFile(uri: string): boolean {
+  const name = uri.slice(uri.lastIndexOf('/') + 1);
+  return name.startsWith('_') || name.startsWith('.');
+}
+
+/**
+ * The objects a job reads, in URI order: the URI itself when it names an object, else everything under it
+ * as a prefix, filtered by the glob or, without one, by the format's extensions and minus side files.
+ */
+export async function listInput(
+  storage: Storage,
+  input: PlanInput,
+  signal?: AbortSignal,
+): Promise<ObjectInfo[]> {
+  if (!input.uri.endsWith('/') && input.glob === undefined) {
+    try {
+      return [await storage.stat(input.uri, { signal })];
+    } catch (error) {
+      if (!(error instanceof StorageNotFound)) throw error;
+    }
+  }
+  const prefix = input.uri.endsWith('/') ? input.uri : `${input.uri}/`;
+  const objects: ObjectInfo[] = [];
+  const listOptions = input.glob === undefined ? { signal } : { signal, glob: input.glob };
+  for await (const object of storage.list(prefix, listOptions)) {
+    if (isSideFile(object.uri)) continue;
+    if (input.glob === undefined && !extensions[input.format].test(object.uri)) continue;
+    objects.push(object);
+  }
+  if (objects.length === 0) {
+    throw new EmptyInputError(input.uri, input.glob, `no ${input.format} objects`);
+  }
+  return objects.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+}
+
+/** Runs `work` over `items` with at most `limit` in flight, keeping result order. */
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/**
+ * Lists the input and plans its chunks. Parquet: footers only (ranged reads of each object's tail).
+ * CSV: one sequential scan per object to find record starts outside quotes (and count rows). JSONL and
+ * Arrow: sizes alone.
+ */
+export async function planInput(
+  storage: Storage,
+  input: PlanInput,
+  options: PlanInputOptions,
+): Promise<ChunkDescriptor[]> {
+  const { signal } = options;
+  const objects = await listInput(storage, input, signal);
+  const concurrency = options.concurrency ?? 8;
+  if (input.format === 'parquet') {
+    const layouts = await mapLimited(objects, concurrency, async (object): Promise<ParquetLayout> => {
+      const footer = await readParquetFooter(asyncBuffer(storage, object, { signal }), object.uri);
+      return {
+        uri: object.uri,
+        size: object.size,
+        etag: object.etag,
+        rowGroups: footer.rowGroups.map((group) => ({
+          rows: group.rows,
+          bytes: group.byteEnd - group.byteStart,
+        })),
+      };
+    });
+    return planParquetChunks(layouts, options);
+  }
+  const blockBytes = options.scanBlockBytes ?? 8 * 1024 * 1024;
+  const layouts = await mapLimited(objects, concurrency, async (object): Promise<ByteLayout> => {
+    const layout: ByteLayout = { uri: object.uri, size: object.size, etag: object.etag };
+    if (input.format === 'jsonl') layout.segments = planJsonlSplits(object.size, options.chunkBytes);
+    if (input.format === 'csv') {
+      const read = (start: number, end: number): Promise<Uint8Array> =>
+        storage.read(object.uri, { start, end }, { signal });
+      layout.segments = await planCsvSplits(
+        readBlocks(read, object.size, blockBytes),
+        object.size,
+        options.chunkBytes,
+        {
+          header: input.header ?? true,
+        },
+      );
+    }
+    return layout;
+  });
+  return planByteChunks(input.format, layouts, options);
+}
