@@ -1,0 +1,222 @@
+/**
+ * JSONL reader: one byte range of one object → Arrow record batches.
+ *
+ * Splitting needs no planner scan: a record is a line, and JSON strings cannot hold a raw newline, so any
+ * byte offset is aligned by looking at the byte before it and, if that is not `\n`, skipping to the next
+ * line (`alignJsonlStart`). Any set of split offsets therefore reads every line exactly once.
+ *
+ * Each non-blank line must be a JSON object; its keys are columns. Columns and their types come from the
+ * object's head (the first `headBytes`), so every part of one object agrees: keys in order of first
+ * appearance there, then any columns the explicit schema adds. Keys that first appear later are not read;
+ * missing keys are null. Blank lines are skipped but still count in row numbering, so a row number is the
+ * 0-based line number.
+ */
+import { RecordBatch } from 'apache-arrow';
+import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
+import type { Storage } from '../storage/storage.js';
+import { BadDataError, type BadDataCode } from './errors/bad-data-error.js';
+import type { ColumnTypeName, FormatReader, ReadPartOptions } from './format-reader.js';
+import {
+  LF,
+  alignJsonlStart,
+  byteOffsetOf,
+  decodeRecords,
+  jsonlRecordScanner,
+  ownedRecordWindows,
+  partByteRange,
+  partRecordError,
+  textReaderKnobs,
+  type TextReaderOptions,
+} from './record-boundaries.js';
+import {
+  arrowSchema,
+  buildColumn,
+  commitRow,
+  inferJsonType,
+  makeRowOrigins,
+  projectColumns,
+  takeRecordBatch,
+  type RowOrigins,
+  type TextColumn,
+} from './text-schema.js';
+
+/** Most sample rows read from the head for inference. */
+const SAMPLE_ROWS = 10_000;
+
+/** A line that is not a JSON object, at a character index of the text being parsed. */
+interface LineFault {
+  code: BadDataCode;
+  detail: string;
+  lineStart: number;
+}
+
+/**
+ * Parses the lines of `text` from `from` into `target` until the text ends or the batch is full; for each
+ * object, `onObject` receives it and the row it fills. Returns where it stopped, or the first bad line.
+ */
+export function parseJsonLines(
+  text: string,
+  from: number,
+  target: RowOrigins,
+  onObject: (record: Record<string, unknown>, row: number) => void,
+): number | LineFault {
+  const n = text.length;
+  let i = from;
+  while (i < n && target.rows < target.maxRows) {
+    const newline = text.indexOf('\n', i);
+    const lineEnd = newline < 0 ? n : newline;
+    const next = newline < 0 ? n : newline + 1;
+    const record = target.records++;
+    const line = text.slice(i, lineEnd);
+    // Whitespace-only lines (including a lone \r) are blank; JSON.parse itself allows the \r before \n.
+    if (line.length === 0 || (line.charCodeAt(0) <= 0x20 && line.trim() === '')) {
+      i = next;
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      return { code: 'JSONL_INVALID_JSON', detail: `line is not valid JSON: ${reason}`, lineStart: i };
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+      return { code: 'JSONL_INVALID_RECORD', detail: `line is ${kind}, not a JSON object`, lineStart: i };
+    }
+    onObject(value as Record<string, unknown>, target.rows);
+    commitRow(target, record, i);
+    i = next;
+  }
+  return i;
+}
+
+/**
+ * Columns of the object from its head: keys in order of first appearance in the sampled lines, then the
+ * explicit schema's other columns; types explicit or inferred from the sampled values.
+ */
+export async function readJsonlLayout(
+  read: (start: number, end: number) => Promise<Uint8Array>,
+  size: number,
+  uri: string,
+  explicit: Record<string, ColumnTypeName>,
+  headBytes: number,
+): Promise<{ columns: TextColumn[]; head: Uint8Array }> {
+  let head = await read(0, Math.min(size, headBytes));
+  // At least one whole line is sampled, however long the first line is.
+  while (head.length < size && head.indexOf(LF) < 0) head = await read(0, Math.min(size, head.length * 2));
+  const sampleEnd = head.length === size ? size : head.lastIndexOf(LF) + 1;
+  const text = decodeRecords(head.subarray(0, sampleEnd), uri, 0, 'JSONL_INVALID_JSON');
+  const values = new Map<string, unknown[]>();
+  const sample = makeRowOrigins(SAMPLE_ROWS);
+  const stopped = parseJsonLines(text, text.charCodeAt(0) === 0xfeff ? 1 : 0, sample, (record, row) => {
+    for (const key of Object.keys(record)) {
+      let column = values.get(key);
+      if (column === undefined) values.set(key, (column = []));
+      column[row] = record[key];
+    }
+  });
+  if (typeof stopped !== 'number') {
+    const byteOffset = byteOffsetOf(text, sampleEnd, 0, stopped.lineStart);
+    throw new BadDataError(stopped.code, stopped.detail, { uri, row: sample.records - 1, byteOffset });
+  }
+  const columns: TextColumn[] = [...values].map(([name, sampled]) => ({
+    name,
+    type: explicit[name] ?? inferJsonType(sampled),
+  }));
+  for (const [name, type] of Object.entries(explicit)) {
+    if (!values.has(name)) columns.push({ name, type });
+  }
+  return { columns, head };
+}
+
+/** A JSONL `FormatReader`; parts may start and end at any byte. */
+export function makeJsonlReader(readerOptions: TextReaderOptions = {}): FormatReader {
+  const knobs = textReaderKnobs(readerOptions);
+  return { readPart: (storage, part, options) => readJsonlPart(storage, part, options ?? {}, knobs) };
+}
+
+async function* readJsonlPart(
+  storage: Storage,
+  part: ChunkPart,
+  options: ReadPartOptions,
+  knobs: Required<TextReaderOptions>,
+): AsyncGenerator<RecordBatch> {
+  const uri = part.uri;
+  const signal = options.signal;
+  const read = (start: number, end: number): Promise<Uint8Array> => {
+    signal?.throwIfAborted();
+    return storage.read(uri, { start, end }, { signal });
+  };
+  const size = part.size;
+  const range = partByteRange(part);
+  if (size === 0 || range.start >= range.end) return;
+
+  const { columns, head } = await readJsonlLayout(read, size, uri, options.schema ?? {}, knobs.headBytes);
+  const outColumns = projectColumns(columns, options.columns, uri).map((i) => columns[i]!);
+  const names = outColumns.map((c) => c.name);
+  const schema = arrowSchema(outColumns);
+
+  const aligned =
+    range.start === 0
+      ? { lineStart: 0, prefetched: head }
+      : await alignJsonlStart(read, range.start, range.end, size, knobs.blockSize);
+  if (aligned === undefined) return;
+  const start = aligned.lineStart;
+  const rowsKnown = start === 0;
+  const fault = (code: BadDataCode, detail: string, record: number, byteOffset: number, column?: string) =>
+    partRecordError(code, detail, { uri, partStart: start, rowsKnown, record, byteOffset, column });
+
+  const target = makeRowOrigins(knobs.batchRows);
+  const texts: { id: number; text: string; offset: number; byteLength: number }[] = [];
+  const cells = outColumns.map(() => new Array<unknown>(knobs.batchRows));
+  const fill = (record: Record<string, unknown>, row: number): void => {
+    for (let slot = 0; slot < names.length; slot++) cells[slot]![row] = record[names[slot]!];
+  };
+
+  const flush = (): RecordBatch => {
+    const batch = takeRecordBatch(schema, outColumns, target, (slot, column, length) =>
+      buildColumn(column.type, { kind: 'json', values: cells[slot]! }, length),
+    );
+    if (batch instanceof RecordBatch) {
+      texts.splice(0, texts.length - 1);
+      return batch;
+    }
+    const t = texts.find((x) => x.id === target.textOf[batch.row])!;
+    throw fault(
+      'VALUE_INVALID',
+      `${batch.value} is not a valid ${batch.column.type}`,
+      target.recordOf[batch.row]!,
+      byteOffsetOf(t.text, t.byteLength, t.offset, target.charStartOf[batch.row]!),
+      batch.column.name,
+    );
+  };
+
+  const windows = ownedRecordWindows({
+    start,
+    end: range.end,
+    size,
+    scanner: jsonlRecordScanner,
+    read,
+    prefetched: aligned.prefetched,
+    blockSize: knobs.blockSize,
+    tailBlockSize: knobs.tailBlockSize,
+  });
+  for await (const window of windows) {
+    const text = decodeRecords(window.bytes, uri, window.offset, 'JSONL_INVALID_JSON');
+    target.textId++;
+    texts.push({ id: target.textId, text, offset: window.offset, byteLength: window.bytes.length });
+    let at = window.offset === 0 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    for (;;) {
+      const stopped = parseJsonLines(text, at, target, fill);
+      if (typeof stopped !== 'number') {
+        const byteOffset = byteOffsetOf(text, window.bytes.length, window.offset, stopped.lineStart);
+        throw fault(stopped.code, stopped.detail, target.records - 1, byteOffset);
+      }
+      at = stopped;
+      if (target.rows < target.maxRows) break;
+      yield flush();
+    }
+  }
+  if (target.rows > 0) yield flush();
+}
