@@ -17,7 +17,12 @@ const nonNegativeInt = z.number().int().nonnegative();
  * - `whole`: the whole object (Arrow IPC, small files).
  */
 export const chunkRangeSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('rowGroups'), start: nonNegativeInt, end: nonNegativeInt, rowOffset: nonNegativeInt }),
+  z.object({
+    kind: z.literal('rowGroups'),
+    start: nonNegativeInt,
+    end: nonNegativeInt,
+    rowOffset: nonNegativeInt,
+  }),
   z.object({ kind: z.literal('bytes'), start: nonNegativeInt, end: nonNegativeInt }),
   z.object({ kind: z.literal('whole') }),
 ]);

@@ -39,7 +39,11 @@ const connection = await duck.connect();
 
 const ours = async (): Promise<number> => {
   let seen = 0;
-  for await (const batch of reader.readPart(storage, { uri: pathToFileURL(path).href, size, range: { kind: 'whole' } })) {
+  for await (const batch of reader.readPart(storage, {
+    uri: pathToFileURL(path).href,
+    size,
+    range: { kind: 'whole' },
+  })) {
     seen += batch.numRows;
   }
   return seen;

@@ -1,0 +1,27 @@
+import type { InputFormat } from '../../schemas/chunk-descriptor.js';
+import { makeArrowReader } from './arrow-reader.js';
+import { makeCsvReader } from './csv-reader.js';
+import type { FormatReader } from './format-reader.js';
+import { makeJsonlReader } from './jsonl-reader.js';
+import { type ParquetReaderOptions, makeParquetReader } from './parquet/parquet-reader.js';
+
+export interface FormatReaders {
+  readerFor(format: InputFormat): FormatReader;
+  /** Releases the Parquet decoder's native resources. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** One reader per input format for a process; the Parquet one owns a DuckDB instance, made on first use. */
+export function makeFormatReaders(options: { parquet?: ParquetReaderOptions } = {}): FormatReaders {
+  const parquet = makeParquetReader(options.parquet);
+  const readers: Record<InputFormat, FormatReader> = {
+    parquet,
+    arrow: makeArrowReader(),
+    csv: makeCsvReader(),
+    jsonl: makeJsonlReader(),
+  };
+  return {
+    readerFor: (format) => readers[format],
+    close: () => parquet.close(),
+  };
+}
