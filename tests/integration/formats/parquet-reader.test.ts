@@ -12,7 +12,8 @@ import { StorageNotFound } from '../../../services/storage/errors/storage-not-fo
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import { countingStorage } from '../../../services/storage/make-storage.js';
 import type { Storage } from '../../../services/storage/storage.js';
-import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
+import { startFaultProxy } from '../../helpers/fault-proxy.js';
+import { makeTestS3Storage, startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 
 const ROWS = 10_240;
 // DuckDB sizes row groups in multiples of its 2,048-row vectors.
@@ -158,6 +159,57 @@ describe('Parquet reader (DuckDB-written files, file:// and s3://)', () => {
     }
     expect(all).toHaveLength(ROWS);
     all.forEach((row, i) => expect(row).toEqual(expectedRow(i)));
+  });
+
+  it('returns identical rows through a proxy failing 30% of requests (503s, resets, cut bodies)', async () => {
+    const proxy = await startFaultProxy({
+      target: s3.endpoint,
+      rates: { status503: 0.1, reset: 0.05, truncate: 0.15 },
+      seed: 7,
+    });
+    // Small ranged GETs while staging so many requests meet a fault.
+    const flaky = makeTestS3Storage(proxy.endpoint, {
+      retry: { maxAttempts: 12, baseDelayMs: 1, maxDelayMs: 10 },
+    });
+    const faultyReader = makeParquetReader({ batchRows: 4_096, fetchBytes: 16 * 1024 });
+    try {
+      const rows = rowsOf(
+        await collect(faultyReader.readPart(flaky, part('s3://data-in/typed.parquet', 1, 4))),
+      );
+      expect(rows).toHaveLength(3 * ROW_GROUP_ROWS);
+      rows.forEach((row, i) => expect(row).toEqual(expectedRow(ROW_GROUP_ROWS + i)));
+      expect(
+        proxy.faultCount('status') + proxy.faultCount('reset') + proxy.faultCount('truncate'),
+      ).toBeGreaterThan(3);
+    } finally {
+      await faultyReader.close();
+      flaky.close();
+      await proxy.close();
+    }
+  });
+
+  it('decodes snappy, gzip and uncompressed files alike', async () => {
+    const duck = await DuckDBInstance.create(':memory:');
+    const connection = await duck.connect();
+    try {
+      for (const codec of ['snappy', 'gzip', 'uncompressed']) {
+        const file = join(dir, `typed-${codec}.parquet`);
+        await connection.run(
+          WRITE_SQL.replace('__PATH__', file).replace('COMPRESSION zstd', `COMPRESSION ${codec}`),
+        );
+        const { size: codecSize } = await stat(file);
+        const rows = rowsOf(
+          await collect(
+            reader.readPart(fileStorage, { ...part(pathToFileURL(file).href, 4, 5), size: codecSize }),
+          ),
+        );
+        expect(rows).toHaveLength(ROWS - 4 * ROW_GROUP_ROWS);
+        rows.forEach((row, i) => expect(row).toEqual(expectedRow(4 * ROW_GROUP_ROWS + i)));
+      }
+    } finally {
+      connection.closeSync();
+      duck.closeSync();
+    }
   });
 
   it('projects columns in the order asked and names an unknown column', async () => {
