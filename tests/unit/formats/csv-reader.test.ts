@@ -2,46 +2,26 @@ import type { RecordBatch } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { planCsvSplits, readBlocks } from '../../../jobs/plan/text-split.js';
 import { makeCsvReader } from '../../../services/formats/csv-reader.js';
-import { BadDataError } from '../../../services/formats/errors/bad-data-error.js';
+import type { BadDataError } from '../../../services/formats/errors/bad-data-error.js';
 import type { ReadPartOptions } from '../../../services/formats/format-reader.js';
 import type { TextReaderOptions } from '../../../services/formats/record-boundaries.js';
 import { makeMemoryStorage } from '../../helpers/memory-storage.js';
+import { badDataErrorOf, readText, rowObjects } from '../../helpers/text-reading.js';
 
 const URI = 's3://bucket/in/data.csv';
 
-async function readCsv(
+function readCsv(
   text: string,
   options: ReadPartOptions = {},
   range?: { start: number; end: number },
   knobs: TextReaderOptions = {},
 ): Promise<RecordBatch[]> {
-  const storage = makeMemoryStorage({ [URI]: text });
-  const size = storage.objects.get(URI)!.length;
-  const part = {
-    uri: URI,
-    size,
-    range: range ? { kind: 'bytes' as const, ...range } : { kind: 'whole' as const },
-  };
-  const batches: RecordBatch[] = [];
-  for await (const b of makeCsvReader(knobs).readPart(storage, part, options)) batches.push(b);
-  return batches;
+  return readText(makeCsvReader(knobs), URI, text, options, range);
 }
 
-async function readError(...args: Parameters<typeof readCsv>): Promise<BadDataError> {
-  try {
-    await readCsv(...args);
-  } catch (error) {
-    if (error instanceof BadDataError) return error;
-    throw error;
-  }
-  throw new Error('expected a BadDataError');
-}
-
-function rows(batches: RecordBatch[]): Record<string, unknown>[] {
-  return batches.flatMap((b) =>
-    b.toArray().map((r) => (r as { toJSON(): Record<string, unknown> }).toJSON()),
-  );
-}
+const readError = (...args: Parameters<typeof readCsv>): Promise<BadDataError> =>
+  badDataErrorOf(() => readCsv(...args));
+const rows = rowObjects;
 
 describe('CSV reader: types', () => {
   it('infers int64, float64, bool, timestamp and string from the head; empty fields are null', async () => {

@@ -1,46 +1,26 @@
 import type { RecordBatch } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { BadDataError } from '../../../services/formats/errors/bad-data-error.js';
+import type { BadDataError } from '../../../services/formats/errors/bad-data-error.js';
 import type { ReadPartOptions } from '../../../services/formats/format-reader.js';
 import { makeJsonlReader } from '../../../services/formats/jsonl-reader.js';
 import type { TextReaderOptions } from '../../../services/formats/record-boundaries.js';
 import { makeMemoryStorage } from '../../helpers/memory-storage.js';
+import { badDataErrorOf, readText, rowObjects } from '../../helpers/text-reading.js';
 
 const URI = 's3://bucket/in/data.jsonl';
 
-async function readJsonl(
+function readJsonl(
   text: string,
   options: ReadPartOptions = {},
   range?: { start: number; end: number },
   knobs: TextReaderOptions = {},
 ): Promise<RecordBatch[]> {
-  const storage = makeMemoryStorage({ [URI]: text });
-  const size = storage.objects.get(URI)!.length;
-  const part = {
-    uri: URI,
-    size,
-    range: range ? { kind: 'bytes' as const, ...range } : { kind: 'whole' as const },
-  };
-  const batches: RecordBatch[] = [];
-  for await (const b of makeJsonlReader(knobs).readPart(storage, part, options)) batches.push(b);
-  return batches;
+  return readText(makeJsonlReader(knobs), URI, text, options, range);
 }
 
-async function readError(...args: Parameters<typeof readJsonl>): Promise<BadDataError> {
-  try {
-    await readJsonl(...args);
-  } catch (error) {
-    if (error instanceof BadDataError) return error;
-    throw error;
-  }
-  throw new Error('expected a BadDataError');
-}
-
-function rows(batches: RecordBatch[]): Record<string, unknown>[] {
-  return batches.flatMap((b) =>
-    b.toArray().map((r) => (r as { toJSON(): Record<string, unknown> }).toJSON()),
-  );
-}
+const readError = (...args: Parameters<typeof readJsonl>): Promise<BadDataError> =>
+  badDataErrorOf(() => readJsonl(...args));
+const rows = rowObjects;
 
 describe('JSONL reader: types', () => {
   it('infers columns in order of first appearance, with JSON types; missing keys are null', async () => {
