@@ -30,7 +30,7 @@ import {
   lastCsvRecordStart,
   nextCsvRecordStart,
   ownedRecordWindows,
-  partByteRange,
+  textPartAccess,
   partRecordError,
   textReaderKnobs,
   type TextReaderOptions,
@@ -418,14 +418,9 @@ async function* readCsvPart(
     delimiter,
     explicit: options.schema ?? {},
   };
-  const signal = options.signal;
-  const read = (start: number, end: number): Promise<Uint8Array> => {
-    signal?.throwIfAborted();
-    return storage.read(uri, { start, end }, { signal });
-  };
-  const size = part.size;
-  const range = partByteRange(part);
-  if (size === 0 || range.start >= range.end) return;
+  const access = textPartAccess(storage, part, options.signal);
+  if (!access) return;
+  const { read, size, range } = access;
 
   const { layout, head } = await readCsvLayout(read, size, settings, knobs.headBytes);
   const projection = projectColumns(layout.columns, options.columns, uri);

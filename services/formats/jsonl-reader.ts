@@ -23,7 +23,7 @@ import {
   decodeRecords,
   jsonlRecordScanner,
   ownedRecordWindows,
-  partByteRange,
+  textPartAccess,
   partRecordError,
   textReaderKnobs,
   type TextReaderOptions,
@@ -143,14 +143,9 @@ async function* readJsonlPart(
   knobs: Required<TextReaderOptions>,
 ): AsyncGenerator<RecordBatch> {
   const uri = part.uri;
-  const signal = options.signal;
-  const read = (start: number, end: number): Promise<Uint8Array> => {
-    signal?.throwIfAborted();
-    return storage.read(uri, { start, end }, { signal });
-  };
-  const size = part.size;
-  const range = partByteRange(part);
-  if (size === 0 || range.start >= range.end) return;
+  const access = textPartAccess(storage, part, options.signal);
+  if (!access) return;
+  const { read, size, range } = access;
 
   const { columns, head } = await readJsonlLayout(read, size, uri, options.schema ?? {}, knobs.headBytes);
   const outColumns = projectColumns(columns, options.columns, uri).map((i) => columns[i]!);

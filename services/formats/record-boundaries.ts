@@ -15,6 +15,7 @@
  * Record ends are `\n` (a `\r` before it belongs to the line ending); lone-`\r` line endings are not
  * supported.
  */
+import type { Storage } from '../storage/storage.js';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
 import { BadDataError, type BadDataCode } from './errors/bad-data-error.js';
 
@@ -331,6 +332,28 @@ export function partByteRange(part: ChunkPart): { start: number; end: number } {
     default:
       throw new TypeError(`text parts are read by byte range, not by ${part.range.kind} (${part.uri})`);
   }
+}
+
+/** Ranged reads of one text part's object, and the part's byte range. */
+export interface TextPartAccess {
+  size: number;
+  range: { start: number; end: number };
+  read: (start: number, end: number) => Promise<Uint8Array>;
+}
+
+/** How a text reader reaches its part; undefined when the part holds no bytes. */
+export function textPartAccess(
+  storage: Storage,
+  part: ChunkPart,
+  signal?: AbortSignal,
+): TextPartAccess | undefined {
+  const range = partByteRange(part);
+  if (part.size === 0 || range.start >= range.end) return undefined;
+  const read = (start: number, end: number): Promise<Uint8Array> => {
+    signal?.throwIfAborted();
+    return storage.read(part.uri, { start, end }, { signal });
+  };
+  return { size: part.size, range, read };
 }
 
 // ignoreBOM keeps a BOM in the text, so character indexes still map to byte offsets; readers skip it.
