@@ -13,7 +13,8 @@ const nonNegativeInt = z.number().int().nonnegative();
 /**
  * Which part of one object a chunk reads.
  * - `rowGroups`: Parquet row groups `[start, end)`; `rowOffset` is the index of the first row in the file.
- * - `bytes`: CSV/JSONL records whose first byte lies in `[start, end)`.
+ * - `bytes`: CSV/JSONL records whose first byte lies in `[start, end)`; `rowOffset`, when the planner counted
+ *   records (CSV), lets errors name the exact row.
  * - `whole`: the whole object (Arrow IPC, small files).
  */
 export const chunkRangeSchema = z.discriminatedUnion('kind', [
@@ -23,7 +24,13 @@ export const chunkRangeSchema = z.discriminatedUnion('kind', [
     end: nonNegativeInt,
     rowOffset: nonNegativeInt,
   }),
-  z.object({ kind: z.literal('bytes'), start: nonNegativeInt, end: nonNegativeInt }),
+  z.object({
+    kind: z.literal('bytes'),
+    start: nonNegativeInt,
+    end: nonNegativeInt,
+    /** CSV: index of the part's first record among the object's data records (blank lines count). */
+    rowOffset: nonNegativeInt.optional(),
+  }),
   z.object({ kind: z.literal('whole') }),
 ]);
 export type ChunkRange = z.infer<typeof chunkRangeSchema>;

@@ -29,7 +29,7 @@ export interface ByteLayout {
   uri: string;
   size: number;
   etag?: string;
-  segments?: { start: number; end: number; rows?: number }[];
+  segments?: { start: number; end: number; rows?: number; records?: number }[];
 }
 
 export interface PlanOptions {
@@ -166,14 +166,20 @@ export function planByteChunks(
       candidates.push({ uri: object.uri, size: object.size, etag: object.etag, range, bytes: object.size });
       continue;
     }
-    for (const { start, end, rows } of segments) {
+    // Records before each segment, while the splitter counted them: errors then name exact rows.
+    let recordOffset: number | undefined = 0;
+    for (const { start, end, rows, records } of segments) {
+      const rowOffset = records === undefined ? undefined : recordOffset;
+      recordOffset = recordOffset === undefined || records === undefined ? undefined : recordOffset + records;
       // A segment the splitter counted as holding no rows (a lone header) reads nothing worth a chunk.
       if (end <= start || rows === 0) continue;
+      const range: ChunkPart['range'] =
+        rowOffset === undefined ? { kind: 'bytes', start, end } : { kind: 'bytes', start, end, rowOffset };
       candidates.push({
         uri: object.uri,
         size: object.size,
         etag: object.etag,
-        range: { kind: 'bytes', start, end },
+        range,
         rows,
         bytes: end - start,
       });

@@ -17,6 +17,8 @@ export interface TextSplit {
   start: number;
   end: number;
   rows?: number;
+  /** CSV: records in the part including blank lines, which error row numbers count. */
+  records?: number;
 }
 
 /**
@@ -32,12 +34,18 @@ export function splitTargets(size: number, targetBytes: number): number[] {
 }
 
 /** Turns increasing interior cuts into parts tiling `[0, size)`. */
-function tile(size: number, cuts: readonly number[], rows?: readonly number[]): TextSplit[] {
+function tile(
+  size: number,
+  cuts: readonly number[],
+  rows?: readonly number[],
+  records?: readonly number[],
+): TextSplit[] {
   const bounds = [0, ...cuts, size];
   const splits: TextSplit[] = [];
   for (let i = 0; i + 1 < bounds.length; i++) {
     const split: TextSplit = { start: bounds[i]!, end: bounds[i + 1]! };
     if (rows !== undefined) split.rows = rows[i]!;
+    if (records !== undefined) split.records = records[i]!;
     splits.push(split);
   }
   return splits;
@@ -70,6 +78,7 @@ export async function planCsvSplits(
   const targets = splitTargets(size, targetBytes);
   const cuts: number[] = [];
   const rows: number[] = [0];
+  const records: number[] = [0];
   let nextTarget = 0;
   const state: CsvScanState = { inQuotes: false };
   let recordStart = 0;
@@ -91,6 +100,7 @@ export async function planCsvSplits(
       skipHeader = false;
       return;
     }
+    records[records.length - 1]!++;
     if (!blank) rows[rows.length - 1]!++;
     if (next >= size) return;
     let cut = false;
@@ -101,6 +111,7 @@ export async function planCsvSplits(
     if (cut) {
       cuts.push(next);
       rows.push(0);
+      records.push(0);
     }
   };
 
@@ -117,9 +128,12 @@ export async function planCsvSplits(
   if (recordStart < size) {
     const blank = size - recordStart === 1 && previousBlockLastByte === CR;
     if (skipHeader) skipHeader = false;
-    else if (!blank) rows[rows.length - 1]!++;
+    else {
+      records[records.length - 1]!++;
+      if (!blank) rows[rows.length - 1]!++;
+    }
   }
-  return tile(size, cuts, rows);
+  return tile(size, cuts, rows, records);
 }
 
 /** The object's bytes as consecutive ranged reads of `blockSize`, for `planCsvSplits`. */

@@ -443,9 +443,11 @@ async function* readCsvPart(
       );
     }
   }
-  const rowsKnown = start === layout.dataStart;
+  // The first part starts at row 0; others know their first row when the planner counted records.
+  const firstRow =
+    start === layout.dataStart ? 0 : part.range.kind === 'bytes' ? part.range.rowOffset : undefined;
   const fault = (code: BadDataCode, detail: string, record: number, byteOffset: number, column?: string) =>
-    partRecordError(code, detail, { uri, partStart: start, rowsKnown, record, byteOffset, column });
+    partRecordError(code, detail, { uri, partStart: start, firstRow, record, byteOffset, column });
 
   const shape: CsvRecordShape = { fieldCount: layout.columns.length, slots, delimiter };
   const target = makeRowOrigins(knobs.batchRows);

@@ -158,9 +158,9 @@ async function* readJsonlPart(
       : await alignJsonlStart(read, range.start, range.end, size, knobs.blockSize);
   if (aligned === undefined) return;
   const start = aligned.lineStart;
-  const rowsKnown = start === 0;
+  const firstRow = start === 0 ? 0 : undefined;
   const fault = (code: BadDataCode, detail: string, record: number, byteOffset: number, column?: string) =>
-    partRecordError(code, detail, { uri, partStart: start, rowsKnown, record, byteOffset, column });
+    partRecordError(code, detail, { uri, partStart: start, firstRow, record, byteOffset, column });
 
   const target = makeRowOrigins(knobs.batchRows);
   const texts: { id: number; text: string; offset: number; byteLength: number }[] = [];

@@ -379,8 +379,8 @@ export function byteOffsetOf(text: string, byteLength: number, offset: number, c
 export interface PartRecordLocation {
   uri: string;
   partStart: number;
-  /** Whether the part starts at the object's first data record, so record indexes are object rows. */
-  rowsKnown: boolean;
+  /** Object row of the part's first record, when known (the first part, or a planner-counted offset). */
+  firstRow: number | undefined;
   /** Index of the record within the part (blank lines counted). */
   record: number;
   byteOffset: number;
@@ -394,7 +394,9 @@ export interface PartRecordLocation {
  */
 export function partRecordError(code: BadDataCode, detail: string, at: PartRecordLocation): BadDataError {
   const { uri, byteOffset, column } = at;
-  if (at.rowsKnown) return new BadDataError(code, detail, { uri, row: at.record, byteOffset, column });
+  if (at.firstRow !== undefined) {
+    return new BadDataError(code, detail, { uri, row: at.firstRow + at.record, byteOffset, column });
+  }
   const where = `record ${at.record} of the part starting at byte ${at.partStart}; its row number in the object is not known to this part`;
   return new BadDataError(code, `${detail} at ${where}`, { uri, byteOffset, column });
 }

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChunkDescriptor } from '../../../schemas/chunk-descriptor.js';
+import { BadDataError } from '../../../services/formats/errors/bad-data-error.js';
 import { EmptyInputError } from '../../../jobs/plan/errors/empty-input-error.js';
 import { planInput } from '../../../jobs/plan/plan-input.js';
 import { type FormatReaders, makeFormatReaders } from '../../../services/formats/make-reader.js';
@@ -115,6 +116,21 @@ describe('planInput → read every chunk', () => {
     expect(ids.map(Number)).toEqual(Array.from({ length: 2_000 }, (_, i) => i));
     const notes = await readPlan(readers, storage, chunks, 'note');
     expect(notes[7]).toBe('multi\nline, "quoted"');
+  });
+
+  it('names the exact row of a ragged CSV record deep inside a later chunk', async () => {
+    const lines = ['id,note'];
+    for (let i = 0; i < 3_000; i++) lines.push(i === 2_345 ? `${i},"two\nlines",extra` : `${i},"n\n${i}"`);
+    const path = join(dir, 'ragged.csv');
+    await writeFile(path, lines.join('\n') + '\n');
+    const storage = makeFileStorage();
+    const uri = pathToFileURL(path).href;
+    const chunks = await planInput(storage, { uri, format: 'csv' }, { chunkRows: 1e9, chunkBytes: 4_000 });
+    const failing = chunks.filter((c) => c.index > 0);
+    const error = await readPlan(readers, storage, failing, 'id').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadDataError);
+    expect((error as BadDataError).code).toBe('CSV_RAGGED_ROW');
+    expect((error as BadDataError).location).toMatchObject({ uri, row: 2_345 });
   });
 
   it('names the prefix when nothing of the format is there', async () => {

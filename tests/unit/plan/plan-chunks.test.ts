@@ -151,6 +151,24 @@ describe('planByteChunks', () => {
     expect(chunks.map((c) => c.rows)).toEqual([10, 12, 12]);
   });
 
+  it('gives CSV parts the index of their first record so errors can name exact rows', () => {
+    const segments = [
+      { start: 0, end: 300, rows: 10, records: 11 },
+      { start: 300, end: 600, rows: 12, records: 12 },
+      { start: 600, end: 900, rows: 0, records: 2 },
+      { start: 900, end: 1_000, rows: 3, records: 3 },
+    ];
+    const chunks = planByteChunks('csv', [{ uri: 'file:///d/a.csv', size: 1_000, segments }], {
+      chunkRows: 1_000_000,
+      chunkBytes: 300,
+    });
+    expect(chunks.map((c) => c.parts.map((p) => p.range))).toEqual([
+      [{ kind: 'bytes', start: 0, end: 300, rowOffset: 0 }],
+      [{ kind: 'bytes', start: 300, end: 600, rowOffset: 11 }],
+      [{ kind: 'bytes', start: 900, end: 1_000, rowOffset: 25 }],
+    ]);
+  });
+
   it('leaves rows unknown where the splitter did not count them (JSONL)', () => {
     const segments = [
       { start: 0, end: 500 },
