@@ -1,0 +1,69 @@
+/** Element types Quiver feeds to and reads from models (ONNX Runtime's `Tensor.Type` names). */
+export type TensorElementType =
+  | 'float32'
+  | 'float64'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64'
+  | 'bool'
+  | 'float16'
+  | 'string';
+
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/** A dense tensor crossing the thread boundary: its buffer is transferred, not copied. */
+export interface HostTensor {
+  type: TensorElementType;
+  data: TensorData;
+  dims: number[];
+}
+
+/** One model input or output as the model declares it. Symbolic dimensions are strings (e.g. "N"). */
+export type ValueInfo =
+  | { name: string; isTensor: true; type: TensorElementType | string; shape: Array<number | string> }
+  | { name: string; isTensor: false };
+
+export interface ModelMetadata {
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+}
+
+/** The device a session runs on, after provider choice and fallback. */
+export interface ResolvedDevice {
+  /** `cpu`, `webgpu:0`, `cuda:1`… */
+  label: string;
+  provider: 'cpu' | 'webgpu' | 'cuda';
+  /** GPU ordinal; 0 for the CPU. */
+  index: number;
+}
+
+/**
+ * One ONNX Runtime session owned by a worker thread, so `session.run()` (which blocks its thread for the
+ * whole run) never stalls the main thread's I/O, heartbeats and lock renewals.
+ */
+export interface InferenceHost {
+  readonly metadata: ModelMetadata;
+  readonly device: ResolvedDevice;
+  /** Runs the model once. Feed buffers are transferred to the worker (the caller must not reuse them). */
+  run(
+    feeds: Record<string, HostTensor>,
+    options?: { signal?: AbortSignal },
+  ): Promise<Record<string, HostTensor>>;
+  /** Ends the worker thread and releases the session. Safe to call twice. */
+  close(): Promise<void>;
+}
