@@ -90,7 +90,6 @@ const python = '/usr/bin/python3';
 const generator = resolve(import.meta.dirname, '../models/generate.py');
 /** generate.py's exit status when numpy or onnx cannot be imported. */
 const missingPackageExit = 3;
-const installHint = 'apt-get install python3-onnx python3-numpy';
 
 let generatorHash: Promise<string> | undefined;
 const pending = new Map<string, Promise<string>>();
@@ -120,7 +119,8 @@ function runGenerator(args: string[]): Promise<void> {
       if (code === 0) return resolvePromise();
       const detail = stderr.trim();
       if (code === missingPackageExit) {
-        reject(new Error(`model generator cannot run: ${detail} — install with: ${installHint}`));
+        // generate.py's message names the missing package and the install command
+        reject(new Error(`${python} cannot run the model generator: ${detail}`));
       } else {
         reject(
           new Error(
