@@ -1,0 +1,82 @@
+/** One probe of the auto-tuner: rows per call and the throughput measured at it. */
+export interface BatchTrial {
+  rows: number;
+  rowsPerSec: number;
+}
+
+export interface BatchTuning {
+  rows: number;
+  rowsPerSec: number;
+  trials: BatchTrial[];
+  /** Why probing stopped. */
+  stoppedBy: 'no-gain' | 'memory-budget' | 'max-rows' | 'out-of-memory' | 'data';
+}
+
+export interface TuneOptions {
+  /** First batch size probed (default 256). */
+  startRows?: number;
+  /** Largest batch size probed (default 1,048,576). */
+  maxRows?: number;
+  /** Rows the probe data holds: no batch is probed beyond it (default unlimited). */
+  availableRows?: number;
+  /** Bytes one row costs in flight (inputs + outputs + the runtime's activations, estimated). */
+  bytesPerRow: number;
+  /** Memory the batch may use (default 1 GiB). */
+  memoryBudgetBytes?: number;
+  /** Doubling stops when throughput improves by less than this fraction (default 0.05). */
+  minGain?: number;
+  /** Recognises an allocation failure of the runtime, which ends probing instead of failing. */
+  isOutOfMemory?: (error: unknown) => boolean;
+}
+
+/** ONNX Runtime reports allocation failures with these words on every provider we use. */
+export function looksOutOfMemory(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /out of memory|bad_alloc|failed to allocate|allocation failed|OOM/i.test(message);
+}
+
+/**
+ * Finds the batch size to score at: doubles from `startRows` while throughput keeps improving by at least
+ * `minGain`, the batch fits the memory budget and the runtime can allocate it. Returns the best size seen
+ * (throughput plateaus, so the best is usually the last gaining step, not the largest probed).
+ */
+export async function tuneBatchSize(
+  probe: (rows: number) => Promise<number>,
+  options: TuneOptions,
+): Promise<BatchTuning> {
+  const maxRows = Math.min(options.maxRows ?? 1 << 20, options.availableRows ?? Number.POSITIVE_INFINITY);
+  const budget = options.memoryBudgetBytes ?? 1 << 30;
+  const minGain = options.minGain ?? 0.05;
+  const isOutOfMemory = options.isOutOfMemory ?? looksOutOfMemory;
+  const fits = (rows: number): boolean => rows * options.bytesPerRow <= budget;
+  let rows = Math.max(1, Math.min(options.startRows ?? 256, maxRows));
+  while (!fits(rows) && rows > 1) rows = Math.floor(rows / 2);
+  const trials: BatchTrial[] = [{ rows, rowsPerSec: await probe(rows) }];
+  let best = trials[0]!;
+  let stoppedBy: BatchTuning['stoppedBy'] = 'no-gain';
+  for (;;) {
+    const next = rows * 2;
+    if (next > maxRows) {
+      stoppedBy = options.availableRows !== undefined && next > options.availableRows ? 'data' : 'max-rows';
+      break;
+    }
+    if (!fits(next)) {
+      stoppedBy = 'memory-budget';
+      break;
+    }
+    let rowsPerSec: number;
+    try {
+      rowsPerSec = await probe(next);
+    } catch (error) {
+      if (!isOutOfMemory(error)) throw error;
+      stoppedBy = 'out-of-memory';
+      break;
+    }
+    trials.push({ rows: next, rowsPerSec });
+    const gained = rowsPerSec >= best.rowsPerSec * (1 + minGain);
+    if (rowsPerSec > best.rowsPerSec) best = { rows: next, rowsPerSec };
+    if (!gained) break;
+    rows = next;
+  }
+  return { rows: best.rows, rowsPerSec: best.rowsPerSec, trials, stoppedBy };
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { looksOutOfMemory, tuneBatchSize } from '../../../services/scoring/batch-tuner.js';
+
+/** A throughput curve that rises with batch size and flattens at `knee`, as ONNX Runtime's does. */
+const curve = (knee: number) => (rows: number) =>
+  Promise.resolve((1e6 * Math.min(rows, knee)) / (Math.min(rows, knee) + 64));
+
+describe('tuneBatchSize', () => {
+  it('doubles until throughput gains less than 5% and keeps the best size seen', async () => {
+    const probed: number[] = [];
+    const result = await tuneBatchSize(
+      (rows) => {
+        probed.push(rows);
+        return curve(4_096)(rows);
+      },
+      { bytesPerRow: 256 },
+    );
+    expect(result.stoppedBy).toBe('no-gain');
+    expect(probed[0]).toBe(256);
+    // Near the knee each doubling gains under 5%, so the tuner settles between 1,024 and the knee.
+    expect(result.rows).toBeGreaterThanOrEqual(1_024);
+    expect(result.rows).toBeLessThanOrEqual(4_096);
+    const best = Math.max(...result.trials.map((t) => t.rowsPerSec));
+    expect(result.rowsPerSec).toBe(best);
+  });
+
+  it('reaches at least 95% of the best fixed batch on a plateauing curve', async () => {
+    const fixedBest = await curve(65_536)(65_536);
+    const result = await tuneBatchSize(curve(65_536), { bytesPerRow: 4 });
+    expect(result.rowsPerSec / fixedBest).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('never probes a batch over the memory budget', async () => {
+    const probed: number[] = [];
+    const result = await tuneBatchSize(
+      (rows) => {
+        probed.push(rows);
+        return Promise.resolve(rows);
+      },
+      { bytesPerRow: 1_000, memoryBudgetBytes: 5_000_000 },
+    );
+    expect(Math.max(...probed) * 1_000).toBeLessThanOrEqual(5_000_000);
+    expect(result.stoppedBy).toBe('memory-budget');
+    expect(result.rows).toBe(4_096);
+  });
+
+  it('backs off to the last size that ran when the runtime cannot allocate', async () => {
+    const result = await tuneBatchSize(
+      (rows) =>
+        rows > 2_048
+          ? Promise.reject(new Error('Failed to allocate memory for requested buffer'))
+          : Promise.resolve(rows),
+      { bytesPerRow: 1 },
+    );
+    expect(result).toMatchObject({ rows: 2_048, stoppedBy: 'out-of-memory' });
+  });
+
+  it('rethrows errors that are not allocation failures', async () => {
+    await expect(
+      tuneBatchSize(() => Promise.reject(new Error('bad input')), { bytesPerRow: 1, startRows: 1 }),
+    ).rejects.toThrow('bad input');
+  });
+
+  it('stops at the rows the probe data holds', async () => {
+    const result = await tuneBatchSize((rows) => Promise.resolve(rows), {
+      bytesPerRow: 1,
+      availableRows: 10_000,
+    });
+    expect(result).toMatchObject({ rows: 8_192, stoppedBy: 'data' });
+  });
+
+  it('recognises allocation failures by their message', () => {
+    expect(looksOutOfMemory(new Error('CUDA out of memory'))).toBe(true);
+    expect(looksOutOfMemory(new Error('std::bad_alloc'))).toBe(true);
+    expect(looksOutOfMemory(new Error('invalid shape'))).toBe(false);
+  });
+});
