@@ -282,6 +282,7 @@ export interface RejectedRows {
  * Writes `batch`'s features for `input` row-major into `target` starting at row `at` (`target` holds
  * `width` values per row). Nulls follow the input's policy: `fail` throws naming the column and row,
  * `fill` writes the value, `reject` writes 0 and reports the row, which callers drop from the output.
+ * Rows in errors and in `rejected` are `rowBase` + the row's index in `batch`.
  */
 export function fillFeatures(
   target: TensorData,
@@ -289,10 +290,12 @@ export function fillFeatures(
   batch: RecordBatch,
   input: ResolvedInput,
   rejected?: RejectedRows,
+  rowBase = 0,
 ): void {
   const rows = batch.numRows;
   const width = input.width;
-  const onNull = (row: number, column: string): number | bigint => {
+  const onNull = (batchRow: number, column: string): number | bigint => {
+    const row = rowBase + batchRow;
     const policy = input.nulls;
     if (policy === 'fail') {
       throw new FeatureMappingError(
@@ -371,8 +374,8 @@ export function fillFeatures(
     if (length !== width) {
       throw new FeatureMappingError(
         'FEATURE_WIDTH_MISMATCH',
-        `list column "${column}" has ${length} values at row ${i}; model input "${input.input}" takes ${width}`,
-        { input: input.input, column, row: i },
+        `list column "${column}" has ${length} values at row ${rowBase + i}; model input "${input.input}" takes ${width}`,
+        { input: input.input, column, row: rowBase + i },
       );
     }
     for (let k = 0; k < width; k++) {

@@ -1,0 +1,163 @@
+import { type Data, type RecordBatch, Table, type Vector, makeVector, vectorFromArray } from 'apache-arrow';
+import { FeatureMappingError } from './errors/feature-mapping-error.js';
+import { type RejectedRows, type ResolvedInput, allocateTensor, fillFeatures } from './feature-mapping.js';
+import type { HostTensor, InferenceHost, TensorData } from './inference-host.js';
+import { type ResolvedOutput, outputColumns } from './output-mapping.js';
+
+export interface ScoringEngineOptions {
+  host: InferenceHost;
+  inputs: ResolvedInput[];
+  outputs: ResolvedOutput[];
+  /** Columns copied from the input to the output ahead of the scores, e.g. keys. */
+  passthrough: string[];
+  /** Rows per inference call. */
+  batchRows: number;
+}
+
+/** What one inference call produced: output rows (passthrough, then scores) and the rows refused. */
+export interface ScoredBatch {
+  /** Rows of the input stream this call covered, `[rowStart, rowStart + rows)`. */
+  rowStart: number;
+  rows: number;
+  output: Table;
+  /** Input rows (stream indexes) refused by a `reject` null policy, with the column that was null. */
+  rejected: RejectedRows;
+}
+
+interface PendingCall {
+  rowStart: number;
+  rows: number;
+  feeds: Record<string, HostTensor>;
+  passthrough: Data[][];
+  rejected: RejectedRows;
+}
+
+/**
+ * Scores a stream of Arrow batches: rows are packed into tensors of `batchRows` rows (batches of any size
+ * are split or joined), each tensor is scored on the inference host, and the results come back as output
+ * tables in input order. The next tensor is filled on this thread while the host runs the previous one, so
+ * the model never waits for mapping, and mapping never waits for the model.
+ */
+export function makeScoringEngine(options: ScoringEngineOptions) {
+  const { host, inputs, outputs, passthrough, batchRows } = options;
+  const outputNames = outputs.flatMap((o) => o.names);
+  for (const name of outputNames) {
+    if (passthrough.includes(name)) {
+      throw new FeatureMappingError(
+        'MODEL_OUTPUT_UNSUPPORTED',
+        `output column "${name}" would overwrite the passthrough column of the same name`,
+        {
+          column: name,
+        },
+      );
+    }
+  }
+
+  function newCall(rowStart: number): PendingCall & { tensors: TensorData[] } {
+    const tensors = inputs.map((input) => allocateTensor(input.type, batchRows * input.width));
+    return {
+      rowStart,
+      rows: 0,
+      feeds: {},
+      passthrough: passthrough.map(() => []),
+      rejected: { rows: [], columns: [] },
+      tensors,
+    };
+  }
+
+  function seal(call: PendingCall & { tensors: TensorData[] }): PendingCall {
+    inputs.forEach((input, i) => {
+      const data = call.tensors[i]!.subarray(0, call.rows * input.width);
+      call.feeds[input.input] = {
+        type: input.type,
+        data,
+        dims: input.rank === 2 ? [call.rows, input.width] : [call.rows],
+      };
+    });
+    return call;
+  }
+
+  async function finish(
+    call: PendingCall,
+    result: Promise<Record<string, HostTensor>>,
+  ): Promise<ScoredBatch> {
+    const tensors = await result;
+    const rejectedHere = call.rejected.rows.map((row) => row - call.rowStart);
+    const keep = rejectedHere.length > 0 ? keptRows(call.rows, rejectedHere) : undefined;
+    const columns: Record<string, Vector> = {};
+    passthrough.forEach((name, i) => {
+      const vector = makeVector(call.passthrough[i]!);
+      columns[name] = keep
+        ? vectorFromArray(
+            Array.from(keep, (r) => vector.get(r) as unknown),
+            vector.type,
+          )
+        : vector;
+    });
+    for (const { name, data } of outputColumns(tensors, outputs, call.rows, keep))
+      columns[name] = makeVector(data);
+    return { rowStart: call.rowStart, rows: call.rows, output: new Table(columns), rejected: call.rejected };
+  }
+
+  /**
+   * Scores every row of `batches`. At most two tensors are alive at once: the one on the host and the one
+   * being filled.
+   */
+  async function* score(
+    batches: AsyncIterable<RecordBatch> | Iterable<RecordBatch>,
+    signal?: AbortSignal,
+  ): AsyncGenerator<ScoredBatch> {
+    let call = newCall(0);
+    let inflight: { call: PendingCall; result: Promise<Record<string, HostTensor>> } | undefined;
+    let streamRow = 0;
+
+    const launch = async function* (): AsyncGenerator<ScoredBatch> {
+      const sealed = seal(call);
+      const result = host.run(sealed.feeds, { signal });
+      // Keep an early failure from surfacing as an unhandled rejection while the previous call drains.
+      result.catch(() => undefined);
+      if (inflight) yield await finish(inflight.call, inflight.result);
+      inflight = { call: sealed, result };
+      call = newCall(sealed.rowStart + sealed.rows);
+    };
+
+    for await (const batch of batches) {
+      signal?.throwIfAborted();
+      for (let offset = 0; offset < batch.numRows;) {
+        const take = Math.min(batch.numRows - offset, batchRows - call.rows);
+        const slice = offset === 0 && take === batch.numRows ? batch : batch.slice(offset, offset + take);
+        inputs.forEach((input, i) =>
+          fillFeatures(call.tensors[i]!, call.rows, slice, input, call.rejected, streamRow),
+        );
+        passthrough.forEach((name, i) => {
+          const column = slice.getChild(name);
+          if (!column)
+            throw new FeatureMappingError(
+              'FEATURE_COLUMN_MISSING',
+              `passthrough column "${name}" is missing`,
+              { column: name },
+            );
+          call.passthrough[i]!.push(...(column.data as Data[]));
+        });
+        call.rows += take;
+        offset += take;
+        streamRow += take;
+        if (call.rows === batchRows) yield* launch();
+      }
+    }
+    if (call.rows > 0) yield* launch();
+    if (inflight) yield await finish(inflight.call, inflight.result);
+  }
+
+  return { score };
+}
+
+export type ScoringEngine = ReturnType<typeof makeScoringEngine>;
+
+/** Row indexes `0..rows` without the (ascending, possibly repeated) rejected ones. */
+function keptRows(rows: number, rejected: number[]): Int32Array {
+  const refused = new Set(rejected);
+  const keep = new Int32Array(rows - refused.size);
+  for (let r = 0, k = 0; r < rows; r++) if (!refused.has(r)) keep[k++] = r;
+  return keep;
+}

@@ -1,0 +1,279 @@
+import { Field, Float32, Int64, RecordBatch, Schema, Struct, makeData, type Data } from 'apache-arrow';
+import * as ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { modelPath, type ModelName } from '../../../scripts/lib/models.js';
+import { FeatureMappingError } from '../../../services/scoring/errors/feature-mapping-error.js';
+import { resolveFeatureMapping } from '../../../services/scoring/feature-mapping.js';
+import type { InferenceHost } from '../../../services/scoring/inference-host.js';
+import { resolveOutputMapping } from '../../../services/scoring/output-mapping.js';
+import { makeScoringEngine, type ScoredBatch } from '../../../services/scoring/scoring-engine.js';
+import { makeWorkerInferenceHost } from '../../../services/scoring/worker-inference-host.js';
+
+/** mulberry32: deterministic data, so a failure replays. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Dataset {
+  /** Column-major feature values per column name. */
+  floats: Record<string, Float32Array>;
+  ints: Record<string, BigInt64Array>;
+  rows: number;
+}
+
+function dataset(rows: number, floatColumns: string[], intColumns: string[] = [], seed = 1): Dataset {
+  const next = random(seed);
+  const floats = Object.fromEntries(
+    floatColumns.map((c) => [c, Float32Array.from({ length: rows }, () => next())]),
+  );
+  const ints = Object.fromEntries(
+    intColumns.map((c) => [c, BigInt64Array.from({ length: rows }, () => BigInt(Math.floor(next() * 1000)))]),
+  );
+  return { floats, ints, rows };
+}
+
+/** The dataset as Arrow batches of uneven sizes (so tensors span batch boundaries), with an `id` key. */
+function batchesOf(data: Dataset, sizes: number[]): RecordBatch[] {
+  const names = ['id', ...Object.keys(data.ints), ...Object.keys(data.floats)];
+  const schema = new Schema(
+    names.map((n) => new Field(n, n in data.floats ? new Float32() : new Int64(), false)),
+  );
+  const batches: RecordBatch[] = [];
+  for (let start = 0, i = 0; start < data.rows; i++) {
+    const length = Math.min(sizes[i % sizes.length]!, data.rows - start);
+    const children: Data[] = names.map((n) =>
+      n === 'id'
+        ? makeData({
+            type: new Int64(),
+            length,
+            data: BigInt64Array.from({ length }, (_, r) => BigInt(start + r)),
+          })
+        : n in data.floats
+          ? makeData({ type: new Float32(), length, data: data.floats[n]!.slice(start, start + length) })
+          : makeData({ type: new Int64(), length, data: data.ints[n]!.slice(start, start + length) }),
+    );
+    batches.push(
+      new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length, nullCount: 0, children })),
+    );
+    start += length;
+  }
+  return batches;
+}
+
+/** Row-major `[rows, columns]` of the chosen columns, built straight from the dataset (not by the mapper). */
+function rowMajor(data: Dataset, columns: string[], from: number, rows: number): Float32Array {
+  const out = new Float32Array(rows * columns.length);
+  columns.forEach((c, j) => {
+    const values = data.floats[c]!;
+    for (let r = 0; r < rows; r++) out[r * columns.length + j] = values[from + r]!;
+  });
+  return out;
+}
+
+async function collect(stream: AsyncIterable<ScoredBatch>): Promise<ScoredBatch[]> {
+  const out: ScoredBatch[] = [];
+  for await (const scored of stream) out.push(scored);
+  return out;
+}
+
+function column(scored: ScoredBatch[], name: string): number[] {
+  return scored.flatMap((s) => Array.from(s.output.getChild(name)!.toArray() as ArrayLike<number>));
+}
+
+const hosts: InferenceHost[] = [];
+async function host(name: ModelName): Promise<InferenceHost> {
+  const made = await makeWorkerInferenceHost({ modelPath: await modelPath(name), intraOpThreads: 2 });
+  hosts.push(made);
+  return made;
+}
+
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.close()));
+});
+
+const featureNames = (n: number, prefix = 'f') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+/** ONNX Runtime on this thread, batch by batch: the reference every engine result is held to. */
+async function reference(
+  name: ModelName,
+  data: Dataset,
+  batchRows: number,
+  feeds: (from: number, rows: number) => Record<string, ort.Tensor>,
+  output: string,
+): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(await modelPath(name), { intraOpNumThreads: 2 });
+  try {
+    const parts: Float32Array[] = [];
+    for (let from = 0; from < data.rows; from += batchRows) {
+      const rows = Math.min(batchRows, data.rows - from);
+      const result = await session.run(feeds(from, rows));
+      parts.push(result[output]!.data as Float32Array);
+    }
+    const out = new Float32Array(data.rows * (parts[0]!.length / Math.min(batchRows, data.rows)));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+describe('scoring engine = ONNX Runtime on the same rows', () => {
+  const singleInputModels: Array<[ModelName, number, string]> = [
+    ['tabular-mlp', 64, 'score'],
+    ['tree-ensemble', 64, 'score'],
+    ['multiclass', 32, 'probabilities'],
+    ['compute-heavy', 64, 'score'],
+  ];
+
+  for (const [name, width, output] of singleInputModels) {
+    it(`${name}: bitwise at the same batch size, within 1e-5 across batch sizes`, async () => {
+      const rows = name === 'compute-heavy' ? 700 : 5_000;
+      const data = dataset(rows, featureNames(width));
+      const batches = batchesOf(data, [333, 1_024, 57]);
+      const h = await host(name);
+      const inputs = resolveFeatureMapping(batches[0]!.schema, h.metadata, undefined, {
+        passthrough: ['id'],
+      });
+      const outputs = resolveOutputMapping(h.metadata, { [output]: { listColumn: output } });
+      const feeds = (from: number, n: number) => ({
+        features: new ort.Tensor('float32', rowMajor(data, featureNames(width), from, n), [n, width]),
+      });
+      const flat = (scored: ScoredBatch[]) =>
+        Float32Array.from(
+          scored.flatMap((s) =>
+            Array.from(
+              s.output
+                .getChild(output)!
+                .data.flatMap((d) => Array.from(d.children[0]!.values as Float32Array)),
+            ),
+          ),
+        );
+
+      const batchRows = 256;
+      const engine = makeScoringEngine({ host: h, inputs, outputs, passthrough: ['id'], batchRows });
+      const scored = await collect(engine.score(batches));
+      const expected = await reference(name, data, batchRows, feeds, output);
+      const got = flat(scored);
+      expect(got.length).toBe(expected.length);
+      expect(Buffer.compare(Buffer.from(got.buffer), Buffer.from(expected.buffer))).toBe(0);
+      // Keys stay aligned with their scores, in input order.
+      expect(column(scored, 'id').map(Number)).toEqual(Array.from({ length: rows }, (_, i) => i));
+
+      const other = await collect(
+        makeScoringEngine({ host: h, inputs, outputs, passthrough: ['id'], batchRows: 1_000 }).score(batches),
+      );
+      const across = flat(other);
+      for (let i = 0; i < expected.length; i++) {
+        expect(Math.abs(across[i]! - expected[i]!)).toBeLessThanOrEqual(
+          1e-5 * Math.max(1, Math.abs(expected[i]!)),
+        );
+      }
+    });
+  }
+
+  it('int64-input: two inputs from int64 and float columns, a 1-D output', async () => {
+    const data = dataset(3_000, featureNames(8), featureNames(4, 'k'));
+    const batches = batchesOf(data, [1_000, 999]);
+    const h = await host('int64-input');
+    const inputs = resolveFeatureMapping(batches[0]!.schema, h.metadata, {
+      ids: { columns: featureNames(4, 'k'), nulls: 'fail' },
+      features: { columns: featureNames(8), nulls: 'fail' },
+    });
+    const outputs = resolveOutputMapping(h.metadata);
+    const scored = await collect(
+      makeScoringEngine({ host: h, inputs, outputs, passthrough: ['id'], batchRows: 512 }).score(batches),
+    );
+    const feeds = (from: number, n: number) => {
+      const ids = new BigInt64Array(n * 4);
+      featureNames(4, 'k').forEach((c, j) => {
+        for (let r = 0; r < n; r++) ids[r * 4 + j] = data.ints[c]![from + r]!;
+      });
+      return {
+        ids: new ort.Tensor('int64', ids, [n, 4]),
+        features: new ort.Tensor('float32', rowMajor(data, featureNames(8), from, n), [n, 8]),
+      };
+    };
+    const expected = await reference('int64-input', data, 512, feeds, 'score');
+    expect(Float32Array.from(column(scored, 'score'))).toEqual(expected);
+  });
+});
+
+describe('scoring engine null policies', () => {
+  it('drops rejected rows from the output, keeps keys aligned, and reports them by stream row', async () => {
+    const data = dataset(1_000, featureNames(64));
+    const batches = batchesOf(data, [300]);
+    // Null out f3 at rows 5 and 612 by rebuilding those batches with a validity bitmap.
+    const withNulls = batches.map((batch, b) => {
+      const start = b * 300;
+      const nullRows = [5, 612].filter((r) => r >= start && r < start + batch.numRows).map((r) => r - start);
+      if (nullRows.length === 0) return batch;
+      const bitmap = new Uint8Array(Math.ceil(batch.numRows / 8)).fill(0xff);
+      for (const r of nullRows) bitmap[r >> 3]! &= ~(1 << (r & 7));
+      const f3 = batch.getChild('f3')!.data[0]!;
+      const children = batch.schema.fields.map((f, i) =>
+        f.name === 'f3'
+          ? makeData({
+              type: new Float32(),
+              length: f3.length,
+              data: f3.values as Float32Array,
+              nullBitmap: bitmap,
+              nullCount: nullRows.length,
+            })
+          : batch.data.children[i]!,
+      );
+      return new RecordBatch(
+        batch.schema,
+        makeData({ type: batch.data.type, length: batch.numRows, children, nullCount: 0 }),
+      );
+    });
+    const h = await host('tabular-mlp');
+    const outputs = resolveOutputMapping(h.metadata, { score: { column: 'score' } });
+    const reject = resolveFeatureMapping(withNulls[0]!.schema, h.metadata, {
+      features: { columns: featureNames(64), nulls: 'reject' },
+    });
+    const scored = await collect(
+      makeScoringEngine({ host: h, inputs: reject, outputs, passthrough: ['id'], batchRows: 256 }).score(
+        withNulls,
+      ),
+    );
+    expect(scored.flatMap((s) => s.rejected.rows)).toEqual([5, 612]);
+    expect(scored.flatMap((s) => s.rejected.columns)).toEqual(['f3', 'f3']);
+    const ids = column(scored, 'id').map(Number);
+    expect(ids).toHaveLength(998);
+    expect(ids).not.toContain(5);
+    expect(ids).not.toContain(612);
+    // The kept rows score exactly as in a run without the refused rows' neighbours disturbed.
+    const clean = resolveFeatureMapping(batches[0]!.schema, h.metadata, {
+      features: { columns: featureNames(64), nulls: 'fail' },
+    });
+    const all = await collect(
+      makeScoringEngine({ host: h, inputs: clean, outputs, passthrough: ['id'], batchRows: 256 }).score(
+        batches,
+      ),
+    );
+    const byId = new Map(column(all, 'id').map((id, i) => [Number(id), column(all, 'score')[i]!]));
+    column(scored, 'score').forEach((score, i) => expect(score).toBe(byId.get(ids[i]!)));
+
+    const fail = resolveFeatureMapping(withNulls[0]!.schema, h.metadata, {
+      features: { columns: featureNames(64), nulls: 'fail' },
+    });
+    const error = await collect(
+      makeScoringEngine({ host: h, inputs: fail, outputs, passthrough: ['id'], batchRows: 256 }).score(
+        withNulls,
+      ),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FeatureMappingError);
+    expect((error as FeatureMappingError).where).toMatchObject({ column: 'f3', row: 5 });
+  });
+});
