@@ -1,0 +1,115 @@
+import type { RecordBatch, Schema } from 'apache-arrow';
+import type { BatchSpec, ModelSpec } from '../../schemas/model-spec.js';
+import type { Storage } from '../storage/storage.js';
+import { type TuningCache, autoBatchRows, tuningKey } from './auto-batch.js';
+import type { BatchTuning } from './batch-tuner.js';
+import type { DeviceRequest } from './devices.js';
+import { ModelLoadError } from './errors/model-load-error.js';
+import { type ResolvedInput, resolveFeatureMapping } from './feature-mapping.js';
+import { type CachedModel, fetchModel } from './model-store.js';
+import { type ResolvedOutput, resolveOutputMapping } from './output-mapping.js';
+import { type ScoringEngine, makeScoringEngine } from './scoring-engine.js';
+import { type WorkerInferenceHost, makeWorkerInferenceHost } from './worker-inference-host.js';
+
+export interface OpenModelOptions {
+  /** Content-addressed local model cache. */
+  cacheDir: string;
+  /** Default: the CPU. */
+  device?: DeviceRequest;
+  intraOpThreads?: number;
+  log?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface OpenedModel {
+  model: CachedModel;
+  host: WorkerInferenceHost;
+}
+
+/**
+ * Fetches and verifies the model, then loads it into one session on a worker thread: one per process
+ * (or per device), created once and reused for every chunk.
+ */
+export async function openModel(
+  storage: Storage,
+  spec: ModelSpec,
+  options: OpenModelOptions,
+): Promise<OpenedModel> {
+  const model = await fetchModel(storage, spec.uri, {
+    cacheDir: options.cacheDir,
+    sha256: spec.sha256,
+    signal: options.signal,
+  });
+  let host: WorkerInferenceHost;
+  try {
+    host = await makeWorkerInferenceHost({
+      modelPath: model.path,
+      device: options.device,
+      intraOpThreads: options.intraOpThreads,
+    });
+  } catch (error) {
+    // Users know the model by its URI, not by its cache file.
+    if (error instanceof ModelLoadError) throw new ModelLoadError(error.code, spec.uri, error.detail);
+    throw error;
+  }
+  if (host.warning) options.log?.(host.warning);
+  return { model, host };
+}
+
+export interface PrepareScoringOptions {
+  /** Schema of the data to score (the first batch's). */
+  schema: Schema;
+  model: ModelSpec;
+  passthrough: string[];
+  batch: BatchSpec;
+  /** Real rows for auto batch tuning (the first rows of the first chunk). */
+  sample: readonly RecordBatch[];
+  tuningCache?: TuningCache;
+  /** Upper bound for auto tuning (default 262,144 rows; GPUs may want more). */
+  maxBatchRows?: number;
+  log?: (message: string) => void;
+}
+
+export interface PreparedScoring {
+  engine: ScoringEngine;
+  inputs: ResolvedInput[];
+  outputs: ResolvedOutput[];
+  batchRows: number;
+  /** Present when the batch size was tuned (or read from the tuning cache). */
+  tuning?: BatchTuning;
+}
+
+/**
+ * Resolves the job's mappings against the data and the model (failing before any row is scored), chooses
+ * the batch size (fixed, or tuned on real rows and cached per model digest and device) and builds the
+ * engine.
+ */
+export async function prepareScoring(
+  opened: OpenedModel,
+  options: PrepareScoringOptions,
+): Promise<PreparedScoring> {
+  const { host, model } = opened;
+  const inputs = resolveFeatureMapping(options.schema, host.metadata, options.model.inputs, {
+    passthrough: options.passthrough,
+    log: options.log,
+  });
+  const outputs = resolveOutputMapping(host.metadata, options.model.outputs);
+  let batchRows: number;
+  let tuning: BatchTuning | undefined;
+  if (options.batch.rows === 'auto') {
+    tuning = await autoBatchRows(host, inputs, {
+      sample: options.sample,
+      cache: options.tuningCache,
+      key: tuningKey(model.sha256, host.device.label, inputs),
+      maxRows: options.maxBatchRows ?? 1 << 18,
+    });
+    batchRows = tuning.rows;
+    options.log?.(
+      `batch size ${batchRows} rows on ${host.device.label} (auto: ${Math.round(tuning.rowsPerSec)} rows/s, ${tuning.stoppedBy})`,
+    );
+  } else {
+    batchRows = options.batch.rows;
+  }
+  const engine = makeScoringEngine({ host, inputs, outputs, passthrough: options.passthrough, batchRows });
+  return { engine, inputs, outputs, batchRows, tuning };
+}
