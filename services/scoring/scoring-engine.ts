@@ -12,6 +12,11 @@ export interface ScoringEngineOptions {
   passthrough: string[];
   /** Rows per inference call. */
   batchRows: number;
+  /**
+   * Calls queued on the host at once (default 2): the host never waits for the next tensor, at the cost
+   * of `depth + 1` tensors in memory.
+   */
+  depth?: number;
 }
 
 /** What one inference call produced: output rows (passthrough, then scores) and the rows refused. */
@@ -40,6 +45,7 @@ interface PendingCall {
  */
 export function makeScoringEngine(options: ScoringEngineOptions) {
   const { host, inputs, outputs, passthrough, batchRows } = options;
+  const depth = options.depth ?? 2;
   const outputNames = outputs.flatMap((o) => o.names);
   for (const name of outputNames) {
     if (passthrough.includes(name)) {
@@ -100,25 +106,29 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
   }
 
   /**
-   * Scores every row of `batches`. At most two tensors are alive at once: the one on the host and the one
-   * being filled.
+   * Scores every row of `batches`. At most `depth + 1` tensors are alive at once: those queued on the host
+   * and the one being filled.
    */
   async function* score(
     batches: AsyncIterable<RecordBatch> | Iterable<RecordBatch>,
     signal?: AbortSignal,
   ): AsyncGenerator<ScoredBatch> {
     let call = newCall(0);
-    let inflight: { call: PendingCall; result: Promise<Record<string, HostTensor>> } | undefined;
+    const inflight: Array<{ call: PendingCall; result: Promise<Record<string, HostTensor>> }> = [];
     let streamRow = 0;
 
     const launch = async function* (): AsyncGenerator<ScoredBatch> {
       const sealed = seal(call);
       const result = host.run(sealed.feeds, { signal });
-      // Keep an early failure from surfacing as an unhandled rejection while the previous call drains.
+      // Keep an early failure from surfacing as an unhandled rejection while earlier calls drain.
       result.catch(() => undefined);
-      if (inflight) yield await finish(inflight.call, inflight.result);
-      inflight = { call: sealed, result };
+      inflight.push({ call: sealed, result });
       call = newCall(sealed.rowStart + sealed.rows);
+      // Up to `depth` calls wait on the host, so it starts the next one the moment it finishes one.
+      while (inflight.length > depth) {
+        const oldest = inflight.shift()!;
+        yield await finish(oldest.call, oldest.result);
+      }
     };
 
     for await (const batch of batches) {
@@ -146,7 +156,7 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
       }
     }
     if (call.rows > 0) yield* launch();
-    if (inflight) yield await finish(inflight.call, inflight.result);
+    for (const pending of inflight.splice(0)) yield await finish(pending.call, pending.result);
   }
 
   return { score };
