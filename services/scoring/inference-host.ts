@@ -33,9 +33,12 @@ export interface HostTensor {
   dims: number[];
 }
 
-/** One model input or output as the model declares it. Symbolic dimensions are strings (e.g. "N"). */
+/**
+ * One model input or output as the model declares it. `type` is ONNX Runtime's element type name (a
+ * `TensorElementType` for everything Quiver feeds or writes); symbolic dimensions are strings (e.g. "N").
+ */
 export type ValueInfo =
-  | { name: string; isTensor: true; type: TensorElementType | string; shape: Array<number | string> }
+  | { name: string; isTensor: true; type: string; shape: Array<number | string> }
   | { name: string; isTensor: false };
 
 export interface ModelMetadata {
