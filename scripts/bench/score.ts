@@ -6,7 +6,6 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Field, Float32, Int64, RecordBatch, Schema, Struct, makeData, type Data } from 'apache-arrow';
 import * as ort from 'onnxruntime-node';
 import { autoBatchRows } from '../../services/scoring/auto-batch.js';
 import { resolveFeatureMapping } from '../../services/scoring/feature-mapping.js';
@@ -14,6 +13,7 @@ import { resolveOutputMapping } from '../../services/scoring/output-mapping.js';
 import { makeScoringEngine } from '../../services/scoring/scoring-engine.js';
 import { makeWorkerInferenceHost } from '../../services/scoring/worker-inference-host.js';
 import { type ModelName, modelFacts, modelPath } from '../lib/models.js';
+import { arrowData, bestFixedBatch, rawRowsPerSec } from '../lib/score-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,63 +30,6 @@ const sweep = [256, 1_024, 4_096, 16_384, 65_536];
 /** Rows per model: enough for a few seconds of scoring at its speed on 2 cores. */
 const defaultRows: Record<string, number> = { 'compute-heavy': 40_000, 'tree-ensemble': 400_000 };
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `rows` rows of `width` float32 feature columns plus an int64 id, as 2,048-row record batches. */
-function arrowData(rows: number, width: number): RecordBatch[] {
-  const next = random(7);
-  const fields = [
-    new Field('id', new Int64(), false),
-    ...Array.from({ length: width }, (_, j) => new Field(`f${j}`, new Float32(), false)),
-  ];
-  const schema = new Schema(fields);
-  const batches: RecordBatch[] = [];
-  for (let start = 0; start < rows; start += 2_048) {
-    const length = Math.min(2_048, rows - start);
-    const children: Data[] = [
-      makeData({
-        type: new Int64(),
-        length,
-        data: BigInt64Array.from({ length }, (_, i) => BigInt(start + i)),
-      }),
-      ...Array.from({ length: width }, () =>
-        makeData({ type: new Float32(), length, data: Float32Array.from({ length }, next) }),
-      ),
-    ];
-    batches.push(
-      new RecordBatch(schema, makeData({ type: new Struct(fields), length, nullCount: 0, children })),
-    );
-  }
-  return batches;
-}
-
-/** Raw ONNX Runtime on this thread: the same tensor run repeatedly for `probeSeconds`. */
-async function rawRowsPerSec(
-  session: ort.InferenceSession,
-  input: string,
-  width: number,
-  rows: number,
-): Promise<number> {
-  const data = Float32Array.from({ length: rows * width }, random(rows));
-  const feeds = { [input]: new ort.Tensor('float32', data, [rows, width]) };
-  await session.run(feeds);
-  let runs = 0;
-  const started = performance.now();
-  while (runs < 2 || performance.now() - started < probeSeconds * 1000) {
-    await session.run(feeds);
-    runs++;
-  }
-  return (rows * runs) / ((performance.now() - started) / 1000);
-}
-
 for (const name of values.models.split(',') as ModelName[]) {
   const facts = modelFacts[name];
   const input = facts.inputs[0]!;
@@ -100,10 +43,14 @@ for (const name of values.models.split(',') as ModelName[]) {
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });
-  const raw: Record<number, number> = {};
-  for (const size of sweep)
-    if (size <= rows) raw[size] = await rawRowsPerSec(session, input.name, width, size);
-  const [bestFixedBatch, rawBest] = Object.entries(raw).reduce((a, b) => (b[1] > a[1] ? b : a));
+  const best = await bestFixedBatch(
+    session,
+    input.name,
+    width,
+    sweep.filter((size) => size <= rows),
+    probeSeconds,
+  );
+  const raw = best.all;
 
   const data = arrowData(rows, width);
   const host = await makeWorkerInferenceHost({ modelPath: path, intraOpThreads: threads });
@@ -116,7 +63,7 @@ for (const name of values.models.split(',') as ModelName[]) {
       probeSeconds,
     });
     const autoBatchRowsPerSec =
-      raw[tuning.rows] ?? (await rawRowsPerSec(session, input.name, width, tuning.rows));
+      raw[tuning.rows] ?? (await rawRowsPerSec(session, input.name, width, tuning.rows, probeSeconds));
 
     const engine = makeScoringEngine({ host, inputs, outputs, passthrough: ['id'], batchRows: tuning.rows });
     let scored = 0;
@@ -131,13 +78,13 @@ for (const name of values.models.split(',') as ModelName[]) {
         device: 'cpu',
         threads,
         rows,
-        bestFixedBatch: Number(bestFixedBatch),
-        rawRowsPerSec: Math.round(rawBest),
+        bestFixedBatch: best.rows,
+        rawRowsPerSec: Math.round(best.rowsPerSec),
         autoBatch: tuning.rows,
         autoBatchRowsPerSec: Math.round(autoBatchRowsPerSec),
-        autoVsBest: Number((autoBatchRowsPerSec / rawBest).toFixed(3)),
+        autoVsBest: Number((autoBatchRowsPerSec / best.rowsPerSec).toFixed(3)),
         engineRowsPerSec: Math.round(engineRowsPerSec),
-        ratio: Number((engineRowsPerSec / rawBest).toFixed(3)),
+        ratio: Number((engineRowsPerSec / best.rowsPerSec).toFixed(3)),
       }),
     );
   } finally {

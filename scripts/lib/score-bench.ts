@@ -1,0 +1,75 @@
+import { Field, Float32, Int64, RecordBatch, Schema, Struct, makeData, type Data } from 'apache-arrow';
+import * as ort from 'onnxruntime-node';
+
+/** mulberry32: the same data on every run. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `rows` rows of `width` float32 feature columns plus an int64 id, as 2,048-row record batches (as the Parquet reader yields). */
+export function arrowData(rows: number, width: number): RecordBatch[] {
+  const next = random(7);
+  const fields = [
+    new Field('id', new Int64(), false),
+    ...Array.from({ length: width }, (_, j) => new Field(`f${j}`, new Float32(), false)),
+  ];
+  const schema = new Schema(fields);
+  const batches: RecordBatch[] = [];
+  for (let start = 0; start < rows; start += 2_048) {
+    const length = Math.min(2_048, rows - start);
+    const children: Data[] = [
+      makeData({
+        type: new Int64(),
+        length,
+        data: BigInt64Array.from({ length }, (_, i) => BigInt(start + i)),
+      }),
+      ...Array.from({ length: width }, () =>
+        makeData({ type: new Float32(), length, data: Float32Array.from({ length }, next) }),
+      ),
+    ];
+    batches.push(
+      new RecordBatch(schema, makeData({ type: new Struct(fields), length, nullCount: 0, children })),
+    );
+  }
+  return batches;
+}
+
+/** Raw ONNX Runtime on this thread: one in-memory tensor run repeatedly for at least `seconds`. */
+export async function rawRowsPerSec(
+  session: ort.InferenceSession,
+  input: string,
+  width: number,
+  rows: number,
+  seconds: number,
+): Promise<number> {
+  const data = Float32Array.from({ length: rows * width }, random(rows));
+  const feeds = { [input]: new ort.Tensor('float32', data, [rows, width]) };
+  await session.run(feeds);
+  let runs = 0;
+  const started = performance.now();
+  while (runs < 2 || performance.now() - started < seconds * 1000) {
+    await session.run(feeds);
+    runs++;
+  }
+  return (rows * runs) / ((performance.now() - started) / 1000);
+}
+
+/** The fastest batch size of `sizes` for raw ONNX Runtime, with every measurement. */
+export async function bestFixedBatch(
+  session: ort.InferenceSession,
+  input: string,
+  width: number,
+  sizes: readonly number[],
+  seconds: number,
+): Promise<{ rows: number; rowsPerSec: number; all: Record<number, number> }> {
+  const all: Record<number, number> = {};
+  for (const size of sizes) all[size] = await rawRowsPerSec(session, input, width, size, seconds);
+  const [rows, rowsPerSec] = Object.entries(all).reduce((a, b) => (b[1] > a[1] ? b : a));
+  return { rows: Number(rows), rowsPerSec, all };
+}
