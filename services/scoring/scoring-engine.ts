@@ -1,4 +1,5 @@
 import { type Data, type RecordBatch, Table, type Vector, makeVector, vectorFromArray } from 'apache-arrow';
+import { looksOutOfMemory } from './batch-tuner.js';
 import { FeatureMappingError } from './errors/feature-mapping-error.js';
 import { type RejectedRows, type ResolvedInput, allocateTensor, fillFeatures } from './feature-mapping.js';
 import type { HostTensor, InferenceHost, TensorData } from './inference-host.js';
@@ -17,6 +18,8 @@ export interface ScoringEngineOptions {
    * of `depth + 1` tensors in memory.
    */
   depth?: number;
+  /** Told when the runtime runs out of memory and the batch size is halved. */
+  log?: (message: string) => void;
 }
 
 /** What one inference call produced: output rows (passthrough, then scores) and the rows refused. */
@@ -32,6 +35,8 @@ export interface ScoredBatch {
 interface PendingCall {
   rowStart: number;
   rows: number;
+  /** The input rows this call holds, as batch slices: what a smaller retry re-reads. */
+  slices: RecordBatch[];
   feeds: Record<string, HostTensor>;
   passthrough: Data[][];
   rejected: RejectedRows;
@@ -44,7 +49,9 @@ interface PendingCall {
  * the model never waits for mapping, and mapping never waits for the model.
  */
 export function makeScoringEngine(options: ScoringEngineOptions) {
-  const { host, inputs, outputs, passthrough, batchRows } = options;
+  const { host, inputs, outputs, passthrough } = options;
+  // Halved for the rest of the stream when the runtime cannot allocate a batch this large.
+  let batchRows = options.batchRows;
   const depth = options.depth ?? 2;
   const outputNames = outputs.flatMap((o) => o.names);
   for (const name of outputNames) {
@@ -59,9 +66,12 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
     }
   }
 
-  function newCall(rowStart: number): PendingCall & { tensors: TensorData[] } {
-    const tensors = inputs.map((input) => allocateTensor(input.type, batchRows * input.width));
+  function newCall(rowStart: number): PendingCall & { tensors: TensorData[]; capacity: number } {
+    const capacity = batchRows;
+    const tensors = inputs.map((input) => allocateTensor(input.type, capacity * input.width));
     return {
+      capacity,
+      slices: [],
       rowStart,
       rows: 0,
       feeds: {},
@@ -87,7 +97,13 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
     call: PendingCall,
     result: Promise<Record<string, HostTensor>>,
   ): Promise<ScoredBatch> {
-    const tensors = await result;
+    let tensors: Record<string, HostTensor>;
+    try {
+      tensors = await result;
+    } catch (error) {
+      if (!looksOutOfMemory(error) || call.rows <= 1) throw error;
+      return rescoreSmaller(call, error);
+    }
     const rejectedHere = call.rejected.rows.map((row) => row - call.rowStart);
     const keep = rejectedHere.length > 0 ? keptRows(call.rows, rejectedHere) : undefined;
     const columns: Record<string, Vector> = {};
@@ -103,6 +119,31 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
     for (const { name, data } of outputColumns(tensors, outputs, call.rows, keep))
       columns[name] = makeVector(data);
     return { rowStart: call.rowStart, rows: call.rows, output: new Table(columns), rejected: call.rejected };
+  }
+
+  /**
+   * A call the runtime could not allocate: its rows are scored again in calls of half the size (and
+   * halved again if need be), and later calls use the smaller size. A job never fails for want of memory
+   * while one row still fits.
+   */
+  async function rescoreSmaller(call: PendingCall, error: unknown): Promise<ScoredBatch> {
+    const half = Math.ceil(call.rows / 2);
+    batchRows = Math.min(batchRows, half);
+    options.log?.(
+      `out of memory scoring ${call.rows} rows (${error instanceof Error ? error.message : String(error)}); retrying at ${half} rows per call`,
+    );
+    const smaller = makeScoringEngine({ ...options, batchRows: half, depth: 1 });
+    const parts: ScoredBatch[] = [];
+    for await (const part of smaller.score(call.slices)) parts.push(part);
+    return {
+      rowStart: call.rowStart,
+      rows: call.rows,
+      output: new Table(parts.flatMap((part) => part.output.batches)),
+      rejected: {
+        rows: parts.flatMap((part) => part.rejected.rows.map((row) => row + call.rowStart)),
+        columns: parts.flatMap((part) => part.rejected.columns),
+      },
+    };
   }
 
   /**
@@ -134,7 +175,7 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
     for await (const batch of batches) {
       signal?.throwIfAborted();
       for (let offset = 0; offset < batch.numRows;) {
-        const take = Math.min(batch.numRows - offset, batchRows - call.rows);
+        const take = Math.min(batch.numRows - offset, call.capacity - call.rows);
         const slice = offset === 0 && take === batch.numRows ? batch : batch.slice(offset, offset + take);
         inputs.forEach((input, i) =>
           fillFeatures(call.tensors[i]!, call.rows, slice, input, call.rejected, streamRow),
@@ -149,10 +190,11 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
             );
           call.passthrough[i]!.push(...(column.data as Data[]));
         });
+        call.slices.push(slice);
         call.rows += take;
         offset += take;
         streamRow += take;
-        if (call.rows === batchRows) yield* launch();
+        if (call.rows === call.capacity) yield* launch();
       }
     }
     if (call.rows > 0) yield* launch();

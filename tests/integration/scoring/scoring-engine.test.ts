@@ -209,6 +209,68 @@ describe('scoring engine = ONNX Runtime on the same rows', () => {
   });
 });
 
+describe('scoring engine out of memory', () => {
+  it('halves the batch until the runtime can allocate it, and scores every row exactly as at that size', async () => {
+    const data = dataset(2_000, featureNames(64));
+    const batches = batchesOf(data, [700]);
+    const h = await host('tabular-mlp');
+    // The real host, refusing batches over 300 rows the way ONNX Runtime reports an allocation failure.
+    const tight: InferenceHost = {
+      metadata: h.metadata,
+      device: h.device,
+      run: (feeds, options) =>
+        feeds.features!.dims[0]! > 300
+          ? Promise.reject(new Error('Failed to allocate memory for requested buffer of size 1073741824'))
+          : h.run(feeds, options),
+      close: () => h.close(),
+    };
+    const inputs = resolveFeatureMapping(batches[0]!.schema, h.metadata, undefined, { passthrough: ['id'] });
+    const outputs = resolveOutputMapping(h.metadata, { score: { column: 'score' } });
+    const logs: string[] = [];
+    const scored = await collect(
+      makeScoringEngine({
+        host: tight,
+        inputs,
+        outputs,
+        passthrough: ['id'],
+        batchRows: 1_024,
+        log: (m) => logs.push(m),
+      }).score(batches),
+    );
+    expect(column(scored, 'id').map(Number)).toEqual(Array.from({ length: 2_000 }, (_, i) => i));
+    expect(
+      logs.some((m) => m.includes('retrying at 512 rows')) &&
+        logs.some((m) => m.includes('retrying at 256 rows')),
+    ).toBe(true);
+    const clean = await collect(
+      makeScoringEngine({ host: h, inputs, outputs, passthrough: ['id'], batchRows: 256 }).score(batches),
+    );
+    expect(Float32Array.from(column(scored, 'score'))).toEqual(Float32Array.from(column(clean, 'score')));
+  });
+
+  it('fails on errors that are not allocation failures', async () => {
+    const data = dataset(100, featureNames(64));
+    const h = await host('tabular-mlp');
+    const broken: InferenceHost = {
+      metadata: h.metadata,
+      device: h.device,
+      run: () => Promise.reject(new Error('invalid shape')),
+      close: () => h.close(),
+    };
+    const inputs = resolveFeatureMapping(batchesOf(data, [100])[0]!.schema, h.metadata, undefined, {
+      passthrough: ['id'],
+    });
+    const engine = makeScoringEngine({
+      host: broken,
+      inputs,
+      outputs: resolveOutputMapping(h.metadata),
+      passthrough: ['id'],
+      batchRows: 64,
+    });
+    await expect(collect(engine.score(batchesOf(data, [100])))).rejects.toThrow('invalid shape');
+  });
+});
+
 describe('scoring engine null policies', () => {
   it('drops rejected rows from the output, keeps keys aligned, and reports them by stream row', async () => {
     const data = dataset(1_000, featureNames(64));
