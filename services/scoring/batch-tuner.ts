@@ -25,6 +25,8 @@ export interface TuneOptions {
   memoryBudgetBytes?: number;
   /** Doubling stops when throughput improves by less than this fraction (default 0.05). */
   minGain?: number;
+  /** On a plateau, the largest size within this fraction of the best throughput wins (default 0.03). */
+  plateauTolerance?: number;
   /** Recognises an allocation failure of the runtime, which ends probing instead of failing. */
   isOutOfMemory?: (error: unknown) => boolean;
 }
@@ -37,8 +39,8 @@ export function looksOutOfMemory(error: unknown): boolean {
 
 /**
  * Finds the batch size to score at: doubles from `startRows` while throughput keeps improving by at least
- * `minGain`, the batch fits the memory budget and the runtime can allocate it. Returns the best size seen
- * (throughput plateaus, so the best is usually the last gaining step, not the largest probed).
+ * `minGain` (one flat step is allowed, as noise), the batch fits the memory budget and the runtime can
+ * allocate it. Returns the largest size probed within `plateauTolerance` of the best throughput seen.
  */
 export async function tuneBatchSize(
   probe: (rows: number) => Promise<number>,
@@ -53,6 +55,7 @@ export async function tuneBatchSize(
   while (!fits(rows) && rows > 1) rows = Math.floor(rows / 2);
   const trials: BatchTrial[] = [{ rows, rowsPerSec: await probe(rows) }];
   let best = trials[0]!;
+  let flatSteps = 0;
   let stoppedBy: BatchTuning['stoppedBy'] = 'no-gain';
   for (;;) {
     const next = rows * 2;
@@ -74,9 +77,18 @@ export async function tuneBatchSize(
     }
     trials.push({ rows: next, rowsPerSec });
     const gained = rowsPerSec >= best.rowsPerSec * (1 + minGain);
+    const dropped = rowsPerSec < best.rowsPerSec * (1 - minGain);
     if (rowsPerSec > best.rowsPerSec) best = { rows: next, rowsPerSec };
-    if (!gained) break;
+    flatSteps = gained ? 0 : flatSteps + 1;
+    // One flat step may be noise; two, or a clear drop, is the plateau.
+    if (dropped || flatSteps === 2) break;
     rows = next;
   }
-  return { rows: best.rows, rowsPerSec: best.rowsPerSec, trials, stoppedBy };
+  // On the plateau take the largest size within `plateauTolerance` of the best: every call also pays a
+  // fixed cost outside the runtime (the thread hop, output assembly) that larger calls amortise.
+  const tolerance = options.plateauTolerance ?? 0.03;
+  const chosen = trials
+    .filter((t) => t.rowsPerSec >= best.rowsPerSec * (1 - tolerance))
+    .reduce((a, b) => (b.rows > a.rows ? b : a));
+  return { rows: chosen.rows, rowsPerSec: chosen.rowsPerSec, trials, stoppedBy };
 }

@@ -61,7 +61,15 @@ export function sessionOptionsFor(device: ResolvedDevice, tuning: SessionTuning 
   if (!Number.isInteger(threads) || threads < 1) {
     throw new RangeError(`intraOpThreads must be a positive integer, got ${threads}`);
   }
-  const common = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' } as const;
+  // ONNX Runtime's intra-op threads spin between runs by default, holding every core while this process's
+  // main thread needs one to map the next batch and do I/O. Off, the engine scored the tabular MLP at
+  // 2.2-2.4 M rows/s instead of 1.5-1.7 M (2 cores, 4,096-row calls).
+  const common = {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  } as const;
   switch (device.provider) {
     case 'cpu':
       return { ...common, executionProviders: ['cpu'] };

@@ -30,6 +30,19 @@ describe('tuneBatchSize', () => {
     expect(result.rowsPerSec / fixedBest).toBeGreaterThanOrEqual(0.95);
   });
 
+  it('takes the largest size on a flat curve, where larger calls amortise per-call costs', async () => {
+    const rates: Record<number, number> = { 256: 100_000, 512: 101_000, 1_024: 99_000, 2_048: 50_000 };
+    const result = await tuneBatchSize((rows) => Promise.resolve(rates[rows]!), { bytesPerRow: 1 });
+    expect(result.trials.map((t) => t.rows)).toEqual([256, 512, 1_024]);
+    expect(result.rows).toBe(1_024);
+  });
+
+  it('stops at a clear drop and keeps the best size before it', async () => {
+    const rates: Record<number, number> = { 256: 100_000, 512: 200_000, 1_024: 150_000 };
+    const result = await tuneBatchSize((rows) => Promise.resolve(rates[rows]!), { bytesPerRow: 1 });
+    expect(result.rows).toBe(512);
+  });
+
   it('never probes a batch over the memory budget', async () => {
     const probed: number[] = [];
     const result = await tuneBatchSize(

@@ -44,6 +44,9 @@ async function unavailable(request: DeviceRequest, fake: ProviderProbes): Promis
   return error as DeviceUnavailableError;
 }
 
+/** Threads sleep between runs so the scoring process's main thread keeps a core (see sessionOptionsFor). */
+const noSpinning = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+
 describe('resolveDevice', () => {
   it('prefers CUDA on a GPU request when its provider loads', async () => {
     const { fake, asked } = probes({ gpuCount: 2, cuda: yes, webgpu: yes });
@@ -55,6 +58,7 @@ describe('resolveDevice', () => {
         intraOpNumThreads: 4,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
+        extra: noSpinning,
       },
     });
     expect(asked).toEqual(['cuda:1']);
@@ -82,6 +86,7 @@ describe('resolveDevice', () => {
       intraOpNumThreads: 3,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      extra: noSpinning,
     });
     const warning = resolved.warning ?? '';
     expect(warning).toMatch(/^gpu:0: no GPU provider loads, scoring on the CPU/);
