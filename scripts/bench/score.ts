@@ -13,7 +13,7 @@ import { resolveOutputMapping } from '../../services/scoring/output-mapping.js';
 import { makeScoringEngine } from '../../services/scoring/scoring-engine.js';
 import { makeWorkerInferenceHost } from '../../services/scoring/worker-inference-host.js';
 import { type ModelName, modelFacts, modelPath } from '../lib/models.js';
-import { arrowData, bestFixedBatch, rawRowsPerSec } from '../lib/score-bench.js';
+import { arrowData, bestFixedBatch, packedArrowData, rawRowsPerSec } from '../lib/score-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +21,8 @@ const { values } = parseArgs({
     rows: { type: 'string' },
     threads: { type: 'string', default: String(availableParallelism()) },
     seconds: { type: 'string', default: '0.5' },
+    /** `columns`: one Arrow column per feature; `packed`: one row-major list column (the reader's `pack`). */
+    layout: { type: 'string', default: 'columns' },
   },
 });
 const threads = Number(values.threads);
@@ -52,7 +54,7 @@ for (const name of values.models.split(',') as ModelName[]) {
   );
   const raw = best.all;
 
-  const data = arrowData(rows, width);
+  const data = values.layout === 'packed' ? packedArrowData(rows, width) : arrowData(rows, width);
   const host = await makeWorkerInferenceHost({ modelPath: path, intraOpThreads: threads });
   try {
     const inputs = resolveFeatureMapping(data[0]!.schema, host.metadata, undefined, { passthrough: ['id'] });
@@ -76,6 +78,7 @@ for (const name of values.models.split(',') as ModelName[]) {
         bench: 'score',
         model: name,
         device: 'cpu',
+        layout: values.layout,
         threads,
         rows,
         bestFixedBatch: best.rows,

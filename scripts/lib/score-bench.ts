@@ -1,4 +1,14 @@
-import { Field, Float32, Int64, RecordBatch, Schema, Struct, makeData, type Data } from 'apache-arrow';
+import {
+  Field,
+  FixedSizeList,
+  Float32,
+  Int64,
+  RecordBatch,
+  Schema,
+  Struct,
+  makeData,
+  type Data,
+} from 'apache-arrow';
 import * as ort from 'onnxruntime-node';
 
 /** mulberry32: the same data on every run. */
@@ -38,6 +48,36 @@ export function arrowData(rows: number, width: number): RecordBatch[] {
     );
   }
   return batches;
+}
+
+/**
+ * The same rows with the features packed into one row-major `features` FixedSizeList<float32> column, as the
+ * Parquet reader's `pack` option delivers them.
+ */
+export function packedArrowData(rows: number, width: number): RecordBatch[] {
+  return arrowData(rows, width).map((batch) => {
+    const length = batch.numRows;
+    const packed = new Float32Array(length * width);
+    for (let j = 0; j < width; j++) {
+      const column = batch.getChildAt(j + 1)!.data[0]!.values as Float32Array;
+      for (let i = 0; i < length; i++) packed[i * width + j] = column[i]!;
+    }
+    const type = new FixedSizeList(width, new Field('item', new Float32(), false));
+    const fields = [batch.schema.fields[0]!, new Field('features', type, false)];
+    const children = [
+      batch.data.children[0]!,
+      makeData({
+        type,
+        length,
+        nullCount: 0,
+        child: makeData({ type: new Float32(), length: length * width, data: packed }),
+      }),
+    ];
+    return new RecordBatch(
+      new Schema(fields),
+      makeData({ type: new Struct(fields), length, nullCount: 0, children }),
+    );
+  });
 }
 
 /** Raw ONNX Runtime on this thread: one in-memory tensor run repeatedly for at least `seconds`. */

@@ -14,6 +14,12 @@ export interface ReadPartOptions {
   header?: boolean;
   /** CSV: field delimiter (default ','). */
   delimiter?: string;
+  /**
+   * Parquet: fixed-size float32 list columns to build in the decoder from the named columns, row-major,
+   * as a model input takes them (DuckDB does the column → row transposition in native code, off the
+   * JavaScript thread). They come after the projected columns. Other readers do not offer this.
+   */
+  pack?: Array<{ name: string; columns: string[] }>;
   signal?: AbortSignal;
 }
 

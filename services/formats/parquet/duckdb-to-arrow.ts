@@ -190,9 +190,44 @@ function genericConverter(type: DataType): ColumnConverter {
   };
 }
 
+/**
+ * Fixed-size arrays of fixed-width values (embeddings, packed feature rows): DuckDB keeps the child values
+ * of a chunk contiguous and row-major, exactly Arrow's FixedSizeList layout, so the child is one view too.
+ */
+function arrayConverter(
+  type: DuckDBType & { valueType: DuckDBType; length: number },
+  child: FixedLayout,
+): ColumnConverter {
+  const listType = arrowTypeOf(type);
+  const childType = child.type();
+  const size = type.length;
+  return (chunk, column, rows) => {
+    const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
+    const childVector = duckdb.array_vector_get_child(vector);
+    const bytes = duckdb.vector_get_data(childVector, rows * size * child.bytes);
+    const values = new child.ctor(bytes.buffer, bytes.byteOffset, rows * size);
+    const childData = makeData({
+      type: childType,
+      length: rows * size,
+      data: values,
+      ...validityOf(childVector, rows * size),
+    } as never);
+    return makeData({
+      type: listType as FixedSizeList,
+      length: rows,
+      child: childData,
+      ...validityOf(vector, rows),
+    });
+  };
+}
+
 function converterFor(type: DuckDBType): ColumnConverter {
   const fixed = fixedLayouts.get(type.typeId);
   if (fixed) return fixedConverter(fixed);
+  if (type.typeId === DuckDBTypeId.ARRAY) {
+    const child = fixedLayouts.get(type.valueType.typeId);
+    if (child) return arrayConverter(type, child);
+  }
   if (type.typeId === DuckDBTypeId.BOOLEAN) return boolConverter;
   return genericConverter(arrowTypeOf(type));
 }

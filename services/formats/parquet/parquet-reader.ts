@@ -126,7 +126,8 @@ export function makeParquetReader(options: ParquetReaderOptions = {}): ParquetRe
       );
     }
     const columns = readOptions.columns ?? footer.columns;
-    for (const column of columns) {
+    const packs = readOptions.pack ?? [];
+    for (const column of [...columns, ...packs.flatMap((p) => p.columns)]) {
       if (!footer.columns.includes(column)) {
         throw new BadDataError(
           'SCHEMA_MISMATCH',
@@ -145,7 +146,7 @@ export function makeParquetReader(options: ParquetReaderOptions = {}): ParquetRe
     try {
       const whole = first === 0 && last === groups;
       const sql =
-        `SELECT ${columns.map(sqlIdentifier).join(', ')} FROM read_parquet(${sqlString(path)}` +
+        `SELECT ${[...columns.map(sqlIdentifier), ...packs.map(packExpression)].join(', ')} FROM read_parquet(${sqlString(path)}` +
         (whole
           ? ')'
           : `, file_row_number = true) WHERE file_row_number >= ${rowStart} AND file_row_number < ${rowEnd}`);
@@ -198,6 +199,11 @@ export function makeParquetReader(options: ParquetReaderOptions = {}): ParquetRe
       if (pending) (await pending).closeSync();
     },
   };
+}
+
+/** `[c1, c2, …]::FLOAT[k] AS name`: one row-major float32 array per row, built by DuckDB. */
+function packExpression(pack: { name: string; columns: string[] }): string {
+  return `[${pack.columns.map((c) => `${sqlIdentifier(c)}::FLOAT`).join(', ')}]::FLOAT[${pack.columns.length}] AS ${sqlIdentifier(pack.name)}`;
 }
 
 function decodeError(uri: string, error: unknown, row?: number): BadDataError {

@@ -34,7 +34,7 @@ COPY (
     CASE WHEN i % 13 = 0 THEN NULL ELSE 'cat' || (i % 5)::VARCHAR END AS label,
     make_timestamp((i * 1000003)::BIGINT) AS ts,
     CASE WHEN i % 17 = 0 THEN NULL ELSE [i::FLOAT, (i + 1)::FLOAT] END AS pair,
-    [i::FLOAT, (-i)::FLOAT, (i / 2)::FLOAT, 0::FLOAT]::FLOAT[4] AS emb
+    (CASE WHEN i % 19 = 0 THEN NULL ELSE [i::FLOAT, (-i)::FLOAT, (i / 2)::FLOAT, 0::FLOAT] END)::FLOAT[4] AS emb
   FROM range(${ROWS}) t(i)
 ) TO '__PATH__' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`;
 
@@ -48,7 +48,7 @@ function expectedRow(i: number) {
     label: i % 13 === 0 ? null : `cat${i % 5}`,
     tsMicros: BigInt(i) * 1_000_003n,
     pair: i % 17 === 0 ? null : [i, i + 1],
-    emb: [i, 0 - i, Math.fround(i / 2), 0],
+    emb: i % 19 === 0 ? null : [i, 0 - i, Math.fround(i / 2), 0],
   };
 }
 
@@ -59,7 +59,7 @@ function rowsOf(batches: RecordBatch[]) {
     const tsValues = ts.data[0]!.values as BigInt64Array;
     for (let r = 0; r < batch.numRows; r++) {
       const pair = batch.getChild('pair')!.get(r) as { toArray(): Float32Array } | null;
-      const emb = batch.getChild('emb')!.get(r) as { toArray(): Float32Array };
+      const emb = batch.getChild('emb')!.get(r) as { toArray(): Float32Array } | null;
       out.push({
         i32: batch.getChild('i32')!.get(r) as number | null,
         i64: batch.getChild('i64')!.get(r) as bigint,
@@ -69,7 +69,7 @@ function rowsOf(batches: RecordBatch[]) {
         label: batch.getChild('label')!.get(r) as string | null,
         tsMicros: tsValues[r]!,
         pair: pair === null ? null : Array.from(pair.toArray()),
-        emb: Array.from(emb.toArray()),
+        emb: emb === null ? null : Array.from(emb.toArray()),
       });
     }
   }
@@ -226,6 +226,41 @@ describe('Parquet reader (DuckDB-written files, file:// and s3://)', () => {
     expect(error).toBeInstanceOf(BadDataError);
     expect((error as BadDataError).code).toBe('SCHEMA_MISMATCH');
     expect((error as BadDataError).message).toContain('"nope"');
+  });
+
+  it('packs numeric columns into a row-major float32 list column in the decoder, nulls included', async () => {
+    const batches = await collect(
+      reader.readPart(fileStorage, part(pathToFileURL(path).href, 0, 1), {
+        columns: ['i64'],
+        pack: [{ name: 'features', columns: ['i32', 'f32', 'f64', 'flag'] }],
+      }),
+    );
+    expect(batches[0]!.schema.fields.map((f) => [f.name, String(f.type)])).toEqual([
+      ['i64', 'Int64'],
+      ['features', 'FixedSizeList[4]<Float32>'],
+    ]);
+    const packed = batches.flatMap((b) =>
+      Array.from(
+        { length: b.numRows },
+        (_, r) =>
+          b.getChild('features')!.get(r) as { toArray(): Float32Array; get(i: number): number | null },
+      ),
+    );
+    packed.forEach((row, i) => {
+      const e = expectedRow(i);
+      expect([row.get(0), row.get(1), row.get(2), row.get(3)]).toEqual([
+        e.i32 === null ? null : Math.fround(e.i32),
+        e.f32,
+        Math.fround(e.f64),
+        e.flag ? 1 : 0,
+      ]);
+    });
+    const error = await collect(
+      reader.readPart(fileStorage, part(pathToFileURL(path).href), {
+        pack: [{ name: 'x', columns: ['nope'] }],
+      }),
+    ).catch((e: unknown) => e);
+    expect((error as BadDataError).code).toBe('SCHEMA_MISMATCH');
   });
 
   it('reports a truncated or non-Parquet object as PARQUET_INVALID naming it', async () => {
