@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { jobSpecSchema } from './job-spec.js';
+
+/**
+ * A job's lifecycle: `queued → planning → running → finalizing → succeeded | failed`, and
+ * `cancelling → cancelled`. Allowed moves live in `jobs/job-state.ts`.
+ */
+export const jobStatusSchema = z.enum([
+  'queued',
+  'planning',
+  'running',
+  'finalizing',
+  'succeeded',
+  'failed',
+  'cancelling',
+  'cancelled',
+]);
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+const isoTimestamp = z.iso.datetime({ offset: true });
+const count = z.number().int().nonnegative();
+
+export const jobProgressSchema = z.object({
+  chunksTotal: count,
+  chunksDone: count,
+  rowsScored: count,
+  rowsRejected: count,
+  /** Rows scored per second since the job started planning; 0 before it starts. */
+  rowsPerSecond: z.number().nonnegative(),
+  /** Seconds left at the observed chunk rate; null while unknown (no chunk done yet, or not planned). */
+  etaSeconds: z.number().nonnegative().nullable(),
+});
+export type JobProgress = z.infer<typeof jobProgressSchema>;
+
+/** Why a job failed, and where: the object, the row within it, the chunk. */
+export const jobErrorSchema = z.object({
+  code: z.string().min(1),
+  message: z.string(),
+  uri: z.string().optional(),
+  row: count.optional(),
+  chunk: count.optional(),
+});
+export type JobError = z.infer<typeof jobErrorSchema>;
+
+/** What `GET /v1/jobs/:id` returns and webhooks carry as `data`. */
+export const jobRecordSchema = z.object({
+  id: z.string().min(1),
+  tenant: z.string().min(1).default('default'),
+  status: jobStatusSchema,
+  spec: jobSpecSchema,
+  /** `specDigest(spec)`: ties output parts and manifests to the exact spec that produced them. */
+  specDigest: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: isoTimestamp,
+  updatedAt: isoTimestamp,
+  /** Set on entering `planning`. */
+  startedAt: isoTimestamp.optional(),
+  /** Set on entering a terminal state. */
+  finishedAt: isoTimestamp.optional(),
+  progress: jobProgressSchema,
+  output: z.object({
+    /** `<spec.output.uri>/<id>/`. */
+    uri: z.string().min(1),
+    /** Set once `_manifest.json` is written; readers trust only it. */
+    manifestUri: z.string().min(1).optional(),
+  }),
+  /** SHA-256 of the model bytes actually scored with. */
+  modelSha256: z.string().optional(),
+  error: jobErrorSchema.optional(),
+  idempotencyKey: z.string().optional(),
+});
+export type JobRecord = z.infer<typeof jobRecordSchema>;
