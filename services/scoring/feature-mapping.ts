@@ -336,6 +336,33 @@ export function fillFeatures(
   rejected?: RejectedRows,
   rowBase = 0,
 ): void {
+  const refused = new Map<number, string>();
+  try {
+    fillRows(target, at, batch, input, rowBase, refused);
+  } finally {
+    if (rejected) mergeRejected(rejected, refused);
+  }
+}
+
+/** Adds `refused` (row → column) to `rejected`, keeping it ascending by row and each row once. */
+export function mergeRejected(rejected: RejectedRows, refused: ReadonlyMap<number, string>): void {
+  if (refused.size === 0) return;
+  const merged = new Map<number, string>();
+  rejected.rows.forEach((row, i) => merged.set(row, rejected.columns[i]!));
+  for (const [row, column] of refused) if (!merged.has(row)) merged.set(row, column);
+  const rows = [...merged.keys()].sort((a, b) => a - b);
+  rejected.rows = rows;
+  rejected.columns = rows.map((row) => merged.get(row)!);
+}
+
+function fillRows(
+  target: TensorData,
+  at: number,
+  batch: RecordBatch,
+  input: ResolvedInput,
+  rowBase: number,
+  refused: Map<number, string>,
+): void {
   const rows = batch.numRows;
   const width = input.width;
   const onNull = (batchRow: number, column: string): number | bigint => {
@@ -353,10 +380,8 @@ export function fillFeatures(
       );
     }
     if (policy === 'reject') {
-      if (rejected && rejected.rows.at(-1) !== row) {
-        rejected.rows.push(row);
-        rejected.columns.push(column);
-      }
+      // Columns are visited one after another, so a row may turn up several times and out of order.
+      if (!refused.has(row)) refused.set(row, column);
       return target instanceof BigInt64Array ? 0n : 0;
     }
     return target instanceof BigInt64Array ? BigInt(Math.trunc(policy.fill)) : policy.fill;

@@ -30,6 +30,8 @@ export interface ScoredBatch {
   output: Table;
   /** Input rows (stream indexes) refused by a `reject` null policy, with the column that was null. */
   rejected: RejectedRows;
+  /** The passthrough columns of the refused rows, in `rejected` order (absent when none were refused). */
+  rejectedKeys?: Table;
 }
 
 interface PendingCall {
@@ -116,9 +118,24 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
           )
         : vector;
     });
+    const refusedKeys: Record<string, Vector> = {};
+    passthrough.forEach((name, i) => {
+      const vector = makeVector(call.passthrough[i]!);
+      refusedKeys[name] = vectorFromArray(
+        rejectedHere.map((r) => vector.get(r) as unknown),
+        vector.type,
+      );
+    });
     for (const { name, data } of outputColumns(tensors, outputs, call.rows, keep))
       columns[name] = makeVector(data);
-    return { rowStart: call.rowStart, rows: call.rows, output: new Table(columns), rejected: call.rejected };
+    const scored: ScoredBatch = {
+      rowStart: call.rowStart,
+      rows: call.rows,
+      output: new Table(columns),
+      rejected: call.rejected,
+    };
+    if (rejectedHere.length > 0) scored.rejectedKeys = new Table(refusedKeys);
+    return scored;
   }
 
   /**

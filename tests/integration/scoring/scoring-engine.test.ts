@@ -311,6 +311,12 @@ describe('scoring engine null policies', () => {
     );
     expect(scored.flatMap((s) => s.rejected.rows)).toEqual([5, 612]);
     expect(scored.flatMap((s) => s.rejected.columns)).toEqual(['f3', 'f3']);
+    // The refused rows' keys come with them, for the rejected output.
+    expect(
+      scored.flatMap((s) =>
+        s.rejectedKeys ? Array.from(s.rejectedKeys.getChild('id')!.toArray() as BigInt64Array, Number) : [],
+      ),
+    ).toEqual([5, 612]);
     const ids = column(scored, 'id').map(Number);
     expect(ids).toHaveLength(998);
     expect(ids).not.toContain(5);

@@ -167,6 +167,21 @@ describe('fillFeatures null policies', () => {
   });
 });
 
+describe('rejected rows', () => {
+  it('lists each refused row once, ascending, whichever column was null first', () => {
+    const data = batch({
+      a: { values: [1, 2, null], type: new Float32() },
+      b: { values: [null, 5, null], type: new Float32() },
+    });
+    const [input] = resolveFeatureMapping(data.schema, model(2), {
+      features: { columns: ['a', 'b'], nulls: 'reject' },
+    });
+    const rejected: RejectedRows = { rows: [], columns: [] };
+    fillFeatures(new Float32Array(6), 0, data, input!, rejected, 10);
+    expect(rejected).toEqual({ rows: [10, 12], columns: ['b', 'a'] });
+  });
+});
+
 describe('fillFeatures from list columns', () => {
   it('copies a fixed-size list of float32 as one block, at the target row offset', () => {
     const child = makeData({ type: new Float32(), length: 6, data: new Float32Array([1, 2, 3, 4, 5, 6]) });
