@@ -1,0 +1,45 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { InvalidRedisConfig } from './errors/invalid-redis-config.js';
+
+export interface RedisConfig {
+  /** `redis://` or `rediss://` URL. Default `redis://127.0.0.1:6379` (`QUIVER_REDIS_URL`). */
+  url: string;
+  /**
+   * Prefix of every key and queue of the deployment. Default `{quiver}` (`QUIVER_PREFIX`). It must hold a
+   * `{…}` hash tag so all keys land in one Redis Cluster slot: Lua scripts and BullMQ's multi-key commands
+   * need that.
+   */
+  prefix: string;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_PREFIX = '{quiver}';
+
+/** Reads `QUIVER_REDIS_URL` and `QUIVER_PREFIX`; throws `InvalidRedisConfig` naming the variable. */
+export function redisConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RedisConfig {
+  const url = env.QUIVER_REDIS_URL?.trim() || DEFAULT_REDIS_URL;
+  if (!URL.canParse(url) || !/^rediss?:$/.test(new URL(url).protocol)) {
+    throw new InvalidRedisConfig(
+      'QUIVER_REDIS_URL',
+      `expected a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
+    );
+  }
+  const prefix = env.QUIVER_PREFIX?.trim() || DEFAULT_PREFIX;
+  // Redis Cluster hashes only what lies between the first `{` and the next `}`, when that is non-empty.
+  if (!/^[^{]*\{[^}]+\}/.test(prefix)) {
+    throw new InvalidRedisConfig(
+      'QUIVER_PREFIX',
+      `expected a hash tag such as {quiver} so every key lands in one Redis Cluster slot, got ${JSON.stringify(prefix)}`,
+    );
+  }
+  return { url, prefix };
+}
+
+/**
+ * An ioredis client for `url`. `maxRetriesPerRequest: null` makes commands wait out a reconnect instead of
+ * failing after a few retries, which BullMQ requires of worker connections; the ready check holds commands
+ * until Redis has finished loading its AOF. `options` override anything here.
+ */
+export function makeRedis(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+}

@@ -1,0 +1,338 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidJobTransition } from '../../../jobs/errors/invalid-job-transition.js';
+import { jobRecordSchema } from '../../../schemas/job-record.js';
+import { parseJobSpec, specDigest, type JobSpec } from '../../../schemas/job-spec.js';
+import { IdempotencyConflict } from '../../../services/queue/errors/idempotency-conflict.js';
+import { JobAlreadyExists } from '../../../services/queue/errors/job-already-exists.js';
+import { JobNotFound } from '../../../services/queue/errors/job-not-found.js';
+import { makeRedisJobStore, type JobStore } from '../../../services/queue/job-store.js';
+import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
+
+const spec: JobSpec = parseJobSpec({
+  input: { uri: 's3://events/dt=2026-11-27/', format: 'parquet' },
+  model: { uri: 's3://models/fraud/v3.onnx', inputs: { features: { columns: ['f0', 'f1'] } } },
+  output: { uri: 's3://scores/fraud/', passthrough: ['event_id'] },
+  labels: { team: 'risk' },
+});
+const otherSpec: JobSpec = { ...spec, priority: 1 };
+
+let redis: Redis;
+let prefix: string;
+let clock: { ms: number };
+let store: JobStore;
+
+/** Every key under the test's prefix. */
+async function keysOf(p: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+beforeAll(async () => {
+  redis = makeRedis(redisConfigFromEnv().url);
+  await redis.ping();
+});
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+beforeEach(() => {
+  prefix = `{test-${randomBytes(6).toString('hex')}}`;
+  clock = { ms: Date.parse('2026-11-28T01:00:00.000Z') };
+  store = makeRedisJobStore(redis, prefix, { now: () => new Date(clock.ms) });
+});
+
+afterEach(async () => {
+  const keys = await keysOf(prefix);
+  if (keys.length > 0) await redis.del(...keys);
+});
+
+describe('RedisJobStore', () => {
+  it('creates a queued record and reads it back', async () => {
+    const { record, created } = await store.create(spec, { tenant: 'acme' });
+    expect(created).toBe(true);
+    expect(record.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(record).toEqual({
+      id: record.id,
+      tenant: 'acme',
+      status: 'queued',
+      spec,
+      specDigest: specDigest(spec),
+      createdAt: '2026-11-28T01:00:00.000Z',
+      updatedAt: '2026-11-28T01:00:00.000Z',
+      progress: {
+        chunksTotal: 0,
+        chunksDone: 0,
+        rowsScored: 0,
+        rowsRejected: 0,
+        rowsPerSecond: 0,
+        etaSeconds: null,
+      },
+      output: { uri: `s3://scores/fraud/${record.id}/` },
+    });
+    expect(jobRecordSchema.parse(record)).toEqual(record);
+    expect(await store.get(record.id)).toEqual(record);
+    expect(await store.get('no-such-job')).toBeUndefined();
+    // Keys stay under the prefix, and the record holds no more than descriptors.
+    expect(await keysOf(prefix)).toEqual([`${prefix}:job:${record.id}`]);
+    expect(await redis.memory('USAGE', `${prefix}:job:${record.id}`)).toBeLessThan(4096);
+  });
+
+  it('takes a given id and refuses to reuse it', async () => {
+    const { record } = await store.create(spec, { id: 'job-42' });
+    expect(record.id).toBe('job-42');
+    expect(record.tenant).toBe('default');
+    await expect(store.create(spec, { id: 'job-42' })).rejects.toBeInstanceOf(JobAlreadyExists);
+  });
+
+  it('returns the existing job for a repeated idempotency key with the same spec', async () => {
+    const first = await store.create(spec, { tenant: 'acme', idempotencyKey: 'nightly-2026-11-27' });
+    clock.ms += 5_000;
+    const again = await store.create(structuredClone(spec), {
+      tenant: 'acme',
+      idempotencyKey: 'nightly-2026-11-27',
+    });
+    expect(again).toEqual({ record: first.record, created: false });
+    expect(first.record.idempotencyKey).toBe('nightly-2026-11-27');
+    // Keys are per tenant.
+    const otherTenant = await store.create(spec, { tenant: 'globex', idempotencyKey: 'nightly-2026-11-27' });
+    expect(otherTenant.created).toBe(true);
+    expect(otherTenant.record.id).not.toBe(first.record.id);
+  });
+
+  it('refuses a repeated idempotency key with a different spec, naming the key and the job', async () => {
+    const first = await store.create(spec, { idempotencyKey: 'k1' });
+    const attempt = store.create(otherSpec, { idempotencyKey: 'k1' });
+    await expect(attempt).rejects.toBeInstanceOf(IdempotencyConflict);
+    await expect(attempt).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_CONFLICT',
+      idempotencyKey: 'k1',
+      existingJobId: first.record.id,
+    });
+    await expect(attempt).rejects.toThrow(first.record.id);
+  });
+
+  it('creates one job for 50 concurrent creates with one key', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => store.create(spec, { idempotencyKey: 'burst' })),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.record.id)).size).toBe(1);
+    const jobKeys = (await keysOf(`${prefix}:job:`)).filter((k) => !k.endsWith(':chunks'));
+    expect(jobKeys).toHaveLength(1);
+  });
+
+  it('lets a key be used again once its job is deleted', async () => {
+    const first = await store.create(spec, { idempotencyKey: 'k' });
+    await store.delete(first.record.id);
+    expect(await store.get(first.record.id)).toBeUndefined();
+    expect(await keysOf(prefix)).toEqual([]);
+    const second = await store.create(otherSpec, { idempotencyKey: 'k' });
+    expect(second.created).toBe(true);
+  });
+
+  it('recovers from a key whose job is gone', async () => {
+    const first = await store.create(spec, { idempotencyKey: 'k' });
+    await redis.del(`${prefix}:job:${first.record.id}`);
+    const second = await store.create(spec, { idempotencyKey: 'k' });
+    expect(second.created).toBe(true);
+    expect(second.record.id).not.toBe(first.record.id);
+  });
+
+  it('moves through the lifecycle with timestamps, repeats idempotently and refuses illegal moves', async () => {
+    const { record } = await store.create(spec);
+    clock.ms += 1_000;
+    const planning = await store.transition(record.id, 'planning');
+    expect(planning.status).toBe('planning');
+    expect(planning.startedAt).toBe('2026-11-28T01:00:01.000Z');
+    expect(planning.updatedAt).toBe('2026-11-28T01:00:01.000Z');
+
+    clock.ms += 1_000;
+    // A retried processor repeats its transition: unchanged record, no error.
+    expect(await store.transition(record.id, 'planning')).toEqual(planning);
+
+    await expect(store.transition(record.id, 'succeeded')).rejects.toBeInstanceOf(InvalidJobTransition);
+    await expect(store.transition(record.id, 'succeeded')).rejects.toThrow(/planning.*succeeded/);
+    expect((await store.get(record.id))?.status).toBe('planning');
+
+    await store.transition(record.id, 'running', { modelSha256: 'a'.repeat(64) });
+    await store.transition(record.id, 'finalizing');
+    clock.ms += 1_000;
+    const done = await store.transition(record.id, 'succeeded', {
+      manifestUri: 's3://scores/fraud/x/_manifest.json',
+    });
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      startedAt: '2026-11-28T01:00:01.000Z',
+      finishedAt: '2026-11-28T01:00:03.000Z',
+      modelSha256: 'a'.repeat(64),
+      output: { manifestUri: 's3://scores/fraud/x/_manifest.json' },
+    });
+    await expect(store.transition(record.id, 'cancelling')).rejects.toMatchObject({
+      code: 'JOB_INVALID_TRANSITION',
+      from: 'succeeded',
+      to: 'cancelling',
+    });
+  });
+
+  it('records the failure and where it happened', async () => {
+    const { record } = await store.create(spec);
+    const error = {
+      code: 'BAD_DATA',
+      message: 'f0 is a string',
+      uri: 's3://events/a.parquet',
+      row: 17,
+      chunk: 3,
+    };
+    const failed = await store.transition(record.id, 'failed', { error });
+    expect(failed.error).toEqual(error);
+    expect(failed.finishedAt).toBeDefined();
+    expect(failed.startedAt).toBeUndefined();
+  });
+
+  it('cancels through cancelling', async () => {
+    const { record } = await store.create(spec);
+    await store.transition(record.id, 'cancelling');
+    expect((await store.transition(record.id, 'cancelled')).status).toBe('cancelled');
+  });
+
+  it('serializes racing transitions: exactly one of two conflicting moves wins', async () => {
+    const { record } = await store.create(spec);
+    await store.transition(record.id, 'planning');
+    await store.transition(record.id, 'running');
+    await store.transition(record.id, 'finalizing');
+    const outcomes = await Promise.allSettled([
+      store.transition(record.id, 'succeeded'),
+      store.transition(record.id, 'failed'),
+    ]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('reports a missing job as JobNotFound', async () => {
+    await expect(store.transition('nope', 'planning')).rejects.toBeInstanceOf(JobNotFound);
+    await expect(store.setChunksTotal('nope', 3)).rejects.toBeInstanceOf(JobNotFound);
+    await expect(store.commitChunk('nope', 0, { rows: 1, rejected: 0 })).rejects.toMatchObject({
+      code: 'JOB_NOT_FOUND',
+    });
+    expect(await keysOf(prefix)).toEqual([]);
+  });
+
+  it('counts a chunk committed 20 times concurrently exactly once', async () => {
+    const { record } = await store.create(spec);
+    await store.setChunksTotal(record.id, 4);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => store.commitChunk(record.id, 2, { rows: 1000, rejected: 3 })),
+    );
+    expect(results.filter((r) => r.first)).toHaveLength(1);
+    for (const r of results) expect(r).toMatchObject({ chunksDone: 1, chunksTotal: 4 });
+    const after = await store.get(record.id);
+    expect(after?.progress).toMatchObject({ chunksDone: 1, rowsScored: 1000, rowsRejected: 3 });
+  });
+
+  it('tracks chunks total, done and rows', async () => {
+    const { record } = await store.create(spec);
+    await store.transition(record.id, 'planning');
+    await store.setChunksTotal(record.id, 3);
+    await store.transition(record.id, 'running');
+    expect(await store.commitChunk(record.id, 1, { rows: 10, rejected: 0 })).toEqual({
+      first: true,
+      chunksDone: 1,
+      chunksTotal: 3,
+    });
+    expect(await store.commitChunk(record.id, 0, { rows: 20, rejected: 2 })).toEqual({
+      first: true,
+      chunksDone: 2,
+      chunksTotal: 3,
+    });
+    // A re-delivered chunk (even with other counts) changes nothing.
+    expect(await store.commitChunk(record.id, 1, { rows: 99, rejected: 99 })).toEqual({
+      first: false,
+      chunksDone: 2,
+      chunksTotal: 3,
+    });
+    expect(await store.isCommitted(record.id, 0)).toBe(true);
+    expect(await store.isCommitted(record.id, 2)).toBe(false);
+    expect(await store.committedChunks(record.id)).toEqual([0, 1]);
+    expect((await store.get(record.id))?.progress).toMatchObject({
+      chunksTotal: 3,
+      chunksDone: 2,
+      rowsScored: 30,
+      rowsRejected: 2,
+    });
+    await expect(store.commitChunk(record.id, -1, { rows: 1, rejected: 0 })).rejects.toBeInstanceOf(
+      RangeError,
+    );
+    await expect(store.commitChunk(record.id, 2, { rows: 1.5, rejected: 0 })).rejects.toBeInstanceOf(
+      RangeError,
+    );
+  });
+
+  it('computes the row rate and the ETA from the observed chunk rate', async () => {
+    const { record } = await store.create(spec);
+    await store.transition(record.id, 'planning');
+    // Not planned yet: no ETA.
+    clock.ms += 2_000;
+    expect((await store.get(record.id))?.progress).toMatchObject({ rowsPerSecond: 0, etaSeconds: null });
+
+    await store.setChunksTotal(record.id, 10);
+    await store.transition(record.id, 'running');
+    // Planned but nothing done: rate unknown.
+    expect((await store.get(record.id))?.progress.etaSeconds).toBeNull();
+
+    await store.commitChunk(record.id, 0, { rows: 500_000, rejected: 0 });
+    await store.commitChunk(record.id, 1, { rows: 500_000, rejected: 0 });
+    clock.ms += 8_000; // 10 s since planning began: 2 chunks in 10 s → 8 left take 40 s.
+    expect((await store.get(record.id))?.progress).toMatchObject({
+      chunksDone: 2,
+      rowsScored: 1_000_000,
+      rowsPerSecond: 100_000,
+      etaSeconds: 40,
+    });
+
+    for (let i = 2; i < 10; i++) await store.commitChunk(record.id, i, { rows: 500_000, rejected: 0 });
+    clock.ms += 10_000;
+    expect((await store.get(record.id))?.progress).toMatchObject({ rowsPerSecond: 250_000, etaSeconds: 0 });
+
+    await store.transition(record.id, 'finalizing');
+    await store.transition(record.id, 'succeeded');
+    clock.ms += 60_000;
+    // The rate is frozen at finish.
+    expect((await store.get(record.id))?.progress).toMatchObject({ rowsPerSecond: 250_000, etaSeconds: 0 });
+  });
+
+  it('has no ETA for a job that will not finish', async () => {
+    const { record } = await store.create(spec);
+    await store.transition(record.id, 'planning');
+    await store.setChunksTotal(record.id, 4);
+    await store.commitChunk(record.id, 0, { rows: 1, rejected: 0 });
+    clock.ms += 1_000;
+    await store.transition(record.id, 'cancelling');
+    expect((await store.get(record.id))?.progress.etaSeconds).toBeNull();
+  });
+
+  it('loads its scripts again when Redis answers NOSCRIPT (restart, failover)', async () => {
+    // SCRIPT FLUSH would disturb others sharing this Redis; a client that forgets once does the same here.
+    let refused = 0;
+    const forgetful = new Proxy(redis, {
+      get(target, property, receiver) {
+        if (property !== 'evalsha') return Reflect.get(target, property, receiver) as unknown;
+        return (...args: Parameters<Redis['evalsha']>) => {
+          if (refused++ === 0) return Promise.reject(new Error('NOSCRIPT No matching script.'));
+          return target.evalsha(...args);
+        };
+      },
+    });
+    const forgetfulStore = makeRedisJobStore(forgetful, prefix);
+    const { record } = await forgetfulStore.create(spec);
+    expect(refused).toBe(1);
+    expect((await forgetfulStore.commitChunk(record.id, 0, { rows: 1, rejected: 0 })).first).toBe(true);
+  });
+});
