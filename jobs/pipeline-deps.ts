@@ -1,0 +1,84 @@
+import type { ChunkDescriptor } from '../schemas/chunk-descriptor.js';
+import type { JobError } from '../schemas/job-record.js';
+import type { FormatReaders } from '../services/formats/make-reader.js';
+import type { JobStore } from '../services/queue/job-store.js';
+import type { TuningCache } from '../services/scoring/auto-batch.js';
+import type { ScorerPool } from '../services/scoring/scorer-pool.js';
+import type { Storage } from '../services/storage/storage.js';
+
+/** How processors hand work to the next stage; the worker wires these to BullMQ queues. */
+export interface Enqueue {
+  chunks(jobId: string, chunks: ChunkDescriptor[], priority: number): Promise<void>;
+  finalize(jobId: string): Promise<void>;
+}
+
+/** What the plan, score and finalize processors need; passed in, never global. */
+export interface PipelineDeps {
+  store: JobStore;
+  storage: Storage;
+  readers: FormatReaders;
+  scorers: ScorerPool;
+  tuningCache?: TuningCache;
+  enqueue: Enqueue;
+  log: (message: string, context?: Record<string, unknown>) => void;
+}
+
+/** Codes of errors that retrying cannot fix: the job fails at once with the error's code and place. */
+const permanentCodes = new Set([
+  'PARQUET_INVALID',
+  'ARROW_INVALID',
+  'CSV_RAGGED_ROW',
+  'CSV_INVALID',
+  'JSONL_INVALID_JSON',
+  'JSONL_INVALID_RECORD',
+  'VALUE_INVALID',
+  'SCHEMA_MISMATCH',
+  'FEATURE_COLUMN_MISSING',
+  'FEATURE_WIDTH_MISMATCH',
+  'FEATURE_TYPE_UNSUPPORTED',
+  'FEATURE_NULL',
+  'FEATURE_MAPPING_AMBIGUOUS',
+  'FEATURE_INPUT_UNKNOWN',
+  'MODEL_OUTPUT_UNSUPPORTED',
+  'MODEL_NOT_FOUND',
+  'MODEL_INVALID',
+  'MODEL_LOAD_FAILED',
+  'MODEL_DIGEST_MISMATCH',
+  'INPUT_EMPTY',
+  'STORAGE_NOT_FOUND',
+  'STORAGE_ACCESS_DENIED',
+  'STORAGE_INVALID_URI',
+  'INPUT_MISSING',
+  'INPUT_UNKNOWN',
+  'INPUT_TYPE_MISMATCH',
+  'INPUT_SHAPE_MISMATCH',
+  'OUTPUT_UNSUPPORTED',
+  'DEVICE_UNAVAILABLE',
+  'ROWS_REJECTED_OVER_LIMIT',
+]);
+
+export function isPermanent(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && permanentCodes.has(code);
+}
+
+/** The job record's `error` for a failure: its code, message and where it happened. */
+export function jobErrorOf(error: unknown, chunk?: number): JobError {
+  const e = error as {
+    code?: unknown;
+    message?: unknown;
+    uri?: unknown;
+    location?: { uri?: string; row?: number };
+    where?: { row?: number };
+  };
+  const out: JobError = {
+    code: typeof e?.code === 'string' ? e.code : 'INTERNAL',
+    message: typeof e?.message === 'string' ? e.message : String(error),
+  };
+  const uri = e?.location?.uri ?? (typeof e?.uri === 'string' ? e.uri : undefined);
+  const row = e?.location?.row ?? e?.where?.row;
+  if (uri !== undefined) out.uri = uri;
+  if (row !== undefined) out.row = row;
+  if (chunk !== undefined) out.chunk = chunk;
+  return out;
+}

@@ -1,0 +1,191 @@
+import type { RecordBatch, Table } from 'apache-arrow';
+import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
+import type { JobRecord } from '../../schemas/job-record.js';
+import type { ModelSpec } from '../../schemas/model-spec.js';
+import { makeWriter } from '../../services/formats/writers/make-writer.js';
+import { FeatureMappingError } from '../../services/scoring/errors/feature-mapping-error.js';
+import { prepareScoring } from '../../services/scoring/open-scorer.js';
+import { isTerminal } from '../job-state.js';
+import { type ChunkCommit, outputLayout } from '../output-layout.js';
+import type { PipelineDeps } from '../pipeline-deps.js';
+
+/** Every batch of every part of a chunk, in order. */
+async function* readChunk(
+  deps: PipelineDeps,
+  record: JobRecord,
+  chunk: ChunkDescriptor,
+  signal?: AbortSignal,
+): AsyncGenerator<RecordBatch> {
+  const reader = deps.readers.readerFor(chunk.format);
+  for (const part of chunk.parts) {
+    yield* reader.readPart(deps.storage, part, { signal, header: record.spec.input.header });
+  }
+}
+
+/** `onInvalidRow: "skip"` turns a `fail` null policy into `reject`: such rows go to `rejected/`. */
+function effectiveModelSpec(record: JobRecord): ModelSpec {
+  const model = record.spec.model;
+  if (record.spec.errors.onInvalidRow !== 'skip' || !model.inputs) return model;
+  const inputs = Object.fromEntries(
+    Object.entries(model.inputs).map(([name, mapping]) => [
+      name,
+      mapping.nulls === 'fail' ? { ...mapping, nulls: 'reject' as const } : mapping,
+    ]),
+  );
+  return { ...model, inputs };
+}
+
+/**
+ * Scores one chunk: reads its parts, scores every row, writes the part (a fixed name, so a rerun overwrites
+ * it with the same rows), writes refused rows with their reason, then commits — first the marker in
+ * storage, then the exactly-once counter in Redis. The last commit hands the job to finalize.
+ */
+export async function processScore(
+  deps: PipelineDeps,
+  jobId: string,
+  chunk: ChunkDescriptor,
+  signal?: AbortSignal,
+): Promise<void> {
+  const { store, storage } = deps;
+  const record = await store.get(jobId);
+  if (!record || isTerminal(record.status) || record.status === 'cancelling') return;
+  if (await store.isCommitted(jobId, chunk.index)) return finishIfLast(deps, jobId);
+  const started = performance.now();
+  const spec = record.spec;
+  const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
+
+  const batches = readChunk(deps, record, chunk, signal)[Symbol.asyncIterator]();
+  const first = await batches.next();
+  const model = effectiveModelSpec(record);
+  const opened = await deps.scorers.open(model, signal);
+  const outputs: RecordBatch[] = [];
+  const refused: Array<{ keys: Table; rows: number[]; columns: string[] }> = [];
+  let schema;
+  let rows = 0;
+  let rejected = 0;
+  if (!first.done) {
+    const prepared = await prepareScoring(opened, {
+      schema: first.value.schema,
+      model,
+      passthrough: spec.output.passthrough,
+      batch: spec.batch,
+      sample: [first.value],
+      tuningCache: deps.tuningCache,
+      log: (message) => deps.log(message, { jobId, chunk: chunk.index }),
+    });
+    const all = (async function* () {
+      yield first.value;
+      for (let next = await batches.next(); !next.done; next = await batches.next()) yield next.value;
+    })();
+    for await (const scored of locateErrors(chunk, prepared.engine.score(all, signal))) {
+      schema ??= scored.output.schema;
+      outputs.push(...scored.output.batches);
+      rows += scored.output.numRows;
+      rejected += scored.rejected.rows.length;
+      if (scored.rejectedKeys)
+        refused.push({
+          keys: scored.rejectedKeys,
+          rows: scored.rejected.rows,
+          columns: scored.rejected.columns,
+        });
+    }
+  }
+
+  const written = await makeWriter(spec.output.format).write(
+    storage,
+    layout.part(chunk.index),
+    outputs,
+    schema ? { schema, signal } : { signal },
+  );
+  const commit: ChunkCommit = {
+    index: chunk.index,
+    part: written.uri,
+    rows,
+    rejected,
+    bytes: written.bytes,
+    specDigest: record.specDigest,
+    modelSha256: opened.model.sha256,
+    seconds: (performance.now() - started) / 1000,
+  };
+  if (rejected > 0)
+    commit.rejectedUri = await writeRejected(deps, layout.rejected(chunk.index), chunk, refused, signal);
+  await storage.write(layout.commit(chunk.index), new TextEncoder().encode(JSON.stringify(commit)), {
+    signal,
+  });
+  const counted = await store.commitChunk(jobId, chunk.index, { rows, rejected });
+  deps.log('chunk committed', {
+    jobId,
+    chunk: chunk.index,
+    rows,
+    rejected,
+    first: counted.first,
+    seconds: commit.seconds,
+  });
+  if (counted.chunksDone >= counted.chunksTotal) await finishIfLast(deps, jobId);
+}
+
+/**
+ * Where row `row` of a chunk's stream lives: its object, and its row there when the plan knows the parts'
+ * row counts (Parquet row groups, counted CSV records).
+ */
+export function locateChunkRow(
+  chunk: ChunkDescriptor,
+  row: number,
+): { uri: string; row?: number } | undefined {
+  let rest = row;
+  for (const part of chunk.parts) {
+    if (part.rows === undefined) return chunk.parts.length === 1 ? { uri: part.uri } : undefined;
+    if (rest < part.rows) {
+      const offset = part.range.kind === 'whole' ? 0 : (part.range.rowOffset ?? undefined);
+      return offset === undefined ? { uri: part.uri } : { uri: part.uri, row: offset + rest };
+    }
+    rest -= part.rows;
+  }
+  return undefined;
+}
+
+/** Mapping errors name a row of the chunk's stream; users want the object and its row. */
+async function* locateErrors<T>(chunk: ChunkDescriptor, scored: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* scored;
+  } catch (error) {
+    if (error instanceof FeatureMappingError && error.where.row !== undefined) {
+      const location = locateChunkRow(chunk, error.where.row);
+      if (location) Object.assign(error, { location });
+    }
+    throw error;
+  }
+}
+
+/** Refused rows as JSON lines: the passthrough keys, the chunk and row, and why. */
+async function writeRejected(
+  deps: PipelineDeps,
+  uri: string,
+  chunk: ChunkDescriptor,
+  refused: Array<{ keys: Table; rows: number[]; columns: string[] }>,
+  signal?: AbortSignal,
+): Promise<string> {
+  const lines: string[] = [];
+  for (const { keys, rows, columns } of refused) {
+    rows.forEach((row, i) => {
+      const key = keys.get(i)?.toJSON() ?? {};
+      lines.push(
+        JSON.stringify(
+          { ...key, _chunk: chunk.index, _row: row, _reason: `FEATURE_NULL: column "${columns[i]}" is null` },
+          (_k, v: unknown) =>
+            typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v,
+        ),
+      );
+    });
+  }
+  await deps.storage.write(uri, new TextEncoder().encode(`${lines.join('\n')}\n`), { signal });
+  return uri;
+}
+
+async function finishIfLast(deps: PipelineDeps, jobId: string): Promise<void> {
+  const record = await deps.store.get(jobId);
+  if (!record || record.status !== 'running') return;
+  if (record.progress.chunksDone < record.progress.chunksTotal) return;
+  await deps.store.transition(jobId, 'finalizing');
+  await deps.enqueue.finalize(jobId);
+}

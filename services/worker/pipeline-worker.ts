@@ -1,0 +1,135 @@
+import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from 'bullmq';
+import { processFinalize } from '../../jobs/finalize/process-finalize.js';
+import { isPermanent, jobErrorOf, type PipelineDeps } from '../../jobs/pipeline-deps.js';
+import { processPlan } from '../../jobs/plan/process-plan.js';
+import { processScore } from '../../jobs/score/process-score.js';
+import {
+  type FinalizePayload,
+  type PipelineQueues,
+  type PlanPayload,
+  type ScorePayload,
+  queueNames,
+} from '../queue/queues.js';
+
+export interface PipelineWorkerOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  queues: PipelineQueues;
+  deps: Omit<PipelineDeps, 'enqueue'>;
+  /** Chunks scored at once by this process (default 1: one model session, one device). */
+  scoreConcurrency?: number;
+  /** How long a chunk's lock lasts without renewal before another worker takes it over (default 30 s). */
+  lockDurationMs?: number;
+}
+
+export type PipelineWorkerState = 'running' | 'draining' | 'stopped';
+
+/** BullMQ job ids may not contain ':'; these are deterministic so a re-enqueue of the same work is a no-op. */
+const chunkJobId = (jobId: string, index: number) => `${jobId}-chunk-${index}`;
+const finalizeJobId = (jobId: string) => `${jobId}-finalize`;
+
+/**
+ * One worker process's share of the pipeline: plan, score and finalize processors on their queues. A
+ * permanent failure (bad data, bad mapping, bad model) fails the job at once with its code and place;
+ * anything else is retried with backoff, and fails the job only when retries run out.
+ */
+export function makePipelineWorker(options: PipelineWorkerOptions) {
+  const { connection, prefix, queues } = options;
+  const deps: PipelineDeps = {
+    ...options.deps,
+    enqueue: {
+      async chunks(jobId, chunks, priority) {
+        // addBulk in slices: one MULTI per slice keeps Redis responsive for 100,000-chunk jobs.
+        for (let i = 0; i < chunks.length; i += 1_000) {
+          await queues.score.addBulk(
+            chunks.slice(i, i + 1_000).map((chunk) => ({
+              name: 'score',
+              data: { jobId, chunk },
+              opts: { jobId: chunkJobId(jobId, chunk.index), priority },
+            })),
+          );
+        }
+      },
+      async finalize(jobId) {
+        await queues.finalize.add('finalize', { jobId }, { jobId: finalizeJobId(jobId) });
+      },
+    },
+  };
+
+  const guarded =
+    <T extends { jobId: string }>(
+      run: (job: Job<T>, signal: AbortSignal) => Promise<void>,
+      chunkOf?: (data: T) => number,
+    ) =>
+    async (job: Job<T>, _token?: string, signal?: AbortSignal): Promise<void> => {
+      try {
+        await run(job, signal ?? new AbortController().signal);
+      } catch (error) {
+        if (!isPermanent(error)) throw error;
+        await deps.store
+          .transition(job.data.jobId, 'failed', { error: jobErrorOf(error, chunkOf?.(job.data)) })
+          .catch((e: unknown) =>
+            deps.log('could not record the failure', { jobId: job.data.jobId, error: String(e) }),
+          );
+        throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
+      }
+    };
+
+  const common = { connection, prefix, lockDuration: options.lockDurationMs ?? 30_000 };
+  const workers = [
+    new Worker<PlanPayload>(
+      queueNames.plan,
+      guarded<PlanPayload>((job, signal) => processPlan(deps, job.data.jobId, signal)),
+      { ...common, concurrency: 2 },
+    ),
+    new Worker<ScorePayload>(
+      queueNames.score,
+      guarded<ScorePayload>(
+        (job, signal) => processScore(deps, job.data.jobId, job.data.chunk, signal),
+        (data) => data.chunk.index,
+      ),
+      { ...common, concurrency: options.scoreConcurrency ?? 1 },
+    ),
+    new Worker<FinalizePayload>(
+      queueNames.finalize,
+      guarded<FinalizePayload>((job, signal) => processFinalize(deps, job.data.jobId, signal)),
+      {
+        ...common,
+        concurrency: 2,
+      },
+    ),
+  ];
+  for (const worker of workers) {
+    // A transient failure that ran out of retries fails the job with the last error.
+    worker.on('failed', (job, error) => {
+      if (!job || error instanceof UnrecoverableError) return;
+      if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
+      void deps.store
+        .transition(job.data.jobId, 'failed', { error: jobErrorOf(error) })
+        .catch((e: unknown) =>
+          deps.log('could not record the failure', { jobId: job.data.jobId, error: String(e) }),
+        );
+    });
+    worker.on('error', (error) => deps.log('worker error', { error: String(error) }));
+  }
+
+  let state: PipelineWorkerState = 'running';
+  let closing: Promise<void> | undefined;
+  return {
+    deps,
+    get state(): PipelineWorkerState {
+      return state;
+    },
+    /** Stops taking work, lets running jobs finish, closes every worker. Safe to call twice. */
+    close(): Promise<void> {
+      closing ??= (async () => {
+        state = 'draining';
+        await Promise.allSettled(workers.map((w) => w.close()));
+        state = 'stopped';
+      })();
+      return closing;
+    },
+  };
+}
+
+export type PipelineWorker = ReturnType<typeof makePipelineWorker>;
