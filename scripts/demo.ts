@@ -1,76 +1,116 @@
 /**
- * npm run demo — the data plane of a job, end to end on local files with built-in defaults:
- * generate a dataset → plan chunks from Parquet footers → read every chunk into Arrow → write one output
- * part per chunk (passthrough key column) → manifest. Scoring and the queue pipeline join in later issues.
+ * npm run demo — a complete scoring job on built-in defaults: generates a dataset (1,000,000 rows × 64
+ * float features, Parquet) and a model (64 → 256 → 1 MLP), starts the pipeline in this process against a
+ * Redis (see demoRedis), submits the job over local files, shows its progress, and prints where the output
+ * is and a few scored rows.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { RecordBatch } from 'apache-arrow';
-import { planInput } from '../jobs/plan/plan-input.js';
+import { submitJob } from '../jobs/submit-job.js';
 import { makeFormatReaders } from '../services/formats/make-reader.js';
-import { makeWriter } from '../services/formats/writers/make-writer.js';
+import { makeRedisJobStore } from '../services/queue/job-store.js';
+import { makeQueues } from '../services/queue/queues.js';
+import { makeRedis } from '../services/queue/redis-connection.js';
+import { fileTuningCache } from '../services/scoring/auto-batch.js';
+import { makeScorerPool } from '../services/scoring/scorer-pool.js';
 import { makeFileStorage } from '../services/storage/file-storage.js';
+import { makePipelineWorker } from '../services/worker/pipeline-worker.js';
 import { cacheDir, tabularParquet } from './lib/datasets.js';
+import { demoRedis } from './lib/demo-redis.js';
+import { modelPath } from './lib/models.js';
 
 const ROWS = 1_000_000;
 const started = performance.now();
-const input = await tabularParquet(ROWS, 16);
-const outputDir = join(cacheDir, 'demo', 'output', 'demo-job');
-await rm(outputDir, { recursive: true, force: true });
-await mkdir(outputDir, { recursive: true });
+const [input, model] = await Promise.all([tabularParquet(ROWS, 64), modelPath('tabular-mlp')]);
+const output = join(cacheDir, 'demo', 'output');
+const redisInfo = await demoRedis();
+console.log(`dataset ${input}\nmodel   ${model}\nredis   ${redisInfo.url} (${redisInfo.origin})`);
 
+const prefix = `{quiver-demo-${process.pid}}`;
+const redis = makeRedis(redisInfo.url);
 const storage = makeFileStorage();
 const readers = makeFormatReaders();
-const writer = makeWriter('parquet');
-const chunks = await planInput(
+const work = await mkdtemp(join(tmpdir(), 'quiver-demo-'));
+const scorers = makeScorerPool({
   storage,
-  { uri: pathToFileURL(input).href, format: 'parquet' },
-  {
-    chunkRows: 250_000,
-    chunkBytes: 256 * 1024 * 1024,
+  cacheDir: join(cacheDir, 'models', 'by-digest'),
+  log: (m) => console.log(m),
+});
+const store = makeRedisJobStore(redis, prefix);
+const queues = makeQueues(redis, prefix);
+const worker = makePipelineWorker({
+  connection: redis,
+  prefix,
+  queues,
+  deps: {
+    store,
+    storage,
+    readers,
+    scorers,
+    tuningCache: fileTuningCache(join(cacheDir, 'tuning.json')),
+    log: () => undefined,
   },
-);
-console.log(`planned ${chunks.length} chunks of ${input}`);
+});
 
-const parts: Array<{ uri: string; rows: number; bytes: number }> = [];
-let rowsIn = 0;
-for (const chunk of chunks) {
-  const batches: RecordBatch[] = [];
-  for (const part of chunk.parts) {
-    for await (const batch of readers.readerFor(chunk.format).readPart(storage, part, { columns: ['id'] })) {
-      batches.push(batch);
-      rowsIn += batch.numRows;
-    }
+try {
+  const { record } = await submitJob(
+    {
+      store,
+      enqueuePlan: (jobId, priority) =>
+        queues.plan.add('plan', { jobId }, { jobId: `${jobId}-plan`, priority }).then(() => undefined),
+    },
+    {
+      name: 'demo',
+      input: { uri: pathToFileURL(input).href, format: 'parquet' },
+      model: { uri: pathToFileURL(model).href, outputs: { score: { column: 'score' } } },
+      output: { uri: pathToFileURL(output).href, passthrough: ['id'] },
+      batch: { rows: 'auto', chunkRows: 250_000 },
+    },
+  );
+  console.log(`job     ${record.id}`);
+  let job = record;
+  while (!['succeeded', 'failed', 'cancelled'].includes(job.status)) {
+    await new Promise((r) => setTimeout(r, 200));
+    job = (await store.get(record.id))!;
+    const { chunksDone, chunksTotal, rowsScored, rowsPerSecond } = job.progress;
+    const done = chunksTotal > 0 ? chunksDone / chunksTotal : 0;
+    process.stdout.write(
+      `\r[${'#'.repeat(Math.round(done * 30)).padEnd(30)}] ${job.status.padEnd(10)} ${chunksDone}/${chunksTotal} chunks, ${rowsScored} rows, ${Math.round(rowsPerSecond)} rows/s   `,
+    );
   }
-  const name = `part-${String(chunk.index).padStart(5, '0')}${writer.extension}`;
-  parts.push(await writer.write(storage, pathToFileURL(join(outputDir, name)).href, batches));
-  const done = parts.length / chunks.length;
-  process.stdout.write(
-    `\r[${'#'.repeat(Math.round(done * 30)).padEnd(30)}] ${parts.length}/${chunks.length} chunks`,
+  process.stdout.write('\n');
+  if (job.status !== 'succeeded') throw new Error(`job ${job.status}: ${JSON.stringify(job.error)}`);
+  const manifestUri = job.output.manifestUri!;
+  const manifest = JSON.parse(new TextDecoder().decode(await storage.read(manifestUri))) as {
+    parts: Array<{ uri: string; bytes: number }>;
+    rowsScored: number;
+  };
+  console.log(
+    `scored ${manifest.rowsScored} rows in ${((performance.now() - started) / 1000).toFixed(1)} s → ${manifestUri}`,
   );
+  const first = manifest.parts[0]!;
+  for await (const batch of readers
+    .readerFor('parquet')
+    .readPart(storage, { uri: first.uri, size: first.bytes, range: { kind: 'whole' } })) {
+    console.log(
+      'first rows:',
+      batch
+        .toArray()
+        .slice(0, 3)
+        .map((row: { toJSON(): unknown }) => row.toJSON()),
+    );
+    break;
+  }
+} finally {
+  await worker.close();
+  await queues.close();
+  await scorers.close();
+  await readers.close();
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  await redisInfo.stop();
+  await rm(work, { recursive: true, force: true });
 }
-process.stdout.write('\n');
-
-const rowsOut = parts.reduce((sum, p) => sum + p.rows, 0);
-if (rowsIn !== ROWS || rowsOut !== ROWS)
-  throw new Error(`rows in ${rowsIn}, out ${rowsOut}, expected ${ROWS}`);
-await writeFile(join(outputDir, '_manifest.json'), JSON.stringify({ input, rows: rowsOut, parts }, null, 2));
-const seconds = (performance.now() - started) / 1000;
-console.log(`${rowsOut} rows → ${parts.length} parts in ${seconds.toFixed(1)} s: ${outputDir}`);
-
-// Read the first part back as a reader of the output would.
-const sample: unknown[] = [];
-for await (const batch of readers
-  .readerFor('parquet')
-  .readPart(storage, { uri: parts[0]!.uri, size: parts[0]!.bytes, range: { kind: 'whole' } })) {
-  sample.push(
-    ...batch
-      .toArray()
-      .slice(0, 3)
-      .map((row: { toJSON(): unknown }) => row.toJSON()),
-  );
-  break;
-}
-console.log('first rows:', sample.slice(0, 3));
-await readers.close();
