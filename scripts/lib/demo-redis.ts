@@ -41,10 +41,10 @@ async function freePort(): Promise<number> {
  */
 export async function demoRedis(): Promise<{ url: string; origin: string; stop(): Promise<void> }> {
   const configured = process.env.QUIVER_REDIS_URL ?? process.env.REDIS_URL;
-  if (configured) return { url: configured, origin: 'from the environment', stop: async () => undefined };
+  if (configured) return { url: configured, origin: 'from the environment', stop: () => Promise.resolve() };
   const local = 'redis://127.0.0.1:6379';
   if (await answers(local))
-    return { url: local, origin: 'already running locally', stop: async () => undefined };
+    return { url: local, origin: 'already running locally', stop: () => Promise.resolve() };
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error(
       'no Redis answers on 127.0.0.1:6379 and redis-server is not installed: apt-get install redis-server (or set QUIVER_REDIS_URL)',
