@@ -58,8 +58,7 @@ try {
   const { record } = await submitJob(
     {
       store,
-      enqueuePlan: (jobId, priority) =>
-        queues.plan.add('plan', { jobId }, { jobId: `${jobId}-plan`, priority }).then(() => undefined),
+      enqueuePlan: (jobId: string, priority: number) => queues.enqueuePlan(jobId, priority),
     },
     {
       name: 'demo',

@@ -27,6 +27,11 @@ export async function processFinalize(
   const { store, storage } = deps;
   const record = await store.get(jobId);
   if (!record || isTerminal(record.status)) return;
+  if (record.status === 'cancelling') {
+    await store.transition(jobId, 'cancelled');
+    deps.log('job cancelled', { jobId, chunksDone: record.progress.chunksDone });
+    return;
+  }
   const spec = record.spec;
   const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
   const commits = new Map<number, ChunkCommit>();

@@ -16,10 +16,19 @@ export interface FinalizePayload {
   jobId: string;
 }
 
+/** BullMQ job ids may not contain ':'; these are deterministic so a re-enqueue of the same work is a no-op. */
+export const planJobId = (jobId: string): string => `${jobId}-plan`;
+export const chunkJobId = (jobId: string, index: number): string => `${jobId}-chunk-${index}`;
+export const finalizeJobId = (jobId: string): string => `${jobId}-finalize`;
+
 export interface PipelineQueues {
   plan: Queue<PlanPayload>;
   score: Queue<ScorePayload>;
   finalize: Queue<FinalizePayload>;
+  enqueuePlan(jobId: string, priority: number): Promise<void>;
+  enqueueFinalize(jobId: string): Promise<void>;
+  /** Removes a job's chunks that are still waiting; returns how many were removed. */
+  removeQueuedChunks(jobId: string, chunksTotal: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -46,6 +55,23 @@ export function makeQueues(connection: ConnectionOptions, prefix: string): Pipel
     plan,
     score,
     finalize,
+    async enqueuePlan(jobId, priority) {
+      await plan.add('plan', { jobId }, { jobId: planJobId(jobId), priority });
+    },
+    async enqueueFinalize(jobId) {
+      await finalize.add('finalize', { jobId }, { jobId: finalizeJobId(jobId) });
+    },
+    async removeQueuedChunks(jobId, chunksTotal) {
+      let removed = 0;
+      // Queue.remove skips locked (running) jobs: those finish their own part.
+      for (let i = 0; i < chunksTotal; i += 500) {
+        const batch = Array.from({ length: Math.min(500, chunksTotal - i) }, (_, k) =>
+          score.remove(chunkJobId(jobId, i + k)),
+        );
+        removed += (await Promise.all(batch)).reduce((n: number, r) => n + r, 0);
+      }
+      return removed;
+    },
     close() {
       closing ??= Promise.allSettled([plan.close(), score.close(), finalize.close()]).then(() => undefined);
       return closing;

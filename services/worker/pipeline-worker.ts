@@ -8,6 +8,7 @@ import {
   type PipelineQueues,
   type PlanPayload,
   type ScorePayload,
+  chunkJobId,
   queueNames,
 } from '../queue/queues.js';
 
@@ -23,10 +24,6 @@ export interface PipelineWorkerOptions {
 }
 
 export type PipelineWorkerState = 'running' | 'draining' | 'stopped';
-
-/** BullMQ job ids may not contain ':'; these are deterministic so a re-enqueue of the same work is a no-op. */
-const chunkJobId = (jobId: string, index: number) => `${jobId}-chunk-${index}`;
-const finalizeJobId = (jobId: string) => `${jobId}-finalize`;
 
 /**
  * One worker process's share of the pipeline: plan, score and finalize processors on their queues. A
@@ -50,9 +47,7 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
           );
         }
       },
-      async finalize(jobId) {
-        await queues.finalize.add('finalize', { jobId }, { jobId: finalizeJobId(jobId) });
-      },
+      finalize: (jobId) => queues.enqueueFinalize(jobId),
     },
   };
 

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { Redis } from 'ioredis';
+import type { JobRecord } from '../../schemas/job-record.js';
+import { makeFormatReaders } from '../../services/formats/make-reader.js';
+import { type JobStore, makeRedisJobStore } from '../../services/queue/job-store.js';
+import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js';
+import { makeRedis } from '../../services/queue/redis-connection.js';
+import { fileTuningCache } from '../../services/scoring/auto-batch.js';
+import { makeScorerPool } from '../../services/scoring/scorer-pool.js';
+import type { Storage } from '../../services/storage/storage.js';
+import { type PipelineWorker, makePipelineWorker } from '../../services/worker/pipeline-worker.js';
+
+export const FEATURES = 64;
+export const featureColumns = Array.from({ length: FEATURES }, (_, i) => `f${i}`);
+
+/**
+ * Writes Parquet files of `id` + f0..f63 (deterministic values; ids contiguous across files) and uploads
+ * them under `prefixUri`. `nullAt` makes f3 null at that id.
+ */
+export async function writeDataset(
+  storage: Storage,
+  prefixUri: string,
+  files: Array<[name: string, from: number, count: number]>,
+  options: { nullAt?: number; rowGroupRows?: number } = {},
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'quiver-dataset-'));
+  const duck = await DuckDBInstance.create(':memory:');
+  const connection = await duck.connect();
+  try {
+    for (const [name, from, count] of files) {
+      const path = join(dir, name);
+      const cols = featureColumns
+        .map((c, j) =>
+          c === 'f3' && options.nullAt !== undefined
+            ? `CASE WHEN ${from} + range = ${options.nullAt} THEN NULL ELSE ((range * 7 + ${j}) % 101) / 101.0 END::FLOAT AS ${c}`
+            : `((range * 7 + ${j}) % 101 / 101.0)::FLOAT AS ${c}`,
+        )
+        .join(', ');
+      await connection.run(
+        `COPY (SELECT (${from} + range)::BIGINT AS id, ${cols} FROM range(${count})) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE ${options.rowGroupRows ?? 2048})`,
+      );
+      await storage.write(`${prefixUri}${name}`, await readFile(path));
+    }
+  } finally {
+    connection.closeSync();
+    duck.closeSync();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface TestPipeline {
+  prefix: string;
+  redis: Redis;
+  store: JobStore;
+  queues: PipelineQueues;
+  worker: PipelineWorker;
+  logs: string[];
+  /** Polls until the job is succeeded, failed or cancelled. */
+  settle(id: string, timeoutMs?: number): Promise<JobRecord>;
+  /** Closes the worker, queues, sessions and connection, and deletes the prefix's keys. Safe twice. */
+  close(): Promise<void>;
+}
+
+/** The pipeline in this process against a real Redis, under a random hash-tagged prefix. */
+export async function startPipeline(options: {
+  storage: Storage;
+  redisUrl?: string;
+  workStorage?: Storage;
+}): Promise<TestPipeline> {
+  const prefix = `{test-${randomUUID().slice(0, 8)}}`;
+  const dir = await mkdtemp(join(tmpdir(), 'quiver-pipeline-'));
+  const redis = makeRedis(options.redisUrl ?? 'redis://127.0.0.1:6379');
+  const store = makeRedisJobStore(redis, prefix);
+  const queues = makeQueues(redis, prefix);
+  const storage = options.workStorage ?? options.storage;
+  const readers = makeFormatReaders();
+  const scorers = makeScorerPool({ storage, cacheDir: join(dir, 'models'), intraOpThreads: 1 });
+  const logs: string[] = [];
+  const worker = makePipelineWorker({
+    connection: redis,
+    prefix,
+    queues,
+    deps: {
+      store,
+      storage,
+      readers,
+      scorers,
+      tuningCache: fileTuningCache(join(dir, 'tuning.json')),
+      log: (m, c) => logs.push(`${m} ${JSON.stringify(c ?? {})}`),
+    },
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    prefix,
+    redis,
+    store,
+    queues,
+    worker,
+    logs,
+    async settle(id, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const record = await store.get(id);
+        if (record && ['succeeded', 'failed', 'cancelled'].includes(record.status)) return record;
+        if (Date.now() > deadline)
+          throw new Error(`job ${id} still ${record?.status}: ${logs.slice(-5).join(' | ')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await queues.close();
+        await scorers.close();
+        await readers.close();
+        const keys = await redis.keys(`${prefix}*`).catch(() => [] as string[]);
+        if (keys.length > 0) await redis.del(...keys).catch(() => 0);
+        redis.disconnect();
+        await rm(dir, { recursive: true, force: true });
+      })();
+      return closing;
+    },
+  };
+}
