@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { ValueInfo } from '../scoring/inference-host.js';
 import { openModel } from '../scoring/open-scorer.js';
 import { makeStorage, storageConfigFromEnv } from '../storage/make-storage.js';
+import { workerMain } from '../worker/main.js';
 
 /** Exit codes scripts can rely on. */
 export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const;
@@ -14,6 +15,12 @@ Commands:
   inspect-model <uri> [--sha256 HEX] [--json]
       Fetch an ONNX model (s3://, file:// or a path), verify its digest when given, and print its inputs
       and outputs (names, element types, shapes; symbolic dimensions by name).
+  worker [--devices cpu|all|gpu:0,1] [--grace-seconds N] [--spot-notice-url aws|off|URL]
+      Score chunks from the queues until stopped; one process per device (default cpu). The first
+      SIGTERM/SIGINT or a spot interruption notice drains (the chunk in hand finishes within the grace,
+      default 90 s); a second signal exits at once. Environment: QUIVER_DEVICES,
+      QUIVER_SHUTDOWN_GRACE_SECONDS, QUIVER_SPOT_NOTICE_URL, QUIVER_SPOT_POLL_SECONDS (5),
+      QUIVER_LOCK_SECONDS (30), QUIVER_MODEL_CACHE, QUIVER_TUNING_CACHE, plus Redis and S3 settings.
 
 Options:
   -h, --help   Show this help.
@@ -76,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'inspect-model':
         return await inspectModel(rest);
+      case 'worker':
+        return await workerMain(rest, usage);
       case undefined:
       case '-h':
       case '--help':

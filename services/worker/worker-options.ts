@@ -1,0 +1,224 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
+import { type DeviceRequest, parseDeviceList } from '../scoring/devices.js';
+import { DeviceListError } from '../scoring/errors/device-list-error.js';
+import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
+import { InvalidWorkerConfig } from './errors/invalid-worker-config.js';
+
+/** AWS's instance-metadata path: 404 until a spot interruption is scheduled, then a JSON notice. */
+export const AWS_SPOT_NOTICE_PATH = '/latest/meta-data/spot/instance-action';
+export const AWS_SPOT_NOTICE_URL = `http://169.254.169.254${AWS_SPOT_NOTICE_PATH}`;
+
+/**
+ * Options of one `quiver worker`, as given: environment variables, overridden by flags. Every field is
+ * optional; {@link addWorkerDefaults} fills them and {@link compileWorkerOptions} turns them into the plain
+ * numbers the process runs on.
+ */
+export interface WorkerOptions {
+  /**
+   * Devices to score on, one worker process each: `cpu`, `all` (every GPU, else the CPU), `gpu:0,1`,
+   * `cuda:N`, `webgpu:N`. Default `cpu`. `QUIVER_DEVICES`, `--devices`.
+   */
+  devices?: string;
+  /**
+   * Seconds a drain (SIGTERM, SIGINT or a spot notice) may take to finish the chunk in hand before the
+   * process exits non-zero and leaves the chunk to be re-run elsewhere once its lock expires. Default 90:
+   * under a spot instance's 2-minute notice, with time left to close connections.
+   * `QUIVER_SHUTDOWN_GRACE_SECONDS`, `--grace-seconds`.
+   */
+  shutdownGraceSeconds?: number;
+  /**
+   * Where to poll for a spot interruption notice; default off. `aws` is AWS's instance-metadata URL; a URL
+   * without a path is a metadata base (a proxy, a fake) that AWS's path is appended to; any other URL is
+   * polled as is; `off` turns polling off. `QUIVER_SPOT_NOTICE_URL`, `--spot-notice-url`.
+   */
+  spotNoticeUrl?: string;
+  /** Seconds between spot-notice polls. Default 5 (AWS gives 120 s of notice). `QUIVER_SPOT_POLL_SECONDS`. */
+  spotPollSeconds?: number;
+  /**
+   * Seconds a chunk's lock lasts without renewal: how soon a chunk of a hard-killed worker can be taken
+   * over. Renewed every half of it while the chunk runs. Default 30. `QUIVER_LOCK_SECONDS`.
+   */
+  lockSeconds?: number;
+  /** Content-addressed model cache. Default `<tmp>/quiver-models`. `QUIVER_MODEL_CACHE`. */
+  modelCacheDir?: string;
+  /** Tuned batch sizes, kept across restarts. Default `<tmp>/quiver-tuning.json`. `QUIVER_TUNING_CACHE`. */
+  tuningCachePath?: string;
+}
+
+/** {@link WorkerOptions} with every default filled; `spotNoticeUrl` stays undefined when polling is off. */
+export type WorkerOptionsWithDefaults = Required<Omit<WorkerOptions, 'spotNoticeUrl'>> &
+  Pick<WorkerOptions, 'spotNoticeUrl'>;
+
+/** What one worker process runs on: devices parsed, durations in milliseconds, the spot URL resolved. */
+export interface CompiledWorkerOptions {
+  devices: DeviceRequest[];
+  shutdownGraceMs: number;
+  /** The URL polled for a spot notice; undefined when polling is off. */
+  spotNoticeUrl?: string;
+  spotPollMs: number;
+  lockDurationMs: number;
+  modelCacheDir: string;
+  tuningCachePath: string;
+}
+
+/** Everything a worker process needs from its configuration. */
+export interface WorkerConfig {
+  worker: CompiledWorkerOptions;
+  redis: RedisConfig;
+  storage: StorageConfig;
+}
+
+export const workerDefaults = {
+  devices: 'cpu',
+  shutdownGraceSeconds: 90,
+  spotPollSeconds: 5,
+  lockSeconds: 30,
+} as const;
+
+/** Flags of `quiver worker`; each overrides its environment variable. */
+const flags = {
+  devices: { type: 'string' },
+  'grace-seconds': { type: 'string' },
+  'spot-notice-url': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** A value and where it came from, so an error names what the user actually set. */
+interface Given {
+  text: string;
+  source: string;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv, name: string): Given | undefined {
+  const text = env[name]?.trim();
+  return text === undefined || text === '' ? undefined : { text, source: name };
+}
+
+function fromFlagOrEnv(
+  flag: string | undefined,
+  flagName: string,
+  env: NodeJS.ProcessEnv,
+  name: string,
+): Given | undefined {
+  return flag === undefined ? fromEnv(env, name) : { text: flag.trim(), source: flagName };
+}
+
+function positiveSeconds(value: Given): number {
+  const seconds = /^\d+(\.\d+)?$/.test(value.text) ? Number(value.text) : NaN;
+  if (!(seconds > 0) || !Number.isFinite(seconds)) {
+    throw new InvalidWorkerConfig(
+      value.source,
+      `expected a positive number of seconds, got ${JSON.stringify(value.text)}`,
+    );
+  }
+  return seconds;
+}
+
+function spotNoticeUrl(value: Given): string | undefined {
+  const word = value.text.toLowerCase();
+  if (word === 'off') return undefined;
+  if (word === 'aws') return AWS_SPOT_NOTICE_URL;
+  if (!URL.canParse(value.text) || !/^https?:$/.test(new URL(value.text).protocol)) {
+    throw new InvalidWorkerConfig(
+      value.source,
+      `expected aws, off or an http(s) URL, got ${JSON.stringify(value.text)}`,
+    );
+  }
+  const url = new URL(value.text);
+  if (url.pathname === '/' && url.search === '') url.pathname = AWS_SPOT_NOTICE_PATH;
+  return url.href;
+}
+
+/** Whether `quiver worker` was asked for its help, before any value is checked. */
+export function wantsWorkerHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
+/**
+ * Reads `quiver worker` flags and the environment into {@link WorkerOptions}, checking every value.
+ * `host.gpuCount` is what `--devices` is checked against.
+ *
+ * @throws InvalidWorkerConfig naming the variable or flag whose value is unusable; a `TypeError` with
+ *   code `ERR_PARSE_ARGS_*` for an unknown flag or a missing value (a usage error).
+ */
+export function parseWorkerOptions(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  host: { gpuCount: number },
+): WorkerOptions {
+  const { values } = parseArgs({ args: [...args], options: flags, allowPositionals: false });
+  const options: WorkerOptions = {};
+
+  const devices = fromFlagOrEnv(values.devices, '--devices', env, 'QUIVER_DEVICES');
+  if (devices) {
+    try {
+      parseDeviceList(devices.text, host);
+    } catch (error) {
+      if (error instanceof DeviceListError) throw new InvalidWorkerConfig(devices.source, error.message);
+      throw error;
+    }
+    options.devices = devices.text;
+  }
+  const grace = fromFlagOrEnv(
+    values['grace-seconds'],
+    '--grace-seconds',
+    env,
+    'QUIVER_SHUTDOWN_GRACE_SECONDS',
+  );
+  if (grace) options.shutdownGraceSeconds = positiveSeconds(grace);
+  const spot = fromFlagOrEnv(values['spot-notice-url'], '--spot-notice-url', env, 'QUIVER_SPOT_NOTICE_URL');
+  if (spot) options.spotNoticeUrl = spotNoticeUrl(spot);
+  const poll = fromEnv(env, 'QUIVER_SPOT_POLL_SECONDS');
+  if (poll) options.spotPollSeconds = positiveSeconds(poll);
+  const lock = fromEnv(env, 'QUIVER_LOCK_SECONDS');
+  if (lock) options.lockSeconds = positiveSeconds(lock);
+  const models = fromEnv(env, 'QUIVER_MODEL_CACHE');
+  if (models) options.modelCacheDir = models.text;
+  const tuning = fromEnv(env, 'QUIVER_TUNING_CACHE');
+  if (tuning) options.tuningCachePath = tuning.text;
+  return options;
+}
+
+export function addWorkerDefaults(options: WorkerOptions): WorkerOptionsWithDefaults {
+  return {
+    devices: options.devices ?? workerDefaults.devices,
+    shutdownGraceSeconds: options.shutdownGraceSeconds ?? workerDefaults.shutdownGraceSeconds,
+    spotNoticeUrl: options.spotNoticeUrl,
+    spotPollSeconds: options.spotPollSeconds ?? workerDefaults.spotPollSeconds,
+    lockSeconds: options.lockSeconds ?? workerDefaults.lockSeconds,
+    modelCacheDir: options.modelCacheDir ?? join(tmpdir(), 'quiver-models'),
+    tuningCachePath: options.tuningCachePath ?? join(tmpdir(), 'quiver-tuning.json'),
+  };
+}
+
+export function compileWorkerOptions(
+  options: WorkerOptionsWithDefaults,
+  host: { gpuCount: number },
+): CompiledWorkerOptions {
+  const compiled: CompiledWorkerOptions = {
+    devices: parseDeviceList(options.devices, host),
+    shutdownGraceMs: Math.round(options.shutdownGraceSeconds * 1000),
+    spotPollMs: Math.max(1, Math.round(options.spotPollSeconds * 1000)),
+    lockDurationMs: Math.max(1, Math.round(options.lockSeconds * 1000)),
+    modelCacheDir: options.modelCacheDir,
+    tuningCachePath: options.tuningCachePath,
+  };
+  if (options.spotNoticeUrl !== undefined) compiled.spotNoticeUrl = options.spotNoticeUrl;
+  return compiled;
+}
+
+/**
+ * The whole configuration of `quiver worker`: its own options, Redis and storage. Invalid values throw
+ * at start, naming the variable (InvalidWorkerConfig, InvalidRedisConfig, InvalidStorageConfig).
+ */
+export function loadWorkerConfig(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  host: { gpuCount: number },
+): WorkerConfig {
+  const worker = compileWorkerOptions(addWorkerDefaults(parseWorkerOptions(args, env, host)), host);
+  return { worker, redis: redisConfigFromEnv(env), storage: storageConfigFromEnv(env) };
+}
