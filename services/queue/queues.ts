@@ -36,7 +36,12 @@ export interface PipelineQueues {
  * The pipeline's queues. Chunks retry transient failures with exponential backoff; permanent failures
  * (bad data, bad mapping) are thrown as BullMQ `UnrecoverableError`s by the processors and fail at once.
  */
-export function makeQueues(connection: ConnectionOptions, prefix: string): PipelineQueues {
+export function makeQueues(
+  connection: ConnectionOptions,
+  prefix: string,
+  /** Connection errors (Redis restarting, unreachable); BullMQ reconnects by itself. Default: stderr. */
+  onError: (error: Error) => void = (error) => console.error(`queue: ${error.message}`),
+): PipelineQueues {
   const common = {
     connection,
     prefix,
@@ -50,6 +55,7 @@ export function makeQueues(connection: ConnectionOptions, prefix: string): Pipel
   const plan = new Queue<PlanPayload>(queueNames.plan, common);
   const score = new Queue<ScorePayload>(queueNames.score, common);
   const finalize = new Queue<FinalizePayload>(queueNames.finalize, common);
+  for (const queue of [plan, score, finalize]) queue.on('error', onError);
   let closing: Promise<void> | undefined;
   return {
     plan,

@@ -75,11 +75,11 @@ export async function startPipeline(options: {
   const dir = await mkdtemp(join(tmpdir(), 'quiver-pipeline-'));
   const redis = makeRedis(options.redisUrl ?? 'redis://127.0.0.1:6379');
   const store = makeRedisJobStore(redis, prefix);
-  const queues = makeQueues(redis, prefix);
+  const logs: string[] = [];
+  const queues = makeQueues(redis, prefix, (error) => logs.push(`queue error ${error.message}`));
   const storage = options.workStorage ?? options.storage;
   const readers = makeFormatReaders();
   const scorers = makeScorerPool({ storage, cacheDir: join(dir, 'models'), intraOpThreads: 1 });
-  const logs: string[] = [];
   const worker = makePipelineWorker({
     connection: redis,
     prefix,

@@ -1,0 +1,223 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelJob } from '../../../jobs/cancel-job.js';
+import { submitJob } from '../../../jobs/submit-job.js';
+import type { JobSpecInput } from '../../../schemas/job-spec.js';
+import { makeFormatReaders } from '../../../services/formats/make-reader.js';
+import type { Storage } from '../../../services/storage/storage.js';
+import { modelPath } from '../../../scripts/lib/models.js';
+import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js';
+import { featureColumns, startPipeline, writeDataset, type TestPipeline } from '../../helpers/pipeline.js';
+import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
+
+const ROWS = 20_000;
+
+/** Every (id, score) of a finished job, in manifest order. */
+async function jobOutput(storage: Storage, manifestUri: string): Promise<Array<[bigint, number]>> {
+  const readers = makeFormatReaders();
+  try {
+    const manifest = JSON.parse(new TextDecoder().decode(await storage.read(manifestUri))) as {
+      parts: Array<{ uri: string; bytes: number }>;
+    };
+    const rows: Array<[bigint, number]> = [];
+    for (const part of manifest.parts) {
+      for await (const batch of readers
+        .readerFor('parquet')
+        .readPart(storage, { uri: part.uri, size: part.bytes, range: { kind: 'whole' } })) {
+        for (let r = 0; r < batch.numRows; r++)
+          rows.push([batch.getChild('id')!.get(r) as bigint, batch.getChild('score')!.get(r) as number]);
+      }
+    }
+    return rows;
+  } finally {
+    await readers.close();
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+describe('pipeline resilience', () => {
+  let s3: TestS3Server;
+  let clean: Array<[bigint, number]>;
+  const pipelines: TestPipeline[] = [];
+  const spec = (output: string, overrides: Partial<JobSpecInput> = {}): JobSpecInput => ({
+    input: { uri: 's3://events/day/', format: 'parquet' },
+    model: {
+      uri: 's3://models/mlp.onnx',
+      inputs: { features: { columns: featureColumns, nulls: 'fail' } },
+      outputs: { score: { column: 'score' } },
+    },
+    output: { uri: `s3://scores/${output}/`, passthrough: ['id'] },
+    batch: { rows: 1_024, chunkRows: 2_048 },
+    ...overrides,
+  });
+  const run = async (pipeline: TestPipeline, body: JobSpecInput) => {
+    const { record } = await submitJob(
+      { store: pipeline.store, enqueuePlan: (id, p) => pipeline.queues.enqueuePlan(id, p) },
+      body,
+    );
+    return record.id;
+  };
+
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    for (const bucket of ['events', 'models', 'scores']) await s3.createBucket(bucket);
+    await s3.storage.write('s3://models/mlp.onnx', await readFile(await modelPath('tabular-mlp')));
+    await writeDataset(s3.storage, 's3://events/day/', [
+      ['a.parquet', 0, 12_000],
+      ['b.parquet', 12_000, ROWS - 12_000],
+    ]);
+    const pipeline = await startPipeline({ storage: s3.storage });
+    pipelines.push(pipeline);
+    const id = await run(pipeline, spec('clean'));
+    const done = await pipeline.settle(id);
+    expect(done.status).toBe('succeeded');
+    clean = await jobOutput(s3.storage, done.output.manifestUri!);
+    expect(clean).toHaveLength(ROWS);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(pipelines.map((p) => p.close()));
+    await s3?.close();
+  });
+
+  it('succeeds with identical output when 10% of storage requests fail (503s, resets, cut bodies)', async () => {
+    let proxy: FaultProxy | undefined;
+    try {
+      proxy = await startFaultProxy({
+        target: s3.endpoint,
+        rates: { status503: 0.04, reset: 0.03, truncate: 0.03 },
+        seed: 42,
+      });
+      const flaky = s3.makeStorage({
+        endpoint: proxy.endpoint,
+        retry: { maxAttempts: 10, baseDelayMs: 5, maxDelayMs: 50 },
+      });
+      const pipeline = await startPipeline({ storage: s3.storage, workStorage: flaky });
+      pipelines.push(pipeline);
+      const done = await pipeline.settle(await run(pipeline, spec('faults')));
+      expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+      expect(
+        proxy.faultCount('status') + proxy.faultCount('reset') + proxy.faultCount('truncate'),
+      ).toBeGreaterThan(3);
+      expect(await jobOutput(s3.storage, done.output.manifestUri!)).toEqual(clean);
+    } finally {
+      await proxy?.close();
+    }
+  });
+
+  it('survives a Redis restart mid-job (AOF on): workers reconnect and the job succeeds', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quiver-redis-'));
+    const port = await freePort();
+    const start = (): ChildProcess =>
+      spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          dir,
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'always',
+          '--save',
+          '',
+          '--maxmemory-policy',
+          'noeviction',
+        ],
+        {
+          stdio: 'ignore',
+        },
+      );
+    const waitUp = async () => {
+      const probe = new Redis(port, '127.0.0.1', {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      probe.on('error', () => undefined);
+      for (let i = 0; i < 100; i++) {
+        try {
+          await probe.connect();
+          if ((await probe.ping()) === 'PONG') break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      probe.disconnect();
+    };
+    let server = start();
+    try {
+      await waitUp();
+      const pipeline = await startPipeline({ storage: s3.storage, redisUrl: `redis://127.0.0.1:${port}` });
+      pipelines.push(pipeline);
+      const id = await run(pipeline, spec('restart'));
+      // Restart once the first chunk is committed, with chunks still queued.
+      for (let i = 0; i < 300 && !pipeline.logs.some((l) => l.startsWith('chunk committed')); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect((await pipeline.store.get(id))!.status).toBe('running');
+      server.kill('SIGKILL');
+      await new Promise((r) => server.once('exit', r));
+      await new Promise((r) => setTimeout(r, 500));
+      server = start();
+      await waitUp();
+      const done = await pipeline.settle(id, 90_000);
+      expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+      expect(await jobOutput(s3.storage, done.output.manifestUri!)).toEqual(clean);
+    } finally {
+      server.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('cancels a running job: queued chunks are dropped, no _SUCCESS, and every part present is whole', async () => {
+    const pipeline = await startPipeline({ storage: s3.storage });
+    pipelines.push(pipeline);
+    const id = await run(pipeline, spec('cancel', { batch: { rows: 256, chunkRows: 1_024 } }));
+    for (let i = 0; i < 300 && !pipeline.logs.some((l) => l.startsWith('chunk committed')); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    await cancelJob(
+      {
+        store: pipeline.store,
+        removeQueuedChunks: (jobId, total) => pipeline.queues.removeQueuedChunks(jobId, total),
+        enqueueFinalize: (jobId) => pipeline.queues.enqueueFinalize(jobId),
+      },
+      id,
+    );
+    const done = await pipeline.settle(id);
+    expect(done.status).toBe('cancelled');
+    expect(done.progress.chunksDone).toBeLessThan(done.progress.chunksTotal);
+    const parts: string[] = [];
+    for await (const o of s3.storage.list(`s3://scores/cancel/${id}/`)) parts.push(o.uri);
+    expect(parts.some((u) => u.endsWith('_SUCCESS') || u.endsWith('_manifest.json'))).toBe(false);
+    const readers = makeFormatReaders();
+    try {
+      for (const uri of parts.filter((u) => u.endsWith('.parquet'))) {
+        const info = await s3.storage.stat(uri);
+        let rows = 0;
+        for await (const batch of readers
+          .readerFor('parquet')
+          .readPart(s3.storage, { uri, size: info.size, range: { kind: 'whole' } }))
+          rows += batch.numRows;
+        expect(rows).toBeGreaterThan(0);
+      }
+    } finally {
+      await readers.close();
+    }
+  });
+});
