@@ -38,8 +38,9 @@ export interface WorkerOptions {
   /** Seconds between spot-notice polls. Default 5 (AWS gives 120 s of notice). `QUIVER_SPOT_POLL_SECONDS`. */
   spotPollSeconds?: number;
   /**
-   * Seconds a chunk's lock lasts without renewal: how soon a chunk of a hard-killed worker can be taken
-   * over. Renewed every half of it while the chunk runs. Default 30. `QUIVER_LOCK_SECONDS`.
+   * Seconds a chunk's lock lasts without renewal (it is renewed every half of that while the chunk runs).
+   * A hard-killed worker's chunk is re-delivered once its lock has expired, by the next stalled-job check.
+   * Default 30. `QUIVER_LOCK_SECONDS`.
    */
   lockSeconds?: number;
   /** Content-addressed model cache. Default `<tmp>/quiver-models`. `QUIVER_MODEL_CACHE`. */

@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobRecord } from '../../schemas/job-record.js';
+import type { JobSpecInput } from '../../schemas/job-spec.js';
+import { submitJob } from '../../jobs/submit-job.js';
+import { makeFormatReaders } from '../../services/formats/make-reader.js';
+import { type JobStore, makeRedisJobStore } from '../../services/queue/job-store.js';
+import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js';
+import { makeRedis } from '../../services/queue/redis-connection.js';
+import { modelPath } from '../../scripts/lib/models.js';
+import { featureColumns, writeDataset } from '../helpers/pipeline.js';
+import { startS3Server, testS3Credentials, type TestS3Server } from '../helpers/s3-server.js';
+import { type WorkerFleet, commitsByChunk, makeWorkerFleet } from '../helpers/worker-processes.js';
+import { type FakeSpotMetadata, startFakeSpotMetadata } from '../helpers/worker-spot-metadata.js';
+
+const ROWS = 200_000;
+const CHUNK_ROWS = 8_192;
+const CHUNKS = Math.ceil(ROWS / CHUNK_ROWS);
+const LOCK_SECONDS = 3;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('quiver worker processes (real processes, Redis, S3-protocol server, ONNX Runtime)', () => {
+  let s3: TestS3Server;
+  let redis: Redis;
+  let dir: string;
+  let spot: FakeSpotMetadata | undefined;
+  const fleets: WorkerFleet[] = [];
+  const prefixes: string[] = [];
+  const readers = makeFormatReaders();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'quiver-worker-e2e-'));
+    s3 = await startS3Server();
+    for (const bucket of ['events', 'models', 'scores']) await s3.createBucket(bucket);
+    await s3.storage.write('s3://models/mlp.onnx', await readFile(await modelPath('tabular-mlp')));
+    // One row group per chunk: 8,192-row chunks, the last one short.
+    await writeDataset(s3.storage, 's3://events/big/', [['data.parquet', 0, ROWS]], {
+      rowGroupRows: CHUNK_ROWS,
+    });
+    redis = makeRedis('redis://127.0.0.1:6379');
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(fleets.map((f) => f.killAll()));
+    await spot?.close();
+    await readers.close();
+    if (redis) {
+      for (const prefix of prefixes) {
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+      }
+      redis.disconnect();
+    }
+    await s3?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A deployment of its own: a random hash-tagged prefix, its store and queues, and a worker fleet. */
+  function deployment() {
+    const prefix = `{test-worker-${randomUUID().slice(0, 8)}}`;
+    prefixes.push(prefix);
+    const store: JobStore = makeRedisJobStore(redis, prefix);
+    const queues: PipelineQueues = makeQueues(redis, prefix);
+    const fleet = makeWorkerFleet({
+      QUIVER_REDIS_URL: 'redis://127.0.0.1:6379',
+      QUIVER_PREFIX: prefix,
+      QUIVER_S3_ENDPOINT: s3.endpoint,
+      QUIVER_S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: testS3Credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: testS3Credentials.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      QUIVER_MODEL_CACHE: join(dir, 'models'),
+      QUIVER_TUNING_CACHE: join(dir, 'tuning.json'),
+      QUIVER_LOCK_SECONDS: String(LOCK_SECONDS),
+    });
+    fleets.push(fleet);
+    const spec = (output: string, chunkRows = CHUNK_ROWS): JobSpecInput => ({
+      name: 'worker-e2e',
+      input: { uri: 's3://events/big/', format: 'parquet' },
+      model: {
+        uri: 's3://models/mlp.onnx',
+        inputs: { features: { columns: featureColumns } },
+        outputs: { score: { column: 'score' } },
+      },
+      output: { uri: `s3://scores/${output}/`, format: 'parquet', passthrough: ['id'] },
+      batch: { rows: 4_096, chunkRows },
+    });
+    return {
+      prefix,
+      store,
+      queues,
+      fleet,
+      async submit(output: string, chunkRows?: number): Promise<string> {
+        const { record } = await submitJob(
+          { store, enqueuePlan: (id, priority) => queues.enqueuePlan(id, priority) },
+          spec(output, chunkRows),
+        );
+        return record.id;
+      },
+      async settle(id: string, timeoutMs: number): Promise<JobRecord> {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const record = await store.get(id);
+          if (record && ['succeeded', 'failed', 'cancelled'].includes(record.status)) return record;
+          if (Date.now() > deadline) throw new Error(`job ${id} still ${record?.status}`);
+          await sleep(100);
+        }
+      },
+    };
+  }
+
+  /** Every output row of a finished job, from its manifest's parts, as ids and scores sorted by id. */
+  async function outputRows(record: JobRecord): Promise<{ ids: BigInt64Array; scores: Float32Array }> {
+    const manifest = JSON.parse(
+      new TextDecoder().decode(await s3.storage.read(record.output.manifestUri!)),
+    ) as { parts: Array<{ uri: string; bytes: number }> };
+    const rows: Array<[bigint, number]> = [];
+    for (const part of manifest.parts) {
+      for await (const batch of readers
+        .readerFor('parquet')
+        .readPart(s3.storage, { uri: part.uri, size: part.bytes, range: { kind: 'whole' } })) {
+        const id = batch.getChild('id')!;
+        const score = batch.getChild('score')!;
+        for (let r = 0; r < batch.numRows; r++) rows.push([id.get(r) as bigint, score.get(r) as number]);
+      }
+    }
+    rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return {
+      ids: BigInt64Array.from(rows, (r) => r[0]),
+      scores: Float32Array.from(rows, (r) => r[1]),
+    };
+  }
+
+  it('survives SIGKILLs at random points: the job succeeds with output identical to a clean run, no row lost or doubled', async () => {
+    const d = deployment();
+    const workers = [1, 2, 3].map((n) => d.fleet.start(`worker-${n}`));
+    await Promise.all(workers.map((w) => w.waitFor((e) => e.msg === 'worker started')));
+
+    const cleanId = await d.submit('clean');
+    const clean = await d.settle(cleanId, 60_000);
+    expect(clean.status, JSON.stringify(clean.error)).toBe('succeeded');
+
+    const killedId = await d.submit('killed');
+    let kills = 0;
+    let midJob = 0;
+    for (let round = 0; round < 3; round++) {
+      await sleep(150 + Math.random() * 450);
+      const live = d.fleet.live();
+      const victim = live[Math.floor(Math.random() * live.length)]!;
+      const record = await d.store.get(killedId);
+      if (record && record.progress.chunksDone < CHUNKS) midJob += 1;
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      kills += 1;
+      d.fleet.start(`replacement-${round}`);
+    }
+    const killed = await d.settle(killedId, 120_000);
+    expect(killed.status, JSON.stringify(killed.error)).toBe('succeeded');
+    expect(kills).toBe(3);
+    expect(midJob).toBeGreaterThan(0);
+    expect(killed.progress).toMatchObject({ chunksTotal: CHUNKS, chunksDone: CHUNKS, rowsScored: ROWS });
+
+    const [expected, actual] = await Promise.all([outputRows(clean), outputRows(killed)]);
+    expect(actual.ids.length).toBe(ROWS);
+    expect(actual.ids.every((id, i) => id === BigInt(i))).toBe(true);
+    expect(Buffer.from(actual.scores.buffer).equals(Buffer.from(expected.scores.buffer))).toBe(true);
+
+    // Each chunk counted once, however many times a kill made it run again.
+    const commits = commitsByChunk(d.fleet.all, killedId);
+    expect([...commits.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: CHUNKS }, (_, i) => i));
+    expect([...commits.values()].every((n) => n === 1)).toBe(true);
+  }, 180_000);
+
+  it('SIGTERM mid-chunk: the worker finishes the chunk in hand, exits 0 within the grace, and nothing it committed is scored again', async () => {
+    const d = deployment();
+    const graceMs = 20_000;
+    const first = d.fleet.start('drained', ['--grace-seconds', String(graceMs / 1000)]);
+    // Four row groups per chunk: long enough chunks to be caught in the middle of one.
+    const jobId = await d.submit('sigterm', 4 * CHUNK_ROWS);
+    await first.waitFor((e) => e.msg === 'chunk committed' && e.jobId === jobId);
+    let active = 0;
+    for (let i = 0; i < 100 && active === 0; i++) {
+      await sleep(20);
+      active = await d.queues.score.getActiveCount();
+    }
+    expect(active).toBe(1);
+    const sentAt = performance.now();
+    first.child.kill('SIGTERM');
+    const exit = await first.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - sentAt).toBeLessThan(graceMs);
+
+    const messages = first.events.map((e) => e.msg);
+    const drainAt = messages.indexOf('draining: no new chunks; finishing the ones in hand');
+    expect(drainAt).toBeGreaterThan(-1);
+    expect(first.events[drainAt]!.reason).toBe('SIGTERM');
+    // The chunk in hand was committed during the drain, and nothing was started after it.
+    const afterDrain = first.events.slice(drainAt + 1).map((e) => e.msg);
+    expect(afterDrain).toEqual(['chunk committed', 'stopped']);
+
+    const second = d.fleet.start('finisher');
+    const done = await d.settle(jobId, 60_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+    expect(done.progress.rowsScored).toBe(ROWS);
+    const commits = commitsByChunk([first, second], jobId);
+    expect(commits.size).toBe(done.progress.chunksTotal);
+    expect([...commits.values()].every((n) => n === 1)).toBe(true);
+    const byFirst = [...commitsByChunk([first], jobId).keys()];
+    expect(byFirst.length).toBeGreaterThanOrEqual(2);
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+  }, 90_000);
+
+  it('a spot interruption notice drains the worker and it exits 0 before any signal', async () => {
+    const d = deployment();
+    spot = await startFakeSpotMetadata();
+    const worker = d.fleet.start('spot', ['--spot-notice-url', spot.url], {
+      QUIVER_SPOT_POLL_SECONDS: '0.1',
+    });
+    await worker.waitFor((e) => e.msg === 'worker started');
+    const metadata = spot;
+    for (let i = 0; i < 100 && metadata.requests.length < 2; i++) await sleep(20);
+    expect(metadata.requests.length).toBeGreaterThanOrEqual(2);
+    expect(worker.child.exitCode).toBeNull();
+
+    metadata.announce({ action: 'terminate', time: '2026-11-27T08:22:00Z' });
+    const exit = await worker.exited;
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(new Set(metadata.requests)).toEqual(new Set(['/latest/meta-data/spot/instance-action']));
+    const messages = worker.events.map((e) => e.msg);
+    expect(messages).toContain('spot interruption notice');
+    expect(worker.events.find((e) => e.msg.startsWith('draining'))?.reason).toBe('spot interruption notice');
+    expect(messages.at(-1)).toBe('stopped');
+  }, 30_000);
+});
