@@ -39,14 +39,14 @@ function scriptedFetch(script: Array<{ status: number; body?: string } | Error>)
   const fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     calls.push({
       method: init?.method ?? 'GET',
-      url: String(input),
+      url: input instanceof Request ? input.url : input.toString(),
       headers: (init?.headers ?? {}) as Record<string, string>,
     });
     const step = script[Math.min(calls.length - 1, script.length - 1)]!;
     if (step instanceof Error) return Promise.reject(step);
     return Promise.resolve(new Response(step.body ?? '', { status: step.status }));
   };
-  return { fetch: fetch as typeof globalThis.fetch, calls };
+  return { fetch, calls };
 }
 
 function watch(script: Parameters<typeof scriptedFetch>[0]) {
@@ -97,7 +97,7 @@ describe('watchSpotNotice', () => {
     await noticed;
     expect(notices).toEqual([{ action: 'stop' }]);
     expect(calls).toHaveLength(7);
-    expect(logs.map(([m, c]) => `${m}: ${String(c?.reason ?? '')}`)).toEqual([
+    expect(logs.map(([m, c]) => `${m}: ${typeof c?.reason === 'string' ? c.reason : ''}`)).toEqual([
       'spot notice poll failed; still polling: connect ECONNREFUSED',
       'spot notice poll failed; still polling: HTTP 500',
       expect.stringMatching(/^spot notice poll failed; still polling: HTTP 200 with a body that is not JSON/),
