@@ -65,7 +65,7 @@ export interface PrepareScoringOptions {
   /** Real rows for auto batch tuning (the first rows of the first chunk). */
   sample: readonly RecordBatch[];
   tuningCache?: TuningCache;
-  /** Upper bound for auto tuning (default 262,144 rows; GPUs may want more). */
+  /** Upper bound for auto tuning (default 65,536 rows on the CPU, 262,144 on a GPU). */
   maxBatchRows?: number;
   log?: (message: string) => void;
 }
@@ -101,7 +101,8 @@ export async function prepareScoring(
       sample: options.sample,
       cache: options.tuningCache,
       key: tuningKey(model.sha256, host.device.label, inputs),
-      maxRows: options.maxBatchRows ?? 1 << 18,
+      // CPUs plateau by a few thousand rows (DESIGN: 3.5 M rows/s at 4,096); GPUs want far larger batches.
+      maxRows: options.maxBatchRows ?? (host.device.provider === 'cpu' ? 1 << 16 : 1 << 18),
     });
     batchRows = tuning.rows;
     options.log?.(

@@ -17,7 +17,11 @@ export interface PipelineWorkerOptions {
   prefix: string;
   queues: PipelineQueues;
   deps: Omit<PipelineDeps, 'enqueue'>;
-  /** Chunks scored at once by this process (default 1: one model session, one device). */
+  /**
+   * Chunks in progress at once in this process (default 2): while one chunk's rows are on the model, the
+   * next one is fetched and decoded, so the accelerator does not wait on I/O (DESIGN invariant 5). Both
+   * share the process's one session per model; memory in flight is two chunks.
+   */
   scoreConcurrency?: number;
   /** How long a chunk's lock lasts without renewal before another worker takes it over (default 30 s). */
   lockDurationMs?: number;
@@ -83,7 +87,7 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
         (job, signal) => processScore(deps, job.data.jobId, job.data.chunk, signal),
         (data) => data.chunk.index,
       ),
-      { ...common, concurrency: options.scoreConcurrency ?? 1 },
+      { ...common, concurrency: options.scoreConcurrency ?? 2 },
     ),
     new Worker<FinalizePayload>(
       queueNames.finalize,
