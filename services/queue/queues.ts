@@ -21,6 +21,18 @@ export const planJobId = (jobId: string): string => `${jobId}-plan`;
 export const chunkJobId = (jobId: string, index: number): string => `${jobId}-chunk-${index}`;
 export const finalizeJobId = (jobId: string): string => `${jobId}-finalize`;
 
+/** Chunk positions within one priority level; BullMQ priorities go up to 2^21 - 1. */
+const CHUNKS_PER_LEVEL = 200_000;
+
+/**
+ * BullMQ priority of chunk `index` of a job of spec priority `priority` (1 = most urgent). Within a level,
+ * the k-th chunks of every job come before their (k+1)-th: jobs' chunks interleave instead of a big job
+ * holding the workers until its last chunk. A more urgent level always goes first.
+ */
+export function chunkPriority(priority: number, index: number): number {
+  return (priority - 1) * CHUNKS_PER_LEVEL + Math.min(index, CHUNKS_PER_LEVEL - 1) + 1;
+}
+
 export interface PipelineQueues {
   plan: Queue<PlanPayload>;
   score: Queue<ScorePayload>;

@@ -9,6 +9,7 @@ import {
   type PlanPayload,
   type ScorePayload,
   chunkJobId,
+  chunkPriority,
   queueNames,
 } from '../queue/queues.js';
 
@@ -46,7 +47,7 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
             chunks.slice(i, i + 1_000).map((chunk) => ({
               name: 'score',
               data: { jobId, chunk },
-              opts: { jobId: chunkJobId(jobId, chunk.index), priority },
+              opts: { jobId: chunkJobId(jobId, chunk.index), priority: chunkPriority(priority, chunk.index) },
             })),
           );
         }
