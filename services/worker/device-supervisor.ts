@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { formatDeviceRequest } from '../scoring/devices.js';
+import { type JsonLog, makeJsonLog } from './json-log.js';
+import type { CompiledWorkerOptions } from './worker-options.js';
+import type { SignalSource } from './worker-process.js';
+
+const quiverBin = fileURLToPath(new URL('../cli/quiver.js', import.meta.url));
+
+export interface DeviceSupervisorIo {
+  /** Default `process`. */
+  signals?: SignalSource;
+  /** The children's environment. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** The children's stdout/stderr: this process's (default) or discarded. */
+  output?: 'inherit' | 'ignore';
+  log?: JsonLog;
+  /** Called with each child as it starts (tests watch them). */
+  onChild?(child: ChildProcess, device: string): void;
+}
+
+/**
+ * One child `quiver worker --devices <one>` per device, with the same grace and spot settings. SIGTERM and
+ * SIGINT go to every child (a second one forces them too, as it does a single worker). A child that ends
+ * on its own drains the others, so an orchestrator sees the failure and restarts the whole set. Resolves,
+ * once every child has ended, with 0 or the first child's failing status (128 + signal when killed).
+ */
+export async function superviseDevices(
+  options: CompiledWorkerOptions,
+  io: DeviceSupervisorIo = {},
+): Promise<number> {
+  const signals = io.signals ?? process;
+  const log = io.log ?? makeJsonLog({ pid: process.pid, role: 'supervisor' });
+  const children = new Map<ChildProcess, string>();
+  let stopping = false;
+  let exitCode = 0;
+
+  const forward = (signal: NodeJS.Signals): void => {
+    stopping = true;
+    log.info('forwarding signal to device workers', { signal, workers: children.size });
+    for (const child of children.keys()) child.kill(signal);
+  };
+  const drainSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+  for (const signal of drainSignals) signals.on(signal, forward);
+
+  const ended = options.devices.map((device) => {
+    const label = formatDeviceRequest(device);
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        quiverBin,
+        'worker',
+        '--devices',
+        label,
+        '--grace-seconds',
+        String(options.shutdownGraceMs / 1000),
+        '--spot-notice-url',
+        options.spotNoticeUrl ?? 'off',
+      ],
+      { stdio: ['ignore', io.output ?? 'inherit', io.output ?? 'inherit'], env: io.env ?? process.env },
+    );
+    children.set(child, label);
+    log.info('device worker started', { device: label, childPid: child.pid });
+    io.onChild?.(child, label);
+    return new Promise<void>((resolve) => {
+      const end = (status: number, message: string, context: Record<string, unknown>) => {
+        if (!children.delete(child)) return;
+        if (status !== 0 && exitCode === 0) exitCode = status;
+        (status === 0 ? log.info : log.error)(message, { device: label, ...context });
+        if (!stopping && children.size > 0) forward('SIGTERM');
+        resolve();
+      };
+      child.on('exit', (code, signal) =>
+        end(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), 'device worker exited', {
+          code,
+          signal,
+        }),
+      );
+      child.on('error', (error) => end(1, 'device worker could not start', { error: error.message }));
+    });
+  });
+  await Promise.all(ended);
+  for (const signal of drainSignals) signals.off(signal, forward);
+  return exitCode;
+}
