@@ -45,6 +45,8 @@ export async function processScore(
   jobId: string,
   chunk: ChunkDescriptor,
   signal?: AbortSignal,
+  /** Called whenever the chunk moves: a batch read or scored (the worker's stall watchdog listens). */
+  progress: () => void = () => undefined,
 ): Promise<void> {
   const { store, storage } = deps;
   const record = await store.get(jobId);
@@ -75,9 +77,13 @@ export async function processScore(
     });
     const all = (async function* () {
       yield first.value;
-      for (let next = await batches.next(); !next.done; next = await batches.next()) yield next.value;
+      for (let next = await batches.next(); !next.done; next = await batches.next()) {
+        progress();
+        yield next.value;
+      }
     })();
     for await (const scored of locateErrors(chunk, prepared.engine.score(all, signal))) {
+      progress();
       schema ??= scored.output.schema;
       outputs.push(...scored.output.batches);
       rows += scored.output.numRows;

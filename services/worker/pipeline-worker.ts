@@ -24,6 +24,11 @@ export interface PipelineWorkerOptions {
    * share the process's one session per model; memory in flight is two chunks.
    */
   scoreConcurrency?: number;
+  /**
+   * A chunk that makes no progress (no batch read or scored) for this long is aborted and retried
+   * (default 10 min): a hung read or a stuck model never holds a job forever.
+   */
+  chunkStallMs?: number;
   /** How long a chunk's lock lasts without renewal before another worker takes it over (default 30 s). */
   lockDurationMs?: number;
 }
@@ -75,7 +80,17 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
       }
     };
 
-  const common = { connection, prefix, lockDuration: options.lockDurationMs ?? 30_000 };
+  const lockDuration = options.lockDurationMs ?? 30_000;
+  const common = {
+    connection,
+    prefix,
+    lockDuration,
+    // Stalled chunks (a worker killed mid-chunk) are looked for as often as locks expire, so a killed
+    // worker's chunk is re-delivered within about one lock duration rather than BullMQ's default 30 s checks.
+    stalledInterval: lockDuration,
+    // Spot reclaims can hit the same chunk more than once; exactly-once output makes re-running it safe.
+    maxStalledCount: 5,
+  };
   const workers = [
     new Worker<PlanPayload>(
       queueNames.plan,
@@ -85,7 +100,10 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
     new Worker<ScorePayload>(
       queueNames.score,
       guarded<ScorePayload>(
-        (job, signal) => processScore(deps, job.data.jobId, job.data.chunk, signal),
+        (job, signal) =>
+          withStallWatchdog(signal, options.chunkStallMs ?? 600_000, (watched, progress) =>
+            processScore(deps, job.data.jobId, job.data.chunk, watched, progress),
+          ),
         (data) => data.chunk.index,
       ),
       { ...common, concurrency: options.scoreConcurrency ?? 2 },
@@ -102,8 +120,12 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
   for (const worker of workers) {
     // A transient failure that ran out of retries fails the job with the last error.
     worker.on('failed', (job, error) => {
-      if (!job || error instanceof UnrecoverableError) return;
-      if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
+      if (!job) return;
+      // Our processors record permanent failures themselves before throwing UnrecoverableError; BullMQ's
+      // own "stalled more than allowable limit" failure is recorded here, or the job would hang.
+      const stalledOut = /stalled more than/i.test(error.message);
+      if (!stalledOut && (error instanceof UnrecoverableError || job.attemptsMade < (job.opts.attempts ?? 1)))
+        return;
       void deps.store
         .transition(job.data.jobId, 'failed', { error: jobErrorOf(error) })
         .catch((e: unknown) =>
@@ -133,3 +155,48 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
 }
 
 export type PipelineWorker = ReturnType<typeof makePipelineWorker>;
+
+/** A chunk that stopped moving; transient, so the chunk is retried. */
+export class ChunkStalled extends Error {
+  override readonly name = 'ChunkStalled';
+  readonly code = 'CHUNK_STALLED';
+}
+
+/**
+ * Runs `work` with a signal that aborts when `outer` does or when `progress` has not been called for
+ * `stallMs`; the work's own failure then surfaces as ChunkStalled.
+ */
+export async function withStallWatchdog(
+  outer: AbortSignal,
+  stallMs: number,
+  work: (signal: AbortSignal, progress: () => void) => Promise<void>,
+): Promise<void> {
+  const controller = new AbortController();
+  const stalled = new ChunkStalled(
+    `no progress for ${Math.round(stallMs / 1000)} s; the chunk will be retried`,
+  );
+  const onOuter = () => controller.abort(outer.reason);
+  outer.addEventListener('abort', onOuter, { once: true });
+  let timer = setTimeout(() => controller.abort(stalled), stallMs);
+  const progress = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(stalled), stallMs);
+  };
+  // Work that ignores the signal (a hung native call) is abandoned, not awaited: the chunk is retried and
+  // exactly-once output makes a late finish of the abandoned attempt harmless.
+  const abandoned = new Promise<never>((_, reject) =>
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), {
+      once: true,
+    }),
+  );
+  abandoned.catch(() => undefined);
+  try {
+    await Promise.race([work(controller.signal, progress), abandoned]);
+  } catch (error) {
+    if (controller.signal.reason === stalled) throw stalled;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    outer.removeEventListener('abort', onOuter);
+  }
+}

@@ -70,6 +70,7 @@ export async function startPipeline(options: {
   storage: Storage;
   redisUrl?: string;
   workStorage?: Storage;
+  chunkStallMs?: number;
 }): Promise<TestPipeline> {
   const prefix = `{test-${randomUUID().slice(0, 8)}}`;
   const dir = await mkdtemp(join(tmpdir(), 'quiver-pipeline-'));
@@ -84,6 +85,7 @@ export async function startPipeline(options: {
     connection: redis,
     prefix,
     queues,
+    ...(options.chunkStallMs !== undefined ? { chunkStallMs: options.chunkStallMs } : {}),
     deps: {
       store,
       storage,

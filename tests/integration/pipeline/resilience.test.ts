@@ -185,6 +185,31 @@ describe('pipeline resilience', () => {
     }
   }, 120_000);
 
+  it('aborts and retries a chunk that stops making progress (a read that hangs), and the job succeeds', async () => {
+    let hung = 0;
+    // The storage the workers use: the first ranged read of b.parquet's data never answers.
+    const hanging: Storage = {
+      ...s3.storage,
+      list: (uri, o) => s3.storage.list(uri, o),
+      stat: (uri, o) => s3.storage.stat(uri, o),
+      write: (uri, body, o) => s3.storage.write(uri, body, o),
+      delete: (uri, o) => s3.storage.delete(uri, o),
+      read: (uri, range, o) => {
+        if (uri.endsWith('/b.parquet') && range && range.start < 1_000 && hung === 0) {
+          hung++;
+          return new Promise<Uint8Array>(() => undefined);
+        }
+        return s3.storage.read(uri, range, o);
+      },
+    };
+    const pipeline = await startPipeline({ storage: s3.storage, workStorage: hanging, chunkStallMs: 1_500 });
+    pipelines.push(pipeline);
+    const done = await pipeline.settle(await run(pipeline, spec('stall')));
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+    expect(hung).toBe(1);
+    expect(await jobOutput(s3.storage, done.output.manifestUri!)).toEqual(clean);
+  });
+
   it('cancels a running job: queued chunks are dropped, no _SUCCESS, and every part present is whole', async () => {
     const pipeline = await startPipeline({ storage: s3.storage });
     pipelines.push(pipeline);
