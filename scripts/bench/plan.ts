@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { planInput } from '../../jobs/plan/plan-input.js';
-import { chunkJobId, makeQueues } from '../../services/queue/queues.js';
+import { chunkJobId, chunkPriority, makeQueues } from '../../services/queue/queues.js';
 import { makeRedis, redisConfigFromEnv } from '../../services/queue/redis-connection.js';
 import { makeFileStorage } from '../../services/storage/file-storage.js';
 import { cacheDir } from '../lib/datasets.js';
@@ -59,13 +59,11 @@ const before = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 started = performance.now();
 for (let i = 0; i < planned.length; i += 1_000) {
   await queues.score.addBulk(
-    planned
-      .slice(i, i + 1_000)
-      .map((chunk) => ({
-        name: 'score',
-        data: { jobId, chunk },
-        opts: { jobId: chunkJobId(jobId, chunk.index), priority: 5 },
-      })),
+    planned.slice(i, i + 1_000).map((chunk) => ({
+      name: 'score',
+      data: { jobId, chunk },
+      opts: { jobId: chunkJobId(jobId, chunk.index), priority: chunkPriority(5, chunk.index) },
+    })),
   );
 }
 const enqueueSeconds = (performance.now() - started) / 1000;
