@@ -35,7 +35,7 @@ const { values } = parseArgs({
   },
 });
 const rowsFor: Record<string, number> = { 'tabular-mlp': 1_000_000, 'compute-heavy': 40_000 };
-const chunkRowsFor: Record<string, number> = { 'tabular-mlp': 245_760, 'compute-heavy': 8_192 };
+const chunkRowsFor: Record<string, number> = { 'tabular-mlp': 245_760, 'compute-heavy': 16_384 };
 const threads = availableParallelism();
 
 const work = await mkdtemp(join(tmpdir(), 'quiver-bench-e2e-'));
