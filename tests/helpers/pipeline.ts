@@ -115,8 +115,11 @@ export async function startPipeline(options: {
     },
     close() {
       closing ??= (async () => {
-        await worker.close();
-        await queues.close();
+        // A test may have left this pipeline's Redis down; teardown must not wait for it forever.
+        const bounded = (p: Promise<unknown>) =>
+          Promise.race([p, new Promise((r) => setTimeout(r, 10_000).unref())]);
+        await bounded(worker.close());
+        await bounded(queues.close());
         await scorers.close();
         await readers.close();
         const keys = await redis.keys(`${prefix}*`).catch(() => [] as string[]);

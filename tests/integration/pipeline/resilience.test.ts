@@ -162,10 +162,10 @@ describe('pipeline resilience', () => {
       probe.disconnect();
     };
     let server = start();
+    let pipeline: TestPipeline | undefined;
     try {
       await waitUp();
-      const pipeline = await startPipeline({ storage: s3.storage, redisUrl: `redis://127.0.0.1:${port}` });
-      pipelines.push(pipeline);
+      pipeline = await startPipeline({ storage: s3.storage, redisUrl: `redis://127.0.0.1:${port}` });
       const id = await run(pipeline, spec('restart'));
       // Restart once the first chunk is committed, with chunks still queued.
       for (let i = 0; i < 300 && !pipeline.logs.some((l) => l.startsWith('chunk committed')); i++)
@@ -180,6 +180,8 @@ describe('pipeline resilience', () => {
       expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
       expect(await jobOutput(s3.storage, done.output.manifestUri!)).toEqual(clean);
     } finally {
+      // Close while this Redis is still up: BullMQ waits for its connection when closing.
+      await pipeline?.close();
       server.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     }
