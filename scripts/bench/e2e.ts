@@ -32,6 +32,8 @@ const { values } = parseArgs({
   options: {
     models: { type: 'string', default: 'tabular-mlp,compute-heavy' },
     workers: { type: 'string', default: '1' },
+    /** `s3`: input and output through s3rver on loopback; `file`: local files (the pipeline without the object store). */
+    storage: { type: 'string', default: 's3' },
   },
 });
 const rowsFor: Record<string, number> = { 'tabular-mlp': 1_000_000, 'compute-heavy': 40_000 };
@@ -50,12 +52,21 @@ try {
     const rows = rowsFor[name] ?? 1_000_000;
     const dataset = await tabularParquet(rows, 64);
     const model = await modelPath(name);
-    await s3.storage.write(`s3://bench-in/${name}/data.parquet`, await readFile(dataset));
-    await s3.storage.write(`s3://bench-models/${name}.onnx`, await readFile(model));
+    const viaS3 = values.storage === 's3';
+    if (viaS3) {
+      await s3.storage.write(`s3://bench-in/${name}/data.parquet`, await readFile(dataset));
+      await s3.storage.write(`s3://bench-models/${name}.onnx`, await readFile(model));
+    }
     const spec = {
-      input: { uri: `s3://bench-in/${name}/`, format: 'parquet' as const },
-      model: { uri: `s3://bench-models/${name}.onnx` },
-      output: { uri: `s3://bench-out/${name}/`, passthrough: ['id'] },
+      input: {
+        uri: viaS3 ? `s3://bench-in/${name}/` : pathToFileURL(dataset).href,
+        format: 'parquet' as const,
+      },
+      model: { uri: viaS3 ? `s3://bench-models/${name}.onnx` : pathToFileURL(model).href },
+      output: {
+        uri: viaS3 ? `s3://bench-out/${name}/` : pathToFileURL(join(work, 'out', name)).href,
+        passthrough: ['id'],
+      },
       batch: { rows: 'auto' as const, chunkRows: chunkRowsFor[name] ?? 245_760 },
     };
 
@@ -164,6 +175,7 @@ try {
       JSON.stringify({
         bench: 'e2e',
         model: name,
+        storage: values.storage,
         rows,
         workers: Number(values.workers),
         rowsPerSec: Math.round(rowsPerSec),
