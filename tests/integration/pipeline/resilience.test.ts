@@ -1,15 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelJob } from '../../../jobs/cancel-job.js';
 import { submitJob } from '../../../jobs/submit-job.js';
 import type { JobSpecInput } from '../../../schemas/job-spec.js';
 import { makeFormatReaders } from '../../../services/formats/make-reader.js';
 import type { Storage } from '../../../services/storage/storage.js';
+import { freePort, waitForRedis } from '../../../scripts/lib/demo-redis.js';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js';
 import { featureColumns, startPipeline, writeDataset, type TestPipeline } from '../../helpers/pipeline.js';
@@ -37,15 +36,6 @@ async function jobOutput(storage: Storage, manifestUri: string): Promise<Array<[
   } finally {
     await readers.close();
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 describe('pipeline resilience', () => {
@@ -144,23 +134,7 @@ describe('pipeline resilience', () => {
           stdio: 'ignore',
         },
       );
-    const waitUp = async () => {
-      const probe = new Redis(port, '127.0.0.1', {
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      probe.on('error', () => undefined);
-      for (let i = 0; i < 100; i++) {
-        try {
-          await probe.connect();
-          if ((await probe.ping()) === 'PONG') break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-      probe.disconnect();
-    };
+    const waitUp = () => waitForRedis(`redis://127.0.0.1:${port}`);
     let server = start();
     let pipeline: TestPipeline | undefined;
     try {
