@@ -20,6 +20,11 @@ export interface PipelineDeps {
   scorers: ScorerPool;
   tuningCache?: TuningCache;
   enqueue: Enqueue;
+  /**
+   * Scoring time after which a chunk commits what it has scored so far as a segment (default 30 s): a
+   * killed worker loses at most this much work; the re-run resumes after the last segment.
+   */
+  checkpointMs?: number;
   log: (message: string, context?: Record<string, unknown>) => void;
 }
 

@@ -71,10 +71,14 @@ export async function processFinalize(
     inputRows,
     rowsScored,
     rowsRejected,
-    parts: parts.map((p) => ({ index: p.index, uri: p.part, rows: p.rows, bytes: p.bytes })),
-    rejected: parts
-      .filter((p) => p.rejectedUri)
-      .map((p) => ({ index: p.index, uri: p.rejectedUri, rows: p.rejected })),
+    parts: parts.flatMap((p) =>
+      p.segments.map((s) => ({ index: p.index, uri: s.part, rows: s.rows, bytes: s.bytes })),
+    ),
+    rejected: parts.flatMap((p) =>
+      p.segments
+        .filter((s) => s.rejectedUri)
+        .map((s) => ({ index: p.index, uri: s.rejectedUri, rows: s.rejected })),
+    ),
     timings: {
       scoringSeconds: parts.reduce((n, p) => n + p.seconds, 0),
       createdAt: record.createdAt,

@@ -1,4 +1,4 @@
-import type { RecordBatch, Table } from 'apache-arrow';
+import type { RecordBatch, Schema, Table } from 'apache-arrow';
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { ModelSpec } from '../../schemas/model-spec.js';
@@ -6,7 +6,7 @@ import { makeWriter } from '../../services/formats/writers/make-writer.js';
 import { FeatureMappingError } from '../../services/scoring/errors/feature-mapping-error.js';
 import { prepareScoring } from '../../services/scoring/open-scorer.js';
 import { isTerminal } from '../job-state.js';
-import { type ChunkCommit, outputLayout } from '../output-layout.js';
+import { type ChunkCommit, type SegmentCommit, outputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
 
 /** Every batch of every part of a chunk, in order. */
@@ -36,9 +36,11 @@ function effectiveModelSpec(record: JobRecord): ModelSpec {
 }
 
 /**
- * Scores one chunk: reads its parts, scores every row, writes the part (a fixed name, so a rerun overwrites
- * it with the same rows), writes refused rows with their reason, then commits — first the marker in
- * storage, then the exactly-once counter in Redis. The last commit hands the job to finalize.
+ * Scores one chunk: reads its parts, scores every row, and commits what it has scored as a segment every
+ * `checkpointMs` of scoring (part, refused rows, then the segment's marker), so a killed worker loses at
+ * most one checkpoint interval: the re-run skips the rows of the committed segments. Names are fixed by the
+ * chunk and the segment's first row, so a rerun overwrites with the same rows. Then the chunk commits — its
+ * marker in storage, then the exactly-once counter in Redis — and the last commit hands the job to finalize.
  */
 export async function processScore(
   deps: PipelineDeps,
@@ -55,16 +57,69 @@ export async function processScore(
   const started = performance.now();
   const spec = record.spec;
   const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
+  const checkpointMs = deps.checkpointMs ?? 30_000;
 
-  const batches = readChunk(deps, record, chunk, signal)[Symbol.asyncIterator]();
+  // Segments an earlier attempt committed: the re-run resumes after the last contiguous one.
+  const segments = await committedSegments(deps, layout.segments(chunk.index), record.specDigest, signal);
+  const resumeRow = segments.at(-1)?.rowEnd ?? 0;
+  if (resumeRow > 0)
+    deps.log('chunk resumed', { jobId, chunk: chunk.index, fromRow: resumeRow, segments: segments.length });
+
+  const batches = skipRows(readChunk(deps, record, chunk, signal), resumeRow)[Symbol.asyncIterator]();
   const first = await batches.next();
   const model = effectiveModelSpec(record);
   const opened = await deps.scorers.open(model, signal);
-  const outputs: RecordBatch[] = [];
-  const refused: Array<{ keys: Table; rows: number[]; columns: string[] }> = [];
-  let schema;
+  const writer = makeWriter(spec.output.format);
+
+  let segmentStart = resumeRow;
+  let segmentStartedAt = performance.now();
+  let outputs: RecordBatch[] = [];
+  let refused: Array<{ keys: Table; rows: number[]; columns: string[] }> = [];
   let rows = 0;
   let rejected = 0;
+  let schema: Schema | undefined;
+
+  /** Commits rows `[segmentStart, rowEnd)` as a segment: its part, its refused rows, then its marker. */
+  const commitSegment = async (rowEnd: number): Promise<void> => {
+    const written = await writer.write(
+      storage,
+      layout.segmentPart(chunk.index, segmentStart),
+      outputs,
+      schema ? { schema, signal } : { signal },
+    );
+    const segment: SegmentCommit = {
+      rowStart: segmentStart,
+      rowEnd,
+      part: written.uri,
+      rows,
+      rejected,
+      bytes: written.bytes,
+      specDigest: record.specDigest,
+    };
+    if (rejected > 0) {
+      segment.rejectedUri = await writeRejected(
+        deps,
+        layout.segmentRejected(chunk.index, segmentStart),
+        chunk,
+        refused,
+        signal,
+      );
+    }
+    await storage.write(
+      layout.segmentMarker(chunk.index, segmentStart),
+      new TextEncoder().encode(JSON.stringify(segment)),
+      { signal },
+    );
+    segments.push(segment);
+    deps.log('segment committed', { jobId, chunk: chunk.index, rowStart: segmentStart, rowEnd, rows });
+    segmentStart = rowEnd;
+    segmentStartedAt = performance.now();
+    outputs = [];
+    refused = [];
+    rows = 0;
+    rejected = 0;
+  };
+
   if (!first.done) {
     const prepared = await prepareScoring(opened, {
       schema: first.value.schema,
@@ -82,52 +137,90 @@ export async function processScore(
         yield next.value;
       }
     })();
-    for await (const scored of locateErrors(chunk, prepared.engine.score(all, signal))) {
+    for await (const scored of locateErrors(chunk, resumeRow, prepared.engine.score(all, signal))) {
       progress();
       schema ??= scored.output.schema;
       outputs.push(...scored.output.batches);
       rows += scored.output.numRows;
       rejected += scored.rejected.rows.length;
-      if (scored.rejectedKeys)
+      if (scored.rejectedKeys) {
         refused.push({
           keys: scored.rejectedKeys,
-          rows: scored.rejected.rows,
+          rows: scored.rejected.rows.map((r) => r + resumeRow),
           columns: scored.rejected.columns,
         });
+      }
+      if (performance.now() - segmentStartedAt >= checkpointMs)
+        await commitSegment(resumeRow + scored.rowStart + scored.rows);
     }
   }
+  // The last segment; a chunk with no rows at all still gets its (empty) part when the schema is known.
+  if (rows + rejected > 0 || (segments.length === 0 && schema))
+    await commitSegment(segmentStart + rows + rejected);
 
-  const written = await makeWriter(spec.output.format).write(
-    storage,
-    layout.part(chunk.index),
-    outputs,
-    schema ? { schema, signal } : { signal },
-  );
   const commit: ChunkCommit = {
     index: chunk.index,
-    part: written.uri,
-    rows,
-    rejected,
-    bytes: written.bytes,
+    segments,
+    rows: segments.reduce((n, seg) => n + seg.rows, 0),
+    rejected: segments.reduce((n, seg) => n + seg.rejected, 0),
+    bytes: segments.reduce((n, seg) => n + seg.bytes, 0),
     specDigest: record.specDigest,
     modelSha256: opened.model.sha256,
     seconds: (performance.now() - started) / 1000,
   };
-  if (rejected > 0)
-    commit.rejectedUri = await writeRejected(deps, layout.rejected(chunk.index), chunk, refused, signal);
   await storage.write(layout.commit(chunk.index), new TextEncoder().encode(JSON.stringify(commit)), {
     signal,
   });
-  const counted = await store.commitChunk(jobId, chunk.index, { rows, rejected });
+  const counted = await store.commitChunk(jobId, chunk.index, {
+    rows: commit.rows,
+    rejected: commit.rejected,
+  });
   deps.log('chunk committed', {
     jobId,
     chunk: chunk.index,
-    rows,
-    rejected,
+    rows: commit.rows,
+    rejected: commit.rejected,
+    segments: segments.length,
     first: counted.first,
     seconds: commit.seconds,
   });
   if (counted.chunksDone >= counted.chunksTotal) await finishIfLast(deps, jobId);
+}
+
+/** Committed segments of a chunk for this spec, in row order, up to the first gap. */
+async function committedSegments(
+  deps: PipelineDeps,
+  prefix: string,
+  specDigest: string,
+  signal?: AbortSignal,
+): Promise<SegmentCommit[]> {
+  const found: SegmentCommit[] = [];
+  for await (const object of deps.storage.list(prefix, { signal })) {
+    const segment = JSON.parse(
+      new TextDecoder().decode(await deps.storage.read(object.uri, undefined, { signal })),
+    ) as SegmentCommit;
+    if (segment.specDigest === specDigest) found.push(segment);
+  }
+  found.sort((a, b) => a.rowStart - b.rowStart);
+  const chain: SegmentCommit[] = [];
+  for (const segment of found) {
+    if (segment.rowStart !== (chain.at(-1)?.rowEnd ?? 0)) break;
+    chain.push(segment);
+  }
+  return chain;
+}
+
+/** The stream without its first `count` rows (already scored by committed segments). */
+async function* skipRows(batches: AsyncIterable<RecordBatch>, count: number): AsyncGenerator<RecordBatch> {
+  let skip = count;
+  for await (const batch of batches) {
+    if (skip >= batch.numRows) {
+      skip -= batch.numRows;
+      continue;
+    }
+    yield skip > 0 ? batch.slice(skip) : batch;
+    skip = 0;
+  }
 }
 
 /**
@@ -151,12 +244,16 @@ export function locateChunkRow(
 }
 
 /** Mapping errors name a row of the chunk's stream; users want the object and its row. */
-async function* locateErrors<T>(chunk: ChunkDescriptor, scored: AsyncGenerator<T>): AsyncGenerator<T> {
+async function* locateErrors<T>(
+  chunk: ChunkDescriptor,
+  rowBase: number,
+  scored: AsyncGenerator<T>,
+): AsyncGenerator<T> {
   try {
     yield* scored;
   } catch (error) {
     if (error instanceof FeatureMappingError && error.where.row !== undefined) {
-      const location = locateChunkRow(chunk, error.where.row);
+      const location = locateChunkRow(chunk, rowBase + error.where.row);
       if (location) Object.assign(error, { location });
     }
     throw error;

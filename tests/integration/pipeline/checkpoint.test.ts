@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChunkCommit } from '../../../jobs/output-layout.js';
+import { outputLayout } from '../../../jobs/output-layout.js';
+import type { PipelineDeps } from '../../../jobs/pipeline-deps.js';
+import { planInput } from '../../../jobs/plan/plan-input.js';
+import { processScore } from '../../../jobs/score/process-score.js';
+import { parseJobSpec } from '../../../schemas/job-spec.js';
+import { makeFormatReaders } from '../../../services/formats/make-reader.js';
+import { type JobStore, makeRedisJobStore } from '../../../services/queue/job-store.js';
+import { makeRedis } from '../../../services/queue/redis-connection.js';
+import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
+import { modelPath } from '../../../scripts/lib/models.js';
+import { featureColumns, writeDataset } from '../../helpers/pipeline.js';
+import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
+
+const ROWS = 20_000;
+
+describe('checkpointed chunks', () => {
+  let s3: TestS3Server;
+  let redis: Redis;
+  let store: JobStore;
+  let dir: string;
+  const prefix = `{test-${randomUUID().slice(0, 8)}}`;
+  const readers = makeFormatReaders();
+  let scorers: ReturnType<typeof makeScorerPool>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'quiver-checkpoint-'));
+    s3 = await startS3Server();
+    for (const bucket of ['events', 'models', 'scores']) await s3.createBucket(bucket);
+    await s3.storage.write('s3://models/mlp.onnx', await readFile(await modelPath('tabular-mlp')));
+    await writeDataset(s3.storage, 's3://events/one/', [['data.parquet', 0, ROWS]]);
+    redis = makeRedis('redis://127.0.0.1:6379');
+    store = makeRedisJobStore(redis, prefix);
+    scorers = makeScorerPool({ storage: s3.storage, cacheDir: join(dir, 'models'), intraOpThreads: 1 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await scorers?.close();
+    await readers.close();
+    if (redis) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+    await s3?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A job in `running` with its single chunk planned, as the plan processor leaves it. */
+  async function runningJob(output: string) {
+    const spec = parseJobSpec({
+      input: { uri: 's3://events/one/', format: 'parquet' },
+      model: {
+        uri: 's3://models/mlp.onnx',
+        inputs: { features: { columns: featureColumns, nulls: 'fail' } },
+        outputs: { score: { column: 'score' } },
+      },
+      output: { uri: `s3://scores/${output}/`, passthrough: ['id'] },
+      batch: { rows: 1_024, chunkRows: 1_000_000 },
+    });
+    const { record } = await store.create(spec);
+    await store.transition(record.id, 'planning');
+    const [chunk] = await planInput(s3.storage, spec.input, {
+      chunkRows: spec.batch.chunkRows,
+      chunkBytes: 1 << 30,
+    });
+    await store.setChunksTotal(record.id, 1);
+    await store.transition(record.id, 'running');
+    return {
+      id: record.id,
+      chunk: chunk!,
+      layout: outputLayout(spec.output.uri, record.id, spec.output.format),
+    };
+  }
+
+  const deps = (logs: string[], checkpointMs: number): PipelineDeps => ({
+    store,
+    storage: s3.storage,
+    readers,
+    scorers,
+    enqueue: { chunks: () => Promise.resolve(), finalize: () => Promise.resolve() },
+    log: (m, c) => logs.push(`${m} ${JSON.stringify(c ?? {})}`),
+    checkpointMs,
+  });
+
+  async function rowsOf(commit: ChunkCommit): Promise<Array<[bigint, number]>> {
+    const rows: Array<[bigint, number]> = [];
+    for (const segment of commit.segments) {
+      for await (const batch of readers
+        .readerFor('parquet')
+        .readPart(s3.storage, { uri: segment.part, size: segment.bytes, range: { kind: 'whole' } })) {
+        for (let r = 0; r < batch.numRows; r++)
+          rows.push([batch.getChild('id')!.get(r) as bigint, batch.getChild('score')!.get(r) as number]);
+      }
+    }
+    return rows;
+  }
+
+  it('a chunk killed after some checkpoints resumes after the last one and scores every row once', async () => {
+    // The reference: the same chunk scored in one go.
+    const clean = await runningJob('clean');
+    await processScore(deps([], 3_600_000), clean.id, clean.chunk);
+    const cleanCommit = JSON.parse(
+      new TextDecoder().decode(await s3.storage.read(clean.layout.commit(0))),
+    ) as ChunkCommit;
+    expect(cleanCommit.segments.map((s) => s.part)).toEqual([clean.layout.part(0)]);
+
+    const job = await runningJob('killed');
+    const logs: string[] = [];
+    const abort = new AbortController();
+    const first = deps(logs, 0);
+    // Interrupt the first attempt after its third checkpoint, as a killed worker would stop.
+    const log = first.log;
+    first.log = (m, c) => {
+      log(m, c);
+      if (m === 'segment committed' && logs.filter((l) => l.startsWith('segment committed')).length === 3)
+        abort.abort(new Error('worker killed'));
+    };
+    await expect(processScore(first, job.id, job.chunk, abort.signal)).rejects.toThrow();
+    expect(await store.isCommitted(job.id, 0)).toBe(false);
+    const before = logs.filter((l) => l.startsWith('segment committed')).length;
+    expect(before).toBeGreaterThanOrEqual(3);
+
+    await processScore(deps(logs, 0), job.id, job.chunk);
+    const resumed = logs.find((l) => l.startsWith('chunk resumed'));
+    expect(resumed).toBeDefined();
+    const fromRow = (JSON.parse(resumed!.slice('chunk resumed '.length)) as { fromRow: number }).fromRow;
+    expect(fromRow).toBeGreaterThanOrEqual(3 * 1_024);
+    // Nothing before the resume point was scored again.
+    const secondAttempt = logs.slice(logs.indexOf(resumed!)).filter((l) => l.startsWith('segment committed'));
+    expect(
+      (JSON.parse(secondAttempt[0]!.slice('segment committed '.length)) as { rowStart: number }).rowStart,
+    ).toBe(fromRow);
+
+    const commit = JSON.parse(
+      new TextDecoder().decode(await s3.storage.read(job.layout.commit(0))),
+    ) as ChunkCommit;
+    expect(commit.rows).toBe(ROWS);
+    commit.segments.forEach((s, i) => expect(s.rowStart).toBe(i === 0 ? 0 : commit.segments[i - 1]!.rowEnd));
+    expect(commit.segments.at(-1)!.rowEnd).toBe(ROWS);
+    expect(await rowsOf(commit)).toEqual(await rowsOf(cleanCommit));
+    expect((await store.get(job.id))!.progress.rowsScored).toBe(ROWS);
+  });
+});
