@@ -137,8 +137,23 @@ export async function processScore(
         yield next.value;
       }
     })();
+    let statusCheckedAt = performance.now();
     for await (const scored of locateErrors(chunk, resumeRow, prepared.engine.score(all, signal))) {
       progress();
+      // A cancelled (or failed) job stops its running chunks too: checked every quarter second, between calls.
+      if (performance.now() - statusCheckedAt >= 250) {
+        statusCheckedAt = performance.now();
+        const status = (await store.get(jobId))?.status;
+        if (status === 'cancelling' || status === 'cancelled' || status === 'failed') {
+          deps.log('chunk cancelled', {
+            jobId,
+            chunk: chunk.index,
+            status,
+            committedSegments: segments.length,
+          });
+          return;
+        }
+      }
       schema ??= scored.output.schema;
       outputs.push(...scored.output.batches);
       rows += scored.output.numRows;

@@ -186,6 +186,43 @@ describe('pipeline resilience', () => {
     expect(await jobOutput(s3.storage, done.output.manifestUri!)).toEqual(clean);
   });
 
+  it('cancelling stops a chunk that is being scored, within about a second, and commits nothing for it', async () => {
+    await s3.storage.write('s3://models/heavy.onnx', await readFile(await modelPath('compute-heavy')));
+    const pipeline = await startPipeline({ storage: s3.storage });
+    pipelines.push(pipeline);
+    // One chunk of 20,000 rows through the compute-heavy model: many seconds of scoring on one thread.
+    const id = await run(
+      pipeline,
+      spec('cancel-running', {
+        model: { uri: 's3://models/heavy.onnx' },
+        batch: { rows: 256, chunkRows: 1_000_000 },
+      }),
+    );
+    // Scoring starts right after the mapping is resolved (logged); give it a moment, then cancel.
+    for (let i = 0; i < 500 && !pipeline.logs.some((l) => l.includes('default mapping')); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 300));
+    const cancelledAt = performance.now();
+    await cancelJob(
+      {
+        store: pipeline.store,
+        removeQueuedChunks: (jobId, total) => pipeline.queues.removeQueuedChunks(jobId, total),
+        enqueueFinalize: (jobId) => pipeline.queues.enqueueFinalize(jobId),
+      },
+      id,
+    );
+    const done = await pipeline.settle(id);
+    expect(done.status).toBe('cancelled');
+    for (let i = 0; i < 200 && !pipeline.logs.some((l) => l.startsWith('chunk cancelled')); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(
+      pipeline.logs.some((l) => l.startsWith('chunk cancelled')),
+      pipeline.logs.join('\n'),
+    ).toBe(true);
+    expect(performance.now() - cancelledAt).toBeLessThan(5_000);
+    expect(await pipeline.store.isCommitted(id, 0)).toBe(false);
+  });
+
   it('cancels a running job: queued chunks are dropped, no _SUCCESS, and every part present is whole', async () => {
     const pipeline = await startPipeline({ storage: s3.storage });
     pipelines.push(pipeline);
