@@ -20,7 +20,8 @@ Commands:
       SIGTERM/SIGINT or a spot interruption notice drains (the chunk in hand finishes within the grace,
       default 90 s); a second signal exits at once. Environment: QUIVER_DEVICES,
       QUIVER_SHUTDOWN_GRACE_SECONDS, QUIVER_SPOT_NOTICE_URL, QUIVER_SPOT_POLL_SECONDS (5),
-      QUIVER_LOCK_SECONDS (30), QUIVER_MODEL_CACHE, QUIVER_TUNING_CACHE, plus Redis and S3 settings.
+      QUIVER_LOCK_SECONDS (30), QUIVER_CHECKPOINT_SECONDS (30), QUIVER_MODEL_CACHE, QUIVER_TUNING_CACHE,
+      plus Redis and S3 settings.
 
 Options:
   -h, --help   Show this help.

@@ -43,6 +43,11 @@ export interface WorkerOptions {
    * Default 30. `QUIVER_LOCK_SECONDS`.
    */
   lockSeconds?: number;
+  /**
+   * Seconds of scoring after which a chunk commits what it has scored so far: a hard-killed worker loses
+   * at most this much work. Default 30. `QUIVER_CHECKPOINT_SECONDS`.
+   */
+  checkpointSeconds?: number;
   /** Content-addressed model cache. Default `<tmp>/quiver-models`. `QUIVER_MODEL_CACHE`. */
   modelCacheDir?: string;
   /** Tuned batch sizes, kept across restarts. Default `<tmp>/quiver-tuning.json`. `QUIVER_TUNING_CACHE`. */
@@ -61,6 +66,7 @@ export interface CompiledWorkerOptions {
   spotNoticeUrl?: string;
   spotPollMs: number;
   lockDurationMs: number;
+  checkpointMs: number;
   modelCacheDir: string;
   tuningCachePath: string;
 }
@@ -77,6 +83,7 @@ export const workerDefaults = {
   shutdownGraceSeconds: 90,
   spotPollSeconds: 5,
   lockSeconds: 30,
+  checkpointSeconds: 30,
 } as const;
 
 /** Flags of `quiver worker`; each overrides its environment variable. */
@@ -176,6 +183,8 @@ export function parseWorkerOptions(
   if (poll) options.spotPollSeconds = positiveSeconds(poll);
   const lock = fromEnv(env, 'QUIVER_LOCK_SECONDS');
   if (lock) options.lockSeconds = positiveSeconds(lock);
+  const checkpoint = fromEnv(env, 'QUIVER_CHECKPOINT_SECONDS');
+  if (checkpoint) options.checkpointSeconds = positiveSeconds(checkpoint);
   const models = fromEnv(env, 'QUIVER_MODEL_CACHE');
   if (models) options.modelCacheDir = models.text;
   const tuning = fromEnv(env, 'QUIVER_TUNING_CACHE');
@@ -190,6 +199,7 @@ export function addWorkerDefaults(options: WorkerOptions): WorkerOptionsWithDefa
     spotNoticeUrl: options.spotNoticeUrl,
     spotPollSeconds: options.spotPollSeconds ?? workerDefaults.spotPollSeconds,
     lockSeconds: options.lockSeconds ?? workerDefaults.lockSeconds,
+    checkpointSeconds: options.checkpointSeconds ?? workerDefaults.checkpointSeconds,
     modelCacheDir: options.modelCacheDir ?? join(tmpdir(), 'quiver-models'),
     tuningCachePath: options.tuningCachePath ?? join(tmpdir(), 'quiver-tuning.json'),
   };
@@ -204,6 +214,7 @@ export function compileWorkerOptions(
     shutdownGraceMs: Math.round(options.shutdownGraceSeconds * 1000),
     spotPollMs: Math.max(1, Math.round(options.spotPollSeconds * 1000)),
     lockDurationMs: Math.max(1, Math.round(options.lockSeconds * 1000)),
+    checkpointMs: Math.max(1, Math.round(options.checkpointSeconds * 1000)),
     modelCacheDir: options.modelCacheDir,
     tuningCachePath: options.tuningCachePath,
   };

@@ -98,6 +98,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
       readers,
       scorers,
       tuningCache: fileTuningCache(options.tuningCachePath),
+      checkpointMs: options.checkpointMs,
       log: log.info,
     },
   });

@@ -285,6 +285,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       shutdownGraceMs: 20_000,
       spotPollMs: 5_000,
       lockDurationMs: LOCK_SECONDS * 1_000,
+      checkpointMs: 30_000,
       modelCacheDir: join(dir, 'models'),
       tuningCachePath: join(dir, 'tuning.json'),
     };

@@ -24,6 +24,7 @@ describe('worker options', () => {
       shutdownGraceMs: 90_000,
       spotPollMs: 5_000,
       lockDurationMs: 30_000,
+      checkpointMs: 30_000,
       modelCacheDir: join(tmpdir(), 'quiver-models'),
       tuningCachePath: join(tmpdir(), 'quiver-tuning.json'),
     });
@@ -37,6 +38,7 @@ describe('worker options', () => {
       QUIVER_SPOT_NOTICE_URL: 'aws',
       QUIVER_SPOT_POLL_SECONDS: '0.5',
       QUIVER_LOCK_SECONDS: '3',
+      QUIVER_CHECKPOINT_SECONDS: '12.5',
       QUIVER_MODEL_CACHE: '/var/cache/quiver/models',
       QUIVER_TUNING_CACHE: '/var/cache/quiver/tuning.json',
       QUIVER_PREFIX: 'prod{q}',
@@ -48,6 +50,7 @@ describe('worker options', () => {
       spotNoticeUrl: AWS_SPOT_NOTICE_URL,
       spotPollMs: 500,
       lockDurationMs: 3_000,
+      checkpointMs: 12_500,
       modelCacheDir: '/var/cache/quiver/models',
       tuningCachePath: '/var/cache/quiver/tuning.json',
     });
