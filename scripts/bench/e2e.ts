@@ -34,6 +34,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     /** `s3`: input and output through s3rver on loopback; `file`: local files (the pipeline without the object store). */
     storage: { type: 'string', default: 's3' },
+    /** `columns`: the job maps f0..f63 explicitly (Parquet packs them in the decoder); `default`: no mapping. */
+    mapping: { type: 'string', default: 'columns' },
   },
 });
 const rowsFor: Record<string, number> = { 'tabular-mlp': 1_000_000, 'compute-heavy': 40_000 };
@@ -62,7 +64,16 @@ try {
         uri: viaS3 ? `s3://bench-in/${name}/` : pathToFileURL(dataset).href,
         format: 'parquet' as const,
       },
-      model: { uri: viaS3 ? `s3://bench-models/${name}.onnx` : pathToFileURL(model).href },
+      model: {
+        uri: viaS3 ? `s3://bench-models/${name}.onnx` : pathToFileURL(model).href,
+        ...(values.mapping === 'columns'
+          ? {
+              inputs: {
+                features: { columns: Array.from({ length: 64 }, (_, j) => `f${j}`), nulls: 'fail' as const },
+              },
+            }
+          : {}),
+      },
       output: {
         uri: viaS3 ? `s3://bench-out/${name}/` : pathToFileURL(join(work, 'out', name)).href,
         passthrough: ['id'],
@@ -176,6 +187,7 @@ try {
         bench: 'e2e',
         model: name,
         storage: values.storage,
+        mapping: values.mapping,
         rows,
         workers: Number(values.workers),
         rowsPerSec: Math.round(rowsPerSec),

@@ -15,6 +15,11 @@ export interface ResolvedInput {
   rank: 1 | 2;
   source: { kind: 'columns'; columns: string[] } | { kind: 'list'; column: string };
   nulls: NullPolicy;
+  /**
+   * For a list column the decoder packed from named columns: those names, so a null names the column
+   * the user knows rather than the packed one.
+   */
+  packedFrom?: string[];
 }
 
 function isNumeric(type: DataType): boolean {
@@ -449,7 +454,10 @@ function fillRows(
       );
     }
     for (let k = 0; k < width; k++) {
-      out[base + k] = childNullable && isNull(child, start + k) ? onNull(i, column) : read(start + k);
+      out[base + k] =
+        childNullable && isNull(child, start + k)
+          ? onNull(i, input.packedFrom?.[k] ?? column)
+          : read(start + k);
     }
   }
 }

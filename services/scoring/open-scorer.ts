@@ -65,6 +65,8 @@ export interface PrepareScoringOptions {
   /** Real rows for auto batch tuning (the first rows of the first chunk). */
   sample: readonly RecordBatch[];
   tuningCache?: TuningCache;
+  /** Inputs whose mapping reads a list column the decoder packed: input name → the original column names. */
+  packed?: Record<string, string[]>;
   /** Upper bound for auto tuning (default 65,536 rows on the CPU, 262,144 on a GPU). */
   maxBatchRows?: number;
   log?: (message: string) => void;
@@ -93,6 +95,10 @@ export async function prepareScoring(
     passthrough: options.passthrough,
     log: options.log,
   });
+  for (const input of inputs) {
+    const from = options.packed?.[input.input];
+    if (from) input.packedFrom = from;
+  }
   const outputs = resolveOutputMapping(host.metadata, options.model.outputs);
   let batchRows: number;
   let tuning: BatchTuning | undefined;

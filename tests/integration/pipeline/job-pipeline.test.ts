@@ -104,6 +104,10 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
       rejected: Array<{ uri: string }>;
     };
     expect(manifest).toMatchObject({ inputRows: 8_500, rowsScored: 8_499, rowsRejected: 1 });
+    // Parquet + columns mapped into a float32 input: the decoder packed the features.
+    expect(
+      pipeline.logs.some((l) => l.startsWith('features packed in the decoder') && l.includes(record.id)),
+    ).toBe(true);
     await s3.storage.stat(`${root}/_SUCCESS`);
 
     // Every input id but the refused one, once, in order; scores equal ONNX Runtime's on the same features.
