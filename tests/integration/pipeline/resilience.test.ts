@@ -38,6 +38,17 @@ async function jobOutput(storage: Storage, manifestUri: string): Promise<Array<[
   }
 }
 
+/** Cancels a job as the API will: through the store and the pipeline's queues. */
+const cancel = (pipeline: TestPipeline, id: string) =>
+  cancelJob(
+    {
+      store: pipeline.store,
+      removeQueuedChunks: (jobId, total) => pipeline.queues.removeQueuedChunks(jobId, total),
+      enqueueFinalize: (jobId) => pipeline.queues.enqueueFinalize(jobId),
+    },
+    id,
+  );
+
 describe('pipeline resilience', () => {
   let s3: TestS3Server;
   let clean: Array<[bigint, number]>;
@@ -203,14 +214,7 @@ describe('pipeline resilience', () => {
       await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 300));
     const cancelledAt = performance.now();
-    await cancelJob(
-      {
-        store: pipeline.store,
-        removeQueuedChunks: (jobId, total) => pipeline.queues.removeQueuedChunks(jobId, total),
-        enqueueFinalize: (jobId) => pipeline.queues.enqueueFinalize(jobId),
-      },
-      id,
-    );
+    await cancel(pipeline, id);
     const done = await pipeline.settle(id);
     expect(done.status).toBe('cancelled');
     for (let i = 0; i < 200 && !pipeline.logs.some((l) => l.startsWith('chunk cancelled')); i++)
@@ -229,14 +233,7 @@ describe('pipeline resilience', () => {
     const id = await run(pipeline, spec('cancel', { batch: { rows: 256, chunkRows: 1_024 } }));
     for (let i = 0; i < 300 && !pipeline.logs.some((l) => l.startsWith('chunk committed')); i++)
       await new Promise((r) => setTimeout(r, 20));
-    await cancelJob(
-      {
-        store: pipeline.store,
-        removeQueuedChunks: (jobId, total) => pipeline.queues.removeQueuedChunks(jobId, total),
-        enqueueFinalize: (jobId) => pipeline.queues.enqueueFinalize(jobId),
-      },
-      id,
-    );
+    await cancel(pipeline, id);
     const done = await pipeline.settle(id);
     expect(done.status).toBe('cancelled');
     expect(done.progress.chunksDone).toBeLessThan(done.progress.chunksTotal);
