@@ -20,77 +20,8 @@ import {
   type Data,
   type Timestamp,
 } from 'apache-arrow';
-import type {
-  ByteRange,
-  ObjectInfo,
-  Storage,
-  WriteBody,
-  WriteOptions,
-} from '../../services/storage/storage.js';
-
-/** An in-memory `Storage` for format reader/writer unit tests, recording what was written and how. */
-export interface MemoryStorage extends Storage {
-  readonly objects: Map<string, Uint8Array>;
-  /** Content types passed to `write`, by URI. */
-  readonly contentTypes: Map<string, string | undefined>;
-  /** `read` calls in order, with their ranges. */
-  readonly reads: Array<{ uri: string; range?: ByteRange }>;
-}
-
-async function collectBody(body: WriteBody): Promise<Uint8Array> {
-  if (body instanceof Uint8Array) return body.slice();
-  const parts: Uint8Array[] = [];
-  for await (const part of body) parts.push(part);
-  return Buffer.concat(parts);
-}
-
-/** Objects live in a map keyed by URI; a missing object throws a plain Error naming it. */
-export function makeMemoryStorage(initial: Record<string, Uint8Array> = {}): MemoryStorage {
-  const objects = new Map(Object.entries(initial));
-  const contentTypes = new Map<string, string | undefined>();
-  const reads: Array<{ uri: string; range?: ByteRange }> = [];
-  const info = (uri: string, bytes: Uint8Array): ObjectInfo => ({
-    uri,
-    size: bytes.byteLength,
-    etag: `size-${bytes.byteLength}`,
-    lastModified: new Date(0),
-  });
-  const get = (uri: string): Uint8Array => {
-    const bytes = objects.get(uri);
-    if (bytes === undefined) throw new Error(`no object ${uri}`);
-    return bytes;
-  };
-  return {
-    objects,
-    contentTypes,
-    reads,
-    async *list(prefixUri) {
-      await Promise.resolve();
-      for (const uri of [...objects.keys()].sort()) if (uri.startsWith(prefixUri)) yield info(uri, get(uri));
-    },
-    stat(uri) {
-      return Promise.resolve().then(() => info(uri, get(uri)));
-    },
-    read(uri, range) {
-      return Promise.resolve().then(() => {
-        reads.push(range === undefined ? { uri } : { uri, range });
-        const bytes = get(uri);
-        return range === undefined
-          ? bytes.slice()
-          : bytes.slice(range.start, Math.min(range.end, bytes.length));
-      });
-    },
-    async write(uri, body, options?: WriteOptions) {
-      options?.signal?.throwIfAborted();
-      objects.set(uri, await collectBody(body));
-      contentTypes.set(uri, options?.contentType);
-    },
-    delete(uri) {
-      objects.delete(uri);
-      return Promise.resolve();
-    },
-  };
-}
+// Writer and Arrow reader tests use the shared in-memory storage.
+export { makeMemoryStorage, type CountingMemoryStorage as MemoryStorage } from './memory-storage.js';
 
 /** One column of the all-types fixture: its field and its values as plain JavaScript (nulls included). */
 export interface FixtureColumn {

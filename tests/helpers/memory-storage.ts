@@ -4,13 +4,19 @@ import type {
   ObjectInfo,
   Storage,
   WriteBody,
+  WriteOptions,
 } from '../../services/storage/storage.js';
 
-/** An in-memory `Storage` over a map, counting reads so tests can assert how much I/O a reader did. */
+/**
+ * An in-memory `Storage` over a map for format reader/writer unit tests, recording reads (so tests can
+ * assert how much I/O a reader did) and the content types writes declared.
+ */
 export interface CountingMemoryStorage extends Storage {
   readonly objects: Map<string, Uint8Array>;
-  /** Ranged reads in order, as requested (before clamping to the object's size). */
-  readonly reads: ByteRange[];
+  /** Reads in order, with their ranges as requested (before clamping to the object's size). */
+  readonly reads: Array<{ uri: string; range?: ByteRange }>;
+  /** Content types passed to `write`, by URI. */
+  readonly contentTypes: Map<string, string | undefined>;
   /** Bytes returned by all reads so far. */
   bytesRead(): number;
   resetCounts(): void;
@@ -21,7 +27,8 @@ export function makeMemoryStorage(initial: Record<string, Uint8Array | string> =
   for (const [uri, body] of Object.entries(initial)) {
     objects.set(uri, typeof body === 'string' ? new TextEncoder().encode(body) : body);
   }
-  const reads: ByteRange[] = [];
+  const reads: Array<{ uri: string; range?: ByteRange }> = [];
+  const contentTypes = new Map<string, string | undefined>();
   let bytes = 0;
   const get = (uri: string): Uint8Array => {
     const body = objects.get(uri);
@@ -37,6 +44,7 @@ export function makeMemoryStorage(initial: Record<string, Uint8Array | string> =
   return {
     objects,
     reads,
+    contentTypes,
     bytesRead: () => bytes,
     resetCounts: () => {
       reads.length = 0;
@@ -52,13 +60,15 @@ export function makeMemoryStorage(initial: Record<string, Uint8Array | string> =
       const body = get(uri);
       const start = range?.start ?? 0;
       const end = Math.min(body.length, range?.end ?? body.length);
-      if (range !== undefined) reads.push({ ...range });
+      reads.push(range === undefined ? { uri } : { uri, range: { ...range } });
       // A copy, as a network read would give: callers must not be able to alias the stored object.
       const out = body.slice(start, Math.max(start, end));
       bytes += out.length;
       return Promise.resolve(out);
     },
-    write: async (uri: string, body: WriteBody) => {
+    write: async (uri: string, body: WriteBody, options?: WriteOptions) => {
+      options?.signal?.throwIfAborted();
+      contentTypes.set(uri, options?.contentType);
       if (body instanceof Uint8Array) objects.set(uri, body.slice());
       else {
         const parts: Uint8Array[] = [];
