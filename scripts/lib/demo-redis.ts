@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,6 +36,37 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A redis-server on loopback `port` keeping its files in `dir`, with the settings Quiver needs
+ * (`noeviction`); `appendonly` turns on AOF with an fsync per write, for tests that restart it.
+ */
+export function spawnRedisServer(
+  port: number,
+  dir: string,
+  options: { appendonly?: boolean } = {},
+): ChildProcess {
+  const persistence = options.appendonly
+    ? ['--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--appendonly', 'no'];
+  return spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      ...persistence,
+      '--maxmemory-policy',
+      'noeviction',
+    ],
+    { stdio: 'ignore' },
+  );
+}
+
 /** Waits (up to `timeoutMs`) until a Redis at `url` answers. */
 export async function waitForRedis(url: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -63,26 +94,7 @@ export async function demoRedis(): Promise<{ url: string; origin: string; stop()
   }
   const dir = await mkdtemp(join(tmpdir(), 'quiver-demo-redis-'));
   const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--maxmemory-policy',
-      'noeviction',
-    ],
-    {
-      stdio: 'ignore',
-    },
-  );
+  const child = spawnRedisServer(port, dir);
   const url = `redis://127.0.0.1:${port}`;
   await waitForRedis(url);
   return {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { submitJob } from '../../../jobs/submit-job.js';
 import type { JobSpecInput } from '../../../schemas/job-spec.js';
 import { makeFormatReaders } from '../../../services/formats/make-reader.js';
 import type { Storage } from '../../../services/storage/storage.js';
-import { freePort, waitForRedis } from '../../../scripts/lib/demo-redis.js';
+import { freePort, spawnRedisServer, waitForRedis } from '../../../scripts/lib/demo-redis.js';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js';
 import { featureColumns, startPipeline, writeDataset, type TestPipeline } from '../../helpers/pipeline.js';
@@ -122,29 +122,7 @@ describe('pipeline resilience', () => {
   it('survives a Redis restart mid-job (AOF on): workers reconnect and the job succeeds', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'quiver-redis-'));
     const port = await freePort();
-    const start = (): ChildProcess =>
-      spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--dir',
-          dir,
-          '--appendonly',
-          'yes',
-          '--appendfsync',
-          'always',
-          '--save',
-          '',
-          '--maxmemory-policy',
-          'noeviction',
-        ],
-        {
-          stdio: 'ignore',
-        },
-      );
+    const start = (): ChildProcess => spawnRedisServer(port, dir, { appendonly: true });
     const waitUp = () => waitForRedis(`redis://127.0.0.1:${port}`);
     let server = start();
     let pipeline: TestPipeline | undefined;
