@@ -16,6 +16,7 @@ import {
   type DataType,
 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../../helpers/thrown.js';
 import { FeatureMappingError } from '../../../services/scoring/errors/feature-mapping-error.js';
 import {
   fillFeatures,
@@ -37,15 +38,7 @@ function batch(columns: Record<string, { values: unknown[]; type: DataType }>): 
   return new Table(vectors).batches[0]!;
 }
 
-function mappingError(run: () => unknown): FeatureMappingError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof FeatureMappingError) return error;
-    throw error;
-  }
-  throw new Error('expected a FeatureMappingError');
-}
+const mappingError = (run: () => unknown): FeatureMappingError => thrown(FeatureMappingError, run);
 
 const mixed = () =>
   batch({

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../../helpers/thrown.js';
 import { FeatureMappingError } from '../../../services/scoring/errors/feature-mapping-error.js';
 import type { HostTensor, ModelMetadata } from '../../../services/scoring/inference-host.js';
 import { outputColumns, resolveOutputMapping } from '../../../services/scoring/output-mapping.js';
@@ -18,15 +19,7 @@ const tensors: Record<string, HostTensor> = {
   label: { type: 'int64', data: new BigInt64Array([2n, 0n, 1n]), dims: [3] },
 };
 
-function errorOf(run: () => unknown): FeatureMappingError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof FeatureMappingError) return error;
-    throw error;
-  }
-  throw new Error('expected a FeatureMappingError');
-}
+const errorOf = (run: () => unknown): FeatureMappingError => thrown(FeatureMappingError, run);
 
 describe('resolveOutputMapping and outputColumns', () => {
   it('defaults to one column per [N]/[N,1] output and a list column per [N,k] output', () => {
