@@ -1,3 +1,4 @@
+import { readCommitMarkers } from '../commit-markers.js';
 import { isTerminal } from '../job-state.js';
 import { type ChunkCommit, outputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
@@ -35,11 +36,13 @@ export async function processFinalize(
   const spec = record.spec;
   const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
   const commits = new Map<number, ChunkCommit>();
-  for await (const object of storage.list(layout.commits, { signal })) {
-    const commit = JSON.parse(
-      new TextDecoder().decode(await storage.read(object.uri, undefined, { signal })),
-    ) as ChunkCommit;
-    if (commit.specDigest === record.specDigest) commits.set(commit.index, commit);
+  for (const commit of await readCommitMarkers<ChunkCommit>(
+    storage,
+    layout.commits,
+    record.specDigest,
+    signal,
+  )) {
+    commits.set(commit.index, commit);
   }
   const total = record.progress.chunksTotal;
   const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !commits.has(i));

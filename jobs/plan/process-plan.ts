@@ -1,3 +1,4 @@
+import { readCommitMarkers } from '../commit-markers.js';
 import { isTerminal } from '../job-state.js';
 import { type ChunkCommit, outputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
@@ -26,11 +27,13 @@ export async function processPlan(deps: PipelineDeps, jobId: string, signal?: Ab
 
   const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
   const committed = new Set<number>();
-  for await (const object of storage.list(layout.commits, { signal })) {
-    const commit = JSON.parse(
-      new TextDecoder().decode(await storage.read(object.uri, undefined, { signal })),
-    ) as ChunkCommit;
-    if (commit.specDigest !== record.specDigest || commit.index >= planned.length) continue;
+  for (const commit of await readCommitMarkers<ChunkCommit>(
+    storage,
+    layout.commits,
+    record.specDigest,
+    signal,
+  )) {
+    if (commit.index >= planned.length) continue;
     await store.commitChunk(jobId, commit.index, { rows: commit.rows, rejected: commit.rejected });
     committed.add(commit.index);
   }

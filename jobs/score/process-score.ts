@@ -7,6 +7,7 @@ import type { ModelSpec } from '../../schemas/model-spec.js';
 import { makeWriter } from '../../services/formats/writers/make-writer.js';
 import { FeatureMappingError } from '../../services/scoring/errors/feature-mapping-error.js';
 import { prepareScoring } from '../../services/scoring/open-scorer.js';
+import { readCommitMarkers } from '../commit-markers.js';
 import { isTerminal } from '../job-state.js';
 import { type ChunkCommit, type SegmentCommit, outputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
@@ -252,13 +253,7 @@ async function committedSegments(
   specDigest: string,
   signal?: AbortSignal,
 ): Promise<SegmentCommit[]> {
-  const found: SegmentCommit[] = [];
-  for await (const object of deps.storage.list(prefix, { signal })) {
-    const segment = JSON.parse(
-      new TextDecoder().decode(await deps.storage.read(object.uri, undefined, { signal })),
-    ) as SegmentCommit;
-    if (segment.specDigest === specDigest) found.push(segment);
-  }
+  const found = await readCommitMarkers<SegmentCommit>(deps.storage, prefix, specDigest, signal);
   found.sort((a, b) => a.rowStart - b.rowStart);
   const chain: SegmentCommit[] = [];
   for (const segment of found) {
