@@ -42,6 +42,8 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
     s3 = await startS3Server();
     for (const bucket of ['events', 'models', 'scores']) await s3.createBucket(bucket);
     await s3.storage.write('s3://models/mlp.onnx', await readFile(await modelPath('tabular-mlp')));
+    // Seconds per chunk: for tests that must signal a worker while its chunk is still being scored.
+    await s3.storage.write('s3://models/heavy.onnx', await readFile(await modelPath('compute-heavy')));
     // One row group per chunk: 8,192-row chunks, the last one short.
     await writeDataset(s3.storage, 's3://events/big/', [['data.parquet', 0, ROWS]], {
       rowGroupRows: CHUNK_ROWS,
@@ -84,11 +86,11 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
     };
     const fleet = makeWorkerFleet(env);
     fleets.push(fleet);
-    const spec = (output: string, chunkRows = CHUNK_ROWS): JobSpecInput => ({
+    const spec = (output: string, chunkRows = CHUNK_ROWS, model = 'mlp'): JobSpecInput => ({
       name: 'worker-e2e',
       input: { uri: 's3://events/big/', format: 'parquet' },
       model: {
-        uri: 's3://models/mlp.onnx',
+        uri: `s3://models/${model}.onnx`,
         inputs: { features: { columns: featureColumns } },
         outputs: { score: { column: 'score' } },
       },
@@ -101,10 +103,10 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       store,
       queues,
       fleet,
-      async submit(output: string, chunkRows?: number): Promise<string> {
+      async submit(output: string, chunkRows?: number, model?: string): Promise<string> {
         const { record } = await submitJob(
           { store, enqueuePlan: (id, priority) => queues.enqueuePlan(id, priority) },
-          spec(output, chunkRows),
+          spec(output, chunkRows, model),
         );
         return record.id;
       },
@@ -262,8 +264,11 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       msg: expect.stringMatching(/^grace period over/) as unknown,
     });
 
+    // A chunk of the compute-heavy model takes seconds: the drain is surely still running at the second signal.
+    const slowJob = await d.submit('grace-slow', 4 * CHUNK_ROWS, 'heavy');
     const forced = d.fleet.start('forced', ['--grace-seconds', '60']);
     await forced.waitFor((e) => e.msg === 'chunk committed' && e.jobId === jobId);
+    await forced.waitFor((e) => e.msg === 'features packed in the decoder' && e.jobId === slowJob);
     await sleep(50);
     forced.child.kill('SIGTERM');
     await forced.waitFor((e) => e.msg.startsWith('draining'));
