@@ -1,5 +1,5 @@
 import type { ChunkDescriptor } from '../schemas/chunk-descriptor.js';
-import type { JobError } from '../schemas/job-record.js';
+import type { JobError, JobRecord } from '../schemas/job-record.js';
 import type { FormatReaders } from '../services/formats/make-reader.js';
 import type { JobStore } from '../services/queue/job-store.js';
 import type { TuningCache } from '../services/scoring/auto-batch.js';
@@ -26,6 +26,11 @@ export interface PipelineDeps {
    */
   checkpointMs?: number;
   log: (message: string, context?: Record<string, unknown>) => void;
+  /**
+   * Called after a job reaches a terminal state (and again when a re-run processor finds it there), e.g.
+   * to queue its webhook delivery; must be idempotent.
+   */
+  onTerminal?: (record: JobRecord) => Promise<void>;
 }
 
 /** Codes of errors that retrying cannot fix: the job fails at once with the error's code and place. */

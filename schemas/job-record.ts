@@ -69,3 +69,19 @@ export const jobRecordSchema = z.object({
   idempotencyKey: z.string().optional(),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
+
+/**
+ * A job as users see it (API responses, CLI output): the record with the webhook's signing secret left out,
+ * so a secret written once never comes back over the wire.
+ */
+export const jobViewSchema = jobRecordSchema.extend({
+  spec: jobSpecSchema.extend({
+    webhook: z.object({ url: z.string() }).optional(),
+  }),
+});
+export type JobView = z.infer<typeof jobViewSchema>;
+
+export function toJobView(record: JobRecord): JobView {
+  const { webhook, ...spec } = record.spec;
+  return { ...record, spec: webhook ? { ...spec, webhook: { url: webhook.url } } : spec };
+}

@@ -2,6 +2,7 @@ import { readCommitMarkers } from '../commit-markers.js';
 import { isTerminal } from '../job-state.js';
 import { type ChunkCommit, outputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
+import type { Manifest } from '../../schemas/manifest.js';
 
 /** Some committed parts are not visible yet; the finalize job retries. */
 export class CommitsIncomplete extends Error {
@@ -27,7 +28,12 @@ export async function processFinalize(
 ): Promise<void> {
   const { store, storage } = deps;
   const record = await store.get(jobId);
-  if (!record || isTerminal(record.status)) return;
+  if (!record) return;
+  if (isTerminal(record.status)) {
+    // A finalize that crashed after its transition is re-run: announce the outcome again (deduplicated).
+    await deps.onTerminal?.(record);
+    return;
+  }
   if (record.status === 'cancelling') {
     await store.transition(jobId, 'cancelled');
     deps.log('job cancelled', { jobId, chunksDone: record.progress.chunksDone });
@@ -64,7 +70,7 @@ export async function processFinalize(
     });
     return;
   }
-  const manifest = {
+  const manifest: Manifest = {
     jobId,
     name: spec.name,
     specDigest: record.specDigest,
@@ -78,9 +84,9 @@ export async function processFinalize(
       p.segments.map((s) => ({ index: p.index, uri: s.part, rows: s.rows, bytes: s.bytes })),
     ),
     rejected: parts.flatMap((p) =>
-      p.segments
-        .filter((s) => s.rejectedUri)
-        .map((s) => ({ index: p.index, uri: s.rejectedUri, rows: s.rejected })),
+      p.segments.flatMap((s) =>
+        s.rejectedUri ? [{ index: p.index, uri: s.rejectedUri, rows: s.rejected }] : [],
+      ),
     ),
     timings: {
       scoringSeconds: parts.reduce((n, p) => n + p.seconds, 0),

@@ -3,6 +3,7 @@ import { processFinalize } from '../../jobs/finalize/process-finalize.js';
 import { isPermanent, jobErrorOf, type PipelineDeps } from '../../jobs/pipeline-deps.js';
 import { processPlan } from '../../jobs/plan/process-plan.js';
 import { processScore } from '../../jobs/score/process-score.js';
+import { withTerminalHook } from '../../jobs/terminal-hook.js';
 import {
   type FinalizePayload,
   type PipelineQueues,
@@ -42,8 +43,10 @@ export type PipelineWorkerState = 'running' | 'draining' | 'stopped';
  */
 export function makePipelineWorker(options: PipelineWorkerOptions) {
   const { connection, prefix, queues } = options;
+  const { onTerminal } = options.deps;
   const deps: PipelineDeps = {
     ...options.deps,
+    store: onTerminal ? withTerminalHook(options.deps.store, onTerminal) : options.deps.store,
     enqueue: {
       async chunks(jobId, chunks, priority) {
         // addBulk in slices: one MULTI per slice keeps Redis responsive for 100,000-chunk jobs.

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { deliveryRecordSchema } from './delivery.js';
+import { jobStatusSchema, jobViewSchema } from './job-record.js';
+import { manifestSchema } from './manifest.js';
+
+/**
+ * Every error the API answers: a stable `code` scripts can branch on, a message for people, and for
+ * validation errors every problem with its field path.
+ */
+export const apiErrorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    problems: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
+export type ApiError = z.infer<typeof apiErrorSchema>;
+
+/** `GET /v1/jobs` query. `label` is `key:value` (repeatable: all must match). */
+export const listJobsQuerySchema = z
+  .object({
+    status: jobStatusSchema.optional(),
+    label: z.union([z.string(), z.array(z.string())]).optional(),
+    /** Page size, 1–100 (default 20). */
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    /** `nextCursor` of the previous page. */
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+export type ListJobsQuery = z.infer<typeof listJobsQuerySchema>;
+
+/** A page of the tenant's jobs, newest first; `nextCursor` is null on the last page. */
+export const jobListSchema = z.object({
+  jobs: z.array(jobViewSchema),
+  nextCursor: z.string().nullable(),
+});
+export type JobList = z.infer<typeof jobListSchema>;
+
+/** `GET /v1/jobs/:id` query: long-poll up to `waitSeconds` (0–60) for the status to change. */
+export const getJobQuerySchema = z
+  .object({ waitSeconds: z.coerce.number().min(0).max(60).default(0) })
+  .strict();
+
+/**
+ * `GET /v1/jobs/:id/results` of a succeeded job: its manifest, and for each part (and rejected file) a
+ * presigned GET URL when the output is in S3 (`url` absent for file:// outputs, which are read in place).
+ */
+export const jobResultsSchema = z.object({
+  jobId: z.string(),
+  manifestUri: z.string(),
+  manifest: manifestSchema,
+  parts: z.array(
+    z.object({
+      index: z.number().int(),
+      uri: z.string(),
+      rows: z.number().int(),
+      url: z.string().optional(),
+    }),
+  ),
+  rejected: z.array(
+    z.object({
+      index: z.number().int(),
+      uri: z.string(),
+      rows: z.number().int(),
+      url: z.string().optional(),
+    }),
+  ),
+  /** When the presigned URLs stop working. */
+  urlsExpireAt: z.string().optional(),
+});
+export type JobResults = z.infer<typeof jobResultsSchema>;
+
+export const deliveryListSchema = z.object({ deliveries: z.array(deliveryRecordSchema) });
+export type DeliveryList = z.infer<typeof deliveryListSchema>;
