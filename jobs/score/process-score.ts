@@ -1,5 +1,5 @@
 import type { RecordBatch, Schema, Table } from 'apache-arrow';
-import type { ReadPartOptions } from '../../services/formats/format-reader.js';
+import type { InvalidRecord, ReadPartOptions } from '../../services/formats/format-reader.js';
 import type { ModelMetadata } from '../../services/scoring/inference-host.js';
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 import type { JobRecord } from '../../schemas/job-record.js';
@@ -12,17 +12,40 @@ import { isTerminal } from '../job-state.js';
 import { type ChunkCommit, type SegmentCommit, outputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
 
-/** Every batch of every part of a chunk, in order. */
+/** A record the reader skipped, at `position`: the number of good rows of the chunk's stream before it. */
+interface SkippedRecord {
+  position: number;
+  invalid: InvalidRecord;
+}
+
+/**
+ * Every batch of every part of a chunk, in order. With `onSkipped`, records that cannot be decoded are
+ * skipped and reported with their place in the chunk's row stream.
+ */
 async function* readChunk(
   deps: PipelineDeps,
   record: JobRecord,
   chunk: ChunkDescriptor,
   signal?: AbortSignal,
   projection?: Pick<ReadPartOptions, 'columns' | 'pack'>,
+  onSkipped?: (skipped: SkippedRecord) => void,
 ): AsyncGenerator<RecordBatch> {
   const reader = deps.readers.readerFor(chunk.format);
+  let rowsBefore = 0;
   for (const part of chunk.parts) {
-    yield* reader.readPart(deps.storage, part, { signal, header: record.spec.input.header, ...projection });
+    const partStart = rowsBefore;
+    const onInvalidRecord = onSkipped
+      ? (invalid: InvalidRecord) => onSkipped({ position: partStart + invalid.rowInPart, invalid })
+      : undefined;
+    for await (const batch of reader.readPart(deps.storage, part, {
+      signal,
+      header: record.spec.input.header,
+      ...projection,
+      ...(onInvalidRecord ? { onInvalidRecord } : {}),
+    })) {
+      rowsBefore += batch.numRows;
+      yield batch;
+    }
   }
 }
 
@@ -108,7 +131,16 @@ export async function processScore(
   const model = packing?.model ?? mapped;
   if (packing && chunk.index === 0)
     deps.log('features packed in the decoder', { jobId, inputs: Object.keys(packing.packed) });
-  const batches = skipRows(readChunk(deps, record, chunk, signal, packing?.read), resumeRow)[
+  // Under `onInvalidRow: "skip"`, records that cannot be decoded are refused like rows the mapping refuses.
+  // Each belongs to the segment holding the stream row after it; those of committed segments are ignored.
+  const skipped: SkippedRecord[] = [];
+  const onSkipped =
+    spec.errors.onInvalidRow === 'skip'
+      ? (s: SkippedRecord) => {
+          if (s.position >= resumeRow) skipped.push(s);
+        }
+      : undefined;
+  const batches = skipRows(readChunk(deps, record, chunk, signal, packing?.read, onSkipped), resumeRow)[
     Symbol.asyncIterator
   ]();
   const first = await batches.next();
@@ -122,8 +154,14 @@ export async function processScore(
   let rejected = 0;
   let schema: Schema | undefined;
 
-  /** Commits rows `[segmentStart, rowEnd)` as a segment: its part, its refused rows, then its marker. */
-  const commitSegment = async (rowEnd: number): Promise<void> => {
+  /**
+   * Commits rows `[segmentStart, rowEnd)` as a segment: its part, its refused rows (and the skipped records
+   * before `rowEnd`, or all left with `last`), then its marker.
+   */
+  const commitSegment = async (rowEnd: number, last = false): Promise<void> => {
+    const taken = skipped.filter((s) => last || s.position < rowEnd);
+    skipped.splice(0, taken.length);
+    rejected += taken.length;
     const written = await writer.write(
       storage,
       layout.segmentPart(chunk.index, segmentStart),
@@ -145,6 +183,7 @@ export async function processScore(
         layout.segmentRejected(chunk.index, segmentStart),
         chunk,
         refused,
+        taken,
         signal,
       );
     }
@@ -214,8 +253,8 @@ export async function processScore(
     }
   }
   // The last segment; a chunk with no rows at all still gets its (empty) part when the schema is known.
-  if (rows + rejected > 0 || (segments.length === 0 && schema))
-    await commitSegment(segmentStart + rows + rejected);
+  if (rows + rejected + skipped.length > 0 || (segments.length === 0 && schema))
+    await commitSegment(segmentStart + rows + rejected, true);
 
   const commit: ChunkCommit = {
     index: chunk.index,
@@ -313,15 +352,33 @@ async function* locateErrors<T>(
   }
 }
 
-/** Refused rows as JSON lines: the passthrough keys, the chunk and row, and why. */
+/**
+ * Refused rows as JSON lines: the passthrough keys, the chunk and row, and why. Records that could not be
+ * decoded have no keys: their line carries the object, its row (when known), the byte offset, the reason
+ * and the record's text as it was, so nothing is lost.
+ */
 async function writeRejected(
   deps: PipelineDeps,
   uri: string,
   chunk: ChunkDescriptor,
   refused: Array<{ keys: Table; rows: number[]; columns: string[] }>,
+  skipped: readonly SkippedRecord[],
   signal?: AbortSignal,
 ): Promise<string> {
   const lines: string[] = [];
+  for (const { invalid } of skipped) {
+    const { uri: object, row, byteOffset } = invalid.error.location;
+    lines.push(
+      JSON.stringify({
+        _chunk: chunk.index,
+        _uri: object,
+        ...(row === undefined ? {} : { _objectRow: row }),
+        ...(byteOffset === undefined ? {} : { _byteOffset: byteOffset }),
+        _reason: invalid.error.message,
+        _record: invalid.record,
+      }),
+    );
+  }
   for (const { keys, rows, columns } of refused) {
     rows.forEach((row, i) => {
       const key = keys.get(i)?.toJSON() ?? {};

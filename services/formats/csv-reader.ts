@@ -219,8 +219,12 @@ function setCell(
   return true;
 }
 
-/** A malformed record, or a field that does not parse as its column's type (with the column). */
-export type CsvFault = RecordFault & { recordStart: number; column?: TextColumn };
+/**
+ * A malformed record, or a field that does not parse as its column's type (with the column). `next` is
+ * where the following record starts when the fault is confined to this record (a wrong field count, a bad
+ * value), so a reader that skips invalid records can go on; absent when the record's end is unknown.
+ */
+export type CsvFault = RecordFault & { recordStart: number; column?: TextColumn; next?: number };
 
 /**
  * Parses whole records of `text` from `from` into `columns` until the text ends or the batch is full.
@@ -262,21 +266,21 @@ export function parseCsvRecords(
         if (field < fieldCount) {
           const slot = slots[field]!;
           if (slot >= 0 && !setCell(columns[slot]!, row, text, a, b, false)) {
-            return invalidValue(columns[slot]!.column, text.slice(a, b), i);
+            return invalidValue(columns[slot]!.column, text.slice(a, b), i, next);
           }
         }
         field++;
         if (b === e) break;
         a = b + 1;
       }
-      if (field !== fieldCount) return ragged(fieldCount, field, i);
+      if (field !== fieldCount) return ragged(fieldCount, field, i, next);
       commitRow(origins, record, i);
       i = next;
       continue;
     }
     const parsed = parseCsvRecord(text, i, delimiter);
     if (isFault(parsed)) return { ...parsed, recordStart: i };
-    if (parsed.fields.length !== fieldCount) return ragged(fieldCount, parsed.fields.length, i);
+    if (parsed.fields.length !== fieldCount) return ragged(fieldCount, parsed.fields.length, i, parsed.next);
     for (let field = 0; field < fieldCount; field++) {
       const slot = slots[field]!;
       if (slot < 0) continue;
@@ -285,7 +289,7 @@ export function parseCsvRecords(
         value === undefined
           ? setCell(columns[slot]!, row, '', 0, 0, false)
           : setCell(columns[slot]!, row, value, 0, value.length, true);
-      if (!ok) return invalidValue(columns[slot]!.column, value ?? '', i);
+      if (!ok) return invalidValue(columns[slot]!.column, value ?? '', i, parsed.next);
     }
     commitRow(origins, record, i);
     i = parsed.next;
@@ -293,14 +297,29 @@ export function parseCsvRecords(
   return i;
 }
 
-function ragged(expected: number, found: number, recordStart: number): CsvFault {
+function ragged(expected: number, found: number, recordStart: number, next: number): CsvFault {
   const detail = `expected ${expected} fields, found ${found}`;
-  return { code: 'CSV_RAGGED_ROW', detail, at: recordStart, recordStart };
+  return { code: 'CSV_RAGGED_ROW', detail, at: recordStart, recordStart, next };
 }
 
-function invalidValue(column: TextColumn, value: string, recordStart: number): CsvFault {
+function invalidValue(column: TextColumn, value: string, recordStart: number, next: number): CsvFault {
   const detail = `"${value}" is not a valid ${column.type}`;
-  return { code: 'VALUE_INVALID', detail, at: recordStart, recordStart, column };
+  return { code: 'VALUE_INVALID', detail, at: recordStart, recordStart, column, next };
+}
+
+/**
+ * Undoes what a skipped record wrote into row `row` before its fault: validity bits and null counts (a
+ * later record overwrites the values themselves). Rows before `row` are whole, so the null count is the
+ * number of unset bits among them.
+ */
+function rollbackRow(cells: readonly CsvColumnCells[], row: number): void {
+  for (const c of cells) {
+    if (c.mode === TEXT) continue;
+    c.validity[row >> 3]! &= ~(1 << (row & 7));
+    let valid = 0;
+    for (let r = 0; r < row; r++) valid += (c.validity[r >> 3]! >> (r & 7)) & 1;
+    c.nulls = row - valid;
+  }
 }
 
 /** Builds one gathered column into Arrow data; text-kept types are parsed here. */
@@ -325,6 +344,8 @@ export interface CsvSettings {
   header: boolean;
   delimiter: string;
   explicit: Record<string, ColumnTypeName>;
+  /** Whether records with a wrong field count or a bad value are skipped rather than thrown. */
+  skipInvalid?: boolean;
 }
 
 /**
@@ -366,7 +387,12 @@ export async function readCsvLayout(
   const sample = makeRowOrigins(SAMPLE_ROWS);
   const sampleCells = names.map((name) => makeCsvColumnCells({ name, type: 'string' }, SAMPLE_ROWS));
   const shape = { fieldCount: names.length, slots: Int32Array.from(names, (_, i) => i), delimiter };
-  const stopped = parseCsvRecords(text, settings.header ? first.next : bom, shape, sample, sampleCells);
+  let stopped = parseCsvRecords(text, settings.header ? first.next : bom, shape, sample, sampleCells);
+  // Records a skipping reader will refuse are left out of type inference too.
+  while (settings.skipInvalid && typeof stopped !== 'number' && stopped.next !== undefined) {
+    rollbackRow(sampleCells, sample.rows);
+    stopped = parseCsvRecords(text, stopped.next, shape, sample, sampleCells);
+  }
   if (typeof stopped !== 'number') {
     const dataRow = sample.records - 1;
     throw new BadDataError(stopped.code, stopped.detail, {
@@ -417,6 +443,7 @@ async function* readCsvPart(
     header: options.header ?? true,
     delimiter,
     explicit: options.schema ?? {},
+    skipInvalid: options.onInvalidRecord !== undefined,
   };
   const access = textPartAccess(storage, part, options.signal);
   if (!access) return;
@@ -486,6 +513,7 @@ async function* readCsvPart(
     blockSize: knobs.blockSize,
     tailBlockSize: knobs.tailBlockSize,
   });
+  let rowsBefore = 0;
   for await (const window of windows) {
     const text = decodeRecords(window.bytes, uri, window.offset, 'CSV_INVALID');
     target.textId++;
@@ -495,10 +523,26 @@ async function* readCsvPart(
       const stopped = parseCsvRecords(text, at, shape, target, cells);
       if (typeof stopped !== 'number') {
         const byteOffset = byteOffsetOf(text, window.bytes.length, window.offset, stopped.recordStart);
-        throw fault(stopped.code, stopped.detail, target.records - 1, byteOffset, stopped.column?.name);
+        const error = fault(
+          stopped.code,
+          stopped.detail,
+          target.records - 1,
+          byteOffset,
+          stopped.column?.name,
+        );
+        if (!options.onInvalidRecord || stopped.next === undefined) throw error;
+        rollbackRow(cells, target.rows);
+        options.onInvalidRecord({
+          error,
+          record: text.slice(stopped.recordStart, stopped.next).replace(/\r?\n$/, ''),
+          rowInPart: rowsBefore + target.rows,
+        });
+        at = stopped.next;
+        continue;
       }
       at = stopped;
       if (target.rows < target.maxRows) break;
+      rowsBefore += target.rows;
       yield flush();
     }
   }

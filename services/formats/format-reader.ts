@@ -1,6 +1,7 @@
 import type { RecordBatch } from 'apache-arrow';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
 import type { Storage } from '../storage/storage.js';
+import type { BadDataError } from './errors/bad-data-error.js';
 
 /** Column type names accepted in an explicit CSV/JSONL schema. */
 export type ColumnTypeName = 'int32' | 'int64' | 'float32' | 'float64' | 'bool' | 'string' | 'timestamp';
@@ -20,7 +21,24 @@ export interface ReadPartOptions {
    * JavaScript thread). They come after the projected columns. Other readers do not offer this.
    */
   pack?: Array<{ name: string; columns: string[] }>;
+  /**
+   * CSV/JSONL: called for each record that cannot be decoded on its own (a wrong field count, a bad value,
+   * a line that is not a JSON object), which is then skipped instead of failing the read. Faults whose
+   * extent is unknown (an unterminated quote, bytes that are not UTF-8) still throw. Absent: every fault
+   * throws.
+   */
+  onInvalidRecord?: (invalid: InvalidRecord) => void;
   signal?: AbortSignal;
+}
+
+/** A record a reader skipped (see `ReadPartOptions.onInvalidRecord`). */
+export interface InvalidRecord {
+  /** What is wrong and where: code, object, row (when known) and byte offset. */
+  error: BadDataError;
+  /** The record's text as it was in the object, without its line break. */
+  record: string;
+  /** Good rows this part yielded before the skipped record: where it sat in the part's row stream. */
+  rowInPart: number;
 }
 
 /**

@@ -48,6 +48,8 @@ interface LineFault {
   code: BadDataCode;
   detail: string;
   lineStart: number;
+  /** Where the next line starts: a bad line never spills into the next one. */
+  next: number;
 }
 
 /**
@@ -78,11 +80,16 @@ export function parseJsonLines(
       value = JSON.parse(line);
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);
-      return { code: 'JSONL_INVALID_JSON', detail: `line is not valid JSON: ${reason}`, lineStart: i };
+      return { code: 'JSONL_INVALID_JSON', detail: `line is not valid JSON: ${reason}`, lineStart: i, next };
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-      return { code: 'JSONL_INVALID_RECORD', detail: `line is ${kind}, not a JSON object`, lineStart: i };
+      return {
+        code: 'JSONL_INVALID_RECORD',
+        detail: `line is ${kind}, not a JSON object`,
+        lineStart: i,
+        next,
+      };
     }
     onObject(value as Record<string, unknown>, target.rows);
     commitRow(target, record, i);
@@ -101,6 +108,8 @@ export async function readJsonlLayout(
   uri: string,
   explicit: Record<string, ColumnTypeName>,
   headBytes: number,
+  /** Leave lines that are not JSON objects out of the sample instead of throwing (a skipping read). */
+  skipInvalid = false,
 ): Promise<{ columns: TextColumn[]; head: Uint8Array }> {
   let head = await read(0, Math.min(size, headBytes));
   // At least one whole line is sampled, however long the first line is.
@@ -109,13 +118,16 @@ export async function readJsonlLayout(
   const text = decodeRecords(head.subarray(0, sampleEnd), uri, 0, 'JSONL_INVALID_JSON');
   const values = new Map<string, unknown[]>();
   const sample = makeRowOrigins(SAMPLE_ROWS);
-  const stopped = parseJsonLines(text, text.charCodeAt(0) === 0xfeff ? 1 : 0, sample, (record, row) => {
+  const collect = (record: Record<string, unknown>, row: number): void => {
     for (const key of Object.keys(record)) {
       let column = values.get(key);
       if (column === undefined) values.set(key, (column = []));
       column[row] = record[key];
     }
-  });
+  };
+  let stopped = parseJsonLines(text, text.charCodeAt(0) === 0xfeff ? 1 : 0, sample, collect);
+  while (skipInvalid && typeof stopped !== 'number')
+    stopped = parseJsonLines(text, stopped.next, sample, collect);
   if (typeof stopped !== 'number') {
     const byteOffset = byteOffsetOf(text, sampleEnd, 0, stopped.lineStart);
     throw new BadDataError(stopped.code, stopped.detail, { uri, row: sample.records - 1, byteOffset });
@@ -147,7 +159,14 @@ async function* readJsonlPart(
   if (!access) return;
   const { read, size, range } = access;
 
-  const { columns, head } = await readJsonlLayout(read, size, uri, options.schema ?? {}, knobs.headBytes);
+  const { columns, head } = await readJsonlLayout(
+    read,
+    size,
+    uri,
+    options.schema ?? {},
+    knobs.headBytes,
+    options.onInvalidRecord !== undefined,
+  );
   const outColumns = projectColumns(columns, options.columns, uri).map((i) => columns[i]!);
   const names = outColumns.map((c) => c.name);
   const schema = arrowSchema(outColumns);
@@ -197,6 +216,7 @@ async function* readJsonlPart(
     blockSize: knobs.blockSize,
     tailBlockSize: knobs.tailBlockSize,
   });
+  let rowsBefore = 0;
   for await (const window of windows) {
     const text = decodeRecords(window.bytes, uri, window.offset, 'JSONL_INVALID_JSON');
     target.textId++;
@@ -206,10 +226,19 @@ async function* readJsonlPart(
       const stopped = parseJsonLines(text, at, target, fill);
       if (typeof stopped !== 'number') {
         const byteOffset = byteOffsetOf(text, window.bytes.length, window.offset, stopped.lineStart);
-        throw fault(stopped.code, stopped.detail, target.records - 1, byteOffset);
+        const error = fault(stopped.code, stopped.detail, target.records - 1, byteOffset);
+        if (!options.onInvalidRecord) throw error;
+        options.onInvalidRecord({
+          error,
+          record: text.slice(stopped.lineStart, stopped.next).replace(/\r?\n$/, ''),
+          rowInPart: rowsBefore + target.rows,
+        });
+        at = stopped.next;
+        continue;
       }
       at = stopped;
       if (target.rows < target.maxRows) break;
+      rowsBefore += target.rows;
       yield flush();
     }
   }
