@@ -10,8 +10,10 @@ import {
 } from '../../schemas/job-record.js';
 import { specDigest, type JobSpec } from '../../schemas/job-spec.js';
 import { IdempotencyConflict } from './errors/idempotency-conflict.js';
+import { InvalidListCursor } from './errors/invalid-list-cursor.js';
 import { JobAlreadyExists } from './errors/job-already-exists.js';
 import { JobNotFound } from './errors/job-not-found.js';
+import { TooManyActiveJobs } from './errors/too-many-active-jobs.js';
 
 export interface CreateJobOptions {
   /** Default `crypto.randomUUID()`. */
@@ -20,6 +22,37 @@ export interface CreateJobOptions {
   tenant?: string;
   /** Same tenant + key + spec → the existing job; same key, other spec → `IdempotencyConflict`. */
   idempotencyKey?: string;
+  /**
+   * Refuse (`TooManyActiveJobs`) when the tenant already has this many active jobs, checked in the same
+   * atomic step that creates the job, so concurrent creates never overshoot. Default: no limit. A repeated
+   * idempotency key returns its job whatever the count.
+   */
+  maxActiveJobs?: number;
+}
+
+export interface ListJobsOptions {
+  /** Only this tenant's jobs. Default: every tenant's (operators). */
+  tenant?: string;
+  /** Only jobs in this state. */
+  status?: JobStatus;
+  /** Only jobs carrying every one of these labels with these values. */
+  labels?: Readonly<Record<string, string>>;
+  /** Page size. Default 20. */
+  limit?: number;
+  /** `nextCursor` of the previous page. Throws `InvalidListCursor` for anything else. */
+  cursor?: string;
+  /**
+   * Index entries examined at most per call. A selective filter may then return a short (even empty) page
+   * with a `nextCursor` to go on from, instead of scanning every job of the tenant in one request.
+   * Default 1000.
+   */
+  scanLimit?: number;
+}
+
+/** Jobs newest first; `nextCursor` is null once nothing older is left. */
+export interface JobPage {
+  jobs: JobRecord[];
+  nextCursor: string | null;
 }
 
 export interface TransitionPatch {
@@ -54,8 +87,23 @@ export interface JobStore {
   isCommitted(id: string, index: number): Promise<boolean>;
   /** Committed chunk indexes, ascending. */
   committedChunks(id: string): Promise<number[]>;
-  /** Removes the record, its chunk set and its idempotency key (for tests and retention). */
+  /**
+   * Jobs newest first, a page at a time. Pages are cut at exact positions in a creation-ordered index, so
+   * walking the cursors visits every job once, however many are created meanwhile (those come first).
+   */
+  list(options?: ListJobsOptions): Promise<JobPage>;
+  /** How many of the tenant's jobs are not yet succeeded, failed or cancelled. */
+  countActive(tenant: string): Promise<number>;
+  /** Removes the record, its chunk set, its idempotency key and its index entries (for tests and retention). */
   delete(id: string): Promise<void>;
+}
+
+/**
+ * Pub/sub channel on which every status change is published (the message is the job id), so a long-poll
+ * wakes at once instead of polling. Not a key: Cluster broadcasts it.
+ */
+export function jobStatusChannel(prefix: string): string {
+  return `${prefix}:job-status`;
 }
 
 export interface RedisJobStoreOptions {
@@ -88,16 +136,23 @@ async function runScript(
   }
 }
 
-// KEYS: job, [idempotency]. ARGV: id, field, value, …
-// Replies {'created'}, {'exists'} (id taken) or {'idem', existingId}.
+// KEYS: job, tenant's active set, tenant's index, global index, [idempotency]. ARGV: id, max active jobs
+// (0: no limit), index member, field, value, … Replies {'created'}, {'exists'} (id taken), {'idem', existingId}
+// or {'full'} (the tenant is at its limit). The limit is checked here, with the write, so racing creates
+// cannot overshoot it.
 const createScript = luaScript(`
-if KEYS[2] then
-  local existing = redis.call('GET', KEYS[2])
+if KEYS[5] then
+  local existing = redis.call('GET', KEYS[5])
   if existing then return {'idem', existing} end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-if KEYS[2] then redis.call('SET', KEYS[2], ARGV[1]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+local limit = tonumber(ARGV[2])
+if limit > 0 and redis.call('SCARD', KEYS[2]) >= limit then return {'full'} end
+if KEYS[5] then redis.call('SET', KEYS[5], ARGV[1]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], 0, ARGV[3])
+redis.call('ZADD', KEYS[4], 0, ARGV[3])
 return {'created'}
 `);
 
@@ -107,8 +162,10 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 `);
 
-// KEYS: job. ARGV: to, now, comma-separated states allowed to move to 'to', setStartedAt, setFinishedAt,
-// patch field, value, … Replies {'missing'}, {'same'}, {'invalid', from} or {'moved', from}.
+// KEYS: job, [tenant's active set: given when 'to' is terminal]. ARGV: to, now, comma-separated states
+// allowed to move to 'to', setStartedAt, setFinishedAt, id, status channel, patch field, value, …
+// Replies {'missing'}, {'same'}, {'invalid', from} or {'moved', from}. A terminal job leaves the active set
+// in the same step, and every move is published for long-polls.
 const transitionScript = luaScript(`
 local from = redis.call('HGET', KEYS[1], 'status')
 if not from then return {'missing'} end
@@ -121,7 +178,9 @@ if not allowed then return {'invalid', from} end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updatedAt', ARGV[2])
 if ARGV[4] == '1' then redis.call('HSETNX', KEYS[1], 'startedAt', ARGV[2]) end
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'finishedAt', ARGV[2]) end
-if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
+if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+if KEYS[2] then redis.call('SREM', KEYS[2], ARGV[6]) end
+redis.call('PUBLISH', ARGV[7], ARGV[6])
 return {'moved', from}
 `);
 
@@ -150,10 +209,13 @@ end
 return {first, done, tonumber(redis.call('HGET', KEYS[1], 'chunksTotal') or '0')}
 `);
 
-// KEYS: job, chunks, [idempotency]. ARGV: id.
+// KEYS: job, chunks, tenant's active set, tenant's index, global index, [idempotency]. ARGV: id, index member.
 const deleteScript = luaScript(`
-if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+if KEYS[6] and redis.call('GET', KEYS[6]) == ARGV[1] then redis.call('DEL', KEYS[6]) end
 redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[2])
+redis.call('ZREM', KEYS[5], ARGV[2])
 return 0
 `);
 
@@ -200,11 +262,37 @@ function progressOf(fields: Record<string, string>, status: JobStatus, nowMs: nu
   return { chunksTotal, chunksDone, rowsScored, rowsRejected, rowsPerSecond, etaSeconds };
 }
 
+/** Zero-padded milliseconds: lexicographic order of index members is creation order. */
+const CREATED_MS_DIGITS = 15;
+
+/** A job's entry in the listing indexes: creation time, then the id to order jobs created in the same ms. */
+function indexMember(createdAt: string, id: string): string {
+  return `${String(Date.parse(createdAt)).padStart(CREATED_MS_DIGITS, '0')}:${id}`;
+}
+
+const encodeCursor = (member: string): string => Buffer.from(member, 'utf8').toString('base64url');
+
+/** The index member a cursor stands for; throws `InvalidListCursor` for anything `encodeCursor` did not make. */
+function decodeCursor(cursor: string): string {
+  const member = Buffer.from(cursor, 'base64url').toString('utf8');
+  const shape = new RegExp(`^\\d{${CREATED_MS_DIGITS}}:[^\\x00-\\x20]+$`);
+  if (!shape.test(member) || encodeCursor(member) !== cursor) throw new InvalidListCursor(cursor);
+  return member;
+}
+
+function hasLabels(record: JobRecord, labels: Readonly<Record<string, string>>): boolean {
+  return Object.entries(labels).every(([key, value]) => record.spec.labels[key] === value);
+}
+
 /**
  * A `JobStore` on Redis. Layout under `prefix` (hash-tagged, so one Cluster slot):
  * - `<prefix>:job:<id>` — hash: scalar fields, `spec` and `error` as JSON, counters as integers;
  * - `<prefix>:job:<id>:chunks` — set of committed chunk indexes;
- * - `<prefix>:idem:<tenant>:<key>` — the job id an idempotency key was first used for.
+ * - `<prefix>:idem:<tenant>:<key>` — the job id an idempotency key was first used for;
+ * - `<prefix>:tenant:<tenant>:active` — set of the tenant's jobs not yet terminal (for its limit);
+ * - `<prefix>:tenant:<tenant>:jobs` and `<prefix>:jobs` — the tenant's and every job, as a sorted set of
+ *   `<created ms>:<id>` members (all scored 0, ordered lexicographically) for listing newest first;
+ * - channel `jobStatusChannel(prefix)` — each status change, published with the job id.
  */
 export function makeRedisJobStore(
   redis: Redis,
@@ -215,9 +303,27 @@ export function makeRedisJobStore(
   const jobKey = (id: string): string => `${prefix}:job:${id}`;
   const chunksKey = (id: string): string => `${prefix}:job:${id}:chunks`;
   const idemKey = (tenant: string, key: string): string => `${prefix}:idem:${tenant}:${key}`;
+  const activeKey = (tenant: string): string => `${prefix}:tenant:${tenant}:active`;
+  const tenantIndexKey = (tenant: string): string => `${prefix}:tenant:${tenant}:jobs`;
+  const globalIndexKey = `${prefix}:jobs`;
+  const statusChannel = jobStatusChannel(prefix);
 
   async function get(id: string): Promise<JobRecord | undefined> {
-    const fields = await redis.hgetall(jobKey(id));
+    return recordOf(await redis.hgetall(jobKey(id)));
+  }
+
+  /** Records of `ids`, in one round trip; undefined where a job is gone. */
+  async function getMany(ids: readonly string[]): Promise<(JobRecord | undefined)[]> {
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hgetall(jobKey(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, fields]) => {
+      if (error) throw error;
+      return recordOf(fields as Record<string, string>);
+    });
+  }
+
+  function recordOf(fields: Record<string, string>): JobRecord | undefined {
     if (fields.status === undefined) return undefined;
     const status = jobStatusSchema.parse(fields.status);
     return jobRecordSchema.parse({
@@ -266,24 +372,30 @@ export function makeRedisJobStore(
         rowsRejected: '0',
       };
       if (o.idempotencyKey !== undefined) fields.idempotencyKey = o.idempotencyKey;
-      const keys = [jobKey(id)];
-      if (o.idempotencyKey !== undefined) keys.push(idemKey(tenant, o.idempotencyKey));
+      const maxActive = o.maxActiveJobs ?? 0;
+      if (o.maxActiveJobs !== undefined) assertCount('maxActiveJobs', o.maxActiveJobs);
+      const keys = [jobKey(id), activeKey(tenant), tenantIndexKey(tenant), globalIndexKey];
+      const idem = o.idempotencyKey === undefined ? undefined : idemKey(tenant, o.idempotencyKey);
+      if (idem !== undefined) keys.push(idem);
 
       // Twice at most: a key left behind by a deleted job is released once, then the create goes through.
       for (let attempt = 0; ; attempt++) {
         const reply = (await runScript(redis, createScript, keys, [
           id,
+          // 0 means "no limit" to the script, so a limit of 0 becomes "refuse every job".
+          o.maxActiveJobs === 0 ? -1 : maxActive,
+          indexMember(createdAt, id),
           ...Object.entries(fields).flat(),
         ])) as [string, string?];
         if (reply[0] === 'created') return { record: await mustGet(id), created: true };
         if (reply[0] === 'exists') throw new JobAlreadyExists(id);
+        if (reply[0] === 'full') throw new TooManyActiveJobs(tenant, maxActive);
         const existingId = reply[1] ?? '';
         const existing = await get(existingId);
         if (existing !== undefined) {
           if (existing.specDigest === digest) return { record: existing, created: false };
           throw new IdempotencyConflict(o.idempotencyKey ?? '', existingId);
         }
-        const idem = keys[1];
         if (idem === undefined || attempt > 0) throw new JobNotFound(existingId);
         await runScript(redis, releaseKeyScript, [idem], [existingId]);
       }
@@ -295,19 +407,22 @@ export function makeRedisJobStore(
       if (patch.error !== undefined) patchFields.push('error', JSON.stringify(patch.error));
       if (patch.modelSha256 !== undefined) patchFields.push('modelSha256', patch.modelSha256);
       if (patch.manifestUri !== undefined) patchFields.push('manifestUri', patch.manifestUri);
-      const reply = (await runScript(
-        redis,
-        transitionScript,
-        [jobKey(id)],
-        [
-          to,
-          at,
-          predecessorsOf(to),
-          to === 'planning' ? '1' : '0',
-          isTerminal(to) ? '1' : '0',
-          ...patchFields,
-        ],
-      )) as [string, string?];
+      const keys = [jobKey(id)];
+      if (isTerminal(to)) {
+        // A job's tenant never changes, so reading it ahead of the script cannot race.
+        const tenant = await redis.hget(jobKey(id), 'tenant');
+        if (tenant !== null) keys.push(activeKey(tenant));
+      }
+      const reply = (await runScript(redis, transitionScript, keys, [
+        to,
+        at,
+        predecessorsOf(to),
+        to === 'planning' ? '1' : '0',
+        isTerminal(to) ? '1' : '0',
+        id,
+        statusChannel,
+        ...patchFields,
+      ])) as [string, string?];
       if (reply[0] === 'missing') throw new JobNotFound(id);
       if (reply[0] === 'invalid') assertTransition(jobStatusSchema.parse(reply[1]), to, id);
       return mustGet(id);
@@ -347,11 +462,66 @@ export function makeRedisJobStore(
       return members.map(Number).sort((a, b) => a - b);
     },
 
+    async list(options = {}) {
+      const limit = options.limit ?? 20;
+      assertCount('limit', limit);
+      const scanLimit = Math.max(1, options.scanLimit ?? 1000);
+      const index = options.tenant === undefined ? globalIndexKey : tenantIndexKey(options.tenant);
+      const filtered = options.status !== undefined || options.labels !== undefined;
+      const matches = (record: JobRecord): boolean =>
+        (options.tenant === undefined || record.tenant === options.tenant) &&
+        (options.status === undefined || record.status === options.status) &&
+        (options.labels === undefined || hasLabels(record, options.labels));
+
+      const jobs: JobRecord[] = [];
+      let after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+      let examined = 0;
+      while (jobs.length < limit && examined < scanLimit) {
+        // One more than needed tells, without another round trip, whether anything is left after the page.
+        const want = Math.min(scanLimit - examined, filtered ? 100 : limit - jobs.length) + 1;
+        const members = await redis.zrange(
+          index,
+          after === undefined ? '+' : `(${after}`,
+          '-',
+          'BYLEX',
+          'REV',
+          'LIMIT',
+          0,
+          want,
+        );
+        const records = await getMany(members.map((m) => m.slice(CREATED_MS_DIGITS + 1)));
+        for (const [i, member] of members.entries()) {
+          if (jobs.length === limit || examined === scanLimit) {
+            return { jobs, nextCursor: after === undefined ? null : encodeCursor(after) };
+          }
+          examined += 1;
+          after = member;
+          const record = records[i];
+          if (record !== undefined && matches(record)) jobs.push(record);
+        }
+        if (members.length < want) return { jobs, nextCursor: null };
+      }
+      // Stopped on a full page or the scan limit with the index not yet exhausted: peek for more.
+      const rest =
+        after === undefined
+          ? 0
+          : (await redis.zrange(index, `(${after}`, '-', 'BYLEX', 'REV', 'LIMIT', 0, 1)).length;
+      return { jobs, nextCursor: rest > 0 && after !== undefined ? encodeCursor(after) : null };
+    },
+
+    async countActive(tenant) {
+      return redis.scard(activeKey(tenant));
+    },
+
     async delete(id) {
-      const [tenant, key] = await redis.hmget(jobKey(id), 'tenant', 'idempotencyKey');
-      const keys = [jobKey(id), chunksKey(id)];
-      if (tenant != null && key != null) keys.push(idemKey(tenant, key));
-      await runScript(redis, deleteScript, keys, [id]);
+      const [tenant, key, createdAt] = await redis.hmget(jobKey(id), 'tenant', 'idempotencyKey', 'createdAt');
+      if (tenant == null || createdAt == null) {
+        await redis.del(jobKey(id), chunksKey(id));
+        return;
+      }
+      const keys = [jobKey(id), chunksKey(id), activeKey(tenant), tenantIndexKey(tenant), globalIndexKey];
+      if (key != null) keys.push(idemKey(tenant, key));
+      await runScript(redis, deleteScript, keys, [id, indexMember(createdAt, id)]);
     },
   };
 }

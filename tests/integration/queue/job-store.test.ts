@@ -5,9 +5,11 @@ import { InvalidJobTransition } from '../../../jobs/errors/invalid-job-transitio
 import { jobRecordSchema } from '../../../schemas/job-record.js';
 import { parseJobSpec, specDigest, type JobSpec } from '../../../schemas/job-spec.js';
 import { IdempotencyConflict } from '../../../services/queue/errors/idempotency-conflict.js';
+import { InvalidListCursor } from '../../../services/queue/errors/invalid-list-cursor.js';
 import { JobAlreadyExists } from '../../../services/queue/errors/job-already-exists.js';
 import { JobNotFound } from '../../../services/queue/errors/job-not-found.js';
-import { makeRedisJobStore, type JobStore } from '../../../services/queue/job-store.js';
+import { TooManyActiveJobs } from '../../../services/queue/errors/too-many-active-jobs.js';
+import { jobStatusChannel, makeRedisJobStore, type JobStore } from '../../../services/queue/job-store.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
 
 const spec: JobSpec = parseJobSpec({
@@ -81,8 +83,16 @@ describe('RedisJobStore', () => {
     expect(jobRecordSchema.parse(record)).toEqual(record);
     expect(await store.get(record.id)).toEqual(record);
     expect(await store.get('no-such-job')).toBeUndefined();
-    // Keys stay under the prefix, and the record holds no more than descriptors.
-    expect(await keysOf(prefix)).toEqual([`${prefix}:job:${record.id}`]);
+    // Keys stay under the prefix (the record, the tenant's active set, its and the global listing index),
+    // and the record holds no more than descriptors.
+    expect((await keysOf(prefix)).sort()).toEqual(
+      [
+        `${prefix}:job:${record.id}`,
+        `${prefix}:jobs`,
+        `${prefix}:tenant:acme:active`,
+        `${prefix}:tenant:acme:jobs`,
+      ].sort(),
+    );
     expect(await redis.memory('USAGE', `${prefix}:job:${record.id}`)).toBeLessThan(4096);
   });
 
@@ -334,5 +344,121 @@ describe('RedisJobStore', () => {
     const { record } = await forgetfulStore.create(spec);
     expect(refused).toBe(1);
     expect((await forgetfulStore.commitChunk(record.id, 0, { rows: 1, rejected: 0 })).first).toBe(true);
+  });
+
+  it("lists a tenant's jobs newest first, page by page, with no duplicates or gaps", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 23; i++) {
+      // Several jobs share a millisecond: the id orders them.
+      if (i % 3 === 0) clock.ms += 1;
+      ids.push(
+        (await store.create(spec, { tenant: 'acme', id: `job-${String(i).padStart(2, '0')}` })).record.id,
+      );
+    }
+    await store.create(spec, { tenant: 'globex', id: 'other' });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.list({ tenant: 'acme', limit: 5, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.jobs.map((j) => j.id));
+      cursor = page.nextCursor ?? undefined;
+      pages += 1;
+      // A job created mid-walk is newer than the cursor: it never shows up on later pages.
+      if (pages === 2) await store.create(spec, { tenant: 'acme', id: 'late' });
+    } while (cursor !== undefined);
+    expect(pages).toBe(5);
+    expect(seen).toEqual([...ids].reverse());
+    // Every tenant's jobs for operators.
+    expect((await store.list({ limit: 100 })).jobs.map((j) => j.id)).toContain('other');
+    expect((await store.list({ tenant: 'nobody' })).jobs).toEqual([]);
+  });
+
+  it('filters a listing by status and labels, cutting short pages when the scan limit is reached', async () => {
+    for (let i = 0; i < 12; i++) {
+      clock.ms += 1;
+      const labels = { team: i % 2 === 0 ? 'risk' : 'growth' };
+      const { record } = await store.create({ ...spec, labels }, { tenant: 'acme', id: `j${i}` });
+      if (i % 3 === 0) await store.transition(record.id, 'cancelling');
+    }
+    const cancelling = await store.list({ tenant: 'acme', status: 'cancelling' });
+    expect(cancelling.jobs.map((j) => j.id)).toEqual(['j9', 'j6', 'j3', 'j0']);
+    expect(cancelling.nextCursor).toBeNull();
+    const risky = await store.list({ tenant: 'acme', status: 'cancelling', labels: { team: 'risk' } });
+    expect(risky.jobs.map((j) => j.id)).toEqual(['j6', 'j0']);
+    // A scan limit of 4 examines j11..j8 (j9 matches), then hands back a cursor to go on from.
+    const first = await store.list({ tenant: 'acme', status: 'cancelling', scanLimit: 4 });
+    expect(first.jobs.map((j) => j.id)).toEqual(['j9']);
+    expect(first.nextCursor).not.toBeNull();
+    const second = await store.list({
+      tenant: 'acme',
+      status: 'cancelling',
+      scanLimit: 4,
+      cursor: first.nextCursor ?? '',
+    });
+    expect(second.jobs.map((j) => j.id)).toEqual(['j6']);
+  });
+
+  it('refuses a cursor it did not hand out', async () => {
+    for (const cursor of ['nope', '', 'AAAA', Buffer.from('12:x').toString('base64url')]) {
+      await expect(store.list({ tenant: 'acme', cursor })).rejects.toBeInstanceOf(InvalidListCursor);
+    }
+  });
+
+  it('counts active jobs per tenant and refuses creates past the limit, even when they race', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => store.create(spec, { tenant: 'acme', maxActiveJobs: 5 })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+    const refused = results.find((r) => r.status === 'rejected');
+    expect(refused?.status === 'rejected' && refused.reason).toBeInstanceOf(TooManyActiveJobs);
+    expect(await store.countActive('acme')).toBe(5);
+    // Another tenant has its own count.
+    expect((await store.create(spec, { tenant: 'globex', maxActiveJobs: 5 })).created).toBe(true);
+
+    // A terminal job frees its slot; a repeated idempotency key still gets its job at the limit.
+    const { jobs } = await store.list({ tenant: 'acme' });
+    const first = jobs[0];
+    if (!first) throw new Error('no job listed');
+    await store.transition(first.id, 'cancelling');
+    expect(await store.countActive('acme')).toBe(5);
+    await store.transition(first.id, 'cancelled');
+    expect(await store.countActive('acme')).toBe(4);
+    const keyed = await store.create(spec, { tenant: 'acme', idempotencyKey: 'k', maxActiveJobs: 5 });
+    expect(keyed.created).toBe(true);
+    await expect(store.create(spec, { tenant: 'acme', maxActiveJobs: 5 })).rejects.toMatchObject({
+      code: 'TOO_MANY_ACTIVE_JOBS',
+      tenant: 'acme',
+      limit: 5,
+    });
+    expect(await store.create(spec, { tenant: 'acme', idempotencyKey: 'k', maxActiveJobs: 5 })).toMatchObject(
+      { created: false, record: { id: keyed.record.id } },
+    );
+    await store.delete(keyed.record.id);
+    expect(await store.countActive('acme')).toBe(4);
+  });
+
+  it('publishes every status change on the status channel', async () => {
+    const subscriber = redis.duplicate();
+    try {
+      const heard: string[] = [];
+      subscriber.on('message', (_channel: string, id: string) => heard.push(id));
+      await subscriber.subscribe(jobStatusChannel(prefix));
+      const { record } = await store.create(spec);
+      await store.transition(record.id, 'planning');
+      await store.transition(record.id, 'planning'); // unchanged: nothing published
+      await store.transition(record.id, 'failed');
+      await expect.poll(() => heard).toEqual([record.id, record.id]);
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
+  it('removes a deleted job from its indexes and active set', async () => {
+    const { record } = await store.create(spec, { tenant: 'acme' });
+    await store.delete(record.id);
+    expect((await store.list({ tenant: 'acme' })).jobs).toEqual([]);
+    expect(await store.countActive('acme')).toBe(0);
+    expect(await keysOf(prefix)).toEqual([]);
   });
 });
