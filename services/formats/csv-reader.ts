@@ -21,6 +21,7 @@ import { RecordBatch } from 'apache-arrow';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
 import type { Storage } from '../storage/storage.js';
 import { BadDataError, type BadDataCode } from './errors/bad-data-error.js';
+import { makeSkippedRecords } from './invalid-records.js';
 import type { ColumnTypeName, FormatReader, ReadPartOptions } from './format-reader.js';
 import {
   LF,
@@ -323,9 +324,14 @@ function rollbackRow(cells: readonly CsvColumnCells[], row: number): void {
 }
 
 /** Builds one gathered column into Arrow data; text-kept types are parsed here. */
-function buildCsvColumn(cells: CsvColumnCells, length: number): BuiltColumn {
+function buildCsvColumn(
+  cells: CsvColumnCells,
+  length: number,
+  onBad?: (row: number, value: string) => void,
+): BuiltColumn {
   const { column } = cells;
-  if (cells.mode === TEXT) return buildColumn(column.type, { kind: 'text', values: cells.strings }, length);
+  if (cells.mode === TEXT)
+    return buildColumn(column.type, { kind: 'text', values: cells.strings }, length, onBad);
   const type = column.type === 'int64' ? 'int64' : column.type === 'float32' ? 'float32' : 'float64';
   const values = cells.mode === INT64 ? cells.ints.subarray(0, length) : cells.floats.subarray(0, length);
   return { ok: true, data: numericData(type, values, cells.validity, cells.nulls, length) };
@@ -483,24 +489,44 @@ async function* readCsvPart(
   // Texts the current batch's rows come from, to turn a bad value's character index into a byte offset.
   const texts: { id: number; text: string; offset: number; byteLength: number }[] = [];
 
-  const flush = (): RecordBatch => {
-    const batch = takeRecordBatch(schema, outColumns, target, (slot, _, length) =>
-      buildCsvColumn(cells[slot]!, length),
+  const skipping = options.onInvalidRecord ? makeSkippedRecords(options.onInvalidRecord) : undefined;
+  const textOfRow = (row: number) => texts.find((x) => x.id === target.textOf[row])!;
+  const valueFault = (row: number, column: TextColumn, value: string) => {
+    const t = textOfRow(row);
+    const byteOffset = byteOffsetOf(t.text, t.byteLength, t.offset, target.charStartOf[row]!);
+    const detail = `"${value}" is not a valid ${column.type}`;
+    return fault('VALUE_INVALID', detail, target.recordOf[row]!, byteOffset, column.name);
+  };
+  const recordText = (row: number): string => {
+    const { text } = textOfRow(row);
+    const start = target.charStartOf[row]!;
+    const parsed = parseCsvRecord(text, start, delimiter);
+    const end = isFault(parsed) ? indexOr(text, '\n', start, text.length) : parsed.next;
+    return text.slice(start, end).replace(/\r?\n$/, '');
+  };
+
+  /** The gathered rows as a batch; when skipping, rows with a value that does not convert are cut out. */
+  const flush = (): RecordBatch[] => {
+    const cut = new Map<number, { column: TextColumn; value: string }>();
+    const batch = takeRecordBatch(
+      schema,
+      outColumns,
+      target,
+      (slot, _, length, onBad) => buildCsvColumn(cells[slot]!, length, onBad),
+      skipping && ((row, column, value) => void (cut.has(row) || cut.set(row, { column, value }))),
     );
-    if (batch instanceof RecordBatch) {
-      // Arrow now owns the typed arrays; the next batch gets fresh ones.
-      cells = newCells();
-      texts.splice(0, texts.length - 1);
-      return batch;
-    }
-    const t = texts.find((x) => x.id === target.textOf[batch.row])!;
-    throw fault(
-      'VALUE_INVALID',
-      `"${batch.value}" is not a valid ${batch.column.type}`,
-      target.recordOf[batch.row]!,
-      byteOffsetOf(t.text, t.byteLength, t.offset, target.charStartOf[batch.row]!),
-      batch.column.name,
-    );
+    if (!(batch instanceof RecordBatch)) throw valueFault(batch.row, batch.column, batch.value);
+    const cutRows = [...cut]
+      .sort(([a], [b]) => a - b)
+      .map(([row, { column, value }]) => ({
+        row,
+        error: valueFault(row, column, value),
+        record: recordText(row),
+      }));
+    // Arrow now owns the typed arrays; the next batch gets fresh ones.
+    cells = newCells();
+    texts.splice(0, texts.length - 1);
+    return skipping ? skipping.take(batch, cutRows) : [batch];
   };
 
   const windows = ownedRecordWindows({
@@ -513,7 +539,6 @@ async function* readCsvPart(
     blockSize: knobs.blockSize,
     tailBlockSize: knobs.tailBlockSize,
   });
-  let rowsBefore = 0;
   for await (const window of windows) {
     const text = decodeRecords(window.bytes, uri, window.offset, 'CSV_INVALID');
     target.textId++;
@@ -530,21 +555,18 @@ async function* readCsvPart(
           byteOffset,
           stopped.column?.name,
         );
-        if (!options.onInvalidRecord || stopped.next === undefined) throw error;
+        if (!skipping || stopped.next === undefined) throw error;
         rollbackRow(cells, target.rows);
-        options.onInvalidRecord({
-          error,
-          record: text.slice(stopped.recordStart, stopped.next).replace(/\r?\n$/, ''),
-          rowInPart: rowsBefore + target.rows,
-        });
+        const record = text.slice(stopped.recordStart, stopped.next).replace(/\r?\n$/, '');
+        skipping.skipParsed(error, record, target.rows);
         at = stopped.next;
         continue;
       }
       at = stopped;
       if (target.rows < target.maxRows) break;
-      rowsBefore += target.rows;
-      yield flush();
+      yield* flush();
     }
   }
-  if (target.rows > 0) yield flush();
+  if (target.rows > 0) yield* flush();
+  else skipping?.take(undefined, []);
 }

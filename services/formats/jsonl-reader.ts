@@ -15,6 +15,7 @@ import { RecordBatch } from 'apache-arrow';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
 import type { Storage } from '../storage/storage.js';
 import { BadDataError, type BadDataCode } from './errors/bad-data-error.js';
+import { makeSkippedRecords } from './invalid-records.js';
 import type { ColumnTypeName, FormatReader, ReadPartOptions } from './format-reader.js';
 import {
   LF,
@@ -188,22 +189,42 @@ async function* readJsonlPart(
     for (let slot = 0; slot < names.length; slot++) cells[slot]![row] = record[names[slot]!];
   };
 
-  const flush = (): RecordBatch => {
-    const batch = takeRecordBatch(schema, outColumns, target, (slot, column, length) =>
-      buildColumn(column.type, { kind: 'json', values: cells[slot]! }, length),
+  const skipping = options.onInvalidRecord ? makeSkippedRecords(options.onInvalidRecord) : undefined;
+  const textOfRow = (row: number) => texts.find((x) => x.id === target.textOf[row])!;
+  const valueFault = (row: number, column: TextColumn, value: string) => {
+    const t = textOfRow(row);
+    const byteOffset = byteOffsetOf(t.text, t.byteLength, t.offset, target.charStartOf[row]!);
+    const detail = `${value} is not a valid ${column.type}`;
+    return fault('VALUE_INVALID', detail, target.recordOf[row]!, byteOffset, column.name);
+  };
+  const lineText = (row: number): string => {
+    const { text } = textOfRow(row);
+    const start = target.charStartOf[row]!;
+    const end = text.indexOf('\n', start);
+    return text.slice(start, end < 0 ? text.length : end).replace(/\r$/, '');
+  };
+
+  /** The gathered rows as a batch; when skipping, rows with a value that does not convert are cut out. */
+  const flush = (): RecordBatch[] => {
+    const cut = new Map<number, { column: TextColumn; value: string }>();
+    const batch = takeRecordBatch(
+      schema,
+      outColumns,
+      target,
+      (slot, column, length, onBad) =>
+        buildColumn(column.type, { kind: 'json', values: cells[slot]! }, length, onBad),
+      skipping && ((row, column, value) => void (cut.has(row) || cut.set(row, { column, value }))),
     );
-    if (batch instanceof RecordBatch) {
-      texts.splice(0, texts.length - 1);
-      return batch;
-    }
-    const t = texts.find((x) => x.id === target.textOf[batch.row])!;
-    throw fault(
-      'VALUE_INVALID',
-      `${batch.value} is not a valid ${batch.column.type}`,
-      target.recordOf[batch.row]!,
-      byteOffsetOf(t.text, t.byteLength, t.offset, target.charStartOf[batch.row]!),
-      batch.column.name,
-    );
+    if (!(batch instanceof RecordBatch)) throw valueFault(batch.row, batch.column, batch.value);
+    const cutRows = [...cut]
+      .sort(([a], [b]) => a - b)
+      .map(([row, { column, value }]) => ({
+        row,
+        error: valueFault(row, column, value),
+        record: lineText(row),
+      }));
+    texts.splice(0, texts.length - 1);
+    return skipping ? skipping.take(batch, cutRows) : [batch];
   };
 
   const windows = ownedRecordWindows({
@@ -216,7 +237,6 @@ async function* readJsonlPart(
     blockSize: knobs.blockSize,
     tailBlockSize: knobs.tailBlockSize,
   });
-  let rowsBefore = 0;
   for await (const window of windows) {
     const text = decodeRecords(window.bytes, uri, window.offset, 'JSONL_INVALID_JSON');
     target.textId++;
@@ -227,20 +247,17 @@ async function* readJsonlPart(
       if (typeof stopped !== 'number') {
         const byteOffset = byteOffsetOf(text, window.bytes.length, window.offset, stopped.lineStart);
         const error = fault(stopped.code, stopped.detail, target.records - 1, byteOffset);
-        if (!options.onInvalidRecord) throw error;
-        options.onInvalidRecord({
-          error,
-          record: text.slice(stopped.lineStart, stopped.next).replace(/\r?\n$/, ''),
-          rowInPart: rowsBefore + target.rows,
-        });
+        if (!skipping) throw error;
+        const record = text.slice(stopped.lineStart, stopped.next).replace(/\r?\n$/, '');
+        skipping.skipParsed(error, record, target.rows);
         at = stopped.next;
         continue;
       }
       at = stopped;
       if (target.rows < target.maxRows) break;
-      rowsBefore += target.rows;
-      yield flush();
+      yield* flush();
     }
   }
-  if (target.rows > 0) yield flush();
+  if (target.rows > 0) yield* flush();
+  else skipping?.take(undefined, []);
 }

@@ -212,7 +212,13 @@ export type BuiltColumn = { ok: true; data: Data } | { ok: false; row: number; v
  * Builds one Arrow column of `length` rows from cells. An empty text cell is null for every type except
  * string (CSV keeps `""` quoted as an empty string; the parser passes an unquoted empty field as undefined).
  */
-export function buildColumn(type: ColumnTypeName, cells: ColumnCells, length: number): BuiltColumn {
+export function buildColumn(
+  type: ColumnTypeName,
+  cells: ColumnCells,
+  length: number,
+  /** When given, a value that does not convert is reported here and stored as null instead of failing. */
+  onBad?: (row: number, value: string) => void,
+): BuiltColumn {
   const validity = new Uint8Array((length + 7) >> 3);
   let nullCount = 0;
   const text = cells.kind === 'text';
@@ -227,7 +233,12 @@ export function buildColumn(type: ColumnTypeName, cells: ColumnCells, length: nu
         continue;
       }
       const converted = convert(v);
-      if (converted === undefined) return row;
+      if (converted === undefined) {
+        if (!onBad) return row;
+        onBad(row, typeof v === 'string' ? v : JSON.stringify(v));
+        nullCount++;
+        continue;
+      }
       store(row, converted);
       validity[row >> 3]! |= 1 << (row & 7);
     }
@@ -418,13 +429,20 @@ export function takeRecordBatch(
   schema: Schema,
   columns: readonly TextColumn[],
   origins: RowOrigins,
-  buildSlot: (slot: number, column: TextColumn, length: number) => BuiltColumn,
+  buildSlot: (
+    slot: number,
+    column: TextColumn,
+    length: number,
+    onBad?: (row: number, value: string) => void,
+  ) => BuiltColumn,
+  /** When given, values that do not convert are reported (row, column, value) and the batch is built. */
+  onBad?: (row: number, column: TextColumn, value: string) => void,
 ): RecordBatch | { row: number; column: TextColumn; value: string } {
   const length = origins.rows;
   const children: Data[] = [];
   for (let slot = 0; slot < columns.length; slot++) {
     const column = columns[slot]!;
-    const built = buildSlot(slot, column, length);
+    const built = buildSlot(slot, column, length, onBad && ((row, value) => onBad(row, column, value)));
     if (!built.ok) return { row: built.row, column, value: built.value };
     children.push(built.data);
   }

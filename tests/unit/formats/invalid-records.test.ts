@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeCsvReader } from '../../../services/formats/csv-reader.js';
-import type { InvalidRecord } from '../../../services/formats/format-reader.js';
+import type { ColumnTypeName, FormatReader, InvalidRecord } from '../../../services/formats/format-reader.js';
 import { makeJsonlReader } from '../../../services/formats/jsonl-reader.js';
 import { badDataErrorOf, readText, rowObjects } from '../../helpers/text-reading.js';
 
@@ -9,10 +9,10 @@ const JSONL = 's3://bucket/in/data.jsonl';
 
 /** Reads with skipping on; returns the rows and what was skipped. */
 async function readSkipping(
-  reader: ReturnType<typeof makeCsvReader>,
+  reader: FormatReader,
   uri: string,
   text: string,
-  options: { schema?: Record<string, 'float64' | 'int64'>; batchRows?: number } = {},
+  options: { schema?: Record<string, ColumnTypeName> } = {},
 ): Promise<{ rows: Record<string, unknown>[]; skipped: InvalidRecord[] }> {
   const skipped: InvalidRecord[] = [];
   const batches = await readText(reader, uri, text, {
@@ -85,6 +85,43 @@ describe('readers skip invalid records when asked', () => {
     expect(skipped.map((s) => [s.error.code, s.error.location.row, s.record, s.rowInPart])).toEqual([
       ['JSONL_INVALID_JSON', 1, '{oops', 1],
       ['JSONL_INVALID_RECORD', 2, '[1,2]', 1],
+    ]);
+  });
+
+  it('values that do not convert (bool, timestamp, JSON types) cut their row out, with exact stream places', async () => {
+    // Gathered in batches of 3: the cut rows and the refused records interleave across batch edges.
+    const csv = 'id,ok\n0,true\n1,maybe\n2\n3,false\n4,true\n5,nope\n6,true\n';
+    const { rows, skipped } = await readSkipping(makeCsvReader({ batchRows: 3 }), CSV, csv, {
+      schema: { ok: 'bool' },
+    });
+    expect(rows.map((r) => r.id)).toEqual([0n, 3n, 4n, 6n]);
+    expect(
+      skipped.map((s) => [
+        s.error.code,
+        s.error.location.row,
+        s.error.location.column,
+        s.record,
+        s.rowInPart,
+      ]),
+    ).toEqual([
+      ['VALUE_INVALID', 1, 'ok', '1,maybe', 1],
+      ['CSV_RAGGED_ROW', 2, undefined, '2', 1],
+      ['VALUE_INVALID', 5, 'ok', '5,nope', 3],
+    ]);
+    expect(skipped[0]!.error.location.byteOffset).toBe(csv.indexOf('1,maybe'));
+
+    const jsonl = '{"id":0,"x":1.5}\n{"id":1,"x":"abc"}\n{"id":2,"x":true}\nnot json\n{"id":4,"x":2}\n';
+    const read = await readSkipping(makeJsonlReader({ batchRows: 2 }), JSONL, jsonl, {
+      schema: { x: 'float64' },
+    });
+    expect(read.rows).toEqual([
+      { id: 0n, x: 1.5 },
+      { id: 4n, x: 2 },
+    ]);
+    expect(read.skipped.map((s) => [s.error.code, s.error.location.row, s.record, s.rowInPart])).toEqual([
+      ['VALUE_INVALID', 1, '{"id":1,"x":"abc"}', 1],
+      ['VALUE_INVALID', 2, '{"id":2,"x":true}', 1],
+      ['JSONL_INVALID_JSON', 3, 'not json', 1],
     ]);
   });
 
