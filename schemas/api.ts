@@ -16,11 +16,21 @@ export const apiErrorSchema = z.object({
 });
 export type ApiError = z.infer<typeof apiErrorSchema>;
 
+const labelFilter = z
+  .string()
+  .max(300)
+  .regex(/^[^:]+:/, 'expected key:value');
+
 /** `GET /v1/jobs` query. `label` is `key:value` (repeatable: all must match). */
 export const listJobsQuerySchema = z
   .object({
     status: jobStatusSchema.optional(),
-    label: z.union([z.string(), z.array(z.string())]).optional(),
+    label: z.union([labelFilter, z.array(labelFilter).max(32)]).optional(),
+    /**
+     * Admin keys only: list this tenant's jobs; an admin key without it lists every tenant's. A key without
+     * the admin scope may name only its own tenant (403 otherwise).
+     */
+    tenant: z.string().min(1).max(63).optional(),
     /** Page size, 1–100 (default 20). */
     limit: z.coerce.number().int().min(1).max(100).default(20),
     /** `nextCursor` of the previous page. */
@@ -40,6 +50,9 @@ export type JobList = z.infer<typeof jobListSchema>;
 export const getJobQuerySchema = z
   .object({ waitSeconds: z.coerce.number().min(0).max(60).default(0) })
   .strict();
+
+/** `GET /healthz` and `GET /readyz` when all is well. */
+export const healthSchema = z.object({ status: z.enum(['ok', 'ready']) });
 
 /**
  * `GET /v1/jobs/:id/results` of a succeeded job: its manifest, and for each part (and rejected file) a

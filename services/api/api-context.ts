@@ -1,0 +1,93 @@
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyRequest,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { JobRecord } from '../../schemas/job-record.js';
+import type { Deliveries } from '../delivery/deliveries.js';
+import { JobNotFound } from '../queue/errors/job-not-found.js';
+import type { JobStore } from '../queue/job-store.js';
+import type { PipelineQueues } from '../queue/queues.js';
+import type { Presigner } from '../storage/presign.js';
+import type { Storage } from '../storage/storage.js';
+import type { ApiKeys, Principal } from './api-keys.js';
+import type { ApiOptionsWithDefaults } from './api-options.js';
+import { Unauthenticated } from './errors/unauthenticated.js';
+import type { JobWatcher } from './job-watcher.js';
+
+/** What the API works on; everything is passed in, nothing is a hidden singleton. */
+export interface ApiDeps {
+  store: JobStore;
+  /** Queue operations of submit (`enqueuePlan`) and cancel (`removeQueuedChunks`, `enqueueFinalize`). */
+  queues: Pick<PipelineQueues, 'enqueuePlan' | 'enqueueFinalize' | 'removeQueuedChunks'>;
+  /** Where manifests are read from. */
+  storage: Pick<Storage, 'read'>;
+  /** Signs `s3://` result URLs; without one, results carry no `url`. */
+  presigner?: Presigner;
+  /** A job's webhook deliveries. */
+  deliveries: Pick<Deliveries, 'list' | 'retry'>;
+  /**
+   * Redis for rate-limit counters and `/readyz`; duplicated once for the long-poll subscriber, which the
+   * API closes with itself. The caller keeps and closes this connection.
+   */
+  redis: Redis;
+  /** The deployment's hash-tagged key prefix (as the store's): the status channel and rate-limit keys use it. */
+  prefix: string;
+  keys: ApiKeys;
+  /** Clock for result URL expiry times. Default `() => new Date()`. */
+  now?: () => Date;
+}
+
+/** The Fastify instance routes are declared on: zod schemas type their requests and replies. */
+export type ZodFastify = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+/** What route modules share. */
+export interface ApiContext {
+  deps: ApiDeps;
+  options: ApiOptionsWithDefaults;
+  /** The store, refusing creates past the tenant's active-job limit. */
+  limitedStore: JobStore;
+  watcher: JobWatcher;
+  /** Aborted when the API starts closing: long-polls answer at once. */
+  closing: AbortSignal;
+  now: () => Date;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the `/v1` authentication hook; absent on public routes. */
+    principal?: Principal;
+  }
+}
+
+/** Whether `principal` may see `record`: its own tenant's, or any with the admin scope. */
+export function canSee(principal: Principal, record: JobRecord): boolean {
+  return principal.admin || record.tenant === principal.tenant;
+}
+
+/**
+ * The job `id` as `principal` may see it. Another tenant's job is reported exactly like a missing one
+ * (`JobNotFound`, 404), so ids cannot be probed for existence.
+ */
+export async function visibleJob(store: JobStore, principal: Principal, id: string): Promise<JobRecord> {
+  const record = await store.get(id);
+  if (record === undefined || !canSee(principal, record)) throw new JobNotFound(id);
+  return record;
+}
+
+/** The principal the `/v1` hook authenticated; a route outside `/v1` asking for one is a wiring bug, answered 401. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === undefined) throw new Unauthenticated(false);
+  return request.principal;
+}

@@ -1,0 +1,152 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
+import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
+import { type ApiKeys, loadApiKeys } from './api-keys.js';
+import { InvalidApiConfig } from './errors/invalid-api-config.js';
+
+/**
+ * Options of the HTTP API, as given: environment variables, overridden by flags. Every field is optional;
+ * {@link addApiDefaults} fills them in.
+ */
+export interface ApiOptions {
+  /** TCP port to listen on; 0 picks a free one. Default 8080. `QUIVER_API_PORT`, `--port`. */
+  port?: number;
+  /** Address to listen on. Default `0.0.0.0` (every IPv4 interface). `QUIVER_API_HOST`, `--host`. */
+  host?: string;
+  /** Largest request body in bytes; a larger one is refused with 413. Default 1 MiB. `QUIVER_API_BODY_LIMIT_BYTES`. */
+  bodyLimitBytes?: number;
+  /**
+   * Jobs a tenant may have active (queued, planning, running, finalizing, cancelling) at once; one more is
+   * refused with 429 `TOO_MANY_ACTIVE_JOBS`. Default 100. `QUIVER_API_MAX_ACTIVE_JOBS`.
+   */
+  maxActiveJobs?: number;
+  /** Seconds the 429 for too many active jobs asks clients to wait (`Retry-After`). Default 30. */
+  activeJobsRetryAfterSeconds?: number;
+  /**
+   * Requests a tenant may make per window, counted in Redis so every API process shares the budget; one
+   * more is refused with 429 `RATE_LIMITED` and `Retry-After`. Default 1200. `QUIVER_API_RATE_LIMIT`.
+   */
+  rateLimitMax?: number;
+  /** Length of the rate-limit window in seconds. Default 60. `QUIVER_API_RATE_WINDOW_SECONDS`. */
+  rateLimitWindowSeconds?: number;
+  /**
+   * Lifetime of the presigned URLs `GET /v1/jobs/:id/results` hands out, in seconds (at most 7 days, S3's
+   * limit). Default 3600. `QUIVER_API_URL_EXPIRY_SECONDS`.
+   */
+  resultUrlExpirySeconds?: number;
+  /**
+   * Seconds a graceful stop (first SIGTERM/SIGINT) may take to finish requests in flight before the
+   * process exits anyway. Default 10. `QUIVER_API_SHUTDOWN_GRACE_SECONDS`.
+   */
+  shutdownGraceSeconds?: number;
+}
+
+export type ApiOptionsWithDefaults = Required<ApiOptions>;
+
+export const apiDefaults: ApiOptionsWithDefaults = {
+  port: 8080,
+  host: '0.0.0.0',
+  bodyLimitBytes: 1024 * 1024,
+  maxActiveJobs: 100,
+  activeJobsRetryAfterSeconds: 30,
+  rateLimitMax: 1200,
+  rateLimitWindowSeconds: 60,
+  resultUrlExpirySeconds: 3600,
+  shutdownGraceSeconds: 10,
+};
+
+export function addApiDefaults(options: ApiOptions): ApiOptionsWithDefaults {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return { ...apiDefaults, ...defined };
+}
+
+/** Everything `quiver api` needs from its configuration. */
+export interface ApiConfig {
+  api: ApiOptionsWithDefaults;
+  keys: ApiKeys;
+  redis: RedisConfig;
+  storage: StorageConfig;
+}
+
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+/** Each setting: its variable, its flag (if any) and the zod schema its text must pass. */
+const settings = {
+  port: { variable: 'QUIVER_API_PORT', flag: '--port', schema: wholeNumber(0, 65535) },
+  host: { variable: 'QUIVER_API_HOST', flag: '--host', schema: z.string().min(1).max(255) },
+  bodyLimitBytes: {
+    variable: 'QUIVER_API_BODY_LIMIT_BYTES',
+    schema: wholeNumber(1024, 1024 * 1024 * 1024),
+  },
+  maxActiveJobs: { variable: 'QUIVER_API_MAX_ACTIVE_JOBS', schema: wholeNumber(1, 1_000_000) },
+  rateLimitMax: { variable: 'QUIVER_API_RATE_LIMIT', schema: wholeNumber(1, 1_000_000_000) },
+  rateLimitWindowSeconds: {
+    variable: 'QUIVER_API_RATE_WINDOW_SECONDS',
+    schema: wholeNumber(1, 24 * 3600),
+  },
+  resultUrlExpirySeconds: {
+    variable: 'QUIVER_API_URL_EXPIRY_SECONDS',
+    schema: wholeNumber(1, 7 * 24 * 3600),
+  },
+  shutdownGraceSeconds: {
+    variable: 'QUIVER_API_SHUTDOWN_GRACE_SECONDS',
+    schema: wholeNumber(1, 3600),
+  },
+} satisfies Record<string, { variable: string; flag?: string; schema: z.ZodType<number | string, string> }>;
+
+/** Flags of `quiver api`; each overrides its environment variable. */
+const flags = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Whether `quiver api` was asked for its help, before any value is checked. */
+export function wantsApiHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
+/**
+ * Reads `quiver api` flags and the environment into {@link ApiOptions}, checking every value with zod.
+ *
+ * @throws InvalidApiConfig naming the variable or flag whose value is unusable; a `TypeError` with code
+ *   `ERR_PARSE_ARGS_*` for an unknown flag or a missing value (a usage error).
+ */
+export function parseApiOptions(args: readonly string[], env: NodeJS.ProcessEnv): ApiOptions {
+  const { values } = parseArgs({ args: [...args], options: flags, allowPositionals: false });
+  const given: Record<string, string | undefined> = { port: values.port, host: values.host };
+  const options: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(settings)) {
+    const flagValue = given[name];
+    const flag = 'flag' in setting ? setting.flag : undefined;
+    const text = (flagValue ?? env[setting.variable])?.trim();
+    if (text === undefined || text === '') continue;
+    const result = setting.schema.safeParse(text);
+    if (!result.success) {
+      const source = flagValue !== undefined && flag !== undefined ? flag : setting.variable;
+      const reason = result.error.issues.map((issue) => issue.message).join('; ');
+      throw new InvalidApiConfig(source, `${reason} (got ${JSON.stringify(text)})`);
+    }
+    options[name] = result.data;
+  }
+  return options;
+}
+
+/**
+ * The whole configuration of `quiver api`: its options, its keys, Redis and storage. Invalid values throw
+ * at start, naming the variable (InvalidApiConfig, InvalidRedisConfig, InvalidStorageConfig).
+ */
+export function loadApiConfig(args: readonly string[], env: NodeJS.ProcessEnv): ApiConfig {
+  return {
+    api: addApiDefaults(parseApiOptions(args, env)),
+    keys: loadApiKeys(env),
+    redis: redisConfigFromEnv(env),
+    storage: storageConfigFromEnv(env),
+  };
+}

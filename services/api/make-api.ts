@@ -1,0 +1,182 @@
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
+import { type ZodTypeProvider, jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
+import YAML from 'yaml';
+import { jobStatusChannel } from '../queue/job-store.js';
+import { type ApiContext, type ApiDeps, type ZodFastify } from './api-context.js';
+import { bearerToken } from './api-keys.js';
+import { type ApiOptions, addApiDefaults } from './api-options.js';
+import { RateLimited } from './errors/rate-limited.js';
+import { RouteNotFound } from './errors/route-not-found.js';
+import { Unauthenticated } from './errors/unauthenticated.js';
+import { errorReply } from './error-reply.js';
+import { makeJobWatcher } from './job-watcher.js';
+import { validatorCompiler } from './request-validation.js';
+import { registerDeliveryRoutes } from './routes/delivery-routes.js';
+import { registerHealthRoutes } from './routes/health-routes.js';
+import { registerJobRoutes } from './routes/job-routes.js';
+
+export type { ApiDeps } from './api-context.js';
+
+/** {@link ApiOptions} that shape the app (listening ones are `apiMain`'s), plus its logger. */
+export interface MakeApiOptions extends Omit<ApiOptions, 'port' | 'host' | 'shutdownGraceSeconds'> {
+  /** Fastify's logger: `false` (default) for none, `true` or pino options for JSON lines. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** How long start-up waits for the status subscription before serving anyway. */
+const SUBSCRIBE_WAIT_MS = 2_000;
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
+
+/**
+ * The Quiver HTTP API as a Fastify instance, ready to `listen()` (or `inject()` in tests); nothing is
+ * listening yet. Routes:
+ * - `POST /v1/jobs`, `GET /v1/jobs/:id`, `GET /v1/jobs`, `POST /v1/jobs/:id/cancel`,
+ *   `GET /v1/jobs/:id/results`, `GET /v1/jobs/:id/deliveries`, `POST /v1/jobs/:id/deliveries/:deliveryId/retry`
+ *   — Bearer API key required, scoped to its tenant, rate limited per tenant;
+ * - `GET /healthz`, `GET /readyz`, `GET /openapi.json` (OpenAPI 3.1), `GET /docs` (Swagger UI) — public.
+ *
+ * Every error is `{ error: { code, message, problems? } }` with a stable code. `close()` ends long-polls at
+ * once and closes the API's own subscriber connection; the caller closes `deps`.
+ */
+export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Promise<FastifyInstance> {
+  const { logger = false, ...rest } = options;
+  const settings = addApiDefaults(rest);
+  const replyOf = (error: unknown) => errorReply(error, settings);
+  const sendError = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const { statusCode, headers, body } = replyOf(error);
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    return reply.code(statusCode).headers(headers).send(body);
+  };
+
+  const app = Fastify({
+    logger,
+    bodyLimit: settings.bodyLimitBytes,
+    // Bad URLs (broken percent-encoding) get the same error shape as everything else.
+    frameworkErrors: (error, request, reply) => {
+      sendError(error, request, reply);
+    },
+  });
+
+  const closing = new AbortController();
+  const watcher = makeJobWatcher(deps.redis.duplicate(), jobStatusChannel(deps.prefix));
+  // Long-polls also re-read on a timer, so a slow or failed subscribe (Redis down at start) delays wake-ups
+  // instead of keeping the API from starting; /readyz reports Redis.
+  app.addHook('onReady', async () => {
+    await Promise.race([
+      watcher.start().catch((error: unknown) => app.log.error({ err: error }, 'status subscription failed')),
+      new Promise((resolve) => setTimeout(resolve, SUBSCRIBE_WAIT_MS).unref()),
+    ]);
+  });
+  // Before the server waits for requests in flight: held long-polls answer now instead of at their timeout.
+  app.addHook('preClose', (done) => {
+    closing.abort();
+    done();
+  });
+  app.addHook('onClose', () => watcher.close());
+
+  // An empty body is no body (a bare POST …/cancel with a JSON content type); anything else is strict JSON
+  // with prototype poisoning refused.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = String(body);
+    if (text === '') done(null, undefined);
+    else void parseJson(request, text, done);
+  });
+  // Job specs may be written in YAML, as for the CLI.
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, body === '' ? undefined : (YAML.parse(String(body)) as unknown));
+    } catch (error) {
+      done(Object.assign(error as FastifyError, { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }));
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new RouteNotFound(request.method, request.url), request, reply),
+  );
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Quiver API',
+        version: '1',
+        description:
+          'Batch scoring jobs: submit, watch, cancel, fetch results, inspect webhook deliveries. Every `/v1` ' +
+          'call needs `Authorization: Bearer <API key>` and acts for the key’s tenant.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  await app.register(fastifyRateLimit, {
+    global: false,
+    redis: deps.redis,
+    nameSpace: `${deps.prefix}:rate:`,
+    max: settings.rateLimitMax,
+    timeWindow: settings.rateLimitWindowSeconds * 1000,
+    // Redis trouble shows in /readyz and in the requests themselves; it does not lock every tenant out.
+    skipOnError: true,
+  });
+
+  const context: ApiContext = {
+    deps,
+    options: settings,
+    limitedStore: {
+      ...deps.store,
+      create: (spec, o) => deps.store.create(spec, { ...o, maxActiveJobs: settings.maxActiveJobs }),
+    },
+    watcher,
+    closing: closing.signal,
+    now: deps.now ?? (() => new Date()),
+  };
+
+  await app.register(async (scope) => {
+    const zodScope: ZodFastify = scope.withTypeProvider<ZodTypeProvider>();
+    zodScope.setValidatorCompiler(validatorCompiler);
+    zodScope.setSerializerCompiler(serializerCompiler);
+    registerHealthRoutes(zodScope, context);
+
+    await zodScope.register(
+      (v1, _options, done) => {
+        const checkRate = app.createRateLimit({ keyGenerator: (request) => request.principal?.tenant ?? '' });
+        v1.addHook('onRequest', async (request, reply) => {
+          const header = request.headers.authorization;
+          const token = bearerToken(header);
+          const principal = token === undefined ? undefined : deps.keys.authenticate(token);
+          if (principal === undefined) throw new Unauthenticated(header !== undefined);
+          request.principal = principal;
+          const limit = await checkRate(request);
+          if (limit.isAllowed) return;
+          void reply.headers({
+            'x-ratelimit-limit': String(limit.max),
+            'x-ratelimit-remaining': String(Math.max(0, limit.remaining)),
+            'x-ratelimit-reset': String(limit.ttlInSeconds),
+          });
+          if (limit.isExceeded) throw new RateLimited(principal.tenant, Math.max(1, limit.ttlInSeconds));
+        });
+        registerJobRoutes(v1, context);
+        registerDeliveryRoutes(v1, context);
+        done();
+      },
+      { prefix: '/v1' },
+    );
+  });
+  return app;
+}

@@ -1,0 +1,47 @@
+import type { FastifySchemaCompiler } from 'fastify';
+import type { z } from 'zod';
+import { JobSpecInvalid } from '../../schemas/errors/job-spec-invalid.js';
+import { jobSpecSchema, parseJobSpec } from '../../schemas/job-spec.js';
+import { RequestInvalid, type RequestProblem } from './errors/request-invalid.js';
+
+/** How each part of a request is named in problem paths; a body's paths are the spec's own (`webhook.url`). */
+const partNames: Record<string, string> = {
+  querystring: 'query',
+  params: 'params',
+  headers: 'headers',
+};
+
+function problemsOf(issues: readonly z.core.$ZodIssue[], part: string): RequestProblem[] {
+  const at = (path: readonly PropertyKey[]): string =>
+    [part, ...path.map(String)].filter((segment) => segment !== '').join('.') || '(root)';
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: at([...issue.path, key]), message: 'unknown field' }))
+      : [{ path: at(issue.path), message: issue.message }],
+  );
+}
+
+/**
+ * Fastify validator for zod route schemas. A job spec body goes through `parseJobSpec`, the one place that
+ * turns spec problems into field paths (`JobSpecInvalid`); every other part fails with `RequestInvalid`,
+ * paths prefixed by the part (`query.limit`, `headers.idempotency-key`). Both answer 400.
+ */
+export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, httpPart }) => {
+  if (schema === jobSpecSchema) {
+    return (data) => {
+      try {
+        return { value: parseJobSpec(data) };
+      } catch (error) {
+        if (error instanceof JobSpecInvalid) return { error };
+        throw error;
+      }
+    };
+  }
+  const part = partNames[httpPart ?? ''] ?? '';
+  return (data) => {
+    const result = schema.safeParse(data);
+    return result.success
+      ? { value: result.data }
+      : { error: new RequestInvalid(problemsOf(result.error.issues, part)) };
+  };
+};

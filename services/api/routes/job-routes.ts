@@ -1,0 +1,233 @@
+import { z } from 'zod';
+import { cancelJob } from '../../../jobs/cancel-job.js';
+import { outputLayout } from '../../../jobs/output-layout.js';
+import { submitJob } from '../../../jobs/submit-job.js';
+import {
+  getJobQuerySchema,
+  jobListSchema,
+  jobResultsSchema,
+  listJobsQuerySchema,
+  type JobResults,
+} from '../../../schemas/api.js';
+import { jobViewSchema, toJobView } from '../../../schemas/job-record.js';
+import { jobSpecSchema } from '../../../schemas/job-spec.js';
+import { manifestSchema } from '../../../schemas/manifest.js';
+import { JobNotFound } from '../../queue/errors/job-not-found.js';
+import { parseUri } from '../../storage/uri.js';
+import { type ApiContext, type ZodFastify, principalOf, visibleJob } from '../api-context.js';
+import { JobNotSucceeded } from '../errors/job-not-succeeded.js';
+import { TenantForbidden } from '../errors/tenant-forbidden.js';
+import { waitForStatusChange } from '../job-watcher.js';
+import { emptyBody, errorResponses, jobParams, v1Errors } from './route-schemas.js';
+
+const submitHeaders = z.looseObject({
+  /**
+   * Makes the submission safe to retry: the same key with the same spec returns the job it created (200);
+   * the same key with another spec is refused (409). Keys are per tenant.
+   */
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[!-~]+$/, 'expected 1–255 visible ASCII characters')
+    .optional(),
+});
+
+/** `key:value` filters into a label map (the schema has checked the colon). */
+function labelsOf(label: string | string[] | undefined): Record<string, string> | undefined {
+  if (label === undefined) return undefined;
+  const filters = Array.isArray(label) ? label : [label];
+  return Object.fromEntries(
+    filters.map((filter) => [filter.slice(0, filter.indexOf(':')), filter.slice(filter.indexOf(':') + 1)]),
+  );
+}
+
+/** The `/v1/jobs` routes. */
+export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
+  const { deps, options } = context;
+
+  /** Submit a job. */
+  app.post(
+    '/jobs',
+    {
+      schema: {
+        summary: 'Submit a job',
+        description:
+          'Validates the job spec (every problem reported with its field path) and queues the job. With an ' +
+          '`Idempotency-Key`, a repeat of the same spec returns the same job with 200 instead of 201, and the ' +
+          'same key with another spec is refused with 409 `IDEMPOTENCY_CONFLICT`. A tenant at its active-job ' +
+          'limit gets 429 `TOO_MANY_ACTIVE_JOBS` with `Retry-After`.',
+        tags: ['jobs'],
+        headers: submitHeaders,
+        body: jobSpecSchema,
+        response: {
+          200: jobViewSchema,
+          201: jobViewSchema,
+          ...errorResponses(...v1Errors, 409, 413, 415),
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const idempotencyKey = request.headers['idempotency-key'];
+      const { record, created } = await submitJob(
+        { store: context.limitedStore, enqueuePlan: (id, priority) => deps.queues.enqueuePlan(id, priority) },
+        request.body,
+        { tenant: principal.tenant, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) },
+      );
+      return reply
+        .code(created ? 201 : 200)
+        .header('location', `/v1/jobs/${record.id}`)
+        .send(toJobView(record));
+    },
+  );
+
+  /** Read a job; optionally long-poll for its next status change. */
+  app.get(
+    '/jobs/:id',
+    {
+      schema: {
+        summary: 'Get a job',
+        description:
+          'Status, progress (chunks, rows, rows/s, ETA), output and error of a job. With `waitSeconds`, the ' +
+          'request is held until the status changes (answering at once with the new state) or the time is ' +
+          'up (answering with the job as it is); a finished job answers at once. Another tenant’s job is 404.',
+        tags: ['jobs'],
+        params: jobParams,
+        querystring: getJobQuerySchema,
+        response: { 200: jobViewSchema, ...errorResponses(...v1Errors, 404) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const record = await visibleJob(deps.store, principal, request.params.id);
+      const waitMs = Math.round(request.query.waitSeconds * 1000);
+      if (waitMs === 0) return toJobView(record);
+      const changed = await waitForStatusChange(
+        context.watcher,
+        () => deps.store.get(record.id),
+        record,
+        waitMs,
+        context.closing,
+      );
+      if (changed === undefined) throw new JobNotFound(record.id);
+      return toJobView(changed);
+    },
+  );
+
+  /** List jobs. */
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        summary: 'List jobs',
+        description:
+          'The tenant’s jobs, newest first, filtered by `status` and `label` (`key:value`, repeatable, all ' +
+          'must match). Follow `nextCursor` until it is null; a selective filter may give short pages on ' +
+          'the way. Admin keys list every tenant’s jobs, or one tenant’s with `tenant`.',
+        tags: ['jobs'],
+        querystring: listJobsQuerySchema,
+        response: { 200: jobListSchema, ...errorResponses(...v1Errors, 403) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { status, label, limit, cursor, tenant } = request.query;
+      if (tenant !== undefined && tenant !== principal.tenant && !principal.admin) {
+        throw new TenantForbidden(tenant);
+      }
+      const labels = labelsOf(label);
+      const page = await deps.store.list({
+        limit,
+        ...(principal.admin ? (tenant === undefined ? {} : { tenant }) : { tenant: principal.tenant }),
+        ...(status === undefined ? {} : { status }),
+        ...(labels === undefined ? {} : { labels }),
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      return { jobs: page.jobs.map(toJobView), nextCursor: page.nextCursor };
+    },
+  );
+
+  /** Cancel a job. */
+  app.post(
+    '/jobs/:id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a job',
+        description:
+          'Moves the job to `cancelling`: queued chunks are dropped, running ones finish their own part, ' +
+          'then the job is `cancelled` (no `_SUCCESS`). A finished job is returned unchanged. A job already ' +
+          'finalizing cannot be cancelled (409). Another tenant’s job is 404.',
+        tags: ['jobs'],
+        params: jobParams,
+        body: emptyBody,
+        response: { 200: jobViewSchema, ...errorResponses(...v1Errors, 404, 409) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const record = await visibleJob(deps.store, principal, request.params.id);
+      const cancelled = await cancelJob(
+        {
+          store: deps.store,
+          removeQueuedChunks: (id, total) => deps.queues.removeQueuedChunks(id, total),
+          enqueueFinalize: (id) => deps.queues.enqueueFinalize(id),
+        },
+        record.id,
+      );
+      if (cancelled === undefined) throw new JobNotFound(record.id);
+      return toJobView(cancelled);
+    },
+  );
+
+  /** Results of a succeeded job. */
+  app.get(
+    '/jobs/:id/results',
+    {
+      schema: {
+        summary: 'Get a job’s results',
+        description:
+          'The manifest of a succeeded job, and for every part (and rejected-rows file) in S3 a presigned GET ' +
+          'URL valid until `urlsExpireAt`. 409 `JOB_NOT_SUCCEEDED` for a job that has not succeeded. ' +
+          'Another tenant’s job is 404.',
+        tags: ['jobs'],
+        params: jobParams,
+        response: { 200: jobResultsSchema, ...errorResponses(...v1Errors, 404, 409) },
+      },
+    },
+    async (request): Promise<JobResults> => {
+      const principal = principalOf(request);
+      const record = await visibleJob(deps.store, principal, request.params.id);
+      if (record.status !== 'succeeded') throw new JobNotSucceeded(record.id, record.status);
+      const manifestUri =
+        record.output.manifestUri ??
+        outputLayout(record.spec.output.uri, record.id, record.spec.output.format).manifest;
+      const manifest = manifestSchema.parse(
+        JSON.parse(Buffer.from(await deps.storage.read(manifestUri)).toString('utf8')) as unknown,
+      );
+      const expirySeconds = options.resultUrlExpirySeconds;
+      const presigner = deps.presigner;
+      let signed = false;
+      const withUrl = async <T extends { uri: string }>(file: T): Promise<T & { url?: string }> => {
+        if (presigner === undefined || parseUri(file.uri).scheme !== 's3') return file;
+        signed = true;
+        return { ...file, url: await presigner.presignGet(file.uri, expirySeconds) };
+      };
+      const signedAt = context.now();
+      const parts = await Promise.all(
+        manifest.parts.map(({ index, uri, rows }) => withUrl({ index, uri, rows })),
+      );
+      const rejected = await Promise.all(manifest.rejected.map((file) => withUrl(file)));
+      return {
+        jobId: record.id,
+        manifestUri,
+        manifest,
+        parts,
+        rejected,
+        ...(signed
+          ? { urlsExpireAt: new Date(signedAt.getTime() + expirySeconds * 1000).toISOString() }
+          : {}),
+      };
+    },
+  );
+}
