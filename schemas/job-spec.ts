@@ -43,12 +43,21 @@ export type JobErrorPolicy = z.infer<typeof jobErrorPolicySchema>;
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
+/** A signing secret in the Standard Webhooks form `whsec_<base64>`. */
+const webhookSecret = z.string().regex(/^whsec_\S+$/, 'expected a secret starting with "whsec_"');
+
 /** Standard Webhooks endpoint notified on job.succeeded / job.failed / job.cancelled. */
 export const jobWebhookSchema = z
   .object({
     url: httpUrl,
     /** Signing secret in the Standard Webhooks form `whsec_<base64>`. */
-    secret: z.string().regex(/^whsec_\S+$/, 'expected a secret starting with "whsec_"'),
+    secret: webhookSecret,
+    /**
+     * The secret being rotated out, while receivers switch over; optional. Deliveries then carry a
+     * signature made with each secret (`webhook-signature: v1,<new> v1,<previous>`), so a receiver that
+     * still holds the old one keeps verifying. Drop it once every receiver has the new secret.
+     */
+    previousSecret: webhookSecret.optional(),
   })
   .strict();
 export type JobWebhook = z.infer<typeof jobWebhookSchema>;

@@ -2,7 +2,7 @@ import { Queue, type ConnectionOptions } from 'bullmq';
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 
 /** Queue names; BullMQ keys live under the deployment's hash-tagged prefix (one Redis Cluster slot). */
-export const queueNames = { plan: 'plan', score: 'score', finalize: 'finalize' } as const;
+export const queueNames = { plan: 'plan', score: 'score', finalize: 'finalize', deliver: 'deliver' } as const;
 
 /** Payloads are descriptors only, never data (DESIGN invariant 1). */
 export interface PlanPayload {
@@ -15,11 +15,19 @@ export interface ScorePayload {
 export interface FinalizePayload {
   jobId: string;
 }
+/** One attempt (1-based) of one webhook delivery. */
+export interface DeliverPayload {
+  jobId: string;
+  deliveryId: string;
+  attempt: number;
+}
 
 /** BullMQ job ids may not contain ':'; these are deterministic so a re-enqueue of the same work is a no-op. */
 export const planJobId = (jobId: string): string => `${jobId}-plan`;
 export const chunkJobId = (jobId: string, index: number): string => `${jobId}-chunk-${index}`;
 export const finalizeJobId = (jobId: string): string => `${jobId}-finalize`;
+export const deliverJobId = (deliveryId: string, attempt: number): string =>
+  `${deliveryId}-attempt-${attempt}`;
 
 /** Chunk positions within one priority level; BullMQ priorities go up to 2^21 - 1. */
 const CHUNKS_PER_LEVEL = 200_000;
@@ -37,8 +45,16 @@ export interface PipelineQueues {
   plan: Queue<PlanPayload>;
   score: Queue<ScorePayload>;
   finalize: Queue<FinalizePayload>;
+  /** Webhook attempts; a scheduled retry is a delayed job. */
+  deliver: Queue<DeliverPayload>;
   enqueuePlan(jobId: string, priority: number): Promise<void>;
   enqueueFinalize(jobId: string): Promise<void>;
+  /**
+   * Queues attempt `payload.attempt` of a delivery to run after `delayMs` (0: now). Idempotent per attempt:
+   * the same attempt queued again stays one job, except that `delayMs` 0 brings a scheduled one forward
+   * and a finished one is queued afresh (the processor ignores attempts already made).
+   */
+  enqueueDelivery(payload: DeliverPayload, delayMs: number): Promise<void>;
   /** Removes a job's chunks that are still waiting; returns how many were removed. */
   removeQueuedChunks(jobId: string, chunksTotal: number): Promise<number>;
   close(): Promise<void>;
@@ -67,17 +83,33 @@ export function makeQueues(
   const plan = new Queue<PlanPayload>(queueNames.plan, common);
   const score = new Queue<ScorePayload>(queueNames.score, common);
   const finalize = new Queue<FinalizePayload>(queueNames.finalize, common);
-  for (const queue of [plan, score, finalize]) queue.on('error', onError);
+  // BullMQ retries only cover the processor failing (Redis unreachable); a receiver's failures are
+  // retried on the delivery's own schedule, each attempt a new job.
+  const deliver = new Queue<DeliverPayload>(queueNames.deliver, common);
+  for (const queue of [plan, score, finalize, deliver]) queue.on('error', onError);
   let closing: Promise<void> | undefined;
   return {
     plan,
     score,
     finalize,
+    deliver,
     async enqueuePlan(jobId, priority) {
       await plan.add('plan', { jobId }, { jobId: planJobId(jobId), priority });
     },
     async enqueueFinalize(jobId) {
       await finalize.add('finalize', { jobId }, { jobId: finalizeJobId(jobId) });
+    },
+    async enqueueDelivery(payload, delayMs) {
+      const id = deliverJobId(payload.deliveryId, payload.attempt);
+      const delay = Math.max(0, Math.round(delayMs));
+      const existing = await deliver.getJob(id);
+      if (existing) {
+        const state = await existing.getState();
+        if (state === 'delayed' && delay === 0) await existing.promote().catch(() => undefined);
+        if (state !== 'completed' && state !== 'failed') return;
+        await existing.remove().catch(() => undefined);
+      }
+      await deliver.add('deliver', payload, { jobId: id, delay });
     },
     async removeQueuedChunks(jobId, chunksTotal) {
       let removed = 0;
@@ -91,7 +123,9 @@ export function makeQueues(
       return removed;
     },
     close() {
-      closing ??= Promise.allSettled([plan.close(), score.close(), finalize.close()]).then(() => undefined);
+      closing ??= Promise.allSettled([plan.close(), score.close(), finalize.close(), deliver.close()]).then(
+        () => undefined,
+      );
       return closing;
     },
   };

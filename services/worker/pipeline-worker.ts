@@ -4,6 +4,7 @@ import { isPermanent, jobErrorOf, type PipelineDeps } from '../../jobs/pipeline-
 import { processPlan } from '../../jobs/plan/process-plan.js';
 import { processScore } from '../../jobs/score/process-score.js';
 import { withTerminalHook } from '../../jobs/terminal-hook.js';
+import { type DeliverWorkerOptions, makeDeliverWorker } from '../delivery/deliver-worker.js';
 import {
   type FinalizePayload,
   type PipelineQueues,
@@ -32,6 +33,11 @@ export interface PipelineWorkerOptions {
   chunkStallMs?: number;
   /** How long a chunk's lock lasts without renewal before another worker takes it over (default 30 s). */
   lockDurationMs?: number;
+  /**
+   * Webhook delivery: when given, this process also makes the `deliver` queue's attempts (default: it
+   * does not). Announcing is separate: set `deps.onTerminal` to the deliveries' `announce`.
+   */
+  deliver?: Pick<DeliverWorkerOptions, 'ledger' | 'config' | 'resolve'>;
 }
 
 export type PipelineWorkerState = 'running' | 'draining' | 'stopped';
@@ -138,6 +144,18 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
     worker.on('error', (error) => deps.log('worker error', { error: String(error) }));
   }
 
+  const deliverWorker =
+    options.deliver &&
+    makeDeliverWorker({
+      ...options.deliver,
+      connection,
+      prefix,
+      queues,
+      jobs: deps.store,
+      log: deps.log,
+      lockDurationMs: lockDuration,
+    });
+
   let state: PipelineWorkerState = 'running';
   let closing: Promise<void> | undefined;
   return {
@@ -149,7 +167,9 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
     close(): Promise<void> {
       closing ??= (async () => {
         state = 'draining';
-        await Promise.allSettled(workers.map((w) => w.close()));
+        await Promise.allSettled(
+          [...workers, ...(deliverWorker ? [deliverWorker] : [])].map((w) => w.close()),
+        );
         state = 'stopped';
       })();
       return closing;

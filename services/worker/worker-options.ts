@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type DeliveryConfig, deliveryConfigFromEnv } from '../delivery/delivery-options.js';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
 import { type DeviceRequest, parseDeviceList } from '../scoring/devices.js';
 import { DeviceListError } from '../scoring/errors/device-list-error.js';
@@ -76,6 +77,8 @@ export interface WorkerConfig {
   worker: CompiledWorkerOptions;
   redis: RedisConfig;
   storage: StorageConfig;
+  /** Webhook delivery: SSRF allowlist, retry schedule, timeout (`QUIVER_WEBHOOK_*`). */
+  delivery: DeliveryConfig;
 }
 
 export const workerDefaults = {
@@ -223,8 +226,9 @@ export function compileWorkerOptions(
 }
 
 /**
- * The whole configuration of `quiver worker`: its own options, Redis and storage. Invalid values throw
- * at start, naming the variable (InvalidWorkerConfig, InvalidRedisConfig, InvalidStorageConfig).
+ * The whole configuration of `quiver worker`: its own options, Redis, storage and webhook delivery.
+ * Invalid values throw at start, naming the variable (InvalidWorkerConfig, InvalidRedisConfig,
+ * InvalidStorageConfig, InvalidDeliveryConfig).
  */
 export function loadWorkerConfig(
   args: readonly string[],
@@ -232,5 +236,10 @@ export function loadWorkerConfig(
   host: { gpuCount: number },
 ): WorkerConfig {
   const worker = compileWorkerOptions(addWorkerDefaults(parseWorkerOptions(args, env, host)), host);
-  return { worker, redis: redisConfigFromEnv(env), storage: storageConfigFromEnv(env) };
+  return {
+    worker,
+    redis: redisConfigFromEnv(env),
+    storage: storageConfigFromEnv(env),
+    delivery: deliveryConfigFromEnv(env),
+  };
 }

@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
 import { makeFormatReaders } from '../formats/make-reader.js';
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
@@ -52,7 +53,7 @@ const registered = new WeakSet<SignalSource>();
 
 /**
  * One worker process on one device: Redis, job store, queues, storage, readers, a scorer pool and the
- * pipeline's BullMQ workers. The first SIGTERM/SIGINT (or a spot interruption notice) drains; a second
+ * pipeline's BullMQ workers, webhook delivery included. The first SIGTERM/SIGINT (or a spot interruption notice) drains; a second
  * signal ends at once. The caller exits with the code {@link WorkerProcess.exited} resolves to.
  */
 export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {}): WorkerProcess {
@@ -87,12 +88,16 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
     log: (message) => log.info(message),
   });
   const queues = makeQueues(redis, redisConfig.prefix);
+  const deliveries = makeRedisDeliveries({ redis, prefix: redisConfig.prefix, queues });
   const pipeline = makePipelineWorker({
     connection: redis,
     prefix: redisConfig.prefix,
     queues,
     lockDurationMs: options.lockDurationMs,
+    deliver: { ledger: deliveries, config: config.delivery },
     deps: {
+      // Every job that ends (succeeded, failed, cancelled) queues its webhook, when its spec has one.
+      onTerminal: (record) => deliveries.announce(record),
       store: makeRedisJobStore(redis, redisConfig.prefix),
       storage,
       readers,

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Redis } from 'ioredis';
 import type { JobRecord } from '../../schemas/job-record.js';
+import type { DeliveryConfig } from '../../services/delivery/delivery-options.js';
+import { type RedisDeliveries, makeRedisDeliveries } from '../../services/delivery/redis-deliveries.js';
 import { makeFormatReaders } from '../../services/formats/make-reader.js';
 import { type JobStore, makeRedisJobStore } from '../../services/queue/job-store.js';
 import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js';
@@ -58,6 +60,8 @@ export interface TestPipeline {
   store: JobStore;
   queues: PipelineQueues;
   worker: PipelineWorker;
+  /** Webhook deliveries, when the pipeline was started with `deliveries`. */
+  deliveries?: RedisDeliveries;
   logs: string[];
   /** Polls until the job is succeeded, failed or cancelled. */
   settle(id: string, timeoutMs?: number): Promise<JobRecord>;
@@ -71,6 +75,8 @@ export async function startPipeline(options: {
   redisUrl?: string;
   workStorage?: Storage;
   chunkStallMs?: number;
+  /** Delivers webhooks of finished jobs with this configuration (default: no webhooks are sent). */
+  deliveries?: DeliveryConfig;
 }): Promise<TestPipeline> {
   const prefix = `{test-${randomUUID().slice(0, 8)}}`;
   const dir = await mkdtemp(join(tmpdir(), 'quiver-pipeline-'));
@@ -80,13 +86,18 @@ export async function startPipeline(options: {
   const queues = makeQueues(redis, prefix, (error) => logs.push(`queue error ${error.message}`));
   const storage = options.workStorage ?? options.storage;
   const readers = makeFormatReaders();
+  const deliveries = options.deliveries && makeRedisDeliveries({ redis, prefix, queues });
   const scorers = makeScorerPool({ storage, cacheDir: join(dir, 'models'), intraOpThreads: 1 });
   const worker = makePipelineWorker({
     connection: redis,
     prefix,
     queues,
     ...(options.chunkStallMs !== undefined ? { chunkStallMs: options.chunkStallMs } : {}),
+    ...(deliveries && options.deliveries
+      ? { deliver: { ledger: deliveries, config: options.deliveries } }
+      : {}),
     deps: {
+      ...(deliveries ? { onTerminal: (record: JobRecord) => deliveries.announce(record) } : {}),
       store,
       storage,
       readers,
@@ -102,6 +113,7 @@ export async function startPipeline(options: {
     store,
     queues,
     worker,
+    ...(deliveries ? { deliveries } : {}),
     logs,
     async settle(id, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
