@@ -87,7 +87,8 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
   // An empty body is no body (a bare POST …/cancel with a JSON content type); anything else is strict JSON
   // with prototype poisoning refused.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // Bodies are JSON or YAML; Fastify's default text/plain parser would hand plain strings to routes.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = String(body);
     if (text === '') done(null, undefined);

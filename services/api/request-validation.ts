@@ -30,7 +30,8 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, ht
   if (schema === jobSpecSchema) {
     return (data) => {
       try {
-        return { value: parseJobSpec(data) };
+        // No body at all arrives as null; report it as the missing spec it is.
+        return { value: parseJobSpec(data ?? undefined) };
       } catch (error) {
         if (error instanceof JobSpecInvalid) return { error };
         throw error;

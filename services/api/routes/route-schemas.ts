@@ -13,4 +13,4 @@ export const v1Errors = [400, 401, 429] as const;
 export const jobParams = z.object({ id: z.string().min(1).max(200) });
 
 /** A body that must be absent or `{}`: actions take no parameters (yet), and unknown fields are refused. */
-export const emptyBody = z.object({}).strict().optional();
+export const emptyBody = z.object({}).strict().nullish();

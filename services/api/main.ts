@@ -1,0 +1,166 @@
+import type { FastifyInstance } from 'fastify';
+import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
+import { makeRedisJobStore } from '../queue/job-store.js';
+import { makeQueues } from '../queue/queues.js';
+import { makeRedis } from '../queue/redis-connection.js';
+import { makeStorage } from '../storage/make-storage.js';
+import { makeS3Presigner } from '../storage/presign.js';
+import { type JsonLog, makeJsonLog } from '../worker/json-log.js';
+import { type ApiConfig, loadApiConfig, wantsApiHelp } from './api-options.js';
+import { makeApi } from './make-api.js';
+
+/** Where signals come from: `process`, or a stand-in in tests. */
+export interface SignalSource {
+  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+  off(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+/** A listening API process: `'running' → 'stopping' → 'stopped'`. */
+export interface ApiServer {
+  /** `http://<host>:<port>` it listens on (the real port when 0 was asked for). */
+  url: string;
+  readonly state: 'running' | 'stopping' | 'stopped';
+  /**
+   * Stops gracefully: no new connections, long-polls answered at once, requests in flight finished, then
+   * Redis, queues and storage closed. Resolves 0, or 1 when the grace period ran out first. Safe twice.
+   */
+  stop(): Promise<number>;
+}
+
+/** Fastify's request log as JSON lines shaped like {@link makeJsonLog}'s: ISO `time`, `level` by name. */
+function requestLogger(service: string) {
+  return {
+    level: 'info',
+    base: { service, pid: process.pid },
+    messageKey: 'msg',
+    timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+}
+
+/**
+ * Connects Redis and storage, builds the API and listens. Everything opened here is closed by `stop()`,
+ * and by a failed start.
+ */
+export async function startApiServer(config: ApiConfig, log: JsonLog): Promise<ApiServer> {
+  const { api, redis: redisConfig } = config;
+  // Requests fail after two retries while Redis is away instead of hanging; /readyz tells the balancer.
+  const redis = makeRedis(redisConfig.url, { maxRetriesPerRequest: 2 });
+  redis.on('error', (error: Error) => log.error('redis error', { error: error.message }));
+  const queues = makeQueues(redis, redisConfig.prefix, (error) =>
+    log.error('queue error', { error: error.message }),
+  );
+  const storage = makeStorage(config.storage);
+  const presigner = makeS3Presigner(config.storage.s3);
+  let app: FastifyInstance | undefined;
+  const closeConnections = async (): Promise<void> => {
+    // Every step runs even when one fails.
+    await Promise.allSettled([app?.close()]);
+    await Promise.allSettled([queues.close()]);
+    await redis.quit().catch(() => redis.disconnect());
+    presigner.close();
+    storage.close();
+  };
+
+  let url: string;
+  try {
+    app = await makeApi(
+      {
+        store: makeRedisJobStore(redis, redisConfig.prefix),
+        queues,
+        storage,
+        presigner,
+        deliveries: makeRedisDeliveries({ redis, prefix: redisConfig.prefix, queues }),
+        redis,
+        prefix: redisConfig.prefix,
+        keys: config.keys,
+      },
+      { ...api, logger: requestLogger('api') },
+    );
+    url = await app.listen({ port: api.port, host: api.host });
+  } catch (error) {
+    await closeConnections();
+    throw error;
+  }
+
+  let state: ApiServer['state'] = 'running';
+  let stopping: Promise<number> | undefined;
+  return {
+    url,
+    get state() {
+      return state;
+    },
+    stop() {
+      stopping ??= (async () => {
+        state = 'stopping';
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<number>((resolve) => {
+          timer = setTimeout(() => resolve(1), api.shutdownGraceSeconds * 1000);
+        });
+        const code = await Promise.race([closeConnections().then(() => 0), graceOver]);
+        clearTimeout(timer);
+        state = 'stopped';
+        return code;
+      })();
+      return stopping;
+    },
+  };
+}
+
+const stopSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+const signalNumbers: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * Runs the API until a signal: the first SIGTERM/SIGINT stops it gracefully (resolving 0, or 1 if the
+ * grace period ran out), a second one exits at once with 128 + the signal's number, as shells report.
+ */
+export async function runApiServer(
+  config: ApiConfig,
+  io: { log?: JsonLog; signals?: SignalSource; exit?: (code: number) => void } = {},
+): Promise<number> {
+  const log = io.log ?? makeJsonLog({ service: 'api', pid: process.pid });
+  const signals = io.signals ?? process;
+  const exit = io.exit ?? ((code: number) => process.exit(code));
+  const server = await startApiServer(config, log);
+  log.info('api listening', { url: server.url });
+  return new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (server.state !== 'running') {
+        log.error('second signal: exiting now', { signal });
+        exit(128 + (signalNumbers[signal] ?? 0));
+        return;
+      }
+      log.info('stopping', { signal, graceSeconds: config.api.shutdownGraceSeconds });
+      void server.stop().then((code) => {
+        for (const s of stopSignals) signals.off(s, onSignal);
+        if (code === 0) log.info('stopped');
+        else log.error('grace period ran out; exiting with requests still in flight');
+        resolve(code);
+      });
+    };
+    for (const s of stopSignals) signals.on(s, onSignal);
+  });
+}
+
+/**
+ * `quiver api`: parses the configuration (invalid values throw here, naming the variable), serves until
+ * SIGTERM/SIGINT, and returns the exit code. `--help` prints `usage`; a bad flag prints it and returns 2.
+ */
+export async function apiMain(args: string[], usage: string): Promise<number> {
+  if (wantsApiHelp(args)) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  let config: ApiConfig;
+  try {
+    config = loadApiConfig(args, process.env);
+  } catch (error) {
+    if (!String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw error;
+    process.stderr.write(`quiver api: ${(error as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  const code = await runApiServer(config);
+  // Anything still open (a stuck socket) must not keep a stopped API alive.
+  if (code !== 0) process.exit(code);
+  return code;
+}
