@@ -106,7 +106,8 @@ export function makeQueues(
       if (existing) {
         const state = await existing.getState();
         if (state === 'delayed' && delay === 0) await existing.promote().catch(() => undefined);
-        if (state !== 'completed' && state !== 'failed') return;
+        // Waiting, active or scheduled: that job is this attempt. Finished (or gone meanwhile): queue it again.
+        if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return;
         await existing.remove().catch(() => undefined);
       }
       await deliver.add('deliver', payload, { jobId: id, delay });

@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -117,7 +119,7 @@ async function deliveryWhen(
 
 describe('webhook delivery (real Redis, BullMQ and loopback HTTP receivers)', () => {
   it('retries a receiver that is down, then failing, then rate-limiting, with growing delays, and delivers once', async () => {
-    const h = harness({ allow: '127.0.0.1/32', retrySchedule: '200ms,500ms,1s,1.5s,3s' });
+    const h = harness({ allow: '127.0.0.1/32', retrySchedule: '400ms,800ms,1.5s,2s,5s' });
     const secret = newSecret();
     const port = await freePort();
     const job = await finishedJob(h, `http://127.0.0.1:${port}/hook`, secret);
@@ -133,7 +135,7 @@ describe('webhook delivery (real Redis, BullMQ and loopback HTTP receivers)', ()
     expect(down.status).toBe('pending');
 
     const hook = await receiver({ secrets: [secret], port });
-    hook.answer({ status: 500 }, { status: 500 }, { status: 429, headers: { 'retry-after': '2' } });
+    hook.answer({ status: 500 }, { status: 500 }, { status: 429, headers: { 'retry-after': '3' } });
     const delivered = await deliveryWhen(h, job.id, (d) => d.status !== 'pending');
 
     expect(delivered).toMatchObject({
@@ -145,16 +147,16 @@ describe('webhook delivery (real Redis, BullMQ and loopback HTTP receivers)', ()
     expect(delivered.nextAttemptAt).toBeUndefined();
     expect(delivered.attempts.map((a) => a.statusCode ?? 'none')).toEqual(['none', 500, 500, 429, 200]);
     expect(delivered.attempts.map((a) => a.attempt)).toEqual([1, 2, 3, 4, 5]);
-    expect(delivered.attempts[3]?.retryAfterSeconds).toBe(2);
+    expect(delivered.attempts[3]?.retryAfterSeconds).toBe(3);
     expect(delivered.attempts[4]?.error).toBeUndefined();
 
     const starts = delivered.attempts.map((a) => Date.parse(a.at));
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
-    // 200 ms, 500 ms, 1 s ±20% (plus the attempt's own time), then Retry-After's 2 s over the schedule's 1.5 s.
-    expect(gaps[0]).toBeGreaterThanOrEqual(160);
-    expect(gaps[1]).toBeGreaterThanOrEqual(400);
-    expect(gaps[2]).toBeGreaterThanOrEqual(800);
-    expect(gaps[3]).toBeGreaterThanOrEqual(2_000);
+    // 400 ms, 800 ms, 1.5 s ±20% (plus the attempt's own time), then Retry-After's 3 s over the schedule's 2 s.
+    expect(gaps[0]).toBeGreaterThanOrEqual(320);
+    expect(gaps[1]).toBeGreaterThanOrEqual(640);
+    expect(gaps[2]).toBeGreaterThanOrEqual(1_200);
+    expect(gaps[3]).toBeGreaterThanOrEqual(3_000);
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(gaps[i - 1]!);
 
     // Every request was the same message, verified by the independent implementation.
@@ -298,6 +300,66 @@ describe('webhook delivery (real Redis, BullMQ and loopback HTTP receivers)', ()
     expect(refused.attempts[0]?.error).toContain('QUIVER_WEBHOOK_ALLOW');
     await sleep(200);
     expect(hook.received).toHaveLength(0);
+  });
+
+  it('records a receiver that never answers as timed out, and retries it', async () => {
+    const h = harness({ allow: '127.0.0.1/32', retrySchedule: '50ms', timeoutSeconds: 0.3 });
+    const hanging = createServer(() => undefined);
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise((resolve) => {
+          hanging.closeAllConnections();
+          hanging.close(resolve);
+        }),
+    );
+    const { port } = hanging.address() as AddressInfo;
+    const job = await finishedJob(h, `http://127.0.0.1:${port}/hook`, newSecret());
+    await h.deliveries.announce(job);
+    const failed = await deliveryWhen(h, job.id, (d) => d.status !== 'pending');
+    expect(failed.status).toBe('failed');
+    expect(failed.attempts.map((a) => a.error)).toEqual(['no answer within 0.3 s', 'no answer within 0.3 s']);
+    for (const attempt of failed.attempts) expect(attempt.durationMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it('after a crash between recording an attempt and queueing the next, queues it without resending', async () => {
+    const h = harness({ allow: '127.0.0.1/32', retrySchedule: '50ms' });
+    const secret = newSecret();
+    const hook = await receiver({ secrets: [secret] });
+    const job = await finishedJob(h, hook.url, secret);
+    // The worker is away while attempt 1 is queued; then attempt 1 is recorded as a dead worker would have
+    // left it, and BullMQ hands its job out again (stalled-job recovery).
+    await h.worker.pause();
+    await h.deliveries.announce(job);
+    const [delivery] = await h.deliveries.list(job.id);
+    await h.queues.deliver.obliterate({ force: true });
+    const recorded = await h.deliveries.recordAttempt(
+      job.id,
+      delivery!.id,
+      {
+        attempt: 1,
+        at: new Date().toISOString(),
+        durationMs: 3,
+        statusCode: 500,
+        error: 'receiver answered 500',
+      },
+      { status: 'pending', nextAttemptAt: new Date(Date.now() + 50).toISOString() },
+    );
+    expect(recorded).toBe(true);
+    // The same attempt cannot be recorded twice.
+    expect(
+      await h.deliveries.recordAttempt(
+        job.id,
+        delivery!.id,
+        { attempt: 1, at: new Date().toISOString(), durationMs: 1, statusCode: 200 },
+        { status: 'delivered' },
+      ),
+    ).toBe(false);
+    await h.queues.enqueueDelivery({ jobId: job.id, deliveryId: delivery!.id, attempt: 1 }, 0);
+    await h.worker.resume();
+    const delivered = await deliveryWhen(h, job.id, (d) => d.status === 'delivered');
+    expect(delivered.attempts.map((a) => a.statusCode)).toEqual([500, 200]);
+    expect(hook.received).toHaveLength(1);
   });
 
   it('does nothing for a job without a webhook or not yet finished', async () => {
