@@ -2,12 +2,12 @@
  * npm run demo — a complete scoring job on built-in defaults: generates a dataset (1,000,000 rows × 64
  * float features, Parquet) and a model (64 → 256 → 1 MLP), starts the pipeline in this process against a
  * Redis (see demoRedis), submits the job over local files, shows its progress, and prints where the output
- * is and a few scored rows.
+ * is and a few scored rows. `quiver demo` runs the same {@link runDemo}.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { submitJob } from '../jobs/submit-job.js';
 import { makeFormatReaders } from '../services/formats/make-reader.js';
 import { makeRedisJobStore } from '../services/queue/job-store.js';
@@ -15,101 +15,114 @@ import { makeQueues } from '../services/queue/queues.js';
 import { makeRedis } from '../services/queue/redis-connection.js';
 import { fileTuningCache } from '../services/scoring/auto-batch.js';
 import { makeScorerPool } from '../services/scoring/scorer-pool.js';
+import { terminalStatuses } from '../services/cli/exit-codes.js';
+import { makeProgressReporter } from '../services/cli/progress.js';
 import { makeFileStorage } from '../services/storage/file-storage.js';
 import { makePipelineWorker } from '../services/worker/pipeline-worker.js';
 import { cacheDir, tabularParquet } from './lib/datasets.js';
 import { demoRedis } from './lib/demo-redis.js';
 import { modelPath } from './lib/models.js';
 
-const ROWS = 1_000_000;
-const started = performance.now();
-const [input, model] = await Promise.all([tabularParquet(ROWS, 64), modelPath('tabular-mlp')]);
-const output = join(cacheDir, 'demo', 'output');
-const redisInfo = await demoRedis();
-console.log(`dataset ${input}\nmodel   ${model}\nredis   ${redisInfo.url} (${redisInfo.origin})`);
-
-const prefix = `{quiver-demo-${process.pid}}`;
-const redis = makeRedis(redisInfo.url);
-const storage = makeFileStorage();
-const readers = makeFormatReaders();
-const work = await mkdtemp(join(tmpdir(), 'quiver-demo-'));
-const scorers = makeScorerPool({
-  storage,
-  cacheDir: join(cacheDir, 'models', 'by-digest'),
-  log: (m) => console.log(m),
-});
-const store = makeRedisJobStore(redis, prefix);
-const queues = makeQueues(redis, prefix);
-const worker = makePipelineWorker({
-  connection: redis,
-  prefix,
-  queues,
-  deps: {
-    store,
-    storage,
-    readers,
-    scorers,
-    tuningCache: fileTuningCache(join(cacheDir, 'tuning.json')),
-    log: () => undefined,
-  },
-});
-
-try {
-  const { record } = await submitJob(
-    {
-      store,
-      enqueuePlan: (jobId: string, priority: number) => queues.enqueuePlan(jobId, priority),
-    },
-    {
-      name: 'demo',
-      input: { uri: pathToFileURL(input).href, format: 'parquet' },
-      model: { uri: pathToFileURL(model).href, outputs: { score: { column: 'score' } } },
-      output: { uri: pathToFileURL(output).href, passthrough: ['id'] },
-      batch: { rows: 'auto', chunkRows: 250_000 },
-    },
-  );
-  console.log(`job     ${record.id}`);
-  let job = record;
-  while (!['succeeded', 'failed', 'cancelled'].includes(job.status)) {
-    await new Promise((r) => setTimeout(r, 200));
-    job = (await store.get(record.id))!;
-    const { chunksDone, chunksTotal, rowsScored, rowsPerSecond } = job.progress;
-    const done = chunksTotal > 0 ? chunksDone / chunksTotal : 0;
-    process.stdout.write(
-      `\r[${'#'.repeat(Math.round(done * 30)).padEnd(30)}] ${job.status.padEnd(10)} ${chunksDone}/${chunksTotal} chunks, ${rowsScored} rows, ${Math.round(rowsPerSecond)} rows/s   `,
-    );
-  }
-  process.stdout.write('\n');
-  if (job.status !== 'succeeded') throw new Error(`job ${job.status}: ${JSON.stringify(job.error)}`);
-  const manifestUri = job.output.manifestUri!;
-  const manifest = JSON.parse(new TextDecoder().decode(await storage.read(manifestUri))) as {
-    parts: Array<{ uri: string; bytes: number }>;
-    rowsScored: number;
-  };
-  console.log(
-    `scored ${manifest.rowsScored} rows in ${((performance.now() - started) / 1000).toFixed(1)} s → ${manifestUri}`,
-  );
-  const first = manifest.parts[0]!;
-  for await (const batch of readers
-    .readerFor('parquet')
-    .readPart(storage, { uri: first.uri, size: first.bytes, range: { kind: 'whole' } })) {
-    console.log(
-      'first rows:',
-      batch
-        .toArray()
-        .slice(0, 3)
-        .map((row: { toJSON(): unknown }) => row.toJSON()),
-    );
-    break;
-  }
-} finally {
-  await worker.close();
-  await queues.close();
-  await scorers.close();
-  await readers.close();
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-  await redisInfo.stop();
-  await rm(work, { recursive: true, force: true });
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** Rows in the generated dataset. Default 1,000,000. */
+  rows?: number;
 }
+
+/** Generates the dataset and model, runs one job through the pipeline in this process, and prints the result. */
+export async function runDemo(options: DemoOptions = {}): Promise<void> {
+  const started = performance.now();
+  const [input, model] = await Promise.all([
+    tabularParquet(options.rows ?? 1_000_000, 64),
+    modelPath('tabular-mlp'),
+  ]);
+  const output = join(cacheDir, 'demo', 'output');
+  const redisInfo = await demoRedis();
+  console.log(`dataset ${input}\nmodel   ${model}\nredis   ${redisInfo.url} (${redisInfo.origin})`);
+
+  const prefix = `{quiver-demo-${process.pid}}`;
+  const redis = makeRedis(redisInfo.url);
+  const storage = makeFileStorage();
+  const readers = makeFormatReaders();
+  const work = await mkdtemp(join(tmpdir(), 'quiver-demo-'));
+  const scorers = makeScorerPool({
+    storage,
+    cacheDir: join(cacheDir, 'models', 'by-digest'),
+    log: (m) => console.log(m),
+  });
+  const store = makeRedisJobStore(redis, prefix);
+  const queues = makeQueues(redis, prefix);
+  const worker = makePipelineWorker({
+    connection: redis,
+    prefix,
+    queues,
+    deps: {
+      store,
+      storage,
+      readers,
+      scorers,
+      tuningCache: fileTuningCache(join(cacheDir, 'tuning.json')),
+      log: () => undefined,
+    },
+  });
+
+  try {
+    const { record } = await submitJob(
+      {
+        store,
+        enqueuePlan: (jobId: string, priority: number) => queues.enqueuePlan(jobId, priority),
+      },
+      {
+        name: 'demo',
+        input: { uri: pathToFileURL(input).href, format: 'parquet' },
+        model: { uri: pathToFileURL(model).href, outputs: { score: { column: 'score' } } },
+        output: { uri: pathToFileURL(output).href, passthrough: ['id'] },
+        batch: { rows: 'auto', chunkRows: 250_000 },
+      },
+    );
+    console.log(`job     ${record.id}`);
+    let job = record;
+    const progress = makeProgressReporter(process.stdout);
+    while (!terminalStatuses.has(job.status)) {
+      await new Promise((r) => setTimeout(r, 200));
+      job = (await store.get(record.id))!;
+      progress.update(job);
+    }
+    progress.end();
+    if (job.status !== 'succeeded') throw new Error(`job ${job.status}: ${JSON.stringify(job.error)}`);
+    const manifestUri = job.output.manifestUri!;
+    const manifest = JSON.parse(new TextDecoder().decode(await storage.read(manifestUri))) as {
+      parts: Array<{ uri: string; bytes: number }>;
+      rowsScored: number;
+    };
+    console.log(
+      `scored ${manifest.rowsScored} rows in ${((performance.now() - started) / 1000).toFixed(1)} s → ${manifestUri}`,
+    );
+    const first = manifest.parts[0]!;
+    for await (const batch of readers
+      .readerFor('parquet')
+      .readPart(storage, { uri: first.uri, size: first.bytes, range: { kind: 'whole' } })) {
+      console.log(
+        'first rows:',
+        batch
+          .toArray()
+          .slice(0, 3)
+          .map((row: { toJSON(): unknown }) => row.toJSON()),
+      );
+      break;
+    }
+  } finally {
+    await worker.close();
+    await queues.close();
+    await scorers.close();
+    await readers.close();
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await redisInfo.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+// `npm run demo` runs this file; `quiver demo` imports it.
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await runDemo();

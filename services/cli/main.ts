@@ -1,106 +1,108 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import type { ValueInfo } from '../scoring/inference-host.js';
-import { openModel } from '../scoring/open-scorer.js';
-import { makeStorage, storageConfigFromEnv } from '../storage/make-storage.js';
-import { workerMain } from '../worker/main.js';
+import { JobSpecInvalid } from '../../schemas/errors/job-spec-invalid.js';
+import { DEFAULT_API_URL } from './api-client.js';
+import { type CliContext, type Command, wantsHelp } from './command.js';
+import { apiCommand } from './commands/api.js';
+import { cancelCommand } from './commands/cancel.js';
+import { demoCommand } from './commands/demo.js';
+import { inspectModelCommand } from './commands/inspect-model.js';
+import { listCommand } from './commands/list.js';
+import { resultsCommand } from './commands/results.js';
+import { statusCommand } from './commands/status.js';
+import { submitCommand } from './commands/submit.js';
+import { workerCommand } from './commands/worker.js';
+import { ApiRequestError } from './errors/api-request-error.js';
+import { UsageError } from './errors/usage-error.js';
+import { exitCodeForError, exitCodes } from './exit-codes.js';
+import { writeJson } from './output.js';
 
-/** Exit codes scripts can rely on. */
-export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const;
+export { exitCodes } from './exit-codes.js';
 
-const usage = `Usage: quiver <command> [options]
+/** Every command, in the order `quiver --help` lists them. */
+export const commands: readonly Command[] = [
+  submitCommand,
+  statusCommand,
+  listCommand,
+  cancelCommand,
+  resultsCommand,
+  apiCommand,
+  workerCommand,
+  demoCommand,
+  inspectModelCommand,
+];
+
+export const usage = `Usage: quiver <command> [options]     (quiver <command> --help for its options)
 
 Commands:
-  inspect-model <uri> [--sha256 HEX] [--json]
-      Fetch an ONNX model (s3://, file:// or a path), verify its digest when given, and print its inputs
-      and outputs (names, element types, shapes; symbolic dimensions by name).
-  worker [--devices cpu|all|gpu:0,1] [--grace-seconds N] [--spot-notice-url aws|off|URL]
-      Score chunks from the queues until stopped; one process per device (default cpu). The first
-      SIGTERM/SIGINT or a spot interruption notice drains (the chunk in hand finishes within the grace,
-      default 90 s); a second signal exits at once. Environment: QUIVER_DEVICES,
-      QUIVER_SHUTDOWN_GRACE_SECONDS, QUIVER_SPOT_NOTICE_URL, QUIVER_SPOT_POLL_SECONDS (5),
-      QUIVER_LOCK_SECONDS (30), QUIVER_CHECKPOINT_SECONDS (30), QUIVER_MODEL_CACHE, QUIVER_TUNING_CACHE,
-      plus Redis and S3 settings.
+${commands.map((c) => `  ${c.synopsis}\n      ${c.summary}`).join('\n')}
+
+The job commands (submit, status, list, cancel, results) talk to the API at QUIVER_API_URL (default
+${DEFAULT_API_URL}) with the key in QUIVER_API_KEY; --api-url and --api-key override them. Every command
+takes --json for machine-readable output on stdout.
+
+Exit codes:
+  ${exitCodes.ok}  success (a watched job succeeded)
+  ${exitCodes.error}  error: the API refused the call (auth, conflict, rate limit, 5xx), could not be reached, or a bug
+  ${exitCodes.usage}  usage: bad flags or arguments, or an invalid job spec (every problem printed with its field path)
+  ${exitCodes.jobFailed}  the watched job failed (status --watch, submit --wait); its error code is printed
+  ${exitCodes.jobCancelled}  the watched job was cancelled
+  ${exitCodes.notFound}  no such job
+  ${exitCodes.timedOut}  --timeout ran out while watching; the job is still going
 
 Options:
   -h, --help   Show this help.
 `;
 
-function describeValue(value: ValueInfo): string {
-  if (!value.isTensor) return `${value.name}: not a tensor (e.g. a ZipMap sequence of maps)`;
-  return `${value.name}: ${value.type} [${value.shape.join(', ')}]`;
+/** The real process: its environment, stdout, stderr and the global fetch. */
+function processContext(): CliContext {
+  return { env: process.env, stdout: process.stdout, stderr: process.stderr, fetch };
 }
 
-async function inspectModel(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      sha256: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
+/** The error as `{ error: { code, message, problems? } }`, the API's own error shape. */
+function errorBody(error: unknown): { error: { code: string; message: string; problems?: unknown } } {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  const problems =
+    error instanceof JobSpecInvalid || error instanceof ApiRequestError ? error.problems : undefined;
+  return {
+    error: {
+      code: typeof code === 'string' ? code : 'INTERNAL',
+      message,
+      ...(problems && problems.length > 0 ? { problems } : {}),
     },
-  });
-  if (values.help || positionals.length !== 1) {
-    process.stderr.write(usage);
-    return values.help ? exitCodes.ok : exitCodes.usage;
-  }
-  const storage = makeStorage(storageConfigFromEnv());
-  try {
-    const cacheDir = process.env.QUIVER_MODEL_CACHE ?? join(tmpdir(), 'quiver-models');
-    const spec = values.sha256 ? { uri: positionals[0]!, sha256: values.sha256 } : { uri: positionals[0]! };
-    const { model, host } = await openModel(storage, spec, { cacheDir, intraOpThreads: 1 });
-    try {
-      const report = { uri: model.uri, sha256: model.sha256, bytes: model.bytes, ...host.metadata };
-      if (values.json) {
-        process.stdout.write(`${JSON.stringify(report)}\n`);
-      } else {
-        process.stdout.write(
-          [
-            `model   ${report.uri}`,
-            `sha256  ${report.sha256} (${report.bytes} bytes)`,
-            'inputs',
-            ...report.inputs.map((v) => `  ${describeValue(v)}`),
-            'outputs',
-            ...report.outputs.map((v) => `  ${describeValue(v)}`),
-            '',
-          ].join('\n'),
-        );
-      }
-    } finally {
-      await host.close();
-    }
-    return exitCodes.ok;
-  } finally {
-    storage.close();
-  }
+  };
 }
 
-/** Runs one CLI invocation; returns the process exit code. Errors print one line naming their code. */
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+function reportError(name: string, args: readonly string[], error: unknown, context: CliContext): void {
+  if (args.includes('--json')) {
+    writeJson(context.stderr, errorBody(error));
+    return;
+  }
+  const { code, message } = errorBody(error).error;
+  const tagged = message.includes(code) || code === UsageError.code ? message : `${message} [${code}]`;
+  const hint = error instanceof UsageError ? `\nRun "quiver ${name} --help" for usage.` : '';
+  context.stderr.write(`quiver ${name}: ${tagged}${hint}\n`);
+}
+
+/** Runs one CLI invocation; returns the process exit code. Errors print one message naming their code. */
+export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    context.stdout.write(usage);
+    return name === undefined ? exitCodes.usage : exitCodes.ok;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    context.stderr.write(`quiver: unknown command "${name}"\n\n${usage}`);
+    return exitCodes.usage;
+  }
+  if (wantsHelp(args)) {
+    context.stdout.write(command.help);
+    return exitCodes.ok;
+  }
   try {
-    switch (command) {
-      case 'inspect-model':
-        return await inspectModel(rest);
-      case 'worker':
-        return await workerMain(rest, usage);
-      case undefined:
-      case '-h':
-      case '--help':
-      case 'help':
-        process.stdout.write(usage);
-        return command === undefined ? exitCodes.usage : exitCodes.ok;
-      default:
-        process.stderr.write(`quiver: unknown command "${command}"\n\n${usage}`);
-        return exitCodes.usage;
-    }
+    return await command.run(args, context);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    process.stderr.write(
-      `quiver ${command}: ${error instanceof Error ? error.message : String(error)}${typeof code === 'string' && !(error as Error).message.includes(code) ? ` [${code}]` : ''}\n`,
-    );
-    return exitCodes.failed;
+    reportError(name, args, error, context);
+    return exitCodeForError(error);
   }
 }

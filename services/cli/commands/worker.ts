@@ -1,0 +1,21 @@
+import type { Command } from '../command.js';
+
+export const workerCommand: Command = {
+  name: 'worker',
+  synopsis: 'worker [--devices cpu|all|gpu:0,1] [--grace-seconds N] [--spot-notice-url aws|off|URL]',
+  summary: 'Score chunks from the queues until stopped; one process per device.',
+  help: `Usage: quiver worker [--devices cpu|all|gpu:0,1] [--grace-seconds N] [--spot-notice-url aws|off|URL]
+
+Scores chunks from the queues until stopped; one process per device (default cpu). The first SIGTERM/SIGINT
+or a spot interruption notice drains (the chunk in hand finishes within the grace, default 90 s); a second
+signal exits at once. Logs are JSON lines.
+
+Environment: QUIVER_DEVICES, QUIVER_SHUTDOWN_GRACE_SECONDS, QUIVER_SPOT_NOTICE_URL, QUIVER_SPOT_POLL_SECONDS (5),
+QUIVER_LOCK_SECONDS (30), QUIVER_CHECKPOINT_SECONDS (30), QUIVER_MODEL_CACHE, QUIVER_TUNING_CACHE, plus
+QUIVER_REDIS_URL, QUIVER_PREFIX and the S3 settings.
+`,
+  async run(args) {
+    const { workerMain } = await import('../../worker/main.js');
+    return workerMain(args, this.help);
+  },
+};

@@ -1,0 +1,59 @@
+import type { JobView } from '../../schemas/job-record.js';
+import { describeJobError, formatCount, formatDuration, secondsBetween } from './output.js';
+import { renderProgressLine } from './progress.js';
+
+/**
+ * The line a watch ends on: `job J succeeded: 1,000,000 rows scored, 0 rejected in 12s → <manifest>`, or the
+ * failure with its code and where it happened.
+ */
+export function summarizeOutcome(job: JobView): string {
+  const p = job.progress;
+  const took = formatDuration(secondsBetween(job.startedAt ?? job.createdAt, job.finishedAt));
+  switch (job.status) {
+    case 'succeeded':
+      return `job ${job.id} succeeded: ${formatCount(p.rowsScored)} rows scored, ${formatCount(p.rowsRejected)} rejected in ${took}${job.output.manifestUri ? ` → ${job.output.manifestUri}` : ''}`;
+    case 'failed':
+      return `job ${job.id} failed${job.error ? `: ${describeJobError(job.error)}` : ''}`;
+    case 'cancelled':
+      return `job ${job.id} cancelled after ${p.chunksDone}/${p.chunksTotal} chunks`;
+    default:
+      return `job ${job.id} ${job.status}: ${p.chunksDone}/${p.chunksTotal} chunks, ${formatCount(p.rowsScored)} rows`;
+  }
+}
+
+/** `quiver status`'s text: one labelled line per fact, the absent ones left out. */
+export function describeJob(job: JobView): string {
+  const { spec } = job;
+  const lines: Array<[string, string | undefined]> = [
+    ['id', job.id],
+    ['name', spec.name],
+    ['status', job.status],
+    ['progress', renderProgressLine(job)],
+    ['error', job.error ? describeJobError(job.error) : undefined],
+    ['created', job.createdAt],
+    ['started', job.startedAt],
+    ['finished', job.finishedAt],
+    [
+      'took',
+      job.finishedAt
+        ? formatDuration(secondsBetween(job.startedAt ?? job.createdAt, job.finishedAt))
+        : undefined,
+    ],
+    ['input', `${spec.input.uri} (${spec.input.format})`],
+    ['model', spec.model.uri],
+    ['output', `${job.output.uri} (${spec.output.format})`],
+    ['manifest', job.output.manifestUri],
+    [
+      'labels',
+      Object.keys(spec.labels).length > 0
+        ? Object.entries(spec.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')
+        : undefined,
+    ],
+  ];
+  return lines
+    .filter((line): line is [string, string] => line[1] !== undefined)
+    .map(([label, value]) => `${label.padEnd(9)} ${value}\n`)
+    .join('');
+}
