@@ -54,7 +54,7 @@ function collectKeys(byDigest: Map<string, Principal>, text: string, source: str
   entries.forEach((entry, i) => {
     const where = `entry ${i + 1}`;
     const [tenant = '', key = '', scope, ...rest] = entry.split(':');
-    if (rest.length > 0 || (scope !== undefined && scope !== 'admin')) {
+    if (key === '' || rest.length > 0 || (scope !== undefined && scope !== 'admin')) {
       throw new InvalidApiConfig(source, `${where}: expected tenant:key or tenant:key:admin`);
     }
     if (!TENANT.test(tenant)) {

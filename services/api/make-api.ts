@@ -8,7 +8,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import { type ZodTypeProvider, jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
+import { type ZodTypeProvider, jsonSchemaTransform } from 'fastify-type-provider-zod';
 import YAML from 'yaml';
 import { jobStatusChannel } from '../queue/job-store.js';
 import { type ApiContext, type ApiDeps, type ZodFastify } from './api-context.js';
@@ -82,6 +82,11 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
     closing.abort();
     done();
   });
+  // Requests answered while closing end their connection, or keep-alive would hold the close open.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing.signal.aborted) void reply.header('connection', 'close');
+    done(null, payload);
+  });
   app.addHook('onClose', () => watcher.close());
 
   // An empty body is no body (a bare POST …/cancel with a JSON content type); anything else is strict JSON
@@ -151,7 +156,9 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
   await app.register(async (scope) => {
     const zodScope: ZodFastify = scope.withTypeProvider<ZodTypeProvider>();
     zodScope.setValidatorCompiler(validatorCompiler);
-    zodScope.setSerializerCompiler(serializerCompiler);
+    // Replies are typed against their schemas at compile time (the zod type provider), and every record has
+    // been parsed on its way out of Redis; checking them again per reply would only cost latency.
+    zodScope.setSerializerCompiler(() => (data) => JSON.stringify(data));
     registerHealthRoutes(zodScope, context);
 
     await zodScope.register(

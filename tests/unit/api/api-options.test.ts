@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import {
+  addApiDefaults,
+  apiDefaults,
+  loadApiConfig,
+  parseApiOptions,
+} from '../../../services/api/api-options.js';
+import { InvalidApiConfig } from '../../../services/api/errors/invalid-api-config.js';
+import { InvalidRedisConfig } from '../../../services/queue/errors/invalid-redis-config.js';
+import { thrown } from '../../helpers/thrown.js';
+
+describe('API options', () => {
+  it('defaults: port 8080 on every interface, 1 MiB bodies, 100 active jobs, 1200 requests a minute', () => {
+    expect(addApiDefaults(parseApiOptions([], {}))).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      bodyLimitBytes: 1024 * 1024,
+      maxActiveJobs: 100,
+      activeJobsRetryAfterSeconds: 30,
+      rateLimitMax: 1200,
+      rateLimitWindowSeconds: 60,
+      resultUrlExpirySeconds: 3600,
+      shutdownGraceSeconds: 10,
+    });
+    expect(addApiDefaults({})).toEqual(apiDefaults);
+  });
+
+  it('reads every variable, flags overriding', () => {
+    const env = {
+      QUIVER_API_PORT: '9000',
+      QUIVER_API_HOST: '127.0.0.1',
+      QUIVER_API_BODY_LIMIT_BYTES: '65536',
+      QUIVER_API_MAX_ACTIVE_JOBS: '5',
+      QUIVER_API_RATE_LIMIT: '50',
+      QUIVER_API_RATE_WINDOW_SECONDS: '10',
+      QUIVER_API_URL_EXPIRY_SECONDS: '60',
+      QUIVER_API_SHUTDOWN_GRACE_SECONDS: '3',
+    };
+    expect(parseApiOptions([], env)).toEqual({
+      port: 9000,
+      host: '127.0.0.1',
+      bodyLimitBytes: 65536,
+      maxActiveJobs: 5,
+      rateLimitMax: 50,
+      rateLimitWindowSeconds: 10,
+      resultUrlExpirySeconds: 60,
+      shutdownGraceSeconds: 3,
+    });
+    expect(parseApiOptions(['--port', '0', '--host', '::1'], env)).toMatchObject({ port: 0, host: '::1' });
+  });
+
+  it('refuses unusable values, naming the variable or flag', () => {
+    for (const [env, args, variable] of [
+      [{ QUIVER_API_PORT: '70000' }, [], 'QUIVER_API_PORT'],
+      [{ QUIVER_API_PORT: '80.5' }, [], 'QUIVER_API_PORT'],
+      [{}, ['--port', 'http'], '--port'],
+      [{ QUIVER_API_BODY_LIMIT_BYTES: '1MB' }, [], 'QUIVER_API_BODY_LIMIT_BYTES'],
+      [{ QUIVER_API_MAX_ACTIVE_JOBS: '0' }, [], 'QUIVER_API_MAX_ACTIVE_JOBS'],
+      [{ QUIVER_API_RATE_LIMIT: '-1' }, [], 'QUIVER_API_RATE_LIMIT'],
+      [{ QUIVER_API_URL_EXPIRY_SECONDS: '604801' }, [], 'QUIVER_API_URL_EXPIRY_SECONDS'],
+    ] as const) {
+      const error = thrown(InvalidApiConfig, () => parseApiOptions([...args], env));
+      expect(error.variable).toBe(variable);
+      expect(error.code).toBe('API_INVALID_CONFIG');
+    }
+    expect(() => parseApiOptions(['--bogus'], {})).toThrow(
+      expect.objectContaining({ code: expect.stringMatching(/^ERR_PARSE_ARGS/) as unknown }),
+    );
+  });
+
+  it('loads keys, Redis and storage settings with the options', () => {
+    const config = loadApiConfig([], { QUIVER_API_KEYS: 'acme:acme-0123456789abcdef' });
+    expect(config.keys.size).toBe(1);
+    expect(config.redis.prefix).toBe('{quiver}');
+    expect(() => loadApiConfig([], {})).toThrow(InvalidApiConfig);
+    expect(() =>
+      loadApiConfig([], { QUIVER_API_KEYS: 'acme:acme-0123456789abcdef', QUIVER_PREFIX: 'nohashtag' }),
+    ).toThrow(InvalidRedisConfig);
+  });
+});
