@@ -8,6 +8,7 @@ import { TooManyActiveJobs } from '../queue/errors/too-many-active-jobs.js';
 import { StorageNotFound } from '../storage/errors/storage-not-found.js';
 import { DeliveryNotFound } from './errors/delivery-not-found.js';
 import { JobNotSucceeded } from './errors/job-not-succeeded.js';
+import { MalformedBody } from './errors/malformed-body.js';
 import { NotReady } from './errors/not-ready.js';
 import { RateLimited } from './errors/rate-limited.js';
 import { RequestInvalid } from './errors/request-invalid.js';
@@ -34,6 +35,7 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [JobSpecInvalid, 400],
   [RequestInvalid, 400],
   [InvalidListCursor, 400],
+  [MalformedBody, 400],
   [Unauthenticated, 401],
   [TenantForbidden, 403],
   [JobNotFound, 404],

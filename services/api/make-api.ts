@@ -2,21 +2,18 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
-  type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
 import { type ZodTypeProvider, jsonSchemaTransform } from 'fastify-type-provider-zod';
-import YAML from 'yaml';
 import { jobStatusChannel } from '../queue/job-store.js';
 import { type ApiContext, type ApiDeps, type ZodFastify } from './api-context.js';
-import { bearerToken } from './api-keys.js';
+import { makeAuthenticate } from './authenticate.js';
+import { registerBodyParsers } from './body-parsers.js';
 import { type ApiOptions, addApiDefaults } from './api-options.js';
-import { RateLimited } from './errors/rate-limited.js';
 import { RouteNotFound } from './errors/route-not-found.js';
-import { Unauthenticated } from './errors/unauthenticated.js';
 import { errorReply } from './error-reply.js';
 import { makeJobWatcher } from './job-watcher.js';
 import { validatorCompiler } from './request-validation.js';
@@ -35,8 +32,6 @@ export interface MakeApiOptions extends Omit<ApiOptions, 'port' | 'host' | 'shut
 /** How long start-up waits for the status subscription before serving anyway. */
 const SUBSCRIBE_WAIT_MS = 2_000;
 
-const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
-
 /**
  * The Quiver HTTP API as a Fastify instance, ready to `listen()` (or `inject()` in tests); nothing is
  * listening yet. Routes:
@@ -51,9 +46,8 @@ const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
 export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Promise<FastifyInstance> {
   const { logger = false, ...rest } = options;
   const settings = addApiDefaults(rest);
-  const replyOf = (error: unknown) => errorReply(error, settings);
   const sendError = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    const { statusCode, headers, body } = replyOf(error);
+    const { statusCode, headers, body } = errorReply(error, settings);
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
     return reply.code(statusCode).headers(headers).send(body);
   };
@@ -89,24 +83,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
   });
   app.addHook('onClose', () => watcher.close());
 
-  // An empty body is no body (a bare POST …/cancel with a JSON content type); anything else is strict JSON
-  // with prototype poisoning refused.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  // Bodies are JSON or YAML; Fastify's default text/plain parser would hand plain strings to routes.
-  app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = String(body);
-    if (text === '') done(null, undefined);
-    else void parseJson(request, text, done);
-  });
-  // Job specs may be written in YAML, as for the CLI.
-  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, body === '' ? undefined : (YAML.parse(String(body)) as unknown));
-    } catch (error) {
-      done(Object.assign(error as FastifyError, { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }));
-    }
-  });
+  registerBodyParsers(app);
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
@@ -163,22 +140,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
 
     await zodScope.register(
       (v1, _options, done) => {
-        const checkRate = app.createRateLimit({ keyGenerator: (request) => request.principal?.tenant ?? '' });
-        v1.addHook('onRequest', async (request, reply) => {
-          const header = request.headers.authorization;
-          const token = bearerToken(header);
-          const principal = token === undefined ? undefined : deps.keys.authenticate(token);
-          if (principal === undefined) throw new Unauthenticated(header !== undefined);
-          request.principal = principal;
-          const limit = await checkRate(request);
-          if (limit.isAllowed) return;
-          void reply.headers({
-            'x-ratelimit-limit': String(limit.max),
-            'x-ratelimit-remaining': String(Math.max(0, limit.remaining)),
-            'x-ratelimit-reset': String(limit.ttlInSeconds),
-          });
-          if (limit.isExceeded) throw new RateLimited(principal.tenant, Math.max(1, limit.ttlInSeconds));
-        });
+        v1.addHook('onRequest', makeAuthenticate(app, deps.keys));
         registerJobRoutes(v1, context);
         registerDeliveryRoutes(v1, context);
         done();

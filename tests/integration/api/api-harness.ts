@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DeliveryRecord } from '../../../schemas/delivery.js';
 import { parseJobSpec, type JobSpecInput } from '../../../schemas/job-spec.js';
@@ -124,9 +124,4 @@ export async function startApi(
       await redis.quit();
     },
   };
-}
-
-/** The JSON body of a response. */
-export function bodyOf<T = Record<string, unknown>>(response: LightMyRequestResponse): T {
-  return response.json<T>();
 }

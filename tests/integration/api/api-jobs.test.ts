@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiErrorSchema, jobListSchema } from '../../../schemas/api.js';
 import { jobViewSchema, type JobView } from '../../../schemas/job-record.js';
+import { jobStatusChannel } from '../../../services/queue/job-store.js';
 import { auth, type ApiHarness, specInput, startApi } from './api-harness.js';
 
 let h: ApiHarness;
@@ -65,6 +66,13 @@ describe('POST /v1/jobs', () => {
       payload: yaml,
     });
     expect(response.statusCode).toBe(201);
+    const broken = await h.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: { ...auth('acme'), 'content-type': 'text/yaml' },
+      payload: 'input: [unclosed',
+    });
+    expectError(broken, 400, 'MALFORMED_BODY');
   });
 
   it('returns the same job for the same Idempotency-Key and body (200), 409 for another body', async () => {
@@ -323,13 +331,15 @@ describe('GET /v1/jobs/:id?waitSeconds', () => {
 
   it('wakes many waiters on one subscriber connection, and ends held polls when the API closes', async () => {
     const job = await submitted();
-    const clientsBefore = (await h.redis.client('LIST')) as string;
     const polls = Array.from({ length: 30 }, () =>
       h.app.inject({ url: `/v1/jobs/${job.id}?waitSeconds=20`, headers: auth('acme') }),
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const clientsDuring = (await h.redis.client('LIST')) as string;
-    expect(clientsDuring.split('\n').length).toBe(clientsBefore.split('\n').length);
+    // 30 waiters, one subscriber: this API's own connection.
+    expect(await h.redis.pubsub('NUMSUB', jobStatusChannel(h.prefix))).toEqual([
+      jobStatusChannel(h.prefix),
+      1,
+    ]);
     await h.store.transition(job.id, 'cancelling');
     for (const response of await Promise.all(polls))
       expect(response.json<JobView>().status).toBe('cancelling');

@@ -1,0 +1,29 @@
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import { type ApiKeys, bearerToken } from './api-keys.js';
+import { RateLimited } from './errors/rate-limited.js';
+import { Unauthenticated } from './errors/unauthenticated.js';
+
+/**
+ * The `/v1` gate, run first on every request: the Bearer key must be configured (else 401, before any body
+ * is read), its principal is set on the request, and the tenant's request budget (shared by every API
+ * process through Redis) is charged (429 `RATE_LIMITED` with `Retry-After` once spent). Needs
+ * `@fastify/rate-limit` registered on `app`.
+ */
+export function makeAuthenticate(app: FastifyInstance, keys: ApiKeys): onRequestAsyncHookHandler {
+  const charge = app.createRateLimit({ keyGenerator: (request) => request.principal?.tenant ?? '' });
+  return async (request, reply) => {
+    const header = request.headers.authorization;
+    const token = bearerToken(header);
+    const principal = token === undefined ? undefined : keys.authenticate(token);
+    if (principal === undefined) throw new Unauthenticated(header !== undefined);
+    request.principal = principal;
+    const limit = await charge(request);
+    if (limit.isAllowed) return;
+    void reply.headers({
+      'x-ratelimit-limit': String(limit.max),
+      'x-ratelimit-remaining': String(Math.max(0, limit.remaining)),
+      'x-ratelimit-reset': String(limit.ttlInSeconds),
+    });
+    if (limit.isExceeded) throw new RateLimited(principal.tenant, Math.max(1, limit.ttlInSeconds));
+  };
+}
