@@ -25,8 +25,16 @@ export interface JobWatcher {
   close(): Promise<void>;
 }
 
-/** A watcher subscribed to `channel` through `subscriber`, a connection it owns (and closes). */
-export function makeJobWatcher(subscriber: Redis, channel: string): JobWatcher {
+/**
+ * A watcher subscribed to `channel` through `subscriber`, a connection it owns (and closes). Connection
+ * errors go to `onError` (ioredis reconnects and resubscribes by itself).
+ */
+export function makeJobWatcher(
+  subscriber: Redis,
+  channel: string,
+  onError: (error: Error) => void = () => undefined,
+): JobWatcher {
+  subscriber.on('error', onError);
   const waiters = new Map<string, Set<(heard: boolean) => void>>();
   let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;

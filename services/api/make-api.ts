@@ -62,7 +62,9 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
   });
 
   const closing = new AbortController();
-  const watcher = makeJobWatcher(deps.redis.duplicate(), jobStatusChannel(deps.prefix));
+  const watcher = makeJobWatcher(deps.redis.duplicate(), jobStatusChannel(deps.prefix), (error) =>
+    app.log.error({ err: error }, 'status subscriber error'),
+  );
   // Long-polls also re-read on a timer, so a slow or failed subscribe (Redis down at start) delays wake-ups
   // instead of keeping the API from starting; /readyz reports Redis.
   app.addHook('onReady', async () => {

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiErrorSchema, jobListSchema } from '../../../schemas/api.js';
 import { jobViewSchema, type JobView } from '../../../schemas/job-record.js';
@@ -513,6 +514,23 @@ describe('public routes', () => {
     expect(docs.body).not.toMatch(/https?:\/\/(?!localhost)[^"']*\.(js|css)/);
     const bundle = await h.app.inject({ url: '/docs/static/swagger-ui-bundle.js' });
     expect(bundle.statusCode).toBe(200);
+  });
+
+  it('reports not ready (503) while Redis does not answer, and still serves /healthz', async () => {
+    const unreachable = new Redis('redis://127.0.0.1:1', {
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    unreachable.on('error', () => undefined);
+    const cut = await startApi({}, { redis: unreachable });
+    try {
+      expectError(await cut.app.inject({ url: '/readyz' }), 503, 'NOT_READY');
+      expect((await cut.app.inject({ url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await cut.close();
+      unreachable.disconnect();
+    }
   });
 
   it('answers unknown routes 404 in the error shape', async () => {
