@@ -4,6 +4,7 @@ import type { ModelMetadata } from '../../services/scoring/inference-host.js';
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { ModelSpec } from '../../schemas/model-spec.js';
+import { BadDataError } from '../../services/formats/errors/bad-data-error.js';
 import { makeWriter } from '../../services/formats/writers/make-writer.js';
 import { FeatureMappingError } from '../../services/scoring/errors/feature-mapping-error.js';
 import { prepareScoring } from '../../services/scoring/open-scorer.js';
@@ -140,7 +141,8 @@ export async function processScore(
           if (s.position >= resumeRow) skipped.push(s);
         }
       : undefined;
-  const batches = skipRows(readChunk(deps, record, chunk, signal, packing?.read, onSkipped), resumeRow)[
+  const read = readChunk(deps, record, chunk, signal, packing?.read, onSkipped);
+  const batches = skipRows(packing ? missingAsMappingErrors(read, packing.packed) : read, resumeRow)[
     Symbol.asyncIterator
   ]();
   const first = await batches.next();
@@ -300,6 +302,32 @@ async function committedSegments(
     chain.push(segment);
   }
   return chain;
+}
+
+/**
+ * A column missing from a packed read is the mapping's problem, not the file's: it is reported as the
+ * mapper reports it (FEATURE_COLUMN_MISSING naming the model input), whichever path read the features.
+ */
+async function* missingAsMappingErrors(
+  batches: AsyncIterable<RecordBatch>,
+  packed: Record<string, string[]>,
+): AsyncGenerator<RecordBatch> {
+  try {
+    yield* batches;
+  } catch (error) {
+    const column = error instanceof BadDataError ? error.location.column : undefined;
+    const input = Object.keys(packed).find((name) => column !== undefined && packed[name]!.includes(column));
+    if (!(error instanceof BadDataError) || error.code !== 'SCHEMA_MISMATCH' || input === undefined)
+      throw error;
+    throw Object.assign(
+      new FeatureMappingError(
+        'FEATURE_COLUMN_MISSING',
+        `model input "${input}" needs column "${column}", which ${error.location.uri} lacks`,
+        { input, column },
+      ),
+      { location: { uri: error.location.uri } },
+    );
+  }
 }
 
 /** The stream without its first `count` rows (already scored by committed segments). */
