@@ -54,6 +54,23 @@ export const getJobQuerySchema = z
 /** `GET /healthz` and `GET /readyz` when all is well. */
 export const healthSchema = z.object({ status: z.enum(['ok', 'ready']) });
 
+const queueDepthSchema = z.object({
+  /** Waiting to run (prioritized included). */
+  waiting: z.number().int().nonnegative(),
+  active: z.number().int().nonnegative(),
+  /** Scheduled for later (retries, webhook attempts). */
+  delayed: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+});
+
+/** `GET /v1/queues`: jobs per queue by state, what autoscaling follows (`score.waiting`). */
+export const queueDepthsSchema = z.object({
+  plan: queueDepthSchema,
+  score: queueDepthSchema,
+  finalize: queueDepthSchema,
+  deliver: queueDepthSchema,
+});
+
 /**
  * `GET /v1/jobs/:id/results` of a succeeded job: its manifest, and for each part (and rejected file) a
  * presigned GET URL when the output is in S3 (`url` absent for file:// outputs, which are read in place).

@@ -23,8 +23,11 @@ import type { JobWatcher } from './job-watcher.js';
 /** What the API works on; everything is passed in, nothing is a hidden singleton. */
 export interface ApiDeps {
   store: JobStore;
-  /** Queue operations of submit (`enqueuePlan`) and cancel (`removeQueuedChunks`, `enqueueFinalize`). */
-  queues: Pick<PipelineQueues, 'enqueuePlan' | 'enqueueFinalize' | 'removeQueuedChunks'>;
+  /**
+   * Queue operations of submit (`enqueuePlan`), cancel (`removeQueuedChunks`, `enqueueFinalize`) and
+   * `GET /v1/queues` (`depths`).
+   */
+  queues: Pick<PipelineQueues, 'enqueuePlan' | 'enqueueFinalize' | 'removeQueuedChunks' | 'depths'>;
   /** Where manifests are read from. */
   storage: Pick<Storage, 'read'>;
   /** Signs `s3://` result URLs; without one, results carry no `url`. */

@@ -14,6 +14,7 @@ import { RateLimited } from './errors/rate-limited.js';
 import { RequestInvalid } from './errors/request-invalid.js';
 import { RouteNotFound } from './errors/route-not-found.js';
 import { TenantForbidden } from './errors/tenant-forbidden.js';
+import { AdminRequired } from './errors/admin-required.js';
 import { Unauthenticated } from './errors/unauthenticated.js';
 
 /** What the API answers for an error: status, headers and an `apiErrorSchema` body. */
@@ -38,6 +39,7 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [MalformedBody, 400],
   [Unauthenticated, 401],
   [TenantForbidden, 403],
+  [AdminRequired, 403],
   [JobNotFound, 404],
   [DeliveryNotFound, 404],
   [RouteNotFound, 404],

@@ -20,6 +20,7 @@ import { validatorCompiler } from './request-validation.js';
 import { registerDeliveryRoutes } from './routes/delivery-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerJobRoutes } from './routes/job-routes.js';
+import { registerQueueRoutes } from './routes/queue-routes.js';
 
 export type { ApiDeps } from './api-context.js';
 
@@ -37,7 +38,7 @@ const SUBSCRIBE_WAIT_MS = 2_000;
  * listening yet. Routes:
  * - `POST /v1/jobs`, `GET /v1/jobs/:id`, `GET /v1/jobs`, `POST /v1/jobs/:id/cancel`,
  *   `GET /v1/jobs/:id/results`, `GET /v1/jobs/:id/deliveries`, `POST /v1/jobs/:id/deliveries/:deliveryId/retry`
- *   — Bearer API key required, scoped to its tenant, rate limited per tenant;
+ *   — Bearer API key required, scoped to its tenant, rate limited per tenant; `GET /v1/queues` (admin);
  * - `GET /healthz`, `GET /readyz`, `GET /openapi.json` (OpenAPI 3.1), `GET /docs` (Swagger UI) — public.
  *
  * Every error is `{ error: { code, message, problems? } }` with a stable code. `close()` ends long-polls at
@@ -145,6 +146,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
         v1.addHook('onRequest', makeAuthenticate(app, deps.keys));
         registerJobRoutes(v1, context);
         registerDeliveryRoutes(v1, context);
+        registerQueueRoutes(v1, context);
         done();
       },
       { prefix: '/v1' },

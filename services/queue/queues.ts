@@ -57,8 +57,19 @@ export interface PipelineQueues {
   enqueueDelivery(payload: DeliverPayload, delayMs: number): Promise<void>;
   /** Removes a job's chunks that are still waiting; returns how many were removed. */
   removeQueuedChunks(jobId: string, chunksTotal: number): Promise<number>;
+  /** How many jobs each queue holds, by state (what autoscaling follows). */
+  depths(): Promise<QueueDepths>;
   close(): Promise<void>;
 }
+
+/** Jobs of one queue by state; `waiting` includes prioritized jobs (every chunk has a priority). */
+export interface QueueDepth {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+}
+export type QueueDepths = Record<keyof typeof queueNames, QueueDepth>;
 
 /**
  * The pipeline's queues. Chunks retry transient failures with exponential backoff; permanent failures
@@ -111,6 +122,22 @@ export function makeQueues(
         await existing.remove().catch(() => undefined);
       }
       await deliver.add('deliver', payload, { jobId: id, delay });
+    },
+    async depths() {
+      const entries = await Promise.all(
+        (Object.keys(queueNames) as Array<keyof typeof queueNames>).map(async (name) => {
+          const queue = { plan, score, finalize, deliver }[name];
+          const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+          const depth: QueueDepth = {
+            waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+            active: c.active ?? 0,
+            delayed: c.delayed ?? 0,
+            failed: c.failed ?? 0,
+          };
+          return [name, depth] as const;
+        }),
+      );
+      return Object.fromEntries(entries) as QueueDepths;
     },
     async removeQueuedChunks(jobId, chunksTotal) {
       let removed = 0;

@@ -160,6 +160,13 @@ describe('API + worker processes: submit over HTTP, signed webhook, poll, result
     expect(deliveries.deliveries[0]).toMatchObject({ event: 'job.succeeded', status: 'delivered' });
     expect(deliveries.deliveries[0]!.attempts.map((a) => a.statusCode)).toEqual([500, 429, 200]);
 
+    // A manual retry sends it again, same webhook-id, still verified; another tenant cannot retry it.
+    const retryPath = `/v1/jobs/${job.id}/deliveries/${deliveries.deliveries[0]!.id}/retry`;
+    expect((await call('POST', retryPath, keys.rival, {})).status).toBe(404);
+    expect((await call('POST', retryPath, keys.acme, {})).status).toBe(202);
+    const again = (await receiver.waitFor(4, 30_000))[3]!;
+    expect([again.verifiedWith, again.headers['webhook-id']]).toEqual([0, delivered.headers['webhook-id']]);
+
     // Results: presigned URLs that download exactly the parts the manifest lists.
     const results = await call('GET', `/v1/jobs/${job.id}/results`, keys.acme);
     expect(results.status).toBe(200);

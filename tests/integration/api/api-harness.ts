@@ -6,6 +6,7 @@ import { parseJobSpec, type JobSpecInput } from '../../../schemas/job-spec.js';
 import { parseApiKeys } from '../../../services/api/api-keys.js';
 import { makeApi, type ApiDeps, type MakeApiOptions } from '../../../services/api/make-api.js';
 import { makeRedisJobStore, type JobStore } from '../../../services/queue/job-store.js';
+import { makeQueues } from '../../../services/queue/queues.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
 
 /** API keys of the tests: two tenants and an operator with the admin scope. */
@@ -85,6 +86,7 @@ export async function startApi(
   const redis = makeRedis(redisConfigFromEnv().url);
   const prefix = `{test-${randomBytes(6).toString('hex')}}`;
   const store = makeRedisJobStore(redis, prefix);
+  const realQueues = makeQueues(redis, prefix);
   const deliveries = fakeDeliveries();
   const queued = { plans: [] as string[], finalizes: [] as string[], removed: [] as string[] };
   const deps: ApiDeps = {
@@ -93,6 +95,8 @@ export async function startApi(
       enqueuePlan: (id) => Promise.resolve(void queued.plans.push(id)),
       enqueueFinalize: (id) => Promise.resolve(void queued.finalizes.push(id)),
       removeQueuedChunks: (id) => Promise.resolve(queued.removed.push(id) && 0),
+      // Depths come from real BullMQ queues under the test's prefix.
+      depths: () => realQueues.depths(),
     },
     storage: { read: () => Promise.reject(new Error('no storage in this test')) },
     deliveries,
@@ -119,6 +123,7 @@ export async function startApi(
     another: (o = options) => make(o),
     async close() {
       await Promise.allSettled(apps.map((a) => a.close()));
+      await realQueues.close();
       const found = await keysOf(redis, prefix);
       if (found.length > 0) await redis.del(...found);
       await redis.quit();

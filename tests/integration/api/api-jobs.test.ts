@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { apiErrorSchema, jobListSchema } from '../../../schemas/api.js';
+import { apiErrorSchema, jobListSchema, queueDepthsSchema } from '../../../schemas/api.js';
+import { makeQueues } from '../../../services/queue/queues.js';
 import { jobViewSchema, type JobView } from '../../../schemas/job-record.js';
 import { jobStatusChannel } from '../../../services/queue/job-store.js';
 import { auth, type ApiHarness, specInput, startApi } from './api-harness.js';
@@ -539,5 +540,36 @@ describe('public routes', () => {
     }
     expectError(await h.app.inject({ method: 'DELETE', url: '/v1/jobs' }), 404, 'ROUTE_NOT_FOUND');
     expectError(await h.app.inject({ url: '/v1/jobs/%E0%A4%A' }), 400, 'BAD_URL');
+  });
+});
+
+describe('GET /v1/queues', () => {
+  it('gives an admin the depth of every queue from BullMQ, and refuses tenants (403)', async () => {
+    const queues = makeQueues(h.redis, h.prefix);
+    try {
+      await queues.score.addBulk(
+        Array.from({ length: 3 }, (_, i) => ({
+          name: 'score',
+          data: { jobId: 'j', chunk: {} as never },
+          opts: { jobId: `j-chunk-${i}`, priority: i + 1 },
+        })),
+      );
+      await queues.deliver.add('deliver', { deliveryId: 'msg_x', jobId: 'j', attempt: 2 }, { delay: 60_000 });
+      const response = await h.app.inject({ url: '/v1/queues', headers: auth('ops') });
+      expect(response.statusCode).toBe(200);
+      expect(queueDepthsSchema.parse(response.json())).toMatchObject({
+        score: { waiting: 3, active: 0, delayed: 0 },
+        deliver: { waiting: 0, delayed: 1 },
+        plan: { waiting: 0 },
+      });
+      expectError(await h.app.inject({ url: '/v1/queues', headers: auth('acme') }), 403, 'ADMIN_REQUIRED');
+      expect((await h.app.inject({ url: '/v1/queues' })).statusCode).toBe(401);
+      const openapi = (await h.app.inject({ url: '/openapi.json' })).json<{
+        paths: Record<string, unknown>;
+      }>();
+      expect(Object.keys(openapi.paths)).toContain('/v1/queues');
+    } finally {
+      await queues.close();
+    }
   });
 });
