@@ -17,11 +17,11 @@
  * Grammar: RFC 4180 with `\n` or `\r\n` record ends; a blank line is skipped (as DuckDB and polars do) but
  * still counts in row numbering; an unquoted empty field is null, a quoted empty field an empty string.
  */
-import { RecordBatch } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
 import type { Storage } from '../storage/storage.js';
 import { BadDataError, type BadDataCode } from './errors/bad-data-error.js';
-import { makeSkippedRecords } from './invalid-records.js';
+import { type PartText, makeBatchTaker } from './invalid-records.js';
 import type { ColumnTypeName, FormatReader, ReadPartOptions } from './format-reader.js';
 import {
   LF,
@@ -48,7 +48,6 @@ import {
   parseSmallIntAt,
   projectColumns,
   storeDecimalAt,
-  takeRecordBatch,
   type BuiltColumn,
   type RowOrigins,
   type TextColumn,
@@ -487,46 +486,27 @@ async function* readCsvPart(
   const newCells = () => outColumns.map((column) => makeCsvColumnCells(column, knobs.batchRows));
   let cells = newCells();
   // Texts the current batch's rows come from, to turn a bad value's character index into a byte offset.
-  const texts: { id: number; text: string; offset: number; byteLength: number }[] = [];
-
-  const skipping = options.onInvalidRecord ? makeSkippedRecords(options.onInvalidRecord) : undefined;
-  const textOfRow = (row: number) => texts.find((x) => x.id === target.textOf[row])!;
-  const valueFault = (row: number, column: TextColumn, value: string) => {
-    const t = textOfRow(row);
-    const byteOffset = byteOffsetOf(t.text, t.byteLength, t.offset, target.charStartOf[row]!);
-    const detail = `"${value}" is not a valid ${column.type}`;
-    return fault('VALUE_INVALID', detail, target.recordOf[row]!, byteOffset, column.name);
-  };
-  const recordText = (row: number): string => {
-    const { text } = textOfRow(row);
-    const start = target.charStartOf[row]!;
-    const parsed = parseCsvRecord(text, start, delimiter);
-    const end = isFault(parsed) ? indexOr(text, '\n', start, text.length) : parsed.next;
-    return text.slice(start, end).replace(/\r?\n$/, '');
-  };
-
+  const texts: PartText[] = [];
+  const taker = makeBatchTaker({
+    schema,
+    columns: outColumns,
+    target,
+    texts,
+    fault,
+    describeValue: (value) => `"${value}"`,
+    recordEnd: (text, start) => {
+      const parsed = parseCsvRecord(text, start, delimiter);
+      return isFault(parsed) ? indexOr(text, '\n', start, text.length) : parsed.next;
+    },
+    ...(options.onInvalidRecord ? { onInvalidRecord: options.onInvalidRecord } : {}),
+  });
+  const { skipping } = taker;
   /** The gathered rows as a batch; when skipping, rows with a value that does not convert are cut out. */
   const flush = (): RecordBatch[] => {
-    const cut = new Map<number, { column: TextColumn; value: string }>();
-    const batch = takeRecordBatch(
-      schema,
-      outColumns,
-      target,
-      (slot, _, length, onBad) => buildCsvColumn(cells[slot]!, length, onBad),
-      skipping && ((row, column, value) => void (cut.has(row) || cut.set(row, { column, value }))),
-    );
-    if (!(batch instanceof RecordBatch)) throw valueFault(batch.row, batch.column, batch.value);
-    const cutRows = [...cut]
-      .sort(([a], [b]) => a - b)
-      .map(([row, { column, value }]) => ({
-        row,
-        error: valueFault(row, column, value),
-        record: recordText(row),
-      }));
+    const batches = taker.take((slot, _, length, onBad) => buildCsvColumn(cells[slot]!, length, onBad));
     // Arrow now owns the typed arrays; the next batch gets fresh ones.
     cells = newCells();
-    texts.splice(0, texts.length - 1);
-    return skipping ? skipping.take(batch, cutRows) : [batch];
+    return batches;
   };
 
   const windows = ownedRecordWindows({

@@ -1,6 +1,8 @@
-import type { RecordBatch } from 'apache-arrow';
-import type { BadDataError } from './errors/bad-data-error.js';
+import { RecordBatch, type Schema } from 'apache-arrow';
+import type { BadDataCode, BadDataError } from './errors/bad-data-error.js';
 import type { InvalidRecord } from './format-reader.js';
+import { byteOffsetOf } from './record-boundaries.js';
+import { type RowOrigins, type TextColumn, takeRecordBatch } from './text-schema.js';
 
 /**
  * Collects the records a text reader skips while it gathers a batch, and reports them when the batch is
@@ -54,3 +56,77 @@ export function makeSkippedRecords(onInvalidRecord: (invalid: InvalidRecord) => 
 }
 
 export type SkippedRecords = ReturnType<typeof makeSkippedRecords>;
+
+/** A decoded window of a part: its text, and where its bytes sit in the object. */
+export interface PartText {
+  id: number;
+  text: string;
+  offset: number;
+  byteLength: number;
+}
+
+/**
+ * Takes the gathered rows of a text reader as Arrow batches. A value that does not convert fails the read
+ * with VALUE_INVALID naming its row, byte offset and column — or, when the read skips invalid records, its
+ * row is cut out and reported with its record's text.
+ */
+export function makeBatchTaker(o: {
+  schema: Schema;
+  columns: readonly TextColumn[];
+  target: RowOrigins;
+  /** Texts the gathered rows come from; all but the last are dropped once a batch is taken. */
+  texts: PartText[];
+  fault: (
+    code: BadDataCode,
+    detail: string,
+    record: number,
+    byteOffset: number,
+    column?: string,
+  ) => BadDataError;
+  /** How a bad value reads in the message (CSV quotes its text; JSON values carry their own quotes). */
+  describeValue: (value: string) => string;
+  /** Where the record starting at `start` ends (its line break included or not). */
+  recordEnd: (text: string, start: number) => number;
+  onInvalidRecord?: (invalid: InvalidRecord) => void;
+}) {
+  const skipping = o.onInvalidRecord ? makeSkippedRecords(o.onInvalidRecord) : undefined;
+  const textOfRow = (row: number): PartText => o.texts.find((x) => x.id === o.target.textOf[row])!;
+  const valueFault = (row: number, column: TextColumn, value: string): BadDataError => {
+    const t = textOfRow(row);
+    const byteOffset = byteOffsetOf(t.text, t.byteLength, t.offset, o.target.charStartOf[row]!);
+    const detail = `${o.describeValue(value)} is not a valid ${column.type}`;
+    return o.fault('VALUE_INVALID', detail, o.target.recordOf[row]!, byteOffset, column.name);
+  };
+  const recordText = (row: number): string => {
+    const { text } = textOfRow(row);
+    const start = o.target.charStartOf[row]!;
+    return text
+      .slice(start, o.recordEnd(text, start))
+      .replace(/\r?\n$/, '')
+      .replace(/\r$/, '');
+  };
+  return {
+    /** Present when the read skips invalid records: where parse-time refusals go. */
+    skipping,
+    take(buildSlot: Parameters<typeof takeRecordBatch>[3]): RecordBatch[] {
+      const cut = new Map<number, { column: TextColumn; value: string }>();
+      const batch = takeRecordBatch(
+        o.schema,
+        o.columns,
+        o.target,
+        buildSlot,
+        skipping && ((row, column, value) => void (cut.has(row) || cut.set(row, { column, value }))),
+      );
+      if (!(batch instanceof RecordBatch)) throw valueFault(batch.row, batch.column, batch.value);
+      const cutRows = [...cut]
+        .sort(([a], [b]) => a - b)
+        .map(([row, { column, value }]) => ({
+          row,
+          error: valueFault(row, column, value),
+          record: recordText(row),
+        }));
+      o.texts.splice(0, o.texts.length - 1);
+      return skipping ? skipping.take(batch, cutRows) : [batch];
+    },
+  };
+}

@@ -11,11 +11,11 @@
  * missing keys are null. Blank lines are skipped but still count in row numbering, so a row number is the
  * 0-based line number.
  */
-import { RecordBatch } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
 import type { Storage } from '../storage/storage.js';
 import { BadDataError, type BadDataCode } from './errors/bad-data-error.js';
-import { makeSkippedRecords } from './invalid-records.js';
+import { type PartText, makeBatchTaker } from './invalid-records.js';
 import type { ColumnTypeName, FormatReader, ReadPartOptions } from './format-reader.js';
 import {
   LF,
@@ -36,7 +36,6 @@ import {
   inferJsonType,
   makeRowOrigins,
   projectColumns,
-  takeRecordBatch,
   type RowOrigins,
   type TextColumn,
 } from './text-schema.js';
@@ -183,49 +182,31 @@ async function* readJsonlPart(
     partRecordError(code, detail, { uri, partStart: start, firstRow, record, byteOffset, column });
 
   const target = makeRowOrigins(knobs.batchRows);
-  const texts: { id: number; text: string; offset: number; byteLength: number }[] = [];
+  const texts: PartText[] = [];
   const cells = outColumns.map(() => new Array<unknown>(knobs.batchRows));
   const fill = (record: Record<string, unknown>, row: number): void => {
     for (let slot = 0; slot < names.length; slot++) cells[slot]![row] = record[names[slot]!];
   };
 
-  const skipping = options.onInvalidRecord ? makeSkippedRecords(options.onInvalidRecord) : undefined;
-  const textOfRow = (row: number) => texts.find((x) => x.id === target.textOf[row])!;
-  const valueFault = (row: number, column: TextColumn, value: string) => {
-    const t = textOfRow(row);
-    const byteOffset = byteOffsetOf(t.text, t.byteLength, t.offset, target.charStartOf[row]!);
-    const detail = `${value} is not a valid ${column.type}`;
-    return fault('VALUE_INVALID', detail, target.recordOf[row]!, byteOffset, column.name);
-  };
-  const lineText = (row: number): string => {
-    const { text } = textOfRow(row);
-    const start = target.charStartOf[row]!;
-    const end = text.indexOf('\n', start);
-    return text.slice(start, end < 0 ? text.length : end).replace(/\r$/, '');
-  };
-
+  const taker = makeBatchTaker({
+    schema,
+    columns: outColumns,
+    target,
+    texts,
+    fault,
+    describeValue: (value) => value,
+    recordEnd: (text, start) => {
+      const end = text.indexOf('\n', start);
+      return end < 0 ? text.length : end;
+    },
+    ...(options.onInvalidRecord ? { onInvalidRecord: options.onInvalidRecord } : {}),
+  });
+  const { skipping } = taker;
   /** The gathered rows as a batch; when skipping, rows with a value that does not convert are cut out. */
-  const flush = (): RecordBatch[] => {
-    const cut = new Map<number, { column: TextColumn; value: string }>();
-    const batch = takeRecordBatch(
-      schema,
-      outColumns,
-      target,
-      (slot, column, length, onBad) =>
-        buildColumn(column.type, { kind: 'json', values: cells[slot]! }, length, onBad),
-      skipping && ((row, column, value) => void (cut.has(row) || cut.set(row, { column, value }))),
+  const flush = (): RecordBatch[] =>
+    taker.take((slot, column, length, onBad) =>
+      buildColumn(column.type, { kind: 'json', values: cells[slot]! }, length, onBad),
     );
-    if (!(batch instanceof RecordBatch)) throw valueFault(batch.row, batch.column, batch.value);
-    const cutRows = [...cut]
-      .sort(([a], [b]) => a - b)
-      .map(([row, { column, value }]) => ({
-        row,
-        error: valueFault(row, column, value),
-        record: lineText(row),
-      }));
-    texts.splice(0, texts.length - 1);
-    return skipping ? skipping.take(batch, cutRows) : [batch];
-  };
 
   const windows = ownedRecordWindows({
     start,

@@ -11,7 +11,7 @@ import { modelPath } from '../../scripts/lib/models.js';
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { type ApiProcess, startApiProcess } from '../helpers/api-process.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
-import { startS3Server, testS3Credentials, type TestS3Server } from '../helpers/s3-server.js';
+import { startS3Server, testS3ProcessEnv, type TestS3Server } from '../helpers/s3-server.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { type WorkerFleet, makeWorkerFleet } from '../helpers/worker-processes.js';
 
@@ -50,11 +50,7 @@ describe('API + worker processes: submit over HTTP, signed webhook, poll, result
     const env = {
       QUIVER_REDIS_URL: 'redis://127.0.0.1:6379',
       QUIVER_PREFIX: prefix,
-      QUIVER_S3_ENDPOINT: s3.endpoint,
-      QUIVER_S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: testS3Credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: testS3Credentials.secretAccessKey,
-      AWS_REGION: 'us-east-1',
+      ...testS3ProcessEnv(s3.endpoint),
     };
     api = await startApiProcess({ ...env, QUIVER_API_KEYS: `acme:${keys.acme},rival:${keys.rival}` });
     fleet = makeWorkerFleet({

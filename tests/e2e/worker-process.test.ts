@@ -17,7 +17,7 @@ import { superviseDevices } from '../../services/worker/device-supervisor.js';
 import { makeJsonLog } from '../../services/worker/json-log.js';
 import { modelPath } from '../../scripts/lib/models.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
-import { startS3Server, testS3Credentials, type TestS3Server } from '../helpers/s3-server.js';
+import { startS3Server, testS3ProcessEnv, type TestS3Server } from '../helpers/s3-server.js';
 import { type WorkerFleet, commitsByChunk, makeWorkerFleet } from '../helpers/worker-processes.js';
 import { type FakeSpotMetadata, startFakeSpotMetadata } from '../helpers/worker-spot-metadata.js';
 
@@ -75,11 +75,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
     const env = {
       QUIVER_REDIS_URL: 'redis://127.0.0.1:6379',
       QUIVER_PREFIX: prefix,
-      QUIVER_S3_ENDPOINT: s3.endpoint,
-      QUIVER_S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: testS3Credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: testS3Credentials.secretAccessKey,
-      AWS_REGION: 'us-east-1',
+      ...testS3ProcessEnv(s3.endpoint),
       QUIVER_MODEL_CACHE: join(dir, 'models'),
       QUIVER_TUNING_CACHE: join(dir, 'tuning.json'),
       QUIVER_LOCK_SECONDS: String(LOCK_SECONDS),

@@ -87,6 +87,17 @@ export function testS3Options(endpoint: string, overrides: S3StorageOptions = {}
   };
 }
 
+/** The environment that points a Quiver process (`quiver api`, `quiver worker`) at the test server. */
+export function testS3ProcessEnv(endpoint: string): Record<string, string> {
+  return {
+    QUIVER_S3_ENDPOINT: endpoint,
+    QUIVER_S3_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: testS3Credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: testS3Credentials.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+  };
+}
+
 /** A new S3Client for `endpoint` (single attempt, test credentials); `destroy()` it when done. */
 export function makeTestS3Client(endpoint: string): S3Client {
   return new S3Client(makeS3ClientConfig(testS3Options(endpoint)));

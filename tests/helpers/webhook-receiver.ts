@@ -34,15 +34,6 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-/** A port nothing listens on right now (bound, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /**
  * A loopback webhook receiver that verifies every request with the `standardwebhooks` package (an
  * implementation independent of ours) against `secrets`, records it, and answers as told.

@@ -17,7 +17,8 @@ import {
 import { type JobStore, makeRedisJobStore } from '../../../services/queue/job-store.js';
 import { makeQueues, type PipelineQueues } from '../../../services/queue/queues.js';
 import { makeRedis } from '../../../services/queue/redis-connection.js';
-import { freePort, startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
+import { freePort } from '../../../scripts/lib/demo-redis.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 
 const newSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
