@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
 import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
+import { deliveryConfigFromEnv } from '../delivery/delivery-options.js';
+import { type WebhookAllowlist, emptyAllowlist } from '../delivery/ssrf-guard.js';
 import { type ApiKeys, loadApiKeys } from './api-keys.js';
 import { InvalidApiConfig } from './errors/invalid-api-config.js';
 
@@ -40,6 +42,13 @@ export interface ApiOptions {
    * process exits anyway. Default 10. `QUIVER_API_SHUTDOWN_GRACE_SECONDS`.
    */
   shutdownGraceSeconds?: number;
+  /**
+   * Where webhooks may point despite the SSRF guard: a spec whose webhook URL is a literal loopback,
+   * private, link-local or otherwise non-public address is refused at submission (400 at `webhook.url`)
+   * unless listed. Workers check again, resolving the host, when they deliver. Default none.
+   * `QUIVER_WEBHOOK_ALLOW` (hosts and CIDRs), shared with the workers.
+   */
+  webhookAllow?: WebhookAllowlist;
 }
 
 export type ApiOptionsWithDefaults = Required<ApiOptions>;
@@ -54,6 +63,7 @@ export const apiDefaults: ApiOptionsWithDefaults = {
   rateLimitWindowSeconds: 60,
   resultUrlExpirySeconds: 3600,
   shutdownGraceSeconds: 10,
+  webhookAllow: emptyAllowlist,
 };
 
 export function addApiDefaults(options: ApiOptions): ApiOptionsWithDefaults {
@@ -144,7 +154,10 @@ export function parseApiOptions(args: readonly string[], env: NodeJS.ProcessEnv)
  */
 export function loadApiConfig(args: readonly string[], env: NodeJS.ProcessEnv): ApiConfig {
   return {
-    api: addApiDefaults(parseApiOptions(args, env)),
+    api: addApiDefaults({
+      ...parseApiOptions(args, env),
+      webhookAllow: deliveryConfigFromEnv(env).allowlist,
+    }),
     keys: loadApiKeys(env),
     redis: redisConfigFromEnv(env),
     storage: storageConfigFromEnv(env),

@@ -52,7 +52,11 @@ describe('API + worker processes: submit over HTTP, signed webhook, poll, result
       QUIVER_PREFIX: prefix,
       ...testS3ProcessEnv(s3.endpoint),
     };
-    api = await startApiProcess({ ...env, QUIVER_API_KEYS: `acme:${keys.acme},rival:${keys.rival}` });
+    api = await startApiProcess({
+      ...env,
+      QUIVER_API_KEYS: `acme:${keys.acme},rival:${keys.rival}`,
+      QUIVER_WEBHOOK_ALLOW: '127.0.0.1/32',
+    });
     fleet = makeWorkerFleet({
       ...env,
       QUIVER_MODEL_CACHE: join(dir, 'models'),

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { cancelJob } from '../../../jobs/cancel-job.js';
 import { outputLayout } from '../../../jobs/output-layout.js';
 import { submitJob } from '../../../jobs/submit-job.js';
+import { JobSpecInvalid } from '../../../schemas/errors/job-spec-invalid.js';
+import { WebhookUrlRefused } from '../../delivery/errors/webhook-url-refused.js';
+import { type WebhookAllowlist, guardWebhookUrl } from '../../delivery/ssrf-guard.js';
 import {
   getJobQuerySchema,
   jobListSchema,
@@ -69,6 +72,7 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      refuseGuardedWebhook(request.body.webhook?.url, context.options.webhookAllow);
       const idempotencyKey = request.headers['idempotency-key'];
       const { record, created } = await submitJob(
         { store: context.limitedStore, enqueuePlan: (id, priority) => deps.queues.enqueuePlan(id, priority) },
@@ -230,4 +234,19 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
       };
     },
   );
+}
+
+/**
+ * A webhook URL the SSRF guard refuses by its literal address (127.0.0.1, [::1], 10.0.0.1, 169.254.169.254,
+ * [::ffff:127.0.0.1], …) is a bad spec: the user hears it now, at `webhook.url`, instead of from a delivery
+ * that never leaves. Hostnames are resolved, and checked, only when a worker delivers.
+ */
+function refuseGuardedWebhook(url: string | undefined, allow: WebhookAllowlist): void {
+  if (url === undefined) return;
+  try {
+    guardWebhookUrl(url, allow);
+  } catch (error) {
+    if (!(error instanceof WebhookUrlRefused)) throw error;
+    throw new JobSpecInvalid([{ path: 'webhook.url', message: error.message }]);
+  }
 }

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiErrorSchema, jobListSchema, queueDepthsSchema } from '../../../schemas/api.js';
+import { parseWebhookAllowlist } from '../../../services/delivery/ssrf-guard.js';
 import { makeQueues } from '../../../services/queue/queues.js';
 import { jobViewSchema, type JobView } from '../../../schemas/job-record.js';
 import { jobStatusChannel } from '../../../services/queue/job-store.js';
@@ -540,6 +541,37 @@ describe('public routes', () => {
     }
     expectError(await h.app.inject({ method: 'DELETE', url: '/v1/jobs' }), 404, 'ROUTE_NOT_FOUND');
     expectError(await h.app.inject({ url: '/v1/jobs/%E0%A4%A' }), 400, 'BAD_URL');
+  });
+});
+
+describe('webhook URLs at submission (SSRF guard)', () => {
+  it('refuses literal loopback, private, link-local and mapped addresses at webhook.url, unless allowed', async () => {
+    const withHook = (url: string) => ({ ...specInput, webhook: { url, secret: 'whsec_c2VjcmV0' } });
+    for (const url of [
+      'http://127.0.0.1/hook',
+      'http://[::1]:8080/hook',
+      'http://10.1.2.3/hook',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::ffff:127.0.0.1]/hook',
+      'http://2130706433/hook',
+    ]) {
+      const body = expectError(await submit('acme', withHook(url)), 400, 'JOB_SPEC_INVALID');
+      expect(body.error.problems, url).toEqual([
+        { path: 'webhook.url', message: expect.stringContaining('WEBHOOK_URL_REFUSED') as unknown },
+      ]);
+    }
+    // Public addresses and hostnames go through (hostnames are checked when delivered).
+    expect((await submit('acme', withHook('https://93.184.215.14/hook'))).statusCode).toBe(201);
+    expect((await submit('acme', withHook('https://hooks.example.com/quiver'))).statusCode).toBe(201);
+
+    const allowing = await h.another({ webhookAllow: parseWebhookAllowlist('127.0.0.1/32') });
+    const allowed = await allowing.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: auth('acme'),
+      payload: withHook('http://127.0.0.1:9999/hook'),
+    });
+    expect(allowed.statusCode).toBe(201);
   });
 });
 

@@ -21,6 +21,7 @@ describe('API options', () => {
       rateLimitWindowSeconds: 60,
       resultUrlExpirySeconds: 3600,
       shutdownGraceSeconds: 10,
+      webhookAllow: { hosts: new Set(), ranges: [] },
     });
     expect(addApiDefaults({})).toEqual(apiDefaults);
   });
@@ -76,5 +77,18 @@ describe('API options', () => {
     expect(() =>
       loadApiConfig([], { QUIVER_API_KEYS: 'acme:acme-0123456789abcdef', QUIVER_PREFIX: 'nohashtag' }),
     ).toThrow(InvalidRedisConfig);
+    // The webhook allowlist is the workers' variable, read (and checked) the same way.
+    const allowing = loadApiConfig([], {
+      QUIVER_API_KEYS: 'acme:acme-0123456789abcdef',
+      QUIVER_WEBHOOK_ALLOW: '127.0.0.1/32, hooks.internal',
+    });
+    expect([...allowing.api.webhookAllow.hosts]).toEqual(['hooks.internal']);
+    expect(allowing.api.webhookAllow.ranges).toHaveLength(1);
+    expect(() =>
+      loadApiConfig([], {
+        QUIVER_API_KEYS: 'acme:acme-0123456789abcdef',
+        QUIVER_WEBHOOK_ALLOW: 'not a host!',
+      }),
+    ).toThrow(/not a host!/);
   });
 });
