@@ -56,9 +56,9 @@ async function* readChunk(
  * column (DuckDB does the transposition in native code, off the JavaScript thread); the engine then copies
  * rows straight into its tensors. Measured on the tabular MLP: see README (bench:score --layout packed).
  */
-function packFeatures(
-  chunk: ChunkDescriptor,
-  record: JobRecord,
+export function packFeatures(
+  chunk: Pick<ChunkDescriptor, 'format'>,
+  passthrough: string[],
   model: ModelSpec,
   metadata: ModelMetadata,
 ):
@@ -80,7 +80,7 @@ function packFeatures(
     packed[name] = columns;
     inputs[name] = { listColumn: column, nulls: mapping.nulls };
   });
-  return { read: { columns: record.spec.output.passthrough, pack }, model: { ...model, inputs }, packed };
+  return { read: { columns: passthrough, pack }, model: { ...model, inputs }, packed };
 }
 
 /** `onInvalidRow: "skip"` turns a `fail` null policy into `reject`: such rows go to `rejected/`. */
@@ -128,7 +128,7 @@ export async function processScore(
 
   const mapped = effectiveModelSpec(record);
   const opened = await deps.scorers.open(mapped, signal);
-  const packing = packFeatures(chunk, record, mapped, opened.host.metadata);
+  const packing = packFeatures(chunk, spec.output.passthrough, mapped, opened.host.metadata);
   const model = packing?.model ?? mapped;
   if (packing && chunk.index === 0)
     deps.log('features packed in the decoder', { jobId, inputs: Object.keys(packing.packed) });

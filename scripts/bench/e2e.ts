@@ -2,7 +2,8 @@
  * bench:e2e — full jobs: input and output through an S3-protocol server (s3rver on loopback), Redis queues
  * and `quiver worker` processes, per model, with two references measured in the same run: raw ONNX Runtime
  * on in-memory tensors at its best fixed batch, and the same decode → score → encode path in one process on
- * a local file (no queues, no object store, no process hop). One JSON line per model.
+ * a local file (no queues, no object store, no process hop; features packed in the decoder when the job
+ * maps them, as the pipeline does). One JSON line per model.
  *   npm run bench:e2e [-- --models tabular-mlp,compute-heavy --workers 1]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { planInput } from '../../jobs/plan/plan-input.js';
+import { packFeatures } from '../../jobs/score/process-score.js';
 import { submitJob } from '../../jobs/submit-job.js';
 import { makeFormatReaders } from '../../services/formats/make-reader.js';
 import { makeWriter } from '../../services/formats/writers/make-writer.js';
@@ -111,16 +113,22 @@ try {
         { chunkRows: spec.batch.chunkRows, chunkBytes: 1 << 30 },
       );
       for (const chunk of chunks) {
-        const batches = readers.readerFor('parquet').readPart(local, chunk.parts[0]!)[Symbol.asyncIterator]();
+        // The same read as the pipeline's: features packed in the decoder when the job maps them.
+        const packing = packFeatures(chunk, spec.output.passthrough, spec.model, opened.host.metadata);
+        const batches = readers
+          .readerFor('parquet')
+          .readPart(local, chunk.parts[0]!, packing?.read ?? {})
+          [Symbol.asyncIterator]();
         const first = await batches.next();
         if (first.done) continue;
         const prepared = await prepareScoring(opened, {
           schema: first.value.schema,
-          model: spec.model,
-          passthrough: ['id'],
+          model: packing?.model ?? spec.model,
+          passthrough: spec.output.passthrough,
           batch: spec.batch,
           sample: [first.value],
           tuningCache: inProcessTuning,
+          ...(packing ? { packed: packing.packed } : {}),
         });
         const all = (async function* () {
           yield first.value;
