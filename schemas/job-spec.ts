@@ -103,8 +103,9 @@ function problemPath(path: readonly PropertyKey[]): string {
 /**
  * Flattens zod issues into path + message pairs. A failed union reports the alternative that came closest
  * (fewest problems), so `{ columns: [...], nulls: 'x' }` points at `nulls` rather than at every other form.
+ * Schedules use it too: their job template is a job spec.
  */
-function problemsOf(
+export function problemsOf(
   issues: readonly z.core.$ZodIssue[],
   base: readonly PropertyKey[] = [],
 ): JobSpecProblem[] {

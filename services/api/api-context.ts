@@ -13,6 +13,7 @@ import type { Deliveries } from '../delivery/deliveries.js';
 import { JobNotFound } from '../queue/errors/job-not-found.js';
 import type { JobStore } from '../queue/job-store.js';
 import type { PipelineQueues } from '../queue/queues.js';
+import type { Schedules } from '../scheduler/schedules.js';
 import type { Presigner } from '../storage/presign.js';
 import type { Storage } from '../storage/storage.js';
 import type { ApiKeys, Principal } from './api-keys.js';
@@ -42,7 +43,12 @@ export interface ApiDeps {
   /** The deployment's hash-tagged key prefix (as the store's): the status channel and rate-limit keys use it. */
   prefix: string;
   keys: ApiKeys;
-  /** Clock for result URL expiry times. Default `() => new Date()`. */
+  /**
+   * Nightly schedules and their BullMQ job schedulers (`makeSchedules`); without them the
+   * `/v1/schedules` routes are not served.
+   */
+  schedules?: Schedules;
+  /** Clock for result URL expiry times, schedules' next runs and run-now. Default `() => new Date()`. */
   now?: () => Date;
 }
 

@@ -1,6 +1,7 @@
 import { InvalidJobTransition } from '../../jobs/errors/invalid-job-transition.js';
 import type { ApiError } from '../../schemas/api.js';
 import { JobSpecInvalid } from '../../schemas/errors/job-spec-invalid.js';
+import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
 import { IdempotencyConflict } from '../queue/errors/idempotency-conflict.js';
 import { InvalidListCursor } from '../queue/errors/invalid-list-cursor.js';
 import { JobNotFound } from '../queue/errors/job-not-found.js';
@@ -13,6 +14,7 @@ import { NotReady } from './errors/not-ready.js';
 import { RateLimited } from './errors/rate-limited.js';
 import { RequestInvalid } from './errors/request-invalid.js';
 import { RouteNotFound } from './errors/route-not-found.js';
+import { ScheduleNotFound } from './errors/schedule-not-found.js';
 import { TenantForbidden } from './errors/tenant-forbidden.js';
 import { AdminRequired } from './errors/admin-required.js';
 import { Unauthenticated } from './errors/unauthenticated.js';
@@ -34,6 +36,7 @@ type ErrorClass = abstract new (...args: never[]) => Error;
 /** The status of each error the API expects; its `code` property is the body's code. */
 const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [JobSpecInvalid, 400],
+  [ScheduleInvalid, 400],
   [RequestInvalid, 400],
   [InvalidListCursor, 400],
   [MalformedBody, 400],
@@ -42,6 +45,7 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [AdminRequired, 403],
   [JobNotFound, 404],
   [DeliveryNotFound, 404],
+  [ScheduleNotFound, 404],
   [RouteNotFound, 404],
   [StorageNotFound, 404],
   [IdempotencyConflict, 409],
@@ -79,7 +83,8 @@ function messageOf(error: Error & { code?: unknown }): string {
 }
 
 function problemsOf(error: Error): ApiError['error']['problems'] {
-  if (error instanceof JobSpecInvalid || error instanceof RequestInvalid) return [...error.problems];
+  if (error instanceof JobSpecInvalid || error instanceof ScheduleInvalid || error instanceof RequestInvalid)
+    return [...error.problems];
   if (error instanceof InvalidListCursor) return [{ path: 'query.cursor', message: error.message }];
   return undefined;
 }

@@ -3,6 +3,9 @@ import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
 import { makeRedis } from '../queue/redis-connection.js';
+import { makeScheduleQueue } from '../scheduler/schedule-queue.js';
+import { makeRedisScheduleStore } from '../scheduler/schedule-store.js';
+import { makeSchedules } from '../scheduler/schedules.js';
 import { makeStorage } from '../storage/make-storage.js';
 import { makeS3Presigner } from '../storage/presign.js';
 import { type JsonLog, makeJsonLog } from '../worker/json-log.js';
@@ -50,13 +53,16 @@ export async function startApiServer(config: ApiConfig, log: JsonLog): Promise<A
   const queues = makeQueues(redis, redisConfig.prefix, (error) =>
     log.error('queue error', { error: error.message }),
   );
+  const scheduleQueue = makeScheduleQueue(redis, redisConfig.prefix, (error) =>
+    log.error('queue error', { error: error.message }),
+  );
   const storage = makeStorage(config.storage);
   const presigner = makeS3Presigner(config.storage.s3);
   let app: FastifyInstance | undefined;
   const closeConnections = async (): Promise<void> => {
     // Every step runs even when one fails.
     await Promise.allSettled([app?.close()]);
-    await Promise.allSettled([queues.close()]);
+    await Promise.allSettled([queues.close(), scheduleQueue.close()]);
     await redis.quit().catch(() => redis.disconnect());
     presigner.close();
     storage.close();
@@ -74,6 +80,7 @@ export async function startApiServer(config: ApiConfig, log: JsonLog): Promise<A
         redis,
         prefix: redisConfig.prefix,
         keys: config.keys,
+        schedules: makeSchedules(makeRedisScheduleStore(redis, redisConfig.prefix), scheduleQueue),
       },
       { ...api, logger: requestLogger('api') },
     );

@@ -21,6 +21,7 @@ import { registerDeliveryRoutes } from './routes/delivery-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerJobRoutes } from './routes/job-routes.js';
 import { registerQueueRoutes } from './routes/queue-routes.js';
+import { registerScheduleRoutes } from './routes/schedule-routes.js';
 
 export type { ApiDeps } from './api-context.js';
 
@@ -39,6 +40,8 @@ const SUBSCRIBE_WAIT_MS = 2_000;
  * - `POST /v1/jobs`, `GET /v1/jobs/:id`, `GET /v1/jobs`, `POST /v1/jobs/:id/cancel`,
  *   `GET /v1/jobs/:id/results`, `GET /v1/jobs/:id/deliveries`, `POST /v1/jobs/:id/deliveries/:deliveryId/retry`
  *   — Bearer API key required, scoped to its tenant, rate limited per tenant; `GET /v1/queues` (admin);
+ * - with `deps.schedules`: `POST /v1/schedules`, `GET /v1/schedules`, `GET /v1/schedules/:name`,
+ *   `DELETE /v1/schedules/:name`, `POST /v1/schedules/:name/run` (writes need the admin scope);
  * - `GET /healthz`, `GET /readyz`, `GET /openapi.json` (OpenAPI 3.1), `GET /docs` (Swagger UI) — public.
  *
  * Every error is `{ error: { code, message, problems? } }` with a stable code. `close()` ends long-polls at
@@ -100,7 +103,8 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
         title: 'Quiver API',
         version: '1',
         description:
-          'Batch scoring jobs: submit, watch, cancel, fetch results, inspect webhook deliveries. Every `/v1` ' +
+          'Batch scoring jobs: submit, watch, cancel, fetch results, inspect webhook deliveries; nightly ' +
+          'schedules. Every `/v1` ' +
           'call needs `Authorization: Bearer <API key>` and acts for the key’s tenant.',
       },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
@@ -147,6 +151,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
         registerJobRoutes(v1, context);
         registerDeliveryRoutes(v1, context);
         registerQueueRoutes(v1, context);
+        if (deps.schedules) registerScheduleRoutes(v1, context, deps.schedules);
         done();
       },
       { prefix: '/v1' },

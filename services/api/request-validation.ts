@@ -1,7 +1,9 @@
 import type { FastifySchemaCompiler } from 'fastify';
 import type { z } from 'zod';
 import { JobSpecInvalid } from '../../schemas/errors/job-spec-invalid.js';
+import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
 import { jobSpecSchema, parseJobSpec } from '../../schemas/job-spec.js';
+import { parseSchedule, scheduleInputSchema } from '../../schemas/schedule.js';
 import { RequestInvalid, type RequestProblem } from './errors/request-invalid.js';
 
 /** How each part of a request is named in problem paths; a body's paths are the spec's own (`webhook.url`). */
@@ -22,18 +24,29 @@ function problemsOf(issues: readonly z.core.$ZodIssue[], part: string): RequestP
 }
 
 /**
+ * Bodies checked by their own parser, which reports problems with field paths of its own and checks more
+ * than the schema shows (a schedule's job template is rendered and checked as a job spec).
+ */
+const ownParsers = new Map<z.ZodType, (data: unknown) => unknown>([
+  [jobSpecSchema, parseJobSpec],
+  [scheduleInputSchema, (data) => parseSchedule(data)],
+]);
+
+/**
  * Fastify validator for zod route schemas. A job spec body goes through `parseJobSpec`, the one place that
- * turns spec problems into field paths (`JobSpecInvalid`); every other part fails with `RequestInvalid`,
+ * turns spec problems into field paths (`JobSpecInvalid`), and a schedule through `parseSchedule`
+ * (`ScheduleInvalid`, the template's problems under `job.`); every other part fails with `RequestInvalid`,
  * paths prefixed by the part (`query.limit`, `headers.idempotency-key`). Both answer 400.
  */
 export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, httpPart }) => {
-  if (schema === jobSpecSchema) {
+  const parse = ownParsers.get(schema);
+  if (parse !== undefined) {
     return (data) => {
       try {
         // No body at all arrives as null; report it as the missing spec it is.
-        return { value: parseJobSpec(data ?? undefined) };
+        return { value: parse(data ?? undefined) };
       } catch (error) {
-        if (error instanceof JobSpecInvalid) return { error };
+        if (error instanceof JobSpecInvalid || error instanceof ScheduleInvalid) return { error };
         throw error;
       }
     };

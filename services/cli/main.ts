@@ -7,6 +7,7 @@ import { demoCommand } from './commands/demo.js';
 import { inspectModelCommand } from './commands/inspect-model.js';
 import { listCommand } from './commands/list.js';
 import { resultsCommand } from './commands/results.js';
+import { schedulerCommand } from './commands/scheduler.js';
 import { statusCommand } from './commands/status.js';
 import { submitCommand } from './commands/submit.js';
 import { workerCommand } from './commands/worker.js';
@@ -26,6 +27,7 @@ export const commands: readonly Command[] = [
   resultsCommand,
   apiCommand,
   workerCommand,
+  schedulerCommand,
   demoCommand,
   inspectModelCommand,
 ];

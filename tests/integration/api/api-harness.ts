@@ -8,6 +8,9 @@ import { makeApi, type ApiDeps, type MakeApiOptions } from '../../../services/ap
 import { makeRedisJobStore, type JobStore } from '../../../services/queue/job-store.js';
 import { makeQueues } from '../../../services/queue/queues.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
+import { makeScheduleQueue, type ScheduleQueue } from '../../../services/scheduler/schedule-queue.js';
+import { makeRedisScheduleStore } from '../../../services/scheduler/schedule-store.js';
+import { makeSchedules, type Schedules } from '../../../services/scheduler/schedules.js';
 
 /** API keys of the tests: two tenants and an operator with the admin scope. */
 export const keys = {
@@ -56,6 +59,9 @@ export interface ApiHarness {
   prefix: string;
   store: JobStore;
   deliveries: ReturnType<typeof fakeDeliveries>;
+  /** Schedules on the same Redis and prefix, with real BullMQ job schedulers on `scheduleQueue`. */
+  schedules: Schedules;
+  scheduleQueue: ScheduleQueue;
   /** Queue calls the API made. */
   queued: { plans: string[]; finalizes: string[]; removed: string[] };
   /** Another API process on the same Redis and prefix (shares the store and the rate limits). */
@@ -88,6 +94,8 @@ export async function startApi(
   const store = makeRedisJobStore(redis, prefix);
   const realQueues = makeQueues(redis, prefix);
   const deliveries = fakeDeliveries();
+  const scheduleQueue = makeScheduleQueue(redis, prefix);
+  const schedules = makeSchedules(makeRedisScheduleStore(redis, prefix), scheduleQueue);
   const queued = { plans: [] as string[], finalizes: [] as string[], removed: [] as string[] };
   const deps: ApiDeps = {
     store,
@@ -103,6 +111,7 @@ export async function startApi(
     redis,
     prefix,
     keys: apiKeys,
+    schedules,
     ...overrides,
   };
   const apps: FastifyInstance[] = [];
@@ -119,11 +128,13 @@ export async function startApi(
     prefix,
     store,
     deliveries,
+    schedules,
+    scheduleQueue,
     queued,
     another: (o = options) => make(o),
     async close() {
       await Promise.allSettled(apps.map((a) => a.close()));
-      await realQueues.close();
+      await Promise.allSettled([realQueues.close(), scheduleQueue.close()]);
       const found = await keysOf(redis, prefix);
       if (found.length > 0) await redis.del(...found);
       await redis.quit();

@@ -62,11 +62,11 @@ describe('quiver main', () => {
       'results',
       'api',
       'worker',
+      'scheduler',
       'demo',
       'inspect-model',
     ])
       expect(usage).toContain(`  ${name}`);
-    expect(usage).not.toContain('scheduler');
     expect(usage).toMatch(/Exit codes:[\s\S]*3 {2}the watched job failed[\s\S]*5 {2}no such job/);
     for (const command of commands) {
       const { context, stdout } = fakeContext(noNetwork);

@@ -1,0 +1,30 @@
+import { CronExpressionParser } from 'cron-parser';
+
+/**
+ * What is wrong with a cron pattern, or undefined when it is usable: 5 fields (minute hour day-of-month
+ * month day-of-week) or 6 (seconds first), as BullMQ's job schedulers read them. cron-parser itself fills
+ * in missing fields (it takes `* * * *` and even the empty string), so the count is checked here first.
+ */
+export function cronProblem(pattern: string): string | undefined {
+  const fields = pattern
+    .trim()
+    .split(/\s+/)
+    .filter((field) => field !== '');
+  if (fields.length !== 5 && fields.length !== 6) {
+    return `expected 5 fields (minute hour day month weekday) or 6 (seconds first), got ${fields.length}`;
+  }
+  try {
+    CronExpressionParser.parse(pattern, { tz: 'UTC' });
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * The first time strictly after `after` that `pattern` matches in `timeZone`, by the same parser BullMQ's
+ * job schedulers use, so `nextRunAt` agrees with when the tick really comes.
+ */
+export function nextRunAfter(pattern: string, timeZone: string, after: Date): Date {
+  return CronExpressionParser.parse(pattern, { tz: timeZone, currentDate: after }).next().toDate();
+}

@@ -1,0 +1,53 @@
+import { parseArgs } from 'node:util';
+import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
+import { InvalidSchedulerConfig } from './errors/invalid-scheduler-config.js';
+
+/** Options of `quiver scheduler`, compiled to what the process runs on. */
+export interface SchedulerOptions {
+  /**
+   * Milliseconds a drain (first SIGTERM/SIGINT) may take to finish the ticks in hand before the process
+   * exits 1; a tick cut short is delivered again and finds its day's job already there. Default 30 s.
+   * `QUIVER_SHUTDOWN_GRACE_SECONDS`, `--grace-seconds`.
+   */
+  shutdownGraceMs: number;
+  /** Ticks processed at once. Default 4: a tick is a few Redis calls. */
+  concurrency: number;
+}
+
+/** Everything a scheduler process needs from its configuration. */
+export interface SchedulerConfig {
+  scheduler: SchedulerOptions;
+  redis: RedisConfig;
+}
+
+export const schedulerDefaults: SchedulerOptions = { shutdownGraceMs: 30_000, concurrency: 4 };
+
+const flags = {
+  'grace-seconds': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * Reads `quiver scheduler` flags and the environment (`QUIVER_REDIS_URL`, `QUIVER_PREFIX`,
+ * `QUIVER_SHUTDOWN_GRACE_SECONDS`); a flag overrides its variable.
+ *
+ * @throws InvalidSchedulerConfig (or InvalidRedisConfig) naming the unusable variable or flag; a
+ *   `TypeError` with code `ERR_PARSE_ARGS_*` for an unknown flag (a usage error).
+ */
+export function loadSchedulerConfig(args: readonly string[], env: NodeJS.ProcessEnv): SchedulerConfig {
+  const { values } = parseArgs({ args: [...args], options: flags, allowPositionals: false });
+  const scheduler = { ...schedulerDefaults };
+  const flag = values['grace-seconds'];
+  const text = (flag ?? env.QUIVER_SHUTDOWN_GRACE_SECONDS)?.trim();
+  if (text !== undefined && text !== '') {
+    const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+    if (!(seconds > 0) || !Number.isFinite(seconds)) {
+      throw new InvalidSchedulerConfig(
+        flag === undefined ? 'QUIVER_SHUTDOWN_GRACE_SECONDS' : '--grace-seconds',
+        `expected a positive number of seconds, got ${JSON.stringify(text)}`,
+      );
+    }
+    scheduler.shutdownGraceMs = Math.round(seconds * 1000);
+  }
+  return { scheduler, redis: redisConfigFromEnv(env) };
+}

@@ -1,0 +1,60 @@
+import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from 'bullmq';
+import { type TickDeps, processTick } from '../../jobs/schedule/process-tick.js';
+import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
+import type { JsonLog } from '../worker/json-log.js';
+import { type TickPayload, scheduleQueueName } from './schedule-queue.js';
+
+export interface SchedulerWorkerOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  deps: Omit<TickDeps, 'log'>;
+  log: JsonLog;
+  /** Ticks processed at once. Default 4. */
+  concurrency?: number;
+}
+
+/**
+ * When a tick was due: the time its job scheduler planned it for (`prevMillis`), not when a worker got
+ * to it, so a tick processed late (or again, after a crash) still renders the day it was due.
+ */
+export function dueAtOf(job: Pick<Job, 'opts' | 'timestamp'>): Date {
+  return new Date(job.opts.prevMillis ?? job.timestamp + (job.opts.delay ?? 0));
+}
+
+/**
+ * The BullMQ worker of the `schedule` queue: each tick submits its schedule's job for the day it was due.
+ * A template that no longer renders to a valid job spec fails the tick at once (no retries: retrying
+ * cannot fix it), logged and recorded on the schedule as `lastError`; other failures are retried.
+ */
+export function makeSchedulerWorker(options: SchedulerWorkerOptions): Worker<TickPayload> {
+  const { log } = options;
+  const deps: TickDeps = { ...options.deps, log: log.info };
+  const worker = new Worker<TickPayload>(
+    scheduleQueueName,
+    async (job) => {
+      try {
+        return await processTick(deps, job.data, dueAtOf(job));
+      } catch (error) {
+        if (!(error instanceof ScheduleInvalid)) throw error;
+        log.error('tick failed: the job template no longer renders to a valid job spec', {
+          tenant: job.data.tenant,
+          schedule: job.data.name,
+          code: error.code,
+          problems: error.problems,
+        });
+        throw new UnrecoverableError(error.message);
+      }
+    },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? 4,
+    },
+  );
+  worker.on('failed', (job, error) => {
+    if (error instanceof UnrecoverableError) return;
+    log.error('tick failed', { tenant: job?.data.tenant, schedule: job?.data.name, error: error.message });
+  });
+  worker.on('error', (error) => log.error('schedule worker error', { error: error.message }));
+  return worker;
+}

@@ -1,0 +1,244 @@
+import { randomBytes } from 'node:crypto';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type TickDeps, processTick } from '../../../jobs/schedule/process-tick.js';
+import { parseSchedule, type ScheduleDefinition } from '../../../schemas/schedule.js';
+import { makeRedisJobStore, type JobStore } from '../../../services/queue/job-store.js';
+import { type PipelineQueues, makeQueues, planJobId } from '../../../services/queue/queues.js';
+import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
+import {
+  type ScheduleQueue,
+  type TickPayload,
+  makeScheduleQueue,
+  schedulerIdOf,
+} from '../../../services/scheduler/schedule-queue.js';
+import { type ScheduleStore, makeRedisScheduleStore } from '../../../services/scheduler/schedule-store.js';
+import { type Schedules, makeSchedules } from '../../../services/scheduler/schedules.js';
+import { makeSchedulerWorker } from '../../../services/scheduler/scheduler-worker.js';
+import { makeJsonLog } from '../../../services/worker/json-log.js';
+import { keysOf, specInput } from '../api/api-harness.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns something other than undefined, or fails after `timeoutMs`. */
+async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(50);
+  }
+}
+
+interface LogEvent {
+  msg: string;
+  level: string;
+  [key: string]: unknown;
+}
+
+let redis: Redis;
+let prefix: string;
+let store: JobStore;
+let queues: PipelineQueues;
+let scheduleStore: ScheduleStore;
+let scheduleQueue: ScheduleQueue;
+let schedules: Schedules;
+let workers: Worker<TickPayload>[];
+let events: LogEvent[];
+
+beforeEach(() => {
+  redis = makeRedis(redisConfigFromEnv().url);
+  prefix = `{test-${randomBytes(6).toString('hex')}}`;
+  store = makeRedisJobStore(redis, prefix);
+  queues = makeQueues(redis, prefix);
+  scheduleStore = makeRedisScheduleStore(redis, prefix);
+  scheduleQueue = makeScheduleQueue(redis, prefix);
+  schedules = makeSchedules(scheduleStore, scheduleQueue);
+  workers = [];
+  events = [];
+});
+
+afterEach(async () => {
+  await Promise.allSettled(workers.map((w) => w.close()));
+  await Promise.allSettled([queues.close(), scheduleQueue.close()]);
+  const found = await keysOf(redis, prefix);
+  if (found.length > 0) await redis.del(...found);
+  await redis.quit();
+});
+
+const tickDeps = (): Omit<TickDeps, 'log'> => ({
+  store,
+  enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority),
+  schedules: scheduleStore,
+  removeScheduler: (tenant, name) => scheduleQueue.remove(tenant, name),
+});
+
+/** A scheduler process's worker, in this process; its JSON lines land in `events`. */
+function startScheduler(): Worker<TickPayload> {
+  const sink = { write: (line: string) => events.push(JSON.parse(line) as LogEvent) };
+  const worker = makeSchedulerWorker({
+    connection: redis,
+    prefix,
+    deps: tickDeps(),
+    log: makeJsonLog({ service: 'scheduler' }, { out: sink, err: sink }),
+  });
+  workers.push(worker);
+  return worker;
+}
+
+const ticked = () =>
+  events.filter((e) => e.msg === 'job submitted' || e.msg === "the day's job already exists");
+
+const everySecond = (name = 'every-second', job: Record<string, unknown> = {}): ScheduleDefinition =>
+  parseSchedule({
+    name,
+    cron: '* * * * * *',
+    job: { ...specInput, input: { uri: 'file:///data/dt={date}/', format: 'parquet' }, ...job },
+  });
+
+describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
+  it('ticking every second, two scheduler workers make one job per day with the date rendered; delete stops the ticks', async () => {
+    await schedules.save('acme', everySecond());
+    startScheduler();
+    startScheduler();
+    await eventually(() => (ticked().length >= 3 ? true : undefined), 15_000);
+
+    const dates = new Set(ticked().map((e) => e.date as string));
+    const { jobs } = await store.list({ tenant: 'acme' });
+    // One job per day the ticks fell on (one, unless the test ran across midnight UTC).
+    expect(jobs).toHaveLength(dates.size);
+    const job = jobs[0];
+    expect(job?.spec.input.uri).toMatch(/^file:\/\/\/data\/dt=\d{4}-\d\d-\d\d\/$/);
+    expect(dates.has(job?.spec.input.uri.slice('file:///data/dt='.length, -1) ?? '')).toBe(true);
+    expect(job?.idempotencyKey).toMatch(/^schedule:every-second:\d{4}-\d\d-\d\d$/);
+    expect(ticked().filter((e) => e.msg === 'job submitted')).toHaveLength(dates.size);
+    expect(await queues.plan.getJob(planJobId(job?.id ?? ''))).toBeDefined();
+
+    const schedule = await scheduleStore.get('acme', 'every-second');
+    expect(schedule?.lastRun?.jobId).toBe(job?.id);
+    // The tick's due time (whole seconds), not the moment a worker took it.
+    expect(schedule?.lastRun?.at).toMatch(/:\d\d\.000Z$/);
+
+    expect(await schedules.delete('acme', 'every-second')).toBe(true);
+    expect(await scheduleQueue.queue.getJobScheduler(schedulerIdOf('acme', 'every-second'))).toBeUndefined();
+    await sleep(300); // a tick already in hand may finish
+    const before = events.length;
+    await sleep(2_000);
+    expect(events.slice(before)).toEqual([]);
+    expect(await scheduleQueue.queue.getJobCounts('waiting', 'delayed', 'active')).toEqual({
+      waiting: 0,
+      delayed: 0,
+      active: 0,
+    });
+  });
+
+  it('a tick delivered twice makes one job; the day is the schedule’s time zone’s', async () => {
+    const log = () => undefined;
+    const deps = { ...tickDeps(), log };
+    await scheduleStore.put('acme', { ...everySecond('utc'), cron: '30 * * * *' });
+    await scheduleStore.put('acme', { ...everySecond('tokyo'), cron: '30 * * * *', timezone: 'Asia/Tokyo' });
+    const lateEvening = new Date('2026-11-27T23:30:00Z');
+    const afterMidnight = new Date('2026-11-28T00:30:00Z');
+
+    const first = await processTick(deps, { tenant: 'acme', name: 'utc' }, lateEvening);
+    const again = await processTick(deps, { tenant: 'acme', name: 'utc' }, lateEvening);
+    const nextDay = await processTick(deps, { tenant: 'acme', name: 'utc' }, afterMidnight);
+    expect(first).toMatchObject({ outcome: 'submitted', date: '2026-11-27' });
+    expect(again).toMatchObject({ outcome: 'existing', date: '2026-11-27' });
+    expect(nextDay).toMatchObject({ outcome: 'submitted', date: '2026-11-28' });
+    if (first.outcome === 'skipped' || again.outcome === 'skipped' || nextDay.outcome === 'skipped')
+      throw new Error('unexpected skip');
+    expect(again.record.id).toBe(first.record.id);
+    expect(nextDay.record.id).not.toBe(first.record.id);
+    expect(first.record.spec.input.uri).toBe('file:///data/dt=2026-11-27/');
+
+    // Both times are the 28th in Tokyo: one job.
+    const tokyo1 = await processTick(deps, { tenant: 'acme', name: 'tokyo' }, lateEvening);
+    const tokyo2 = await processTick(deps, { tenant: 'acme', name: 'tokyo' }, afterMidnight);
+    expect(tokyo1).toMatchObject({ outcome: 'submitted', date: '2026-11-28' });
+    expect(tokyo2).toMatchObject({ outcome: 'existing', date: '2026-11-28' });
+    expect((await store.list({ tenant: 'acme' })).jobs).toHaveLength(3);
+  });
+
+  it('a later run of the day returns the day’s job even when the template now renders differently', async () => {
+    const deps = { ...tickDeps(), log: () => undefined };
+    await scheduleStore.put('acme', everySecond('stamped', { labels: { at: '{datetime}' } }));
+    const one = await processTick(
+      deps,
+      { tenant: 'acme', name: 'stamped' },
+      new Date('2026-11-27T10:00:00Z'),
+    );
+    const two = await processTick(
+      deps,
+      { tenant: 'acme', name: 'stamped' },
+      new Date('2026-11-27T11:00:00Z'),
+    );
+    expect(one.outcome).toBe('submitted');
+    expect(two.outcome).toBe('existing');
+    if (one.outcome === 'skipped' || two.outcome === 'skipped') throw new Error('unexpected skip');
+    expect(two.record.id).toBe(one.record.id);
+    expect(two.record.spec.labels).toEqual({ at: '2026-11-27T10:00:00.000Z' });
+  });
+
+  it('a template that no longer renders fails the tick once (no retries), logged and recorded; a fix clears it', async () => {
+    // Written past parseSchedule, as a record stored before a job spec rule changed would be.
+    await schedules.save('acme', { ...everySecond('broken'), job: { ...everySecond().job, priority: 99 } });
+    startScheduler();
+    const failed = await eventually(async () => (await scheduleQueue.queue.getFailed())[0], 15_000);
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toContain('SCHEDULE_INVALID');
+    const broken = await scheduleStore.get('acme', 'broken');
+    expect(broken?.lastError).toMatchObject({
+      code: 'SCHEDULE_INVALID',
+      problems: [{ path: 'job.priority' }],
+    });
+    expect(broken?.lastRun).toBeUndefined();
+    const logged = events.find((e) => e.level === 'error' && e.schedule === 'broken');
+    expect(logged?.msg).toContain('no longer renders');
+    expect((await store.list({ tenant: 'acme' })).jobs).toEqual([]);
+
+    await schedules.save('acme', everySecond('broken'));
+    const fixed = await eventually(async () => {
+      const record = await scheduleStore.get('acme', 'broken');
+      return record?.lastRun === undefined ? undefined : record;
+    }, 15_000);
+    expect(fixed.lastError).toBeUndefined();
+  });
+
+  it('a tick for a deleted or disabled schedule removes its job scheduler; sync removes strays and restores missing ones', async () => {
+    const deps = { ...tickDeps(), log: () => undefined };
+    await scheduleQueue.apply({
+      tenant: 'acme',
+      name: 'gone',
+      cron: '0 2 * * *',
+      timezone: 'UTC',
+      enabled: true,
+    });
+    expect(await processTick(deps, { tenant: 'acme', name: 'gone' }, new Date())).toEqual({
+      outcome: 'skipped',
+      reason: 'schedule deleted',
+    });
+    expect(await scheduleQueue.queue.getJobScheduler(schedulerIdOf('acme', 'gone'))).toBeUndefined();
+
+    const kept = await scheduleStore.put('acme', { ...everySecond('kept'), cron: '0 2 * * *' });
+    const off = await scheduleStore.put('acme', { ...everySecond('off'), enabled: false });
+    await scheduleQueue.apply({ ...off.record, enabled: true });
+    await scheduleQueue.apply({
+      tenant: 'globex',
+      name: 'stray',
+      cron: '0 2 * * *',
+      timezone: 'UTC',
+      enabled: true,
+    });
+    const { removed } = await scheduleQueue.sync(await scheduleStore.list());
+    // The disabled one's scheduler goes as its record is applied; the stray one has no record at all.
+    expect(removed).toEqual(['globex/stray']);
+    const left = await scheduleQueue.queue.getJobSchedulers();
+    expect(left.map((s) => s.key)).toEqual([schedulerIdOf('acme', kept.record.name)]);
+  });
+});
