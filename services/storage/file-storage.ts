@@ -12,6 +12,7 @@ import { abortError, resolveRetryPolicy, withRetry, type RetryOptions, type Retr
 import type {
   ByteRange,
   CallOptions,
+  ReadOptions,
   ListOptions,
   ObjectInfo,
   Storage,
@@ -168,7 +169,7 @@ async function readFile(
   policy: RetryPolicy,
   uri: string,
   range: ByteRange | undefined,
-  options: CallOptions = {},
+  options: ReadOptions = {},
 ): Promise<Uint8Array> {
   const filePath = localPath(uri);
   return retrying(policy, uri, options.signal, async () => {
@@ -177,7 +178,11 @@ async function readFile(
       const size = (await handle.stat()).size;
       const start = Math.min(range?.start ?? 0, size);
       const end = Math.max(start, Math.min(range?.end ?? size, size));
-      const bytes = new Uint8Array(end - start);
+      const into = options.into;
+      const bytes =
+        into !== undefined && into.length >= end - start
+          ? into.subarray(0, end - start)
+          : new Uint8Array(end - start);
       let filled = 0;
       while (filled < bytes.length) {
         if (options.signal?.aborted) throw abortError(options.signal);

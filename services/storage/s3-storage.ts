@@ -23,6 +23,7 @@ import { abortError, resolveRetryPolicy, withRetry, type RetryOptions, type Retr
 import type {
   ByteRange,
   CallOptions,
+  ReadOptions,
   ListOptions,
   ObjectInfo,
   Storage,
@@ -243,7 +244,7 @@ async function readObject(
   context: S3Context,
   uri: string,
   range: ByteRange | undefined,
-  options: CallOptions = {},
+  options: ReadOptions = {},
 ): Promise<Uint8Array> {
   const { bucket, key } = objectKey(uri);
   if (range !== undefined) {
@@ -280,7 +281,13 @@ async function readObject(
         (body as { destroy?: () => void } | undefined)?.destroy?.();
         throw new Error(`${uri}: asked for bytes from ${range.start}, got ${response.ContentRange}`);
       }
-      bytes = await readExactly(uri, body, contentRange.last - contentRange.first + 1, options.signal);
+      bytes = await readExactly(
+        uri,
+        body,
+        contentRange.last - contentRange.first + 1,
+        options.signal,
+        options.into,
+      );
       // Some S3-compatible servers answer a one-byte range with the whole object; keep only what was asked.
       if (bytes.length > range.end - range.start) bytes = bytes.subarray(0, range.end - range.start);
     } else {
@@ -304,10 +311,12 @@ async function readExactly(
   body: AsyncIterable<Uint8Array> | undefined,
   expected: number | undefined,
   signal: AbortSignal | undefined,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
   // No announced length (a chunked whole-object response): nothing to check against, take what comes.
   if (expected === undefined) return readAll(body, signal);
-  const bytes = new Uint8Array(expected);
+  const bytes =
+    into !== undefined && into.length >= expected ? into.subarray(0, expected) : new Uint8Array(expected);
   let received = 0;
   if (body !== undefined) {
     for await (const chunk of body) {

@@ -27,6 +27,16 @@ export interface ByteRange {
   end: number;
 }
 
+export interface ReadOptions extends CallOptions {
+  /**
+   * A buffer the read may fill and return a view of, instead of allocating one: for callers that read many
+   * large ranges (Parquet staging), reusing a few buffers saves the allocation, the page faults of fresh
+   * memory and the garbage collection. Used only when it is large enough; the returned view is valid until
+   * the caller reuses the buffer. Implementations may ignore it.
+   */
+  into?: Uint8Array;
+}
+
 export type WriteBody = Uint8Array | AsyncIterable<Uint8Array>;
 
 export interface WriteOptions extends CallOptions {
@@ -42,7 +52,7 @@ export interface Storage {
   list(prefixUri: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   stat(uri: string, options?: CallOptions): Promise<ObjectInfo>;
   /** Reads the whole object, or the given range of it. */
-  read(uri: string, range?: ByteRange, options?: CallOptions): Promise<Uint8Array>;
+  read(uri: string, range?: ByteRange, options?: ReadOptions): Promise<Uint8Array>;
   /**
    * Writes an object atomically: readers see the old object or the whole new one, never half of it
    * (file://: temp file + rename; s3://: single PUT or multipart upload completed at the end).

@@ -83,6 +83,19 @@ describe('file storage', () => {
     expect(Buffer.from(await storage.read(uri)).equals(blob)).toBe(true);
   });
 
+  it('reads into a caller buffer when one is given and large enough', async () => {
+    const blob = randomBytes(10_000);
+    const uri = uriOf('into.bin');
+    await storage.write(uri, blob);
+    const into = new Uint8Array(4_096);
+    const view = await storage.read(uri, { start: 100, end: 4_000 }, { into });
+    expect(view.buffer).toBe(into.buffer);
+    expect(Buffer.from(view).equals(blob.subarray(100, 4_000))).toBe(true);
+    const fresh = await storage.read(uri, { start: 0, end: 5_000 }, { into });
+    expect(fresh.buffer).not.toBe(into.buffer);
+    expect(Buffer.from(fresh).equals(blob.subarray(0, 5_000))).toBe(true);
+  });
+
   it('maps a missing file to StorageNotFound naming the URI, and deleting it is fine', async () => {
     const uri = uriOf('missing.bin');
     const error: unknown = await storage.read(uri).catch((caught: unknown) => caught);

@@ -62,6 +62,23 @@ describe('S3 storage against a real S3-protocol server', () => {
     await s3.close();
   });
 
+  it('reads a range into a caller buffer when one is given and large enough, also through faults', async () => {
+    const blob = new Uint8Array(3 * MiB).map((_, i) => (i * 31) & 0xff);
+    const uri = `s3://${bucket}/into/blob.bin`;
+    await s3.storage.write(uri, blob);
+    const into = new Uint8Array(2 * MiB);
+    const { storage } = await throughProxy({ rates: { reset: 0.3, truncate: 0.3 }, seed: 7 });
+    for (let round = 0; round < 4; round++) {
+      const start = round * 500_000;
+      const view = await storage.read(uri, { start, end: start + MiB }, { into });
+      expect(view.buffer).toBe(into.buffer);
+      expect(Buffer.from(view).equals(Buffer.from(blob.subarray(start, start + MiB)))).toBe(true);
+    }
+    const fresh = await storage.read(uri, { start: 0, end: 3 * MiB }, { into });
+    expect(fresh.buffer).not.toBe(into.buffer);
+    expect(fresh).toHaveLength(3 * MiB);
+  });
+
   describe('list', () => {
     const keys = Array.from(
       { length: 23 },
