@@ -50,12 +50,9 @@ export async function startApiServer(config: ApiConfig, log: JsonLog): Promise<A
   // Requests fail after two retries while Redis is away instead of hanging; /readyz tells the balancer.
   const redis = makeRedis(redisConfig.url, { maxRetriesPerRequest: 2 });
   redis.on('error', (error: Error) => log.error('redis error', { error: error.message }));
-  const queues = makeQueues(redis, redisConfig.prefix, (error) =>
-    log.error('queue error', { error: error.message }),
-  );
-  const scheduleQueue = makeScheduleQueue(redis, redisConfig.prefix, (error) =>
-    log.error('queue error', { error: error.message }),
-  );
+  const onQueueError = (error: Error) => log.error('queue error', { error: error.message });
+  const queues = makeQueues(redis, redisConfig.prefix, onQueueError);
+  const scheduleQueue = makeScheduleQueue(redis, redisConfig.prefix, onQueueError);
   const storage = makeStorage(config.storage);
   const presigner = makeS3Presigner(config.storage.s3);
   let app: FastifyInstance | undefined;

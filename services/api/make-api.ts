@@ -103,8 +103,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
         title: 'Quiver API',
         version: '1',
         description:
-          'Batch scoring jobs: submit, watch, cancel, fetch results, inspect webhook deliveries; nightly ' +
-          'schedules. Every `/v1` ' +
+          'Batch scoring jobs: submit, watch, cancel, fetch results, inspect webhook deliveries. Every `/v1` ' +
           'call needs `Authorization: Bearer <API key>` and acts for the key’s tenant.',
       },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },

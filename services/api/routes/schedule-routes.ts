@@ -41,7 +41,7 @@ function adminTenantOf(request: FastifyRequest, tenant: string | undefined, what
  */
 export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, schedules: Schedules): void {
   const { deps } = context;
-  const visible = async (tenant: string, name: string) => {
+  const scheduleOf = async (tenant: string, name: string) => {
     const record = await schedules.get(tenant, name);
     if (record === undefined) throw new ScheduleNotFound(tenant, name);
     return record;
@@ -123,7 +123,7 @@ export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, sch
       },
     },
     async (request) => {
-      const record = await visible(tenantOf(request, request.query.tenant), request.params.name);
+      const record = await scheduleOf(tenantOf(request, request.query.tenant), request.params.name);
       return toScheduleView(record, context.now());
     },
   );
@@ -172,7 +172,7 @@ export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, sch
     },
     async (request, reply) => {
       const tenant = adminTenantOf(request, request.query.tenant, 'POST /v1/schedules/:name/run');
-      const record = await visible(tenant, request.params.name);
+      const record = await scheduleOf(tenant, request.params.name);
       const run = await runSchedule(
         {
           store: context.limitedStore,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import {
 } from '../../../services/scheduler/schedule-queue.js';
 import { type ScheduleStore, makeRedisScheduleStore } from '../../../services/scheduler/schedule-store.js';
 import { type Schedules, makeSchedules } from '../../../services/scheduler/schedules.js';
+import { runSchedulerProcess } from '../../../services/scheduler/scheduler-process.js';
 import { makeSchedulerWorker } from '../../../services/scheduler/scheduler-worker.js';
 import { makeJsonLog } from '../../../services/worker/json-log.js';
 import { keysOf, specInput } from '../api/api-harness.js';
@@ -240,5 +242,54 @@ describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
     expect(removed).toEqual(['globex/stray']);
     const left = await scheduleQueue.queue.getJobSchedulers();
     expect(left.map((s) => s.key)).toEqual([schedulerIdOf('acme', kept.record.name)]);
+  });
+
+  describe('the scheduler process', () => {
+    const start = (signals: EventEmitter) => {
+      const sink = { write: (line: string) => events.push(JSON.parse(line) as LogEvent) };
+      return runSchedulerProcess(
+        {
+          scheduler: { shutdownGraceMs: 5_000, concurrency: 2 },
+          redis: { url: redisConfigFromEnv().url, prefix },
+        },
+        { signals, log: makeJsonLog({}, { out: sink, err: sink }) },
+      );
+    };
+
+    it('syncs job schedulers at start, submits due jobs, and drains on the first SIGTERM (exit 0)', async () => {
+      // A record without its scheduler (a crash between the two writes) and a scheduler without a record.
+      await scheduleStore.put('acme', everySecond());
+      await scheduleQueue.apply({
+        tenant: 'globex',
+        name: 'stray',
+        cron: '0 2 * * *',
+        timezone: 'UTC',
+        enabled: true,
+      });
+      const signals = new EventEmitter();
+      const scheduler = start(signals);
+      await eventually(() => events.find((e) => e.msg === 'job schedulers in sync'));
+      expect(events.find((e) => e.msg === 'job schedulers in sync')).toMatchObject({
+        removedStale: ['globex/stray'],
+      });
+      await eventually(() => events.find((e) => e.msg === 'job submitted'), 15_000);
+
+      signals.emit('SIGTERM', 'SIGTERM');
+      expect(scheduler.state).toBe('draining');
+      expect(await scheduler.exited).toBe(0);
+      expect(scheduler.state).toBe('stopped');
+      expect(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT')).toBe(0);
+    });
+
+    it('exits at once with 128 + the signal’s number on a second signal', async () => {
+      const signals = new EventEmitter();
+      const scheduler = start(signals);
+      signals.emit('SIGINT', 'SIGINT');
+      signals.emit('SIGTERM', 'SIGTERM');
+      expect(await scheduler.exited).toBe(128 + 15);
+      // The drain still closes everything behind the forced exit; no connection is left open.
+      await scheduler.drain('test');
+      expect(scheduler.state).toBe('stopped');
+    });
   });
 });
