@@ -13,8 +13,11 @@ import { templateVars } from './render-template.js';
  * and run-now calls make one job per day.
  */
 export function scheduleIdempotencyKey(name: string, date: string): string {
-  return `schedule:${name}:${date}`;
+  return `${SCHEDULE_KEY_PREFIX}${name}:${date}`;
 }
+
+/** Idempotency keys under this prefix belong to schedules; the API refuses them from clients. */
+export const SCHEDULE_KEY_PREFIX = 'schedule:';
 
 /** What submitting a job takes: the job store and the plan queue. */
 type SubmitDeps = Parameters<typeof submitJob>[0];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { cancelJob } from '../../../jobs/cancel-job.js';
 import { outputLayout } from '../../../jobs/output-layout.js';
+import { SCHEDULE_KEY_PREFIX } from '../../../jobs/schedule/run-schedule.js';
 import { submitJob } from '../../../jobs/submit-job.js';
 import { JobSpecInvalid } from '../../../schemas/errors/job-spec-invalid.js';
 import { WebhookUrlRefused } from '../../delivery/errors/webhook-url-refused.js';
@@ -33,6 +34,10 @@ const submitHeaders = z.looseObject({
     .min(1)
     .max(255)
     .regex(/^[!-~]+$/, 'expected 1–255 visible ASCII characters')
+    .refine(
+      (key) => !key.startsWith(SCHEDULE_KEY_PREFIX),
+      `keys starting with "${SCHEDULE_KEY_PREFIX}" are reserved for schedules`,
+    )
     .optional(),
 });
 

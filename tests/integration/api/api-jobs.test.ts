@@ -171,6 +171,16 @@ describe('POST /v1/jobs', () => {
     );
     const badKey = expectError(await submit('acme', specInput, 'has spaces in it'), 400, 'REQUEST_INVALID');
     expect(badKey.error.problems?.[0]?.path).toBe('headers.idempotency-key');
+    // Keys of schedules' daily runs are reserved: a client cannot take over (or collide with) one.
+    const reserved = expectError(
+      await submit('acme', specInput, 'schedule:nightly:2026-11-28'),
+      400,
+      'REQUEST_INVALID',
+    );
+    expect(reserved.error.problems?.[0]).toMatchObject({
+      path: 'headers.idempotency-key',
+      message: expect.stringContaining('reserved') as unknown,
+    });
 
     const huge = { ...specInput, name: 'x'.repeat(1024 * 1024) };
     expectError(await submit('acme', huge), 413, 'PAYLOAD_TOO_LARGE');
