@@ -7,16 +7,11 @@ import { makeScheduleQueue } from '../scheduler/schedule-queue.js';
 import { makeRedisScheduleStore } from '../scheduler/schedule-store.js';
 import { makeSchedules } from '../scheduler/schedules.js';
 import { makeStorage } from '../storage/make-storage.js';
+import type { SignalSource } from '../process/drain-on-signals.js';
 import { makeS3Presigner } from '../storage/presign.js';
 import { type JsonLog, makeJsonLog } from '../worker/json-log.js';
 import { type ApiConfig, loadApiConfig, wantsApiHelp } from './api-options.js';
 import { makeApi } from './make-api.js';
-
-/** Where signals come from: `process`, or a stand-in in tests. */
-export interface SignalSource {
-  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
-  off(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
-}
 
 /** A listening API process: `'running' → 'stopping' → 'stopped'`. */
 export interface ApiServer {

@@ -1,34 +1,29 @@
-import { constants } from 'node:os';
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
 import { makeRedis } from '../queue/redis-connection.js';
 import { type JsonLog, makeJsonLog } from '../worker/json-log.js';
-// Types only: the worker's module loads ONNX Runtime and DuckDB, which a scheduler has no use for.
-import type { SignalSource } from '../worker/worker-process.js';
+import {
+  type DrainingProcess,
+  type DrainingProcessState,
+  type SignalSource,
+  drainExitCodes,
+  drainOnSignals,
+} from '../process/drain-on-signals.js';
 import { makeScheduleQueue } from './schedule-queue.js';
 import { makeRedisScheduleStore } from './schedule-store.js';
 import type { SchedulerConfig } from './scheduler-options.js';
 import { makeSchedulerWorker } from './scheduler-worker.js';
 
-export type SchedulerProcessState = 'running' | 'draining' | 'stopped';
+export type SchedulerProcessState = DrainingProcessState;
 
-/** How a scheduler process ends (as a worker's); a forced exit (second signal) is 128 + the signal's number. */
-export const schedulerExitCodes = {
-  /** Drained: the ticks in hand finished, every connection closed. */
-  drained: 0,
-  /** The grace period ran out mid-drain; an unfinished tick is delivered again and finds its day's job. */
-  graceExpired: 1,
-} as const;
+/**
+ * How a scheduler process ends (as a worker's): 0 drained, 1 the grace ran out (an unfinished tick is
+ * delivered again and finds its day's job), 128 + n on a second signal.
+ */
+export const schedulerExitCodes = drainExitCodes;
 
-export interface SchedulerProcess {
-  readonly state: SchedulerProcessState;
-  /** Stops taking ticks, lets the ones in hand finish within the grace period, closes everything. Safe twice. */
-  drain(reason: string): Promise<number>;
-  /** Resolves once the process should exit: 0 drained, 1 grace ran out, 128 + n on a second signal. */
-  readonly exited: Promise<number>;
-}
-
-const drainSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+/** Drains ticks: stops taking them, lets the ones in hand finish within the grace period. */
+export type SchedulerProcess = DrainingProcess;
 
 /**
  * `quiver scheduler`'s process: brings the BullMQ job schedulers in line with the schedule records, then
@@ -78,79 +73,25 @@ export function runSchedulerProcess(
     )
     .catch((error: unknown) => log.error('could not sync job schedulers', { error: String(error) }));
 
-  let state: SchedulerProcessState = 'running';
-  let exitCode: number | undefined;
-  let resolveExited!: (code: number) => void;
-  const exited = new Promise<number>((resolve) => (resolveExited = resolve));
-  const finish = (code: number, message: string, context?: Record<string, unknown>): void => {
-    if (exitCode !== undefined) return;
-    exitCode = code;
-    (code === 0 ? log.info : log.error)(message, { state, exitCode: code, ...context });
-    for (const signal of drainSignals) signals.off(signal, onSignal);
-    resolveExited(code);
-  };
-
-  let draining: Promise<number> | undefined;
-  const drain = (reason: string): Promise<number> => {
-    draining ??= (async () => {
-      state = 'draining';
-      log.info('draining: no new ticks; finishing the ones in hand', {
-        reason,
-        graceMs: options.shutdownGraceMs,
-      });
-      const grace = setTimeout(
-        () =>
-          finish(schedulerExitCodes.graceExpired, 'grace period over before the drain finished: exiting', {
-            reason,
-            graceMs: options.shutdownGraceMs,
-          }),
-        options.shutdownGraceMs,
-      );
-      grace.unref();
-      // Every step runs even when one before it fails.
-      const steps: Array<[string, () => Promise<unknown>]> = [
-        ['start-up sync', () => syncing],
-        ['worker', () => worker.close()],
-        ['schedule queue', () => scheduleQueue.close()],
-        ['queues', () => queues.close()],
-        ['redis', () => redis.quit()],
-      ];
-      for (const [name, close] of steps) {
-        try {
-          await close();
-        } catch (error) {
-          log.error('could not close', { what: name, error: String(error) });
-        }
-      }
-      clearTimeout(grace);
-      state = 'stopped';
-      finish(schedulerExitCodes.drained, 'stopped', { reason });
-      return exited;
-    })();
-    return draining;
-  };
-
-  let signalsSeen = 0;
-  function onSignal(signal: NodeJS.Signals): void {
-    signalsSeen += 1;
-    if (signalsSeen === 1) {
-      void drain(signal);
-      return;
-    }
-    finish(128 + (constants.signals[signal] ?? 0), 'second signal: exiting at once', { signal });
-  }
-  for (const signal of drainSignals) signals.on(signal, onSignal);
+  const lifecycle = drainOnSignals({
+    signals,
+    log,
+    graceMs: options.shutdownGraceMs,
+    drainingMessage: 'draining: no new ticks; finishing the ones in hand',
+    graceExpiredMessage: 'grace period over before the drain finished: exiting',
+    closeSteps: () => [
+      ['start-up sync', () => syncing],
+      ['worker', () => worker.close()],
+      ['schedule queue', () => scheduleQueue.close()],
+      ['queues', () => queues.close()],
+      ['redis', () => redis.quit()],
+    ],
+  });
   log.info('scheduler started', {
     prefix,
     graceMs: options.shutdownGraceMs,
     concurrency: options.concurrency,
   });
 
-  return {
-    get state() {
-      return state;
-    },
-    drain,
-    exited,
-  };
+  return lifecycle;
 }

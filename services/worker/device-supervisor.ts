@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { formatDeviceRequest } from '../scoring/devices.js';
 import { type JsonLog, makeJsonLog } from './json-log.js';
 import type { CompiledWorkerOptions } from './worker-options.js';
-import type { SignalSource } from './worker-process.js';
+import type { SignalSource } from '../process/drain-on-signals.js';
 
 const quiverBin = fileURLToPath(new URL('../cli/quiver.js', import.meta.url));
 
