@@ -43,3 +43,21 @@ export function redisConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RedisC
 export function makeRedis(url: string, options: RedisOptions = {}): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
 }
+
+/**
+ * A Redis client for a long-running process whose connection errors are logged once per distinct error:
+ * ioredis repeats the same error on every reconnect attempt while Redis is away.
+ */
+export function makeLoggedRedis(
+  url: string,
+  logError: (message: string, context: Record<string, unknown>) => void,
+): Redis {
+  const redis = makeRedis(url);
+  let last: string | undefined;
+  redis.on('error', (error: Error) => {
+    if (error.message !== last) logError('redis error', { error: error.message });
+    last = error.message;
+  });
+  redis.on('ready', () => (last = undefined));
+  return redis;
+}

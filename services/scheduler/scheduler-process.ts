@@ -1,6 +1,6 @@
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
-import { makeRedis } from '../queue/redis-connection.js';
+import { makeLoggedRedis } from '../queue/redis-connection.js';
 import { type JsonLog, makeJsonLog } from '../worker/json-log.js';
 import {
   type DrainingProcess,
@@ -40,14 +40,7 @@ export function runSchedulerProcess(
   const signals = io.signals ?? process;
   const log = (io.log ?? makeJsonLog({ service: 'scheduler' })).child({ pid: process.pid });
 
-  const redis = makeRedis(redisConfig.url);
-  let lastRedisError: string | undefined;
-  redis.on('error', (error: Error) => {
-    // ioredis repeats the same error on every reconnect attempt; one line per distinct error is enough.
-    if (error.message !== lastRedisError) log.error('redis error', { error: error.message });
-    lastRedisError = error.message;
-  });
-  redis.on('ready', () => (lastRedisError = undefined));
+  const redis = makeLoggedRedis(redisConfig.url, log.error);
   const onQueueError = (error: Error) => log.error('queue error', { error: error.message });
   const queues = makeQueues(redis, prefix, onQueueError);
   const scheduleQueue = makeScheduleQueue(redis, prefix, onQueueError);

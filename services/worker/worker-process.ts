@@ -2,7 +2,7 @@ import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
 import { makeFormatReaders } from '../formats/make-reader.js';
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
-import { makeRedis } from '../queue/redis-connection.js';
+import { makeLoggedRedis } from '../queue/redis-connection.js';
 import { fileTuningCache } from '../scoring/auto-batch.js';
 import { formatDeviceRequest } from '../scoring/devices.js';
 import { makeScorerPool } from '../scoring/scorer-pool.js';
@@ -56,14 +56,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
   const log = (io.log ?? makeJsonLog()).child({ pid: process.pid, device: formatDeviceRequest(device) });
   if (device.warning !== undefined) log.info(device.warning);
 
-  const redis = makeRedis(redisConfig.url);
-  let lastRedisError: string | undefined;
-  redis.on('error', (error: Error) => {
-    // ioredis repeats the same error on every reconnect attempt; one line per distinct error is enough.
-    if (error.message !== lastRedisError) log.error('redis error', { error: error.message });
-    lastRedisError = error.message;
-  });
-  redis.on('ready', () => (lastRedisError = undefined));
+  const redis = makeLoggedRedis(redisConfig.url, log.error);
   const storage = makeStorage(config.storage);
   const readers = makeFormatReaders();
   const scorers = makeScorerPool({
