@@ -500,15 +500,6 @@ async function* readCsvPart(
     },
     ...(options.onInvalidRecord ? { onInvalidRecord: options.onInvalidRecord } : {}),
   });
-  const { skipping } = taker;
-  /** The gathered rows as a batch; when skipping, rows with a value that does not convert are cut out. */
-  const flush = (): RecordBatch[] => {
-    const batches = taker.take((slot, _, length, onBad) => buildCsvColumn(cells[slot]!, length, onBad));
-    // Arrow now owns the typed arrays; the next batch gets fresh ones.
-    cells = newCells();
-    return batches;
-  };
-
   const windows = ownedRecordWindows({
     start,
     end,
@@ -519,34 +510,24 @@ async function* readCsvPart(
     blockSize: knobs.blockSize,
     tailBlockSize: knobs.tailBlockSize,
   });
-  for await (const window of windows) {
-    const text = decodeRecords(window.bytes, uri, window.offset, 'CSV_INVALID');
-    target.textId++;
-    texts.push({ id: target.textId, text, offset: window.offset, byteLength: window.bytes.length });
-    let at = window.offset === 0 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
-    for (;;) {
+  yield* taker.batches(windows, {
+    uri,
+    decodeCode: 'CSV_INVALID',
+    parse: (text, at) => {
       const stopped = parseCsvRecords(text, at, shape, target, cells);
-      if (typeof stopped !== 'number') {
-        const byteOffset = byteOffsetOf(text, window.bytes.length, window.offset, stopped.recordStart);
-        const error = fault(
-          stopped.code,
-          stopped.detail,
-          target.records - 1,
-          byteOffset,
-          stopped.column?.name,
-        );
-        if (!skipping || stopped.next === undefined) throw error;
-        rollbackRow(cells, target.rows);
-        const record = text.slice(stopped.recordStart, stopped.next).replace(/\r?\n$/, '');
-        skipping.skipParsed(error, record, target.rows);
-        at = stopped.next;
-        continue;
-      }
-      at = stopped;
-      if (target.rows < target.maxRows) break;
-      yield* flush();
-    }
-  }
-  if (target.rows > 0) yield* flush();
-  else skipping?.take(undefined, []);
+      if (typeof stopped === 'number') return stopped;
+      const { code, detail, recordStart, next, column } = stopped;
+      return {
+        code,
+        detail,
+        start: recordStart,
+        ...(next === undefined ? {} : { next }),
+        column: column?.name,
+      };
+    },
+    rollback: (row) => rollbackRow(cells, row),
+    build: (slot, _, length, onBad) => buildCsvColumn(cells[slot]!, length, onBad),
+    // Arrow now owns the typed arrays; the next batch gets fresh ones.
+    afterTake: () => (cells = newCells()),
+  });
 }

@@ -1,7 +1,7 @@
 import { RecordBatch, type Schema } from 'apache-arrow';
 import type { BadDataCode, BadDataError } from './errors/bad-data-error.js';
 import type { InvalidRecord } from './format-reader.js';
-import { byteOffsetOf } from './record-boundaries.js';
+import { type RecordWindow, byteOffsetOf, decodeRecords } from './record-boundaries.js';
 import { type RowOrigins, type TextColumn, takeRecordBatch } from './text-schema.js';
 
 /**
@@ -100,33 +100,103 @@ export function makeBatchTaker(o: {
   const recordText = (row: number): string => {
     const { text } = textOfRow(row);
     const start = o.target.charStartOf[row]!;
-    return text
-      .slice(start, o.recordEnd(text, start))
-      .replace(/\r?\n$/, '')
-      .replace(/\r$/, '');
+    return withoutLineBreak(text.slice(start, o.recordEnd(text, start)));
+  };
+  const take = (buildSlot: Parameters<typeof takeRecordBatch>[3]): RecordBatch[] => {
+    const cut = new Map<number, { column: TextColumn; value: string }>();
+    const batch = takeRecordBatch(
+      o.schema,
+      o.columns,
+      o.target,
+      buildSlot,
+      skipping && ((row, column, value) => void (cut.has(row) || cut.set(row, { column, value }))),
+    );
+    if (!(batch instanceof RecordBatch)) throw valueFault(batch.row, batch.column, batch.value);
+    const cutRows = [...cut]
+      .sort(([a], [b]) => a - b)
+      .map(([row, { column, value }]) => ({
+        row,
+        error: valueFault(row, column, value),
+        record: recordText(row),
+      }));
+    o.texts.splice(0, o.texts.length - 1);
+    return skipping ? skipping.take(batch, cutRows) : [batch];
   };
   return {
-    /** Present when the read skips invalid records: where parse-time refusals go. */
-    skipping,
-    take(buildSlot: Parameters<typeof takeRecordBatch>[3]): RecordBatch[] {
-      const cut = new Map<number, { column: TextColumn; value: string }>();
-      const batch = takeRecordBatch(
-        o.schema,
-        o.columns,
-        o.target,
-        buildSlot,
-        skipping && ((row, column, value) => void (cut.has(row) || cut.set(row, { column, value }))),
-      );
-      if (!(batch instanceof RecordBatch)) throw valueFault(batch.row, batch.column, batch.value);
-      const cutRows = [...cut]
-        .sort(([a], [b]) => a - b)
-        .map(([row, { column, value }]) => ({
-          row,
-          error: valueFault(row, column, value),
-          record: recordText(row),
-        }));
-      o.texts.splice(0, o.texts.length - 1);
-      return skipping ? skipping.take(batch, cutRows) : [batch];
+    /**
+     * Parses every window of the part into batches of the target's size. `parse` gathers records from
+     * `at` and returns where it stopped (the text's end, or a full batch), or the fault of a record. A fault
+     * confined to its record (`next` known) is skipped when the read skips invalid records — after
+     * `rollback` undoes what the record wrote into the gathered row; any other fault is thrown.
+     */
+    async *batches(
+      windows: AsyncIterable<RecordWindow>,
+      w: {
+        uri: string;
+        /** The code of bytes that are not UTF-8. */
+        decodeCode: BadDataCode;
+        parse: (text: string, at: number) => number | RecordFault;
+        rollback?: (row: number) => void;
+        /** Builds the batch's columns (see `takeRecordBatch`). */
+        build: Parameters<typeof takeRecordBatch>[3];
+        /** Called after each batch is taken (fresh cells for the next one). */
+        afterTake?: () => void;
+      },
+    ): AsyncGenerator<RecordBatch> {
+      const flush = (): RecordBatch[] => {
+        const batches = take(w.build);
+        w.afterTake?.();
+        return batches;
+      };
+      const { target } = o;
+      for await (const window of windows) {
+        const text = decodeRecords(window.bytes, w.uri, window.offset, w.decodeCode);
+        target.textId++;
+        o.texts.push({ id: target.textId, text, offset: window.offset, byteLength: window.bytes.length });
+        let at = window.offset === 0 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
+        for (;;) {
+          const stopped = w.parse(text, at);
+          if (typeof stopped !== 'number') {
+            const byteOffset = byteOffsetOf(text, window.bytes.length, window.offset, stopped.start);
+            const error = o.fault(
+              stopped.code,
+              stopped.detail,
+              target.records - 1,
+              byteOffset,
+              stopped.column,
+            );
+            if (!skipping || stopped.next === undefined) throw error;
+            w.rollback?.(target.rows);
+            skipping.skipParsed(
+              error,
+              withoutLineBreak(text.slice(stopped.start, stopped.next)),
+              target.rows,
+            );
+            at = stopped.next;
+            continue;
+          }
+          at = stopped;
+          if (target.rows < target.maxRows) break;
+          yield* flush();
+        }
+      }
+      if (target.rows > 0) yield* flush();
+      else skipping?.take(undefined, []);
     },
   };
+}
+
+/** A record that cannot be parsed, at character `start` of the text; `next` when its end is known. */
+export interface RecordFault {
+  code: BadDataCode;
+  detail: string;
+  start: number;
+  next?: number;
+  /** The column at fault, when one is. */
+  column?: string;
+}
+
+/** A record's text as it stood in the object, without its line break. */
+function withoutLineBreak(record: string): string {
+  return record.replace(/\r?\n$/, '').replace(/\r$/, '');
 }

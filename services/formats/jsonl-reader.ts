@@ -201,13 +201,6 @@ async function* readJsonlPart(
     },
     ...(options.onInvalidRecord ? { onInvalidRecord: options.onInvalidRecord } : {}),
   });
-  const { skipping } = taker;
-  /** The gathered rows as a batch; when skipping, rows with a value that does not convert are cut out. */
-  const flush = (): RecordBatch[] =>
-    taker.take((slot, column, length, onBad) =>
-      buildColumn(column.type, { kind: 'json', values: cells[slot]! }, length, onBad),
-    );
-
   const windows = ownedRecordWindows({
     start,
     end: range.end,
@@ -218,27 +211,15 @@ async function* readJsonlPart(
     blockSize: knobs.blockSize,
     tailBlockSize: knobs.tailBlockSize,
   });
-  for await (const window of windows) {
-    const text = decodeRecords(window.bytes, uri, window.offset, 'JSONL_INVALID_JSON');
-    target.textId++;
-    texts.push({ id: target.textId, text, offset: window.offset, byteLength: window.bytes.length });
-    let at = window.offset === 0 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
-    for (;;) {
+  yield* taker.batches(windows, {
+    uri,
+    decodeCode: 'JSONL_INVALID_JSON',
+    parse: (text, at) => {
       const stopped = parseJsonLines(text, at, target, fill);
-      if (typeof stopped !== 'number') {
-        const byteOffset = byteOffsetOf(text, window.bytes.length, window.offset, stopped.lineStart);
-        const error = fault(stopped.code, stopped.detail, target.records - 1, byteOffset);
-        if (!skipping) throw error;
-        const record = text.slice(stopped.lineStart, stopped.next).replace(/\r?\n$/, '');
-        skipping.skipParsed(error, record, target.rows);
-        at = stopped.next;
-        continue;
-      }
-      at = stopped;
-      if (target.rows < target.maxRows) break;
-      yield* flush();
-    }
-  }
-  if (target.rows > 0) yield* flush();
-  else skipping?.take(undefined, []);
+      if (typeof stopped === 'number') return stopped;
+      return { code: stopped.code, detail: stopped.detail, start: stopped.lineStart, next: stopped.next };
+    },
+    build: (slot, column, length, onBad) =>
+      buildColumn(column.type, { kind: 'json', values: cells[slot]! }, length, onBad),
+  });
 }
