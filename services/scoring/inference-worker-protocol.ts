@@ -22,7 +22,8 @@ export type ToWorker = { type: 'run'; id: number; feeds: Record<string, HostTens
 export type FromWorker =
   | { type: 'ready'; metadata: ModelMetadata; device: ResolvedDevice; warning?: string }
   | { type: 'start-failed'; error: WireError }
-  | { type: 'result'; id: number; outputs: Record<string, HostTensor> }
+  /** `feeds`: the run's feed buffers, handed back for reuse. */
+  | { type: 'result'; id: number; outputs: Record<string, HostTensor>; feeds: ArrayBuffer[] }
   | { type: 'run-failed'; id: number; error: WireError };
 
 /** Errors cross the thread boundary as data: structured clone keeps no class, so each is rebuilt. */

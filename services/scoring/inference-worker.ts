@@ -146,7 +146,10 @@ async function serve(port: MessagePort, start: WorkerStart): Promise<void> {
             throw new InferenceError('OUTPUT_UNSUPPORTED', 'the model has no tensor output to fetch');
           }
           const outputs = await runOnce(session, fetches, message.feeds);
-          post(port, { type: 'result', id: message.id, outputs }, transferablesOf(Object.values(outputs)));
+          // The feeds go back too: ONNX Runtime is done with them, and the caller refills them.
+          const feeds = transferablesOf(Object.values(message.feeds));
+          const transfer = [...new Set([...transferablesOf(Object.values(outputs)), ...feeds])];
+          post(port, { type: 'result', id: message.id, outputs, feeds }, transfer);
         } catch (error) {
           post(port, { type: 'run-failed', id: message.id, error: toWireError(error) });
         }

@@ -9,6 +9,7 @@ import type {
   InferenceHost,
   ModelMetadata,
   ResolvedDevice,
+  RunOptions,
   TensorData,
 } from './inference-host.js';
 import {
@@ -141,7 +142,7 @@ function abortError(signal: AbortSignal): Error {
 }
 
 interface PendingRun {
-  resolve(outputs: Record<string, HostTensor>): void;
+  resolve(outputs: Record<string, HostTensor>, feeds: ArrayBuffer[]): void;
   reject(error: Error): void;
 }
 
@@ -220,7 +221,7 @@ export async function makeWorkerInferenceHost(
         // An aborted run's result arrives for nobody and is dropped.
         const run = pending.get(message.id);
         pending.delete(message.id);
-        if (message.type === 'result') run?.resolve(message.outputs);
+        if (message.type === 'result') run?.resolve(message.outputs, message.feeds);
         else run?.reject(fromWireError(message.error));
       }
     }
@@ -264,8 +265,8 @@ export async function makeWorkerInferenceHost(
     get state() {
       return state as WorkerInferenceHostState;
     },
-    async run(feeds, runOptions = {}) {
-      const { signal } = runOptions;
+    async run(feeds, runOptions: RunOptions = {}) {
+      const { signal, recycle } = runOptions;
       if (state === 'crashed' && crash) throw crash;
       if (state !== 'ready') throw new InferenceHostClosedError(`the inference host is ${state}`);
       if (signal?.aborted) throw abortError(signal);
@@ -276,13 +277,17 @@ export async function makeWorkerInferenceHost(
           pending.delete(id);
           if (signal) reject(abortError(signal));
         };
-        const settle = <T>(finish: (value: T) => void) => {
-          return (value: T) => {
+        pending.set(id, {
+          resolve(outputs, returned) {
             signal?.removeEventListener('abort', onAbort);
-            finish(value);
-          };
-        };
-        pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
+            recycle?.(returned);
+            resolve(outputs);
+          },
+          reject(error) {
+            signal?.removeEventListener('abort', onAbort);
+            reject(error);
+          },
+        });
         signal?.addEventListener('abort', onAbort, { once: true });
         try {
           worker.postMessage(

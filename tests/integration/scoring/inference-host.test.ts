@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { modelFacts, modelPath } from '../../../scripts/lib/models.js';
 import { DeviceUnavailableError } from '../../../services/scoring/errors/device-unavailable-error.js';
 import { InferenceError } from '../../../services/scoring/errors/inference-error.js';
@@ -102,6 +102,35 @@ describe('worker inference host', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it('hands the feed buffers back through `recycle`, ready to be filled and run again', async () => {
+    const host = await openHost({ modelPath: await modelPath('tabular-mlp'), intraOpThreads: 2 });
+    const feeds = featureFeed(1_000, 64, 3);
+    const original = feeds.features!.data.slice();
+    const returned: ArrayBuffer[] = [];
+    let resolved = false;
+    const first = await host.run(feeds, {
+      recycle(buffers) {
+        expect(resolved, 'handed back before the run resolves').toBe(false);
+        returned.push(...buffers);
+      },
+    });
+    resolved = true;
+    expect(returned).toHaveLength(1);
+    expect(returned[0]!.byteLength).toBe(1_000 * 64 * 4);
+    // The same bytes came back (ONNX Runtime does not write to its inputs), and run again they score alike.
+    const again = new Float32Array(returned[0]!);
+    expect(Buffer.compare(bytes(again), bytes(original))).toBe(0);
+    const second = await host.run({ features: { type: 'float32', data: again, dims: [1_000, 64] } });
+    expect(Buffer.compare(bytes(second.score!.data), bytes(first.score!.data))).toBe(0);
+    // A failed run hands nothing back.
+    const failing = vi.fn();
+    const wrongWidth = {
+      features: { type: 'float32' as const, data: new Float32Array(63 * 4), dims: [4, 63] },
+    };
+    await rejection(host.run(wrongWidth, { recycle: failing }));
+    expect(failing).not.toHaveBeenCalled();
   });
 
   it('names the error for a file that is not an ONNX model, and for a missing one', async () => {

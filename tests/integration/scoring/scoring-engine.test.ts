@@ -77,6 +77,33 @@ function rowMajor(data: Dataset, columns: string[], from: number, rows: number):
   return out;
 }
 
+/**
+ * Wraps a host to count the runs whose feed buffers are ones the host handed back earlier (recycled),
+ * seen through the `recycle` option the engine passes.
+ */
+function recyclingHost(inner: InferenceHost): { host: InferenceHost; runs: number; onRecycled: number } {
+  const handedBack = new WeakSet<ArrayBufferLike>();
+  const counts = { runs: 0, onRecycled: 0 };
+  const host: InferenceHost = {
+    metadata: inner.metadata,
+    device: inner.device,
+    close: () => inner.close(),
+    run(feeds, options = {}) {
+      counts.runs++;
+      if (Object.values(feeds).every((feed) => handedBack.has(feed.data.buffer))) counts.onRecycled++;
+      const { recycle } = options;
+      return inner.run(feeds, {
+        ...options,
+        recycle(buffers) {
+          for (const buffer of buffers) handedBack.add(buffer);
+          recycle?.(buffers);
+        },
+      });
+    },
+  };
+  return Object.assign(counts, { host });
+}
+
 async function collect(stream: AsyncIterable<ScoredBatch>): Promise<ScoredBatch[]> {
   const out: ScoredBatch[] = [];
   for await (const scored of stream) out.push(scored);
@@ -161,12 +188,24 @@ describe('scoring engine = ONNX Runtime on the same rows', () => {
         );
 
       const batchRows = 256;
-      const engine = makeScoringEngine({ host: h, inputs, outputs, passthrough: ['id'], batchRows });
+      const recycling = recyclingHost(h);
+      const engine = makeScoringEngine({
+        host: recycling.host,
+        inputs,
+        outputs,
+        passthrough: ['id'],
+        batchRows,
+      });
       const scored = await collect(engine.score(batches));
       const expected = await reference(name, data, batchRows, feeds, output);
       const got = flat(scored);
       expect(got.length).toBe(expected.length);
+      // Bitwise equal although most calls were packed into buffers holding an earlier call's rows.
       expect(Buffer.compare(Buffer.from(got.buffer), Buffer.from(expected.buffer))).toBe(0);
+      const calls = Math.ceil(rows / batchRows);
+      expect(recycling.runs).toBe(calls);
+      // Only the first `depth + 1` calls (3) need fresh buffers: each later one reuses one handed back.
+      expect(recycling.onRecycled).toBe(calls - 3);
       // Keys stay aligned with their scores, in input order.
       expect(column(scored, 'id').map(Number)).toEqual(Array.from({ length: rows }, (_, i) => i));
 
