@@ -14,6 +14,7 @@ import {
   makeVector,
   vectorFromArray,
   type DataType,
+  type Vector,
 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../helpers/thrown.js';
@@ -119,6 +120,46 @@ describe('resolveFeatureMapping', () => {
     const target = new BigInt64Array(4);
     fillFeatures(target, 0, data, input!);
     expect(Array.from(target)).toEqual([2n ** 60n, 7n, -3n, 8n]);
+  });
+});
+
+describe('fillFeatures from many float32 columns', () => {
+  it('moves every bit of each value (NaN payloads, -0) and overwrites stale tensor contents', () => {
+    // Nine columns: c0-c3 take the four-at-a-time path, c4 has a null, c5 is float64, c6-c8 go one by one.
+    const rows = 5;
+    const nanBits = 0x7fa00001; // a signalling NaN with a payload: Arrow's builders would canonicalize it
+    const bits = (j: number, r: number): number =>
+      j === 2 && r === 3
+        ? nanBits
+        : j === 1 && r === 2
+          ? 0x80000000 /* -0 */
+          : new Uint32Array(new Float32Array([j * 10 + r]).buffer)[0]!;
+    const vectors: Record<string, Vector> = {};
+    for (let j = 0; j < 9; j++) {
+      if (j === 4) vectors.c4 = vectorFromArray([40, 41, null, 43, 44], new Float32());
+      else if (j === 5) vectors.c5 = vectorFromArray([50, 51, 52, 53, 54], new Float64());
+      else {
+        const values = new Float32Array(
+          new Uint32Array(Array.from({ length: rows }, (_, r) => bits(j, r))).buffer,
+        );
+        vectors[`c${j}`] = makeVector(makeData({ type: new Float32(), length: rows, data: values }));
+      }
+    }
+    const data = new Table(vectors).batches[0]!.slice(1); // a slice: values start one row in
+    const [input] = resolveFeatureMapping(data.schema, model(9), {
+      features: { columns: Object.keys(vectors), nulls: { fill: -1 } },
+    });
+    const target = new Float32Array(9 * 5).fill(99); // row 0 keeps its stale 99s; rows 1-4 are written
+    fillFeatures(target, 1, data, input!);
+    const got = new Uint32Array(target.buffer);
+    const f32 = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0]!;
+    const expected = new Uint32Array(9 * 5).fill(f32(99));
+    for (let r = 1; r < rows; r++) {
+      for (let j = 0; j < 9; j++) {
+        expected[r * 9 + j] = j === 4 ? f32(r === 2 ? -1 : 40 + r) : j === 5 ? f32(50 + r) : bits(j, r);
+      }
+    }
+    expect(Array.from(got, (b) => b.toString(16))).toEqual(Array.from(expected, (b) => b.toString(16)));
   });
 });
 
