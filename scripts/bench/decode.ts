@@ -10,17 +10,13 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { makeParquetReader } from '../../services/formats/parquet/parquet-reader.js';
 import { makeFileStorage } from '../../services/storage/file-storage.js';
 import { tabularParquet } from '../lib/datasets.js';
+import { median } from '../lib/score-bench.js';
 
 const { values } = parseArgs({
   options: { rows: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' } },
 });
 const rows = Number(values.rows);
 const runs = Number(values.runs);
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 async function timeRun(run: () => Promise<number>): Promise<number> {
   const started = performance.now();

@@ -113,3 +113,11 @@ export async function bestFixedBatch(
   const [rows, rowsPerSec] = Object.entries(all).reduce((a, b) => (b[1] > a[1] ? b : a));
   return { rows: Number(rows), rowsPerSec, all };
 }
+
+/** The median of some measurements (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
