@@ -28,7 +28,10 @@ import { startS3Server } from '../../tests/helpers/s3-server.js';
 import { tabularParquet } from '../lib/datasets.js';
 import { demoRedis } from '../lib/demo-redis.js';
 import { type ModelName, modelPath } from '../lib/models.js';
+import { ownCpuSeconds, processCpuSeconds } from '../lib/cpu-time.js';
 import { bestFixedBatch } from '../lib/score-bench.js';
+
+const round2 = (n: number) => Number(n.toFixed(2));
 
 const { values } = parseArgs({
   options: {
@@ -104,9 +107,11 @@ try {
     // Run twice: the first pass tunes the batch size (cached), the second is timed.
     let inProcessRows = 0;
     let inProcessStart = 0;
+    let inProcessCpu = process.cpuUsage();
     for (let pass = 0; pass < 2; pass++) {
       inProcessRows = 0;
       inProcessStart = performance.now();
+      inProcessCpu = process.cpuUsage();
       const chunks = await planInput(
         local,
         { uri: pathToFileURL(dataset).href, format: 'parquet' },
@@ -143,6 +148,7 @@ try {
       }
     }
     const inProcessRowsPerSec = inProcessRows / ((performance.now() - inProcessStart) / 1000);
+    const inProcessCpuSeconds = ownCpuSeconds(inProcessCpu);
     await opened.host.close();
     await readers.close();
 
@@ -183,7 +189,21 @@ try {
       return (performance.now() - started) / 1000;
     };
     await runJob(); // warm: workers load the model and tune the batch size once
+    // Where the timed job's CPU goes: the worker processes, and this process, which serves the S3
+    // protocol (s3rver runs in it; otherwise it only polls the job every 50 ms).
+    const workerCpu = async () => {
+      const each = await Promise.all(workers.map((w) => processCpuSeconds(w.pid!)));
+      return each.some((s) => s === undefined) ? undefined : each.reduce((a, b) => a! + b!, 0)!;
+    };
+    const workerCpuBefore = await workerCpu();
+    const serverCpu = process.cpuUsage();
     const seconds = await runJob();
+    const serverCpuSeconds = ownCpuSeconds(serverCpu);
+    const workerCpuAfter = await workerCpu();
+    const workerCpuSeconds =
+      workerCpuBefore === undefined || workerCpuAfter === undefined
+        ? undefined
+        : workerCpuAfter - workerCpuBefore;
     await queues.close();
     for (const worker of workers.splice(0)) worker.kill('SIGTERM');
     const keys = await redis.keys(`${prefix}*`);
@@ -203,6 +223,12 @@ try {
         inProcessRowsPerSec: Math.round(inProcessRowsPerSec),
         vsRaw: Number((rowsPerSec / raw.rowsPerSec).toFixed(3)),
         vsInProcess: Number((rowsPerSec / inProcessRowsPerSec).toFixed(3)),
+        // CPU seconds for the same rows: the in-process path, the pipeline's workers, and the S3 server
+        // (plus this process's polling), which on a small machine shares the workers' cores.
+        inProcessCpuSeconds: round2(inProcessCpuSeconds),
+        ...(workerCpuSeconds !== undefined && { workerCpuSeconds: round2(workerCpuSeconds) }),
+        serverCpuSeconds: round2(serverCpuSeconds),
+        cores: threads,
       }),
     );
   }
