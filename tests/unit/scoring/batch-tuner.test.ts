@@ -37,10 +37,25 @@ describe('tuneBatchSize', () => {
     expect(result.rows).toBe(1_024);
   });
 
-  it('stops at a clear drop and keeps the best size before it', async () => {
-    const rates: Record<number, number> = { 256: 100_000, 512: 200_000, 1_024: 150_000 };
+  it('stops after two steps without gain and keeps the best size before them', async () => {
+    const rates: Record<number, number> = { 256: 100_000, 512: 200_000, 1_024: 150_000, 2_048: 140_000 };
     const result = await tuneBatchSize((rows) => Promise.resolve(rates[rows]!), { bytesPerRow: 1 });
+    expect(result.trials.map((t) => t.rows)).toEqual([256, 512, 1_024, 2_048]);
     expect(result.rows).toBe(512);
+  });
+
+  it('probes past a single noisy dip', async () => {
+    const rates: Record<number, number> = {
+      256: 100_000,
+      512: 200_000,
+      1_024: 120_000, // a neighbour took the CPU during this probe
+      2_048: 300_000,
+      4_096: 295_000,
+      8_192: 250_000,
+    };
+    const result = await tuneBatchSize((rows) => Promise.resolve(rates[rows]!), { bytesPerRow: 1 });
+    expect(result.trials.map((t) => t.rows)).toEqual([256, 512, 1_024, 2_048, 4_096, 8_192]);
+    expect(result.rows).toBe(4_096); // the largest within 3% of the best
   });
 
   it('never probes a batch over the memory budget', async () => {
