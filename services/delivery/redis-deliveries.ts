@@ -23,7 +23,11 @@ export interface RedisDeliveriesOptions {
 }
 
 /** Deliveries for the API and the pipeline, and the ledger the `deliver` processor records attempts in. */
-export type RedisDeliveries = Deliveries & DeliveryLedger;
+export type RedisDeliveries = Deliveries &
+  DeliveryLedger & {
+    /** Removes every delivery of the job and its attempts (retention, after the job itself is gone). */
+    forget(jobId: string): Promise<void>;
+  };
 
 /**
  * The delivery id (Standard Webhooks `webhook-id`) of a job's event: derived from both, so announcing the
@@ -140,6 +144,14 @@ export function makeRedisDeliveries(options: RedisDeliveriesOptions): RedisDeliv
       if (status === 'pending' && made === 0) {
         await queues.enqueueDelivery({ jobId: record.id, deliveryId: id, attempt: 1 }, 0);
       }
+    },
+
+    async forget(jobId: string): Promise<void> {
+      const ids = await redis.lrange(indexKey(jobId), 0, -1);
+      await redis.del(
+        indexKey(jobId),
+        ...ids.flatMap((id) => [deliveryKey(jobId, id), attemptsKey(jobId, id)]),
+      );
     },
 
     async list(jobId: string): Promise<DeliveryRecord[]> {

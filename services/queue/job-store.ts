@@ -92,6 +92,11 @@ export interface JobStore {
    * walking the cursors visits every job once, however many are created meanwhile (those come first).
    */
   list(options?: ListJobsOptions): Promise<JobPage>;
+  /**
+   * Every tenant's jobs created before `createdBefore`, oldest first, a page at a time (for retention).
+   * Index entries whose record is gone are passed over.
+   */
+  listOldest(options: { createdBefore: Date; limit: number; cursor?: string }): Promise<JobPage>;
   /** How many of the tenant's jobs are not yet succeeded, failed or cancelled. */
   countActive(tenant: string): Promise<number>;
   /** Removes the record, its chunk set, its idempotency key and its index entries (for tests and retention). */
@@ -507,6 +512,20 @@ export function makeRedisJobStore(
           ? 0
           : (await redis.zrange(index, `(${after}`, '-', 'BYLEX', 'REV', 'LIMIT', 0, 1)).length;
       return { jobs, nextCursor: rest > 0 && after !== undefined ? encodeCursor(after) : null };
+    },
+
+    async listOldest({ createdBefore, limit, cursor }) {
+      assertCount('limit', limit);
+      // Members are `<created ms, zero-padded>:<id>`: every one created before the cutoff sorts below it.
+      const below = `(${String(createdBefore.getTime()).padStart(CREATED_MS_DIGITS, '0')}`;
+      const from = cursor === undefined ? '-' : `(${decodeCursor(cursor)}`;
+      const members = await redis.zrange(globalIndexKey, from, below, 'BYLEX', 'LIMIT', 0, limit);
+      const records = await getMany(members.map((m) => m.slice(CREATED_MS_DIGITS + 1)));
+      const last = members.at(-1);
+      return {
+        jobs: records.filter((r): r is JobRecord => r !== undefined),
+        nextCursor: members.length === limit && last !== undefined ? encodeCursor(last) : null,
+      };
     },
 
     async countActive(tenant) {

@@ -12,6 +12,14 @@ export interface SchedulerOptions {
   shutdownGraceMs: number;
   /** Ticks processed at once. Default 4: a tick is a few Redis calls. */
   concurrency: number;
+  /**
+   * How long the records of ended jobs (succeeded, failed, cancelled) are kept before the scheduler
+   * removes them with their webhook deliveries; `undefined` keeps them forever. Default 30 days.
+   * `QUIVER_JOB_RETENTION_DAYS` (a positive number, or `off`).
+   */
+  jobRetentionMs: number | undefined;
+  /** How often the retention sweep runs (and once at start). Default 1 hour. */
+  retentionSweepMs: number;
 }
 
 /** Everything a scheduler process needs from its configuration. */
@@ -20,7 +28,14 @@ export interface SchedulerConfig {
   redis: RedisConfig;
 }
 
-export const schedulerDefaults: SchedulerOptions = { shutdownGraceMs: 30_000, concurrency: 4 };
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const schedulerDefaults: SchedulerOptions = {
+  shutdownGraceMs: 30_000,
+  concurrency: 4,
+  jobRetentionMs: 30 * DAY_MS,
+  retentionSweepMs: 60 * 60 * 1000,
+};
 
 const flags = {
   'grace-seconds': { type: 'string' },
@@ -29,7 +44,7 @@ const flags = {
 
 /**
  * Reads `quiver scheduler` flags and the environment (`QUIVER_REDIS_URL`, `QUIVER_PREFIX`,
- * `QUIVER_SHUTDOWN_GRACE_SECONDS`); a flag overrides its variable.
+ * `QUIVER_SHUTDOWN_GRACE_SECONDS`, `QUIVER_JOB_RETENTION_DAYS`); a flag overrides its variable.
  *
  * @throws InvalidSchedulerConfig (or InvalidRedisConfig) naming the unusable variable or flag; a
  *   `TypeError` with code `ERR_PARSE_ARGS_*` for an unknown flag (a usage error).
@@ -48,6 +63,20 @@ export function loadSchedulerConfig(args: readonly string[], env: NodeJS.Process
       );
     }
     scheduler.shutdownGraceMs = Math.round(seconds * 1000);
+  }
+  const retention = env.QUIVER_JOB_RETENTION_DAYS?.trim();
+  if (retention !== undefined && retention !== '') {
+    if (retention.toLowerCase() === 'off') scheduler.jobRetentionMs = undefined;
+    else {
+      const days = /^\d+(\.\d+)?$/.test(retention) ? Number(retention) : NaN;
+      if (!(days > 0) || !Number.isFinite(days)) {
+        throw new InvalidSchedulerConfig(
+          'QUIVER_JOB_RETENTION_DAYS',
+          `expected a positive number of days or "off", got ${JSON.stringify(retention)}`,
+        );
+      }
+      scheduler.jobRetentionMs = Math.round(days * DAY_MS);
+    }
   }
   return { scheduler, redis: redisConfigFromEnv(env) };
 }

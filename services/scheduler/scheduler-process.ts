@@ -1,3 +1,5 @@
+import { sweepExpiredJobs } from '../../jobs/retention/sweep-expired-jobs.js';
+import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
 import { makeLoggedRedis } from '../queue/redis-connection.js';
@@ -27,7 +29,8 @@ export type SchedulerProcess = DrainingProcess;
 
 /**
  * `quiver scheduler`'s process: brings the BullMQ job schedulers in line with the schedule records, then
- * runs the `schedule` queue's worker, which submits each due schedule's job. Any number may run: ticks
+ * runs the `schedule` queue's worker, which submits each due schedule's job, and sweeps away the records
+ * of jobs that ended longer ago than the retention period (at start, then hourly). Any number may run: ticks
  * are submitted under one idempotency key per schedule and day. The first SIGTERM/SIGINT drains, a second
  * one ends at once (see {@link schedulerExitCodes}).
  */
@@ -45,13 +48,14 @@ export function runSchedulerProcess(
   const queues = makeQueues(redis, prefix, onQueueError);
   const scheduleQueue = makeScheduleQueue(redis, prefix, onQueueError);
   const schedules = makeRedisScheduleStore(redis, prefix);
+  const store = makeRedisJobStore(redis, prefix);
   const worker = makeSchedulerWorker({
     connection: redis,
     prefix,
     concurrency: options.concurrency,
     log,
     deps: {
-      store: makeRedisJobStore(redis, prefix),
+      store,
       enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority),
       schedules,
       removeScheduler: (tenant, name) => scheduleQueue.remove(tenant, name),
@@ -66,6 +70,29 @@ export function runSchedulerProcess(
     )
     .catch((error: unknown) => log.error('could not sync job schedulers', { error: String(error) }));
 
+  // Retention: ended jobs' records go after `jobRetentionMs`, swept at start and then periodically.
+  const retentionMs = options.jobRetentionMs;
+  const stopSweeping = new AbortController();
+  let sweeping: Promise<void> | undefined;
+  const sweep = (): void => {
+    if (retentionMs === undefined || sweeping !== undefined || stopSweeping.signal.aborted) return;
+    const deliveries = makeRedisDeliveries({ redis, prefix, queues });
+    sweeping = sweepExpiredJobs(
+      { store, forgetDeliveries: (id) => deliveries.forget(id), now: () => new Date() },
+      { retentionMs, signal: stopSweeping.signal },
+    )
+      .then(({ deleted, examined }) => {
+        if (deleted > 0) log.info('expired jobs removed', { deleted, examined, retentionMs });
+      })
+      .catch((error: unknown) => log.error('retention sweep failed', { error: String(error) }))
+      .finally(() => {
+        sweeping = undefined;
+      });
+  };
+  const sweepTimer = setInterval(sweep, options.retentionSweepMs);
+  sweepTimer.unref();
+  sweep();
+
   const lifecycle = drainOnSignals({
     signals,
     log,
@@ -73,6 +100,14 @@ export function runSchedulerProcess(
     drainingMessage: 'draining: no new ticks; finishing the ones in hand',
     graceExpiredMessage: 'grace period over before the drain finished: exiting',
     closeSteps: () => [
+      [
+        'retention sweep',
+        async () => {
+          clearInterval(sweepTimer);
+          stopSweeping.abort();
+          await sweeping;
+        },
+      ],
       ['start-up sync', () => syncing],
       ['worker', () => worker.close()],
       ['schedule queue', () => scheduleQueue.close()],
@@ -84,6 +119,7 @@ export function runSchedulerProcess(
     prefix,
     graceMs: options.shutdownGraceMs,
     concurrency: options.concurrency,
+    jobRetentionDays: retentionMs === undefined ? 'off' : retentionMs / (24 * 60 * 60 * 1000),
   });
 
   return lifecycle;

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TickDeps, processTick } from '../../../jobs/schedule/process-tick.js';
 import { parseSchedule, type ScheduleDefinition } from '../../../schemas/schedule.js';
+import { makeRedisDeliveries } from '../../../services/delivery/redis-deliveries.js';
 import { makeRedisJobStore, type JobStore } from '../../../services/queue/job-store.js';
 import { type PipelineQueues, makeQueues, planJobId } from '../../../services/queue/queues.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
@@ -17,9 +18,10 @@ import {
 import { type ScheduleStore, makeRedisScheduleStore } from '../../../services/scheduler/schedule-store.js';
 import { type Schedules, makeSchedules } from '../../../services/scheduler/schedules.js';
 import { runSchedulerProcess } from '../../../services/scheduler/scheduler-process.js';
+import { type SchedulerOptions, schedulerDefaults } from '../../../services/scheduler/scheduler-options.js';
 import { makeSchedulerWorker } from '../../../services/scheduler/scheduler-worker.js';
 import { makeJsonLog } from '../../../services/worker/json-log.js';
-import { keysOf, specInput } from '../api/api-harness.js';
+import { keysOf, spec, specInput } from '../api/api-harness.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -245,11 +247,11 @@ describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
   });
 
   describe('the scheduler process', () => {
-    const start = (signals: EventEmitter) => {
+    const start = (signals: EventEmitter, options: Partial<SchedulerOptions> = {}) => {
       const sink = { write: (line: string) => events.push(JSON.parse(line) as LogEvent) };
       return runSchedulerProcess(
         {
-          scheduler: { shutdownGraceMs: 5_000, concurrency: 2 },
+          scheduler: { ...schedulerDefaults, shutdownGraceMs: 5_000, concurrency: 2, ...options },
           redis: { url: redisConfigFromEnv().url, prefix },
         },
         { signals, log: makeJsonLog({}, { out: sink, err: sink }) },
@@ -279,6 +281,69 @@ describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
       expect(await scheduler.exited).toBe(0);
       expect(scheduler.state).toBe('stopped');
       expect(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT')).toBe(0);
+    });
+
+    it('removes jobs that ended before the retention period, with their deliveries, at start', async () => {
+      const day = 24 * 60 * 60 * 1000;
+      const deliveries = makeRedisDeliveries({ redis, prefix, queues });
+      // Jobs created and ended 40 days ago (one succeeded with a delivery, one cancelled), one still running
+      // since then, and one that ended today.
+      const past = makeRedisJobStore(redis, prefix, { now: () => new Date(Date.now() - 40 * day) });
+      const ended = async (jobStore: JobStore, key: string, to: 'succeeded' | 'cancelled') => {
+        const { record } = await jobStore.create(spec, { tenant: 'acme', idempotencyKey: key });
+        const path =
+          to === 'cancelled' ? ['cancelling', 'cancelled'] : ['planning', 'running', 'finalizing', to];
+        let last = record;
+        for (const status of path) last = await jobStore.transition(record.id, status as typeof to);
+        return last;
+      };
+      const oldSucceeded = await ended(past, 'old-1', 'succeeded');
+      await deliveries.announce(oldSucceeded);
+      const oldCancelled = await ended(past, 'old-2', 'cancelled');
+      const { record: oldRunning } = await past.create(spec, { tenant: 'acme' });
+      await past.transition(oldRunning.id, 'planning');
+      const recent = await ended(store, 'new-1', 'succeeded');
+      await deliveries.announce(recent);
+      expect(await deliveries.list(oldSucceeded.id)).toHaveLength(1);
+
+      const signals = new EventEmitter();
+      const scheduler = start(signals, { jobRetentionMs: 30 * day });
+      const removed = await eventually(() => events.find((e) => e.msg === 'expired jobs removed'));
+      expect(removed).toMatchObject({ deleted: 2, examined: 3 });
+
+      for (const gone of [oldSucceeded, oldCancelled]) {
+        expect(await store.get(gone.id)).toBeUndefined();
+        expect(await keysOf(redis, `${prefix}:job:${gone.id}`)).toEqual([]);
+      }
+      expect(await deliveries.list(oldSucceeded.id)).toEqual([]);
+      const listed = (await store.list({ tenant: 'acme', limit: 10 })).jobs.map((j) => j.id);
+      expect(listed.sort()).toEqual([oldRunning.id, recent.id].sort());
+      expect((await store.get(oldRunning.id))?.status).toBe('planning');
+      expect(await deliveries.list(recent.id)).toHaveLength(1);
+      // The removed job's idempotency key is free again: the same key makes a new job.
+      const again = await store.create(spec, { tenant: 'acme', idempotencyKey: 'old-1' });
+      expect(again.created).toBe(true);
+      expect(again.record.id).not.toBe(oldSucceeded.id);
+
+      signals.emit('SIGTERM', 'SIGTERM');
+      expect(await scheduler.exited).toBe(0);
+    });
+
+    it('keeps every job with retention off', async () => {
+      const past = makeRedisJobStore(redis, prefix, {
+        now: () => new Date(Date.now() - 400 * 24 * 3600_000),
+      });
+      const { record } = await past.create(spec, { tenant: 'acme' });
+      await past.transition(record.id, 'cancelling');
+      await past.transition(record.id, 'cancelled');
+      const signals = new EventEmitter();
+      const scheduler = start(signals, { jobRetentionMs: undefined });
+      await eventually(() => events.find((e) => e.msg === 'scheduler started'));
+      await eventually(() => events.find((e) => e.msg === 'job schedulers in sync'));
+      signals.emit('SIGTERM', 'SIGTERM');
+      expect(await scheduler.exited).toBe(0);
+      expect(events.find((e) => e.msg === 'scheduler started')).toMatchObject({ jobRetentionDays: 'off' });
+      expect((await store.get(record.id))?.status).toBe('cancelled');
     });
 
     it('exits at once with 128 + the signal’s number on a second signal', async () => {
