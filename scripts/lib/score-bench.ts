@@ -100,16 +100,26 @@ export async function rawRowsPerSec(
   return (rows * runs) / ((performance.now() - started) / 1000);
 }
 
-/** The fastest batch size of `sizes` for raw ONNX Runtime, with every measurement. */
+/**
+ * The fastest batch size of `sizes` for raw ONNX Runtime, with every measurement: each size's rate is the
+ * median of `rounds` passes over all the sizes, so a slow spell of the machine lands on every size alike
+ * instead of on whichever was being measured.
+ */
 export async function bestFixedBatch(
   session: ort.InferenceSession,
   input: string,
   width: number,
   sizes: readonly number[],
   seconds: number,
+  rounds = 1,
 ): Promise<{ rows: number; rowsPerSec: number; all: Record<number, number> }> {
-  const all: Record<number, number> = {};
-  for (const size of sizes) all[size] = await rawRowsPerSec(session, input, width, size, seconds);
+  const samples: Record<number, number[]> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const size of sizes) {
+      (samples[size] ??= []).push(await rawRowsPerSec(session, input, width, size, seconds));
+    }
+  }
+  const all = Object.fromEntries(Object.entries(samples).map(([size, rates]) => [size, median(rates)]));
   const [rows, rowsPerSec] = Object.entries(all).reduce((a, b) => (b[1] > a[1] ? b : a));
   return { rows: Number(rows), rowsPerSec, all };
 }
