@@ -27,6 +27,12 @@ export interface TuneOptions {
   minGain?: number;
   /** On a plateau, the largest size within this fraction of the best throughput wins (default 0.03). */
   plateauTolerance?: number;
+  /**
+   * Sizes measured within this fraction of the best are probed once more, and the choice is made on the
+   * mean of both probes (default 0.15; 0 skips it). One probe is a fraction of a second: on a shared
+   * machine a neighbour can slow or spare it by 40%, making a size look best that is not.
+   */
+  confirmWithin?: number;
   /** Recognises an allocation failure of the runtime, which ends probing instead of failing. */
   isOutOfMemory?: (error: unknown) => boolean;
 }
@@ -39,8 +45,10 @@ export function looksOutOfMemory(error: unknown): boolean {
 
 /**
  * Finds the batch size to score at: doubles from `startRows` while throughput keeps improving by at least
- * `minGain` (one step without gain, flat or lower, is allowed as noise), the batch fits the memory budget and the runtime can
- * allocate it. Returns the largest size probed within `plateauTolerance` of the best throughput seen.
+ * `minGain` (one step without gain, flat or lower, is allowed as noise), the batch fits the memory
+ * budget and the runtime can
+ * allocate it. The sizes near the best are then probed once more (`confirmWithin`), and the largest
+ * within `plateauTolerance` of the best mean wins. `trials` lists the first probe of each size.
  */
 export async function tuneBatchSize(
   probe: (rows: number) => Promise<number>,
@@ -85,11 +93,32 @@ export async function tuneBatchSize(
     if (flatSteps === 2) break;
     rows = next;
   }
+  // The contenders are measured again, smallest first, and judged on the mean of their two probes.
+  const confirmWithin = options.confirmWithin ?? 0.15;
+  let judged = trials;
+  if (confirmWithin > 0) {
+    judged = [];
+    for (const trial of trials) {
+      if (trial.rowsPerSec < best.rowsPerSec * (1 - confirmWithin)) {
+        judged.push(trial);
+        continue;
+      }
+      let again: number;
+      try {
+        again = await probe(trial.rows);
+      } catch (error) {
+        if (!isOutOfMemory(error)) throw error;
+        break; // it ran before; if it cannot now, larger ones will not either
+      }
+      judged.push({ rows: trial.rows, rowsPerSec: (trial.rowsPerSec + again) / 2 });
+    }
+  }
+  const top = judged.reduce((a, b) => (b.rowsPerSec > a.rowsPerSec ? b : a));
   // On the plateau take the largest size within `plateauTolerance` of the best: every call also pays a
   // fixed cost outside the runtime (the thread hop, output assembly) that larger calls amortise.
   const tolerance = options.plateauTolerance ?? 0.03;
-  const chosen = trials
-    .filter((t) => t.rowsPerSec >= best.rowsPerSec * (1 - tolerance))
+  const chosen = judged
+    .filter((t) => t.rowsPerSec >= top.rowsPerSec * (1 - tolerance))
     .reduce((a, b) => (b.rows > a.rows ? b : a));
   return { rows: chosen.rows, rowsPerSec: chosen.rowsPerSec, trials, stoppedBy };
 }

@@ -58,6 +58,31 @@ describe('tuneBatchSize', () => {
     expect(result.rows).toBe(4_096); // the largest within 3% of the best
   });
 
+  it('probes the sizes near the best again and judges on both probes, so one lucky probe does not win', async () => {
+    // 2,048 looked best once (a neighbour was idle during its probe) and is slower when measured again.
+    const rates: Record<number, number[]> = {
+      256: [100_000],
+      512: [200_000],
+      1_024: [230_000, 230_000],
+      2_048: [260_000, 150_000],
+      4_096: [200_000],
+      8_192: [190_000],
+    };
+    const probed: number[] = [];
+    const result = await tuneBatchSize(
+      (rows) => {
+        probed.push(rows);
+        return Promise.resolve(rates[rows]!.shift()!);
+      },
+      { bytesPerRow: 1 },
+    );
+    // Sizes within 15% of the best (260 k) are probed a second time, smallest first.
+    expect(probed).toEqual([256, 512, 1_024, 2_048, 4_096, 8_192, 1_024, 2_048]);
+    expect(result.rows).toBe(1_024);
+    expect(result.rowsPerSec).toBe(230_000);
+    expect(result.trials.find((t) => t.rows === 2_048)?.rowsPerSec).toBe(260_000);
+  });
+
   it('never probes a batch over the memory budget', async () => {
     const probed: number[] = [];
     const result = await tuneBatchSize(
