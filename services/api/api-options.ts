@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
 import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
-import { deliveryConfigFromEnv } from '../delivery/delivery-options.js';
+import { webhookAllowlistFromEnv } from '../delivery/delivery-options.js';
 import { type WebhookAllowlist, emptyAllowlist } from '../delivery/ssrf-guard.js';
 import { type ApiKeys, loadApiKeys } from './api-keys.js';
 import { InvalidApiConfig } from './errors/invalid-api-config.js';
@@ -156,7 +156,7 @@ export function loadApiConfig(args: readonly string[], env: NodeJS.ProcessEnv): 
   return {
     api: addApiDefaults({
       ...parseApiOptions(args, env),
-      webhookAllow: deliveryConfigFromEnv(env).allowlist,
+      webhookAllow: webhookAllowlistFromEnv(env),
     }),
     keys: loadApiKeys(env),
     redis: redisConfigFromEnv(env),

@@ -61,20 +61,33 @@ function positive(variable: string, value: number, integer: boolean, given = Str
 /** A number as written in the environment: digits and an optional fraction, nothing else. */
 const numberIn = (text: string): number => (/^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN);
 
+function compileAllowlist(text: string): WebhookAllowlist {
+  try {
+    return parseWebhookAllowlist(text);
+  } catch (error) {
+    if (error instanceof WebhookAllowlistInvalid)
+      throw new InvalidDeliveryConfig(variables.allow, error.message);
+    throw error;
+  }
+}
+
+/**
+ * Reads `QUIVER_WEBHOOK_ALLOW` alone: what the API needs to refuse webhook URLs at submission, without
+ * the delivery workers' other settings (a bad retry schedule is theirs to report, not the API's).
+ *
+ * @throws InvalidDeliveryConfig naming `QUIVER_WEBHOOK_ALLOW` when it does not parse.
+ */
+export function webhookAllowlistFromEnv(env: NodeJS.ProcessEnv = process.env): WebhookAllowlist {
+  return compileAllowlist(env[variables.allow]?.trim() ?? '');
+}
+
 /**
  * Compiles delivery options (defaults added, values checked).
  *
  * @throws InvalidDeliveryConfig naming the variable whose value is unusable.
  */
 export function compileDeliveryOptions(options: DeliveryOptions = {}): DeliveryConfig {
-  let allowlist: WebhookAllowlist;
-  try {
-    allowlist = parseWebhookAllowlist(options.allow ?? '');
-  } catch (error) {
-    if (error instanceof WebhookAllowlistInvalid)
-      throw new InvalidDeliveryConfig(variables.allow, error.message);
-    throw error;
-  }
+  const allowlist = compileAllowlist(options.allow ?? '');
   let scheduleMs: number[];
   try {
     scheduleMs = parseRetrySchedule(options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);

@@ -89,6 +89,13 @@ describe('API options', () => {
         QUIVER_API_KEYS: 'acme:acme-0123456789abcdef',
         QUIVER_WEBHOOK_ALLOW: 'not a host!',
       }),
-    ).toThrow(/not a host!/);
+    ).toThrow(/^Invalid QUIVER_WEBHOOK_ALLOW: .*not a host!/);
+    // The workers' other delivery settings are not the API's: a bad one does not stop it.
+    const unaffected = loadApiConfig([], {
+      QUIVER_API_KEYS: 'acme:acme-0123456789abcdef',
+      QUIVER_WEBHOOK_RETRY_SCHEDULE: 'soon',
+      QUIVER_WEBHOOK_TIMEOUT_SECONDS: '-1',
+    });
+    expect(unaffected.api.webhookAllow.ranges).toEqual([]);
   });
 });
