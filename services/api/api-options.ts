@@ -33,6 +33,12 @@ export interface ApiOptions {
   /** Length of the rate-limit window in seconds. Default 60. `QUIVER_API_RATE_WINDOW_SECONDS`. */
   rateLimitWindowSeconds?: number;
   /**
+   * Requests without a valid API key one client address may make per window before it gets 429
+   * `RATE_LIMITED` instead of 401 (valid keys are never affected). Default 30.
+   * `QUIVER_API_AUTH_FAILURE_LIMIT`.
+   */
+  authFailureLimit?: number;
+  /**
    * Lifetime of the presigned URLs `GET /v1/jobs/:id/results` hands out, in seconds (at most 7 days, S3's
    * limit). Default 3600. `QUIVER_API_URL_EXPIRY_SECONDS`.
    */
@@ -61,6 +67,7 @@ export const apiDefaults: ApiOptionsWithDefaults = {
   activeJobsRetryAfterSeconds: 30,
   rateLimitMax: 1200,
   rateLimitWindowSeconds: 60,
+  authFailureLimit: 30,
   resultUrlExpirySeconds: 3600,
   shutdownGraceSeconds: 10,
   webhookAllow: emptyAllowlist,
@@ -100,6 +107,7 @@ const settings = {
     variable: 'QUIVER_API_RATE_WINDOW_SECONDS',
     schema: wholeNumber(1, 24 * 3600),
   },
+  authFailureLimit: { variable: 'QUIVER_API_AUTH_FAILURE_LIMIT', schema: wholeNumber(1, 1_000_000_000) },
   resultUrlExpirySeconds: {
     variable: 'QUIVER_API_URL_EXPIRY_SECONDS',
     schema: wholeNumber(1, 7 * 24 * 3600),

@@ -1,21 +1,39 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { type ApiKeys, bearerToken } from './api-keys.js';
+import { AuthenticationFailuresLimited } from './errors/authentication-failures-limited.js';
 import { RateLimited } from './errors/rate-limited.js';
 import { Unauthenticated } from './errors/unauthenticated.js';
 
 /**
  * The `/v1` gate, run first on every request: the Bearer key must be configured (else 401, before any body
  * is read), its principal is set on the request, and the tenant's request budget (shared by every API
- * process through Redis) is charged (429 `RATE_LIMITED` with `Retry-After` once spent). Needs
- * `@fastify/rate-limit` registered on `app`.
+ * process through Redis) is charged (429 `RATE_LIMITED` with `Retry-After` once spent). Requests without
+ * a valid key are counted per client address, and past `failures.max` in a window they get 429 instead of
+ * 401. Needs `@fastify/rate-limit` registered on `app`.
  */
-export function makeAuthenticate(app: FastifyInstance, keys: ApiKeys): onRequestAsyncHookHandler {
+export function makeAuthenticate(
+  app: FastifyInstance,
+  keys: ApiKeys,
+  failures: { max: number; windowMs: number },
+): onRequestAsyncHookHandler {
   const charge = app.createRateLimit({ keyGenerator: (request) => request.principal?.tenant ?? '' });
+  const chargeFailure = app.createRateLimit({
+    keyGenerator: (request) => `auth-failures:${request.ip}`,
+    max: failures.max,
+    timeWindow: failures.windowMs,
+  });
   return async (request, reply) => {
     const header = request.headers.authorization;
     const token = bearerToken(header);
     const principal = token === undefined ? undefined : keys.authenticate(token);
-    if (principal === undefined) throw new Unauthenticated(header !== undefined);
+    if (principal === undefined) {
+      // Only failures are counted, per client address: guessing keys slows down, valid keys never wait.
+      const failed = await chargeFailure(request);
+      if (!failed.isAllowed && failed.isExceeded) {
+        throw new AuthenticationFailuresLimited(request.ip, Math.max(1, failed.ttlInSeconds));
+      }
+      throw new Unauthenticated(header !== undefined);
+    }
     request.principal = principal;
     const limit = await charge(request);
     if (limit.isAllowed) return;

@@ -146,7 +146,13 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
 
     await zodScope.register(
       (v1, _options, done) => {
-        v1.addHook('onRequest', makeAuthenticate(app, deps.keys));
+        v1.addHook(
+          'onRequest',
+          makeAuthenticate(app, deps.keys, {
+            max: settings.authFailureLimit,
+            windowMs: settings.rateLimitWindowSeconds * 1000,
+          }),
+        );
         registerJobRoutes(v1, context);
         registerDeliveryRoutes(v1, context);
         registerQueueRoutes(v1, context);

@@ -489,6 +489,36 @@ describe('limits', () => {
     // Another tenant has its own budget.
     expect((await get(second, 'globex')).statusCode).toBe(200);
   });
+
+  it('answers 429 instead of 401 once a client has failed authentication too often; valid keys still pass', async () => {
+    const options = { authFailureLimit: 3, rateLimitWindowSeconds: 30 };
+    const first = await h.another(options);
+    const second = await h.another(options);
+    const guess = (app: typeof first, ip: string) =>
+      app.inject({
+        url: '/v1/jobs',
+        remoteAddress: ip,
+        headers: { authorization: 'Bearer not-a-real-key-0123456' },
+      });
+    expectError(await guess(first, '203.0.113.7'), 401, 'UNAUTHENTICATED');
+    expectError(await guess(second, '203.0.113.7'), 401, 'UNAUTHENTICATED');
+    expectError(await guess(first, '203.0.113.7'), 401, 'UNAUTHENTICATED');
+    // The fourth failure in the window, on either process (the count lives in Redis).
+    const refused = await guess(second, '203.0.113.7');
+    expectError(refused, 429, 'RATE_LIMITED');
+    expect(refused.json<{ error: { message: string } }>().error.message).toContain('203.0.113.7');
+    const retryAfter = Number(refused.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(30);
+    // Another address has its own count; a valid key from the limited address is served.
+    expectError(await guess(first, '198.51.100.9'), 401, 'UNAUTHENTICATED');
+    const valid = await first.inject({
+      url: '/v1/jobs',
+      remoteAddress: '203.0.113.7',
+      headers: auth('acme'),
+    });
+    expect(valid.statusCode).toBe(200);
+  });
 });
 
 describe('public routes', () => {

@@ -19,6 +19,7 @@ describe('API options', () => {
       activeJobsRetryAfterSeconds: 30,
       rateLimitMax: 1200,
       rateLimitWindowSeconds: 60,
+      authFailureLimit: 30,
       resultUrlExpirySeconds: 3600,
       shutdownGraceSeconds: 10,
       webhookAllow: { hosts: new Set(), ranges: [] },
@@ -34,6 +35,7 @@ describe('API options', () => {
       QUIVER_API_MAX_ACTIVE_JOBS: '5',
       QUIVER_API_RATE_LIMIT: '50',
       QUIVER_API_RATE_WINDOW_SECONDS: '10',
+      QUIVER_API_AUTH_FAILURE_LIMIT: '7',
       QUIVER_API_URL_EXPIRY_SECONDS: '60',
       QUIVER_API_SHUTDOWN_GRACE_SECONDS: '3',
     };
@@ -44,6 +46,7 @@ describe('API options', () => {
       maxActiveJobs: 5,
       rateLimitMax: 50,
       rateLimitWindowSeconds: 10,
+      authFailureLimit: 7,
       resultUrlExpirySeconds: 60,
       shutdownGraceSeconds: 3,
     });
@@ -58,6 +61,7 @@ describe('API options', () => {
       [{ QUIVER_API_BODY_LIMIT_BYTES: '1MB' }, [], 'QUIVER_API_BODY_LIMIT_BYTES'],
       [{ QUIVER_API_MAX_ACTIVE_JOBS: '0' }, [], 'QUIVER_API_MAX_ACTIVE_JOBS'],
       [{ QUIVER_API_RATE_LIMIT: '-1' }, [], 'QUIVER_API_RATE_LIMIT'],
+      [{ QUIVER_API_AUTH_FAILURE_LIMIT: '0' }, [], 'QUIVER_API_AUTH_FAILURE_LIMIT'],
       [{ QUIVER_API_URL_EXPIRY_SECONDS: '604801' }, [], 'QUIVER_API_URL_EXPIRY_SECONDS'],
     ] as const) {
       const error = thrown(InvalidApiConfig, () => parseApiOptions([...args], env));
