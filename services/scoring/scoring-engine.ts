@@ -150,6 +150,7 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
   async function rescoreSmaller(call: PendingCall, error: unknown): Promise<ScoredBatch> {
     const half = Math.ceil(call.rows / 2);
     batchRows = Math.min(batchRows, half);
+    pool.clear(); // buffers of the size that ran out of memory are not wanted again
     options.log?.(
       `out of memory scoring ${call.rows} rows (${error instanceof Error ? error.message : String(error)}); retrying at ${half} rows per call`,
     );

@@ -38,6 +38,10 @@ export function makeTensorPool(options: { maxPerSize: number }) {
         free.set(buffer.byteLength, list);
       }
     },
+    /** Drops every kept buffer (the batch size changed: they would never fit again). */
+    clear(): void {
+      free.clear();
+    },
     stats: () => ({ reused, allocated }),
   };
 }

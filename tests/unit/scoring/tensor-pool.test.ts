@@ -25,4 +25,12 @@ describe('tensor pool', () => {
     expect(pool.take('float32', 16).buffer).not.toBe(b);
     expect(pool.stats()).toEqual({ reused: 1, allocated: 1 });
   });
+
+  it('forgets every kept buffer on clear', () => {
+    const pool = makeTensorPool({ maxPerSize: 4 });
+    const kept = new ArrayBuffer(64);
+    pool.give([kept]);
+    pool.clear();
+    expect(pool.take('float32', 16).buffer).not.toBe(kept);
+  });
 });
