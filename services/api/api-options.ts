@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
 import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
@@ -32,6 +33,12 @@ export interface ApiOptions {
   rateLimitMax?: number;
   /** Length of the rate-limit window in seconds. Default 60. `QUIVER_API_RATE_WINDOW_SECONDS`. */
   rateLimitWindowSeconds?: number;
+  /**
+   * Which proxies in front of the API to believe about the client's address (`X-Forwarded-For`), which the
+   * failed-authentication limit counts by and the logs show: `false` (default: the socket's peer), `true`
+   * (any), or the proxies' addresses and CIDRs. `QUIVER_API_TRUST_PROXY`.
+   */
+  trustProxy?: boolean | string[];
   /**
    * Requests without a valid API key one client address may make per window before it gets 429
    * `RATE_LIMITED` instead of 401 (valid keys are never affected). Default 30.
@@ -68,6 +75,7 @@ export const apiDefaults: ApiOptionsWithDefaults = {
   rateLimitMax: 1200,
   rateLimitWindowSeconds: 60,
   authFailureLimit: 30,
+  trustProxy: false,
   resultUrlExpirySeconds: 3600,
   shutdownGraceSeconds: 10,
   webhookAllow: emptyAllowlist,
@@ -93,6 +101,30 @@ const wholeNumber = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
+/** `true`/`false`, or comma-separated proxy addresses and CIDRs. */
+const trustProxySchema = z.string().transform((text, context): boolean | string[] => {
+  if (text === 'true' || text === 'false') return text === 'true';
+  const entries = text.split(',').map((entry) => entry.trim());
+  const bad = entries.find((entry) => !ipaddr.isValid(entry) && !isCidr(entry));
+  if (bad !== undefined) {
+    context.addIssue({
+      code: 'custom',
+      message: `expected true, false or IP addresses/CIDRs; "${bad}" is neither`,
+    });
+    return z.NEVER;
+  }
+  return entries;
+});
+
+function isCidr(text: string): boolean {
+  try {
+    ipaddr.parseCIDR(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Each setting: its variable, its flag (if any) and the zod schema its text must pass. */
 const settings = {
   port: { variable: 'QUIVER_API_PORT', flag: '--port', schema: wholeNumber(0, 65535) },
@@ -108,6 +140,7 @@ const settings = {
     schema: wholeNumber(1, 24 * 3600),
   },
   authFailureLimit: { variable: 'QUIVER_API_AUTH_FAILURE_LIMIT', schema: wholeNumber(1, 1_000_000_000) },
+  trustProxy: { variable: 'QUIVER_API_TRUST_PROXY', schema: trustProxySchema },
   resultUrlExpirySeconds: {
     variable: 'QUIVER_API_URL_EXPIRY_SECONDS',
     schema: wholeNumber(1, 7 * 24 * 3600),
@@ -116,7 +149,10 @@ const settings = {
     variable: 'QUIVER_API_SHUTDOWN_GRACE_SECONDS',
     schema: wholeNumber(1, 3600),
   },
-} satisfies Record<string, { variable: string; flag?: string; schema: z.ZodType<number | string, string> }>;
+} satisfies Record<
+  string,
+  { variable: string; flag?: string; schema: z.ZodType<number | string | boolean | string[], string> }
+>;
 
 /** Flags of `quiver api`; each overrides its environment variable. */
 const flags = {

@@ -59,6 +59,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
   const app = Fastify({
     logger,
     bodyLimit: settings.bodyLimitBytes,
+    trustProxy: settings.trustProxy,
     // Bad URLs (broken percent-encoding) get the same error shape as everything else.
     frameworkErrors: (error, request, reply) => {
       sendError(error, request, reply);

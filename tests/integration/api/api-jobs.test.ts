@@ -519,6 +519,23 @@ describe('limits', () => {
     });
     expect(valid.statusCode).toBe(200);
   });
+
+  it('counts failures by the forwarded client address behind a trusted proxy, by the peer otherwise', async () => {
+    const behindProxy = await h.another({ authFailureLimit: 1, trustProxy: ['10.0.0.0/8'] });
+    const from = (peer: string, client: string) =>
+      behindProxy.inject({
+        url: '/v1/jobs',
+        remoteAddress: peer,
+        headers: { authorization: 'Bearer not-a-real-key-0123456', 'x-forwarded-for': client },
+      });
+    expectError(await from('10.1.2.3', '198.51.100.1'), 401, 'UNAUTHENTICATED');
+    expectError(await from('10.1.2.3', '198.51.100.1'), 429, 'RATE_LIMITED');
+    // Another client behind the same proxy is not held up by the first one's failures.
+    expectError(await from('10.1.2.3', '198.51.100.2'), 401, 'UNAUTHENTICATED');
+    // An untrusted peer's X-Forwarded-For is ignored: its own address is what counts.
+    expectError(await from('203.0.113.50', '198.51.100.3'), 401, 'UNAUTHENTICATED');
+    expectError(await from('203.0.113.50', '198.51.100.4'), 429, 'RATE_LIMITED');
+  });
 });
 
 describe('public routes', () => {

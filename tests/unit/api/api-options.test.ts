@@ -20,6 +20,7 @@ describe('API options', () => {
       rateLimitMax: 1200,
       rateLimitWindowSeconds: 60,
       authFailureLimit: 30,
+      trustProxy: false,
       resultUrlExpirySeconds: 3600,
       shutdownGraceSeconds: 10,
       webhookAllow: { hosts: new Set(), ranges: [] },
@@ -36,6 +37,7 @@ describe('API options', () => {
       QUIVER_API_RATE_LIMIT: '50',
       QUIVER_API_RATE_WINDOW_SECONDS: '10',
       QUIVER_API_AUTH_FAILURE_LIMIT: '7',
+      QUIVER_API_TRUST_PROXY: '10.0.0.0/8, 192.168.1.7',
       QUIVER_API_URL_EXPIRY_SECONDS: '60',
       QUIVER_API_SHUTDOWN_GRACE_SECONDS: '3',
     };
@@ -47,6 +49,7 @@ describe('API options', () => {
       rateLimitMax: 50,
       rateLimitWindowSeconds: 10,
       authFailureLimit: 7,
+      trustProxy: ['10.0.0.0/8', '192.168.1.7'],
       resultUrlExpirySeconds: 60,
       shutdownGraceSeconds: 3,
     });
@@ -62,6 +65,8 @@ describe('API options', () => {
       [{ QUIVER_API_MAX_ACTIVE_JOBS: '0' }, [], 'QUIVER_API_MAX_ACTIVE_JOBS'],
       [{ QUIVER_API_RATE_LIMIT: '-1' }, [], 'QUIVER_API_RATE_LIMIT'],
       [{ QUIVER_API_AUTH_FAILURE_LIMIT: '0' }, [], 'QUIVER_API_AUTH_FAILURE_LIMIT'],
+      [{ QUIVER_API_TRUST_PROXY: 'yes' }, [], 'QUIVER_API_TRUST_PROXY'],
+      [{ QUIVER_API_TRUST_PROXY: '10.0.0.0/33' }, [], 'QUIVER_API_TRUST_PROXY'],
       [{ QUIVER_API_URL_EXPIRY_SECONDS: '604801' }, [], 'QUIVER_API_URL_EXPIRY_SECONDS'],
     ] as const) {
       const error = thrown(InvalidApiConfig, () => parseApiOptions([...args], env));
