@@ -73,10 +73,10 @@ export function runSchedulerProcess(
   // Retention: ended jobs' records go after `jobRetentionMs`, swept at start and then periodically.
   const retentionMs = options.jobRetentionMs;
   const stopSweeping = new AbortController();
+  const deliveries = makeRedisDeliveries({ redis, prefix, queues });
   let sweeping: Promise<void> | undefined;
   const sweep = (): void => {
     if (retentionMs === undefined || sweeping !== undefined || stopSweeping.signal.aborted) return;
-    const deliveries = makeRedisDeliveries({ redis, prefix, queues });
     sweeping = sweepExpiredJobs(
       { store, forgetDeliveries: (id) => deliveries.forget(id), now: () => new Date() },
       { retentionMs, signal: stopSweeping.signal },
