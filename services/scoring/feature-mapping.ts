@@ -301,8 +301,8 @@ function stridedCopy(
 
 /**
  * Four adjacent null-free float32 columns into a float32 tensor in one pass: each row's four values land
- * side by side, which halves the per-element cost of one strided pass per column (measured 205 → 95 ns per
- * 64-float row). Moves the bits as int32, so every float (NaN payloads included) arrives unchanged.
+ * side by side, cheaper than one strided pass per column (64 columns: ~225 → ~155 ns a row in the scoring
+ * path). Moves the bits as int32, so every float (NaN payloads included) arrives unchanged.
  * Returns false when the four columns are not all null-free float32 or the target is not float32.
  */
 function copyFourFloat32(
@@ -314,14 +314,12 @@ function copyFourFloat32(
   rows: number,
 ): boolean {
   if (!(target instanceof Float32Array)) return false;
-  const columns: Int32Array[] = [];
-  for (let k = j; k < j + 4; k++) {
-    const data = datas[k]!;
-    const values = data.values as TensorData;
-    if (data.nullCount > 0 || !(values instanceof Float32Array)) return false;
-    columns.push(new Int32Array(values.buffer, values.byteOffset, rows));
-  }
-  const [a, b, c, d] = columns as [Int32Array, Int32Array, Int32Array, Int32Array];
+  const four = datas.slice(j, j + 4);
+  if (!four.every((data) => data.nullCount === 0 && data.values instanceof Float32Array)) return false;
+  const [a, b, c, d] = four.map((data) => {
+    const values = data.values as Float32Array;
+    return new Int32Array(values.buffer, values.byteOffset, rows);
+  }) as [Int32Array, Int32Array, Int32Array, Int32Array];
   const out = new Int32Array(target.buffer, target.byteOffset, target.length);
   for (let i = 0, o = first; i < rows; i++, o += width) {
     out[o] = a[i]!;
