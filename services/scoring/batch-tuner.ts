@@ -46,8 +46,9 @@ export function looksOutOfMemory(error: unknown): boolean {
 /**
  * Finds the batch size to score at: doubles from `startRows` while throughput keeps improving by at least
  * `minGain` (one step without gain, flat or lower, is allowed as noise), the batch fits the memory
- * budget and the runtime can allocate it. The sizes near the best are then probed once more (`confirmWithin`), and the largest
- * within `plateauTolerance` of the best mean wins. `trials` lists the first probe of each size.
+ * budget and the runtime can allocate it. The sizes near the best are then probed once more
+ * (`confirmWithin`), and the largest within `plateauTolerance` of the best mean wins. `trials` lists the
+ * first probe of each size.
  */
 export async function tuneBatchSize(
   probe: (rows: number) => Promise<number>,
