@@ -105,7 +105,7 @@ const wholeNumber = (min: number, max: number) =>
 const trustProxySchema = z.string().transform((text, context): boolean | string[] => {
   if (text === 'true' || text === 'false') return text === 'true';
   const entries = text.split(',').map((entry) => entry.trim());
-  const bad = entries.find((entry) => !ipaddr.isValid(entry) && !isCidr(entry));
+  const bad = entries.find((entry) => !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry));
   if (bad !== undefined) {
     context.addIssue({
       code: 'custom',
@@ -115,15 +115,6 @@ const trustProxySchema = z.string().transform((text, context): boolean | string[
   }
   return entries;
 });
-
-function isCidr(text: string): boolean {
-  try {
-    ipaddr.parseCIDR(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Each setting: its variable, its flag (if any) and the zod schema its text must pass. */
 const settings = {
