@@ -1,6 +1,5 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { type ApiKeys, bearerToken } from './api-keys.js';
-import { AuthenticationFailuresLimited } from './errors/authentication-failures-limited.js';
 import { RateLimited } from './errors/rate-limited.js';
 import { Unauthenticated } from './errors/unauthenticated.js';
 
@@ -30,7 +29,7 @@ export function makeAuthenticate(
       // Only failures are counted, per client address: guessing keys slows down, valid keys never wait.
       const failed = await chargeFailure(request);
       if (!failed.isAllowed && failed.isExceeded) {
-        throw new AuthenticationFailuresLimited(request.ip, Math.max(1, failed.ttlInSeconds));
+        throw new RateLimited(`client ${request.ip} (no valid API key)`, Math.max(1, failed.ttlInSeconds));
       }
       throw new Unauthenticated(header !== undefined);
     }
@@ -42,6 +41,7 @@ export function makeAuthenticate(
       'x-ratelimit-remaining': String(Math.max(0, limit.remaining)),
       'x-ratelimit-reset': String(limit.ttlInSeconds),
     });
-    if (limit.isExceeded) throw new RateLimited(principal.tenant, Math.max(1, limit.ttlInSeconds));
+    if (limit.isExceeded)
+      throw new RateLimited(`tenant ${principal.tenant}`, Math.max(1, limit.ttlInSeconds));
   };
 }

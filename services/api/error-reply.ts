@@ -12,7 +12,6 @@ import { JobNotSucceeded } from './errors/job-not-succeeded.js';
 import { MalformedBody } from './errors/malformed-body.js';
 import { NotReady } from './errors/not-ready.js';
 import { RateLimited } from './errors/rate-limited.js';
-import { AuthenticationFailuresLimited } from './errors/authentication-failures-limited.js';
 import { RequestInvalid } from './errors/request-invalid.js';
 import { RouteNotFound } from './errors/route-not-found.js';
 import { ScheduleNotFound } from './errors/schedule-not-found.js';
@@ -54,7 +53,6 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [JobNotSucceeded, 409],
   [TooManyActiveJobs, 429],
   [RateLimited, 429],
-  [AuthenticationFailuresLimited, 429],
   [NotReady, 503],
 ];
 
@@ -99,8 +97,7 @@ function headersOf(error: Error, options: ErrorReplyOptions): Record<string, str
         : 'Bearer realm="quiver"',
     };
   }
-  if (error instanceof RateLimited || error instanceof AuthenticationFailuresLimited)
-    return { 'retry-after': String(error.retryAfterSeconds) };
+  if (error instanceof RateLimited) return { 'retry-after': String(error.retryAfterSeconds) };
   if (error instanceof TooManyActiveJobs)
     return { 'retry-after': String(options.activeJobsRetryAfterSeconds) };
   return {};

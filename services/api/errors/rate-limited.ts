@@ -1,14 +1,18 @@
-/** The tenant made more requests than its rate allows in the current window; answered 429 with Retry-After. */
+/**
+ * A budget of requests is spent for the current window: a tenant's, or a client address's budget of
+ * requests without a valid API key. Answered 429 with Retry-After.
+ */
 export class RateLimited extends Error {
   static readonly code = 'RATE_LIMITED';
   override readonly name = 'RateLimited';
   readonly code = RateLimited.code;
 
   constructor(
-    readonly tenant: string,
+    /** Whose budget: `tenant acme`, `client 203.0.113.7 (no valid API key)`. */
+    readonly budget: string,
     /** Seconds until the window resets (at least 1). */
     readonly retryAfterSeconds: number,
   ) {
-    super(`too many requests for tenant ${tenant}; retry in ${retryAfterSeconds} s`);
+    super(`too many requests for ${budget}; retry in ${retryAfterSeconds} s`);
   }
 }
