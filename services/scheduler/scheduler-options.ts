@@ -28,7 +28,7 @@ export interface SchedulerConfig {
   redis: RedisConfig;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const schedulerDefaults: SchedulerOptions = {
   shutdownGraceMs: 30_000,
@@ -36,6 +36,12 @@ export const schedulerDefaults: SchedulerOptions = {
   jobRetentionMs: 30 * DAY_MS,
   retentionSweepMs: 60 * 60 * 1000,
 };
+
+/** Digits with an optional fraction, above zero and finite; undefined for anything else. */
+function positiveNumber(text: string): number | undefined {
+  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  return value > 0 && Number.isFinite(value) ? value : undefined;
+}
 
 const flags = {
   'grace-seconds': { type: 'string' },
@@ -55,8 +61,8 @@ export function loadSchedulerConfig(args: readonly string[], env: NodeJS.Process
   const flag = values['grace-seconds'];
   const text = (flag ?? env.QUIVER_SHUTDOWN_GRACE_SECONDS)?.trim();
   if (text !== undefined && text !== '') {
-    const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-    if (!(seconds > 0) || !Number.isFinite(seconds)) {
+    const seconds = positiveNumber(text);
+    if (seconds === undefined) {
       throw new InvalidSchedulerConfig(
         flag === undefined ? 'QUIVER_SHUTDOWN_GRACE_SECONDS' : '--grace-seconds',
         `expected a positive number of seconds, got ${JSON.stringify(text)}`,
@@ -68,8 +74,8 @@ export function loadSchedulerConfig(args: readonly string[], env: NodeJS.Process
   if (retention !== undefined && retention !== '') {
     if (retention.toLowerCase() === 'off') scheduler.jobRetentionMs = undefined;
     else {
-      const days = /^\d+(\.\d+)?$/.test(retention) ? Number(retention) : NaN;
-      if (!(days > 0) || !Number.isFinite(days)) {
+      const days = positiveNumber(retention);
+      if (days === undefined) {
         throw new InvalidSchedulerConfig(
           'QUIVER_JOB_RETENTION_DAYS',
           `expected a positive number of days or "off", got ${JSON.stringify(retention)}`,

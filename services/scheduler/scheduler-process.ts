@@ -13,7 +13,7 @@ import {
 } from '../process/drain-on-signals.js';
 import { makeScheduleQueue } from './schedule-queue.js';
 import { makeRedisScheduleStore } from './schedule-store.js';
-import type { SchedulerConfig } from './scheduler-options.js';
+import { DAY_MS, type SchedulerConfig } from './scheduler-options.js';
 import { makeSchedulerWorker } from './scheduler-worker.js';
 
 export type SchedulerProcessState = DrainingProcessState;
@@ -119,7 +119,7 @@ export function runSchedulerProcess(
     prefix,
     graceMs: options.shutdownGraceMs,
     concurrency: options.concurrency,
-    jobRetentionDays: retentionMs === undefined ? 'off' : retentionMs / (24 * 60 * 60 * 1000),
+    jobRetentionDays: retentionMs === undefined ? 'off' : retentionMs / DAY_MS,
   });
 
   return lifecycle;
