@@ -11,37 +11,34 @@ function join(base: string, name: string): string {
   return `${base.replace(/\/+$/, '')}/${name}`;
 }
 
+const pad = (index: number): string => String(index).padStart(5, '0');
+const padRow = (row: number): string => String(row).padStart(12, '0');
+
 /**
- * Where job `jobId` writes under the user's `output.uri`. Names are a pure function of the job id and the
- * chunk index, so a rerun of a chunk overwrites the same object with the same rows (DESIGN invariant 2).
+ * Where job `jobId` writes under the user's `output.uri`. Every name an attempt writes carries the
+ * attempt's id, so no two attempts of a chunk ever write under one name (DESIGN invariant 7): a zombie
+ * attempt that wakes up late can only add objects nothing references, which finalize then deletes. Readers
+ * find the parts through `_manifest.json`, never by listing.
  */
 export function outputLayout(outputUri: string, jobId: string, format: OutputFormat) {
   const root = join(outputUri, jobId);
-  const pad = (index: number): string => String(index).padStart(5, '0');
+  /** `<i>-<attempt>` and, past a chunk's first segment, `-r<rowStart>`. */
+  const stem = (index: number, attempt: string, rowStart: number): string =>
+    `part-${pad(index)}-${attempt}${rowStart === 0 ? '' : `-r${padRow(rowStart)}`}`;
   return {
     root,
-    part: (index: number): string => join(root, `part-${pad(index)}${extensions[format]}`),
-    rejected: (index: number): string => join(root, `rejected/part-${pad(index)}.jsonl`),
-    /**
-     * Segment of chunk `index` starting at stream row `rowStart`: the chunk's own part name for its first
-     * segment, so a chunk scored in one go has exactly `part-<i>`; a resumed chunk adds `-r<rowStart>`.
-     */
-    segmentPart: (index: number, rowStart: number): string =>
-      join(
-        root,
-        `part-${pad(index)}${rowStart === 0 ? '' : `-r${String(rowStart).padStart(12, '0')}`}${extensions[format]}`,
-      ),
-    segmentRejected: (index: number, rowStart: number): string =>
-      join(
-        root,
-        `rejected/part-${pad(index)}${rowStart === 0 ? '' : `-r${String(rowStart).padStart(12, '0')}`}.jsonl`,
-      ),
-    /** Checkpoints of chunk `index`: one marker per committed segment. */
+    /** Segment of chunk `index` written by `attempt`, starting at stream row `rowStart`. */
+    segmentPart: (index: number, attempt: string, rowStart: number): string =>
+      join(root, `${stem(index, attempt, rowStart)}${extensions[format]}`),
+    segmentRejected: (index: number, attempt: string, rowStart: number): string =>
+      join(root, `rejected/${stem(index, attempt, rowStart)}.jsonl`),
+    /** Checkpoint markers of chunk `index`: one per segment an attempt wrote. */
     segments: (index: number): string => join(root, `_segments/part-${pad(index)}/`),
-    segmentMarker: (index: number, rowStart: number): string =>
-      join(root, `_segments/part-${pad(index)}/${String(rowStart).padStart(12, '0')}.json`),
-    /** Written after a part is complete: the durable proof that chunk `index` is done (invariant 3). */
-    commit: (index: number): string => join(root, `_commits/part-${pad(index)}.json`),
+    segmentMarker: (index: number, ref: string): string =>
+      join(root, `_segments/part-${pad(index)}/${ref}.json`),
+    /** Written when an attempt has scored its whole chunk; finalize reads only the one Redis accepted. */
+    commit: (index: number, attempt: string): string =>
+      join(root, `_commits/part-${pad(index)}-${attempt}.json`),
     commits: join(root, '_commits/'),
     manifest: join(root, '_manifest.json'),
     success: join(root, '_SUCCESS'),
@@ -50,27 +47,7 @@ export function outputLayout(outputUri: string, jobId: string, format: OutputFor
 
 export type OutputLayout = ReturnType<typeof outputLayout>;
 
-/** One checkpoint of a chunk: input stream rows `[rowStart, rowEnd)` scored into `part`. */
-export interface SegmentCommit {
-  rowStart: number;
-  rowEnd: number;
-  part: string;
-  rows: number;
-  rejected: number;
-  rejectedUri?: string;
-  bytes: number;
-  specDigest: string;
-}
-
-/** What a chunk commit records in storage: enough for the manifest and to skip the chunk on resubmission. */
-export interface ChunkCommit {
-  index: number;
-  /** The chunk's parts in row order: one unless the chunk was resumed from a checkpoint. */
-  segments: SegmentCommit[];
-  rows: number;
-  rejected: number;
-  bytes: number;
-  specDigest: string;
-  modelSha256: string;
-  seconds: number;
+/** A segment's reference as Redis keeps it in the chunk's accepted chain: `<rowStart, padded>-<attempt>`. */
+export function segmentRef(rowStart: number, attempt: string): string {
+  return `${padRow(rowStart)}-${attempt}`;
 }

@@ -10,6 +10,8 @@ import type { Storage } from '../services/storage/storage.js';
 export interface Enqueue {
   chunks(jobId: string, chunks: ChunkDescriptor[], priority: number): Promise<void>;
   finalize(jobId: string): Promise<void>;
+  /** Removes the job's queued (not running) chunks, e.g. once it failed; returns how many. */
+  removeQueuedChunks(jobId: string, chunksTotal: number): Promise<number>;
 }
 
 /** What the plan, score and finalize processors need; passed in, never global. */
@@ -54,6 +56,8 @@ const permanentCodes = new Set([
   'MODEL_INVALID',
   'MODEL_LOAD_FAILED',
   'MODEL_DIGEST_MISMATCH',
+  'MODEL_CHANGED',
+  'INPUT_CHANGED',
   'INPUT_EMPTY',
   'STORAGE_NOT_FOUND',
   'STORAGE_ACCESS_DENIED',

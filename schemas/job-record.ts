@@ -25,6 +25,8 @@ export const jobProgressSchema = z.object({
   chunksDone: count,
   rowsScored: count,
   rowsRejected: count,
+  /** Rows of the whole input, once planning knows them (Parquet, counted CSV); absent otherwise. */
+  rowsTotal: count.optional(),
   /** Rows scored per second since the job started planning; 0 before it starts. */
   rowsPerSecond: z.number().nonnegative(),
   /** Seconds left at the observed chunk rate; null while unknown (no chunk done yet, or not planned). */

@@ -1,25 +1,25 @@
-import { readCommitMarkers } from '../commit-markers.js';
-import { isTerminal } from '../job-state.js';
-import { type ChunkCommit, outputLayout } from '../output-layout.js';
-import type { PipelineDeps } from '../pipeline-deps.js';
+import type { ChunkCommit } from '../../schemas/chunk-commit.js';
+import type { JobRecord } from '../../schemas/job-record.js';
 import type { Manifest } from '../../schemas/manifest.js';
+import { ModelChanged } from '../../services/scoring/errors/model-changed.js';
+import { objectsOf, readAcceptedCommits, sweepUnreferenced } from '../chunk-commits.js';
+import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
+import { isTerminal } from '../job-state.js';
+import { type OutputLayout, outputLayout } from '../output-layout.js';
+import type { PipelineDeps } from '../pipeline-deps.js';
 
-/** Some committed parts are not visible yet; the finalize job retries. */
+/** Some chunks have no accepted commit yet; the finalize job retries. */
 export class CommitsIncomplete extends Error {
   override readonly name = 'CommitsIncomplete';
   readonly code = 'COMMITS_INCOMPLETE';
 }
 
-/** More rows were refused than the job allows: it fails, with no `_SUCCESS`. */
-export class RejectedOverLimit extends Error {
-  override readonly name = 'RejectedOverLimit';
-  readonly code = 'ROWS_REJECTED_OVER_LIMIT';
-}
-
 /**
- * Finishes a job whose chunks are all committed: checks every chunk has its commit marker (for this
- * spec), enforces `maxInvalidFraction`, writes `_manifest.json` and only then `_SUCCESS`. Readers trust
- * only the manifest (DESIGN invariant 2); input rows = output rows + rejected rows.
+ * Finishes a job whose chunks are all committed: reads the accepted commit of every chunk (never any other
+ * marker in the folder), enforces `maxInvalidFraction`, writes `_manifest.json` — exactly the accepted
+ * objects, each with rows, bytes and sha256, the model digest and every input version — and only then
+ * `_SUCCESS`; then deletes whatever else lies under the job's folder (what superseded attempts left).
+ * Readers trust only the manifest (DESIGN invariants 2 and 7); input rows = output rows + rejected rows.
  */
 export async function processFinalize(
   deps: PipelineDeps,
@@ -29,8 +29,11 @@ export async function processFinalize(
   const { store, storage } = deps;
   const record = await store.get(jobId);
   if (!record) return;
+  const spec = record.spec;
+  const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
   if (isTerminal(record.status)) {
-    // A finalize that crashed after its transition is re-run: announce the outcome again (deduplicated).
+    // A finalize that crashed after its transition is re-run: finish its sweep, announce the outcome again.
+    if (record.status === 'succeeded') await sweep(deps, record, layout, undefined, signal);
     await deps.onTerminal?.(record);
     return;
   }
@@ -39,53 +42,74 @@ export async function processFinalize(
     deps.log('job cancelled', { jobId, chunksDone: record.progress.chunksDone });
     return;
   }
-  const spec = record.spec;
-  const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
-  const commits = new Map<number, ChunkCommit>();
-  for (const commit of await readCommitMarkers<ChunkCommit>(
-    storage,
-    layout.commits,
-    record.specDigest,
-    signal,
-  )) {
-    commits.set(commit.index, commit);
-  }
+  const accepted = await store.acceptedCommits(jobId);
   const total = record.progress.chunksTotal;
-  const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !commits.has(i));
+  const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !accepted.has(i));
   if (missing.length > 0) {
     throw new CommitsIncomplete(
-      `chunks ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''} of ${jobId} have no commit marker yet`,
+      `chunks ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''} of ${jobId} have no accepted commit yet`,
     );
   }
-  const parts = [...commits.values()].sort((a, b) => a.index - b.index);
+  const parts = (await readAcceptedCommits(storage, layout, accepted, signal)).filter((c) => c.index < total);
+  const modelSha256 = record.modelSha256 ?? parts[0]?.modelSha256;
+  const foreign = parts.find((p) => p.modelSha256 !== modelSha256);
+  if (foreign && modelSha256 !== undefined) {
+    // Cannot happen while every chunk scores with the planned digest; refuse to publish a mix if it does.
+    const error = new ModelChanged(spec.model.uri, modelSha256, foreign.modelSha256);
+    await store.transition(jobId, 'failed', {
+      error: { code: error.code, message: error.message, chunk: foreign.index },
+    });
+    return;
+  }
   const rowsScored = parts.reduce((n, p) => n + p.rows, 0);
   const rowsRejected = parts.reduce((n, p) => n + p.rejected, 0);
   const inputRows = rowsScored + rowsRejected;
   if (inputRows > 0 && rowsRejected / inputRows > spec.errors.maxInvalidFraction) {
-    const error = new RejectedOverLimit(
-      `${rowsRejected} of ${inputRows} rows were refused (${((100 * rowsRejected) / inputRows).toFixed(2)}%), over maxInvalidFraction ${spec.errors.maxInvalidFraction}; see ${layout.root}/rejected/`,
+    const error = new RowsRejectedOverLimit(
+      rowsRejected,
+      inputRows,
+      spec.errors.maxInvalidFraction,
+      `${layout.root}/rejected/`,
     );
     await store.transition(jobId, 'failed', {
-      error: { code: error.code, message: error.message, uri: `${layout.root}/rejected/` },
+      error: { code: error.code, message: error.message, uri: error.uri },
     });
     return;
   }
+  const inputs = new Map(parts.flatMap((p) => p.inputs).map((i) => [i.uri, i]));
   const manifest: Manifest = {
     jobId,
     name: spec.name,
     specDigest: record.specDigest,
-    modelSha256: parts[0]?.modelSha256 ?? record.modelSha256,
+    modelSha256,
     format: spec.output.format,
     root: layout.root,
     inputRows,
     rowsScored,
     rowsRejected,
+    inputs: [...inputs.values()].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0)),
     parts: parts.flatMap((p) =>
-      p.segments.map((s) => ({ index: p.index, uri: s.part, rows: s.rows, bytes: s.bytes })),
+      p.segments.map((s) => ({
+        index: p.index,
+        uri: s.part.uri,
+        rows: s.rows,
+        bytes: s.part.bytes,
+        sha256: s.part.sha256,
+      })),
     ),
     rejected: parts.flatMap((p) =>
       p.segments.flatMap((s) =>
-        s.rejectedUri ? [{ index: p.index, uri: s.rejectedUri, rows: s.rejected }] : [],
+        s.rejectedFile
+          ? [
+              {
+                index: p.index,
+                uri: s.rejectedFile.uri,
+                rows: s.rejected,
+                bytes: s.rejectedFile.bytes,
+                sha256: s.rejectedFile.sha256,
+              },
+            ]
+          : [],
       ),
     ),
     timings: {
@@ -99,9 +123,34 @@ export async function processFinalize(
     contentType: 'application/json',
   });
   await storage.write(layout.success, new Uint8Array(), { signal });
-  await store.transition(jobId, 'succeeded', {
+  const succeeded = await store.transition(jobId, 'succeeded', {
     manifestUri: layout.manifest,
-    modelSha256: manifest.modelSha256,
+    ...(modelSha256 === undefined ? {} : { modelSha256 }),
   });
-  deps.log('job succeeded', { jobId, rowsScored, rowsRejected, parts: parts.length });
+  deps.log('job succeeded', { jobId, rowsScored, rowsRejected, parts: manifest.parts.length });
+  await sweep(deps, succeeded, layout, parts, signal);
+}
+
+/**
+ * Deletes what the accepted commits do not reference under a succeeded job's folder. The job is no longer
+ * `running`, so no commit can be accepted meanwhile; a zombie that writes later only adds objects nothing
+ * references (and the next sweep, or a re-run finalize, removes them).
+ */
+async function sweep(
+  deps: PipelineDeps,
+  record: JobRecord,
+  layout: OutputLayout,
+  commits: readonly ChunkCommit[] | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
+  let accepted = commits;
+  if (accepted === undefined) {
+    const known = await deps.store.acceptedCommits(record.id);
+    // Without every accepted commit there is no telling what is referenced: keep everything.
+    if (known.size < record.progress.chunksTotal) return;
+    accepted = await readAcceptedCommits(deps.storage, layout, known, signal);
+  }
+  const keep = new Set([layout.manifest, layout.success, ...accepted.flatMap((c) => objectsOf(layout, c))]);
+  const deleted = await sweepUnreferenced(deps.storage, layout, keep, signal);
+  if (deleted > 0) deps.log('unreferenced objects deleted', { jobId: record.id, deleted });
 }

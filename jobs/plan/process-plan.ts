@@ -1,6 +1,6 @@
-import { readCommitMarkers } from '../commit-markers.js';
+import { adoptableCommits } from '../chunk-commits.js';
 import { isTerminal } from '../job-state.js';
-import { type ChunkCommit, outputLayout } from '../output-layout.js';
+import { outputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
 import { planInput } from './plan-input.js';
 
@@ -8,9 +8,10 @@ import { planInput } from './plan-input.js';
 const CHUNK_BYTES = 256 * 1024 * 1024;
 
 /**
- * Plans a job: lists its input, reads footers/boundaries, and enqueues one score job per chunk. Chunks
- * whose commit marker is already in the output for the same spec (a resubmission after Redis lost its
- * state) are counted as done without being scored again (DESIGN invariant 3).
+ * Plans a job: lists its input, reads footers/boundaries, resolves the one model digest every chunk will
+ * score with (the spec's pin, or what the URI serves now), and enqueues one score job per chunk. Chunks
+ * whose commit marker is already in the output for the same spec, model and inputs (a resubmission after
+ * Redis lost its state) are counted as done without being scored again (DESIGN invariant 3).
  */
 export async function processPlan(deps: PipelineDeps, jobId: string, signal?: AbortSignal): Promise<void> {
   const { store, storage } = deps;
@@ -23,22 +24,30 @@ export async function processPlan(deps: PipelineDeps, jobId: string, signal?: Ab
     { uri: spec.input.uri, format: spec.input.format, glob: spec.input.glob, header: spec.input.header },
     { chunkRows: spec.batch.chunkRows, chunkBytes: CHUNK_BYTES, signal },
   );
-  await store.setChunksTotal(jobId, planned.length);
+  // A re-run plan keeps the digest the first run recorded: chunks may already be scoring with it.
+  const modelSha256 = record.modelSha256 ?? (await deps.scorers.resolve(spec.model, signal));
+  const inputRows = planned.every((c) => c.rows !== undefined)
+    ? planned.reduce((n, c) => n + (c.rows ?? 0), 0)
+    : undefined;
+  await store.setPlan(jobId, {
+    chunksTotal: planned.length,
+    modelSha256,
+    ...(inputRows === undefined ? {} : { inputRows }),
+  });
 
   const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
   const committed = new Set<number>();
-  for (const commit of await readCommitMarkers<ChunkCommit>(
-    storage,
-    layout.commits,
-    record.specDigest,
-    signal,
-  )) {
-    if (commit.index >= planned.length) continue;
-    await store.commitChunk(jobId, commit.index, { rows: commit.rows, rejected: commit.rejected });
-    committed.add(commit.index);
+  for (const commit of await adoptableCommits(deps, record, layout, planned, modelSha256, signal)) {
+    const adopted = await store.adoptChunk(jobId, commit.index, {
+      rows: commit.rows,
+      rejected: commit.rejected,
+      attempt: commit.attempt,
+    });
+    if (adopted.outcome !== 'stale') committed.add(commit.index);
   }
+  for (const index of await store.committedChunks(jobId)) committed.add(index);
   const remaining = planned.filter((chunk) => !committed.has(chunk.index));
-  deps.log('planned', { jobId, chunks: planned.length, alreadyCommitted: committed.size });
+  deps.log('planned', { jobId, chunks: planned.length, alreadyCommitted: committed.size, modelSha256 });
 
   if (remaining.length === 0) {
     await store.transition(jobId, 'finalizing');

@@ -1,6 +1,7 @@
-import type { RecordBatch, Schema, Table } from 'apache-arrow';
-import type { InvalidRecord, ReadPartOptions } from '../../services/formats/format-reader.js';
+import type { RecordBatch } from 'apache-arrow';
+import type { ReadPartOptions } from '../../services/formats/format-reader.js';
 import type { ModelMetadata } from '../../services/scoring/inference-host.js';
+import type { ChunkCommit } from '../../schemas/chunk-commit.js';
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { ModelSpec } from '../../schemas/model-spec.js';
@@ -8,23 +9,22 @@ import { BadDataError } from '../../services/formats/errors/bad-data-error.js';
 import { makeWriter } from '../../services/formats/writers/make-writer.js';
 import { FeatureMappingError } from '../../services/scoring/errors/feature-mapping-error.js';
 import { prepareScoring } from '../../services/scoring/open-scorer.js';
-import { readCommitMarkers } from '../commit-markers.js';
-import { isTerminal } from '../job-state.js';
-import { type ChunkCommit, type SegmentCommit, outputLayout } from '../output-layout.js';
+import { type PinnedStorage, pinnedStorage } from '../../services/storage/pinned-storage.js';
+import { acceptChunk, chunkInputDigest, newAttemptId, readAcceptedSegments } from '../chunk-commits.js';
+import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
+import { outputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
-
-/** A record the reader skipped, at `position`: the number of good rows of the chunk's stream before it. */
-interface SkippedRecord {
-  position: number;
-  invalid: InvalidRecord;
-}
+import { type SkippedRecord, makeChunkCheckpoint } from './chunk-checkpoint.js';
+import { AttemptStopped } from './errors/attempt-stopped.js';
 
 /**
- * Every batch of every part of a chunk, in order. With `onSkipped`, records that cannot be decoded are
- * skipped and reported with their place in the chunk's row stream.
+ * Every batch of every part of a chunk, in order, each object read at the version planning saw (a changed
+ * one throws `INPUT_CHANGED`). With `onSkipped`, records that cannot be decoded are skipped and reported
+ * with their place in the chunk's row stream.
  */
 async function* readChunk(
   deps: PipelineDeps,
+  storage: PinnedStorage,
   record: JobRecord,
   chunk: ChunkDescriptor,
   signal?: AbortSignal,
@@ -36,9 +36,9 @@ async function* readChunk(
   for (const part of chunk.parts) {
     const partStart = rowsBefore;
     const onInvalidRecord = onSkipped
-      ? (invalid: InvalidRecord) => onSkipped({ position: partStart + invalid.rowInPart, invalid })
+      ? (invalid: SkippedRecord['invalid']) => onSkipped({ position: partStart + invalid.rowInPart, invalid })
       : undefined;
-    for await (const batch of reader.readPart(deps.storage, part, {
+    for await (const batch of reader.readPart(storage, part, {
       signal,
       header: record.spec.input.header,
       ...projection,
@@ -47,6 +47,8 @@ async function* readChunk(
       rowsBefore += batch.numRows;
       yield batch;
     }
+    // Decoders that read a local file in place bypass `read`: the version is checked once more after it.
+    await storage.verify(part.uri, { signal });
   }
 }
 
@@ -97,11 +99,12 @@ function effectiveModelSpec(record: JobRecord): ModelSpec {
 }
 
 /**
- * Scores one chunk: reads its parts, scores every row, and commits what it has scored as a segment every
- * `checkpointMs` of scoring (part, refused rows, then the segment's marker), so a killed worker loses at
- * most one checkpoint interval: the re-run skips the rows of the committed segments. Names are fixed by the
- * chunk and the segment's first row, so a rerun overwrites with the same rows. Then the chunk commits — its
- * marker in storage, then the exactly-once counter in Redis — and the last commit hands the job to finalize.
+ * Scores one chunk as one attempt: takes the chunk's fencing token, reads its parts at their planned
+ * versions, scores every row with the job's one model, and commits what it has scored as a segment every
+ * `checkpointMs` of scoring, so a killed worker loses at most one checkpoint interval: the next attempt
+ * resumes after the last accepted segment. Then the chunk commits (marker, then Redis' acceptance), and the
+ * last commit hands the job to finalize. An attempt that is superseded, or whose job leaves `running`,
+ * stops and writes nothing anything references (`jobs/chunk-commits.ts`).
  */
 export async function processScore(
   deps: PipelineDeps,
@@ -111,197 +114,176 @@ export async function processScore(
   /** Called whenever the chunk moves: a batch read or scored (the worker's stall watchdog listens). */
   progress: () => void = () => undefined,
 ): Promise<void> {
-  const { store, storage } = deps;
-  const record = await store.get(jobId);
-  if (!record || isTerminal(record.status) || record.status === 'cancelling') return;
-  if (await store.isCommitted(jobId, chunk.index)) return finishIfLast(deps, jobId);
+  const record = await deps.store.get(jobId);
+  if (!record) return;
+  const attempt = newAttemptId();
+  const begun = await deps.store.beginAttempt(jobId, chunk.index, attempt);
+  if (begun.state === 'committed') return finishIfLast(deps, jobId);
+  if (begun.state === 'stopped') return;
+  const context = { jobId, chunk: chunk.index, attempt };
+  const log = (message: string, extra?: Record<string, unknown>) =>
+    deps.log(message, { ...context, ...extra });
+  try {
+    await scoreAttempt(deps, record, chunk, attempt, begun.segments, log, signal, progress);
+  } catch (error) {
+    if (!(error instanceof AttemptStopped)) throw error;
+    log('attempt stopped', { state: error.state });
+  }
+}
+
+async function scoreAttempt(
+  deps: PipelineDeps,
+  record: JobRecord,
+  chunk: ChunkDescriptor,
+  attempt: string,
+  acceptedSegments: readonly string[],
+  log: (message: string, context?: Record<string, unknown>) => void,
+  signal: AbortSignal | undefined,
+  progress: () => void,
+): Promise<void> {
+  const jobId = record.id;
   const started = performance.now();
   const spec = record.spec;
   const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
   const checkpointMs = deps.checkpointMs ?? 30_000;
 
-  // Segments an earlier attempt committed: the re-run resumes after the last contiguous one.
-  const segments = await committedSegments(deps, layout.segments(chunk.index), record.specDigest, signal);
-  const resumeRow = segments.at(-1)?.rowEnd ?? 0;
-  if (resumeRow > 0)
-    deps.log('chunk resumed', { jobId, chunk: chunk.index, fromRow: resumeRow, segments: segments.length });
-
   const mapped = effectiveModelSpec(record);
-  const opened = await deps.scorers.open(mapped, signal);
-  const packing = packFeatures(chunk, spec.output.passthrough, mapped, opened.host.metadata);
-  const model = packing?.model ?? mapped;
-  if (packing && chunk.index === 0)
-    deps.log('features packed in the decoder', { jobId, inputs: Object.keys(packing.packed) });
-  // Under `onInvalidRow: "skip"`, records that cannot be decoded are refused like rows the mapping refuses.
-  // Each belongs to the segment holding the stream row after it; those of committed segments are ignored.
-  const skipped: SkippedRecord[] = [];
-  const onSkipped =
-    spec.errors.onInvalidRow === 'skip'
-      ? (s: SkippedRecord) => {
-          if (s.position >= resumeRow) skipped.push(s);
-        }
-      : undefined;
-  const read = readChunk(deps, record, chunk, signal, packing?.read, onSkipped);
-  const batches = skipRows(packing ? missingAsMappingErrors(read, packing.packed) : read, resumeRow)[
-    Symbol.asyncIterator
-  ]();
-  const first = await batches.next();
-  const writer = makeWriter(spec.output.format);
-
-  let segmentStart = resumeRow;
-  let segmentStartedAt = performance.now();
-  let outputs: RecordBatch[] = [];
-  let refused: Array<{ keys: Table; rows: number[]; columns: string[] }> = [];
-  let rows = 0;
-  let rejected = 0;
-  let schema: Schema | undefined;
-
-  /**
-   * Commits rows `[segmentStart, rowEnd)` as a segment: its part, its refused rows (and the skipped records
-   * before `rowEnd`, or all left with `last`), then its marker.
-   */
-  const commitSegment = async (rowEnd: number, last = false): Promise<void> => {
-    const taken = skipped.filter((s) => last || s.position < rowEnd);
-    skipped.splice(0, taken.length);
-    rejected += taken.length;
-    const written = await writer.write(
-      storage,
-      layout.segmentPart(chunk.index, segmentStart),
-      outputs,
-      schema ? { schema, signal } : { signal },
+  const lease = await deps.scorers.acquire(mapped, record.modelSha256, signal);
+  try {
+    const modelSha256 = lease.model.sha256;
+    const resumed = await readAcceptedSegments(
+      deps.storage,
+      layout,
+      chunk.index,
+      acceptedSegments,
+      { specDigest: record.specDigest, modelSha256 },
+      signal,
     );
-    const segment: SegmentCommit = {
-      rowStart: segmentStart,
-      rowEnd,
-      part: written.uri,
-      rows,
-      rejected,
-      bytes: written.bytes,
-      specDigest: record.specDigest,
-    };
-    if (rejected > 0) {
-      segment.rejectedUri = await writeRejected(
-        deps,
-        layout.segmentRejected(chunk.index, segmentStart),
-        chunk,
-        refused,
-        taken,
-        signal,
-      );
-    }
-    await storage.write(
-      layout.segmentMarker(chunk.index, segmentStart),
-      new TextEncoder().encode(JSON.stringify(segment)),
-      { signal },
-    );
-    segments.push(segment);
-    deps.log('segment committed', { jobId, chunk: chunk.index, rowStart: segmentStart, rowEnd, rows });
-    segmentStart = rowEnd;
-    segmentStartedAt = performance.now();
-    outputs = [];
-    refused = [];
-    rows = 0;
-    rejected = 0;
-  };
-
-  if (!first.done) {
-    const prepared = await prepareScoring(opened, {
-      schema: first.value.schema,
-      model,
-      passthrough: spec.output.passthrough,
-      batch: spec.batch,
-      sample: [first.value],
-      tuningCache: deps.tuningCache,
-      ...(packing ? { packed: packing.packed } : {}),
-      log: (message) => deps.log(message, { jobId, chunk: chunk.index }),
+    const checkpoint = makeChunkCheckpoint({
+      deps,
+      record,
+      chunk,
+      attempt,
+      layout,
+      modelSha256,
+      writer: makeWriter(spec.output.format),
+      resumed,
+      signal,
+      log,
     });
-    const all = (async function* () {
-      yield first.value;
-      for (let next = await batches.next(); !next.done; next = await batches.next()) {
+    const resumeRow = checkpoint.resumeRow;
+    if (resumeRow > 0) log('chunk resumed', { fromRow: resumeRow, segments: resumed.length });
+
+    const packing = packFeatures(chunk, spec.output.passthrough, mapped, lease.host.metadata);
+    const model = packing?.model ?? mapped;
+    if (packing && chunk.index === 0)
+      log('features packed in the decoder', { inputs: Object.keys(packing.packed) });
+    // Under `onInvalidRow: "skip"`, records that cannot be decoded are refused like rows the mapping refuses.
+    // Each belongs to the segment holding the stream row after it; those of committed segments are ignored.
+    const onSkipped =
+      spec.errors.onInvalidRow === 'skip' ? (s: SkippedRecord) => checkpoint.skip(s) : undefined;
+    const storage = pinnedStorage(deps.storage, chunk.parts);
+    const read = readChunk(deps, storage, record, chunk, signal, packing?.read, onSkipped);
+    const batches = skipRows(packing ? missingAsMappingErrors(read, packing.packed) : read, resumeRow)[
+      Symbol.asyncIterator
+    ]();
+    const first = await batches.next();
+
+    if (!first.done) {
+      const prepared = await prepareScoring(lease, {
+        schema: first.value.schema,
+        model,
+        passthrough: spec.output.passthrough,
+        batch: spec.batch,
+        sample: [first.value],
+        tuningCache: deps.tuningCache,
+        ...(packing ? { packed: packing.packed } : {}),
+        log: (message) => log(message),
+      });
+      const all = (async function* () {
+        yield first.value;
+        for (let next = await batches.next(); !next.done; next = await batches.next()) {
+          progress();
+          yield next.value;
+        }
+      })();
+      let checkedAt = performance.now();
+      let segmentStartedAt = performance.now();
+      for await (const scored of locateErrors(chunk, resumeRow, prepared.engine.score(all, signal))) {
         progress();
-        yield next.value;
-      }
-    })();
-    let statusCheckedAt = performance.now();
-    for await (const scored of locateErrors(chunk, resumeRow, prepared.engine.score(all, signal))) {
-      progress();
-      // A cancelled (or failed) job stops its running chunks too: checked every quarter second, between calls.
-      if (performance.now() - statusCheckedAt >= 250) {
-        statusCheckedAt = performance.now();
-        const status = (await store.get(jobId))?.status;
-        if (status === 'cancelling' || status === 'cancelled' || status === 'failed') {
-          deps.log('chunk cancelled', {
-            jobId,
-            chunk: chunk.index,
-            status,
-            committedSegments: segments.length,
-          });
-          return;
+        // A superseded attempt, or one whose job left `running` (cancelled, failed, finalizing), stops:
+        // checked every quarter second between calls, and again before every write.
+        if (performance.now() - checkedAt >= 250) {
+          checkedAt = performance.now();
+          await checkpoint.assertCurrent();
+        }
+        checkpoint.add(
+          scored.output,
+          scored.rejected.rows.length,
+          scored.rejectedKeys && {
+            keys: scored.rejectedKeys,
+            rows: scored.rejected.rows.map((r) => r + resumeRow),
+            columns: scored.rejected.columns,
+          },
+        );
+        if (performance.now() - segmentStartedAt >= checkpointMs) {
+          await checkpoint.commit(resumeRow + scored.rowStart + scored.rows);
+          segmentStartedAt = performance.now();
         }
       }
-      schema ??= scored.output.schema;
-      outputs.push(...scored.output.batches);
-      rows += scored.output.numRows;
-      rejected += scored.rejected.rows.length;
-      if (scored.rejectedKeys) {
-        refused.push({
-          keys: scored.rejectedKeys,
-          rows: scored.rejected.rows.map((r) => r + resumeRow),
-          columns: scored.rejected.columns,
-        });
-      }
-      if (performance.now() - segmentStartedAt >= checkpointMs)
-        await commitSegment(resumeRow + scored.rowStart + scored.rows);
     }
-  }
-  // The last segment; a chunk with no rows at all still gets its (empty) part when the schema is known.
-  if (rows + rejected + skipped.length > 0 || (segments.length === 0 && schema))
-    await commitSegment(segmentStart + rows + rejected, true);
+    // The last segment; a chunk with no rows at all still gets its (empty) part when the schema is known.
+    if (checkpoint.pending()) await checkpoint.commit(checkpoint.rowEnd, true);
 
-  const commit: ChunkCommit = {
-    index: chunk.index,
-    segments,
-    rows: segments.reduce((n, seg) => n + seg.rows, 0),
-    rejected: segments.reduce((n, seg) => n + seg.rejected, 0),
-    bytes: segments.reduce((n, seg) => n + seg.bytes, 0),
-    specDigest: record.specDigest,
-    modelSha256: opened.model.sha256,
-    seconds: (performance.now() - started) / 1000,
-  };
-  await storage.write(layout.commit(chunk.index), new TextEncoder().encode(JSON.stringify(commit)), {
-    signal,
-  });
-  const counted = await store.commitChunk(jobId, chunk.index, {
-    rows: commit.rows,
-    rejected: commit.rejected,
-  });
-  deps.log('chunk committed', {
-    jobId,
-    chunk: chunk.index,
-    rows: commit.rows,
-    rejected: commit.rejected,
-    segments: segments.length,
-    first: counted.first,
-    seconds: commit.seconds,
-  });
-  if (counted.chunksDone >= counted.chunksTotal) await finishIfLast(deps, jobId);
+    const segments = checkpoint.segments;
+    const commit: ChunkCommit = {
+      index: chunk.index,
+      attempt,
+      segments,
+      rows: segments.reduce((n, seg) => n + seg.rows, 0),
+      rejected: segments.reduce((n, seg) => n + seg.rejected, 0),
+      bytes: segments.reduce((n, seg) => n + seg.part.bytes, 0),
+      specDigest: record.specDigest,
+      modelSha256,
+      inputDigest: chunkInputDigest(chunk),
+      inputs: chunk.parts.map(({ uri, etag, size }) =>
+        etag === undefined ? { uri, size } : { uri, etag, size },
+      ),
+      seconds: (performance.now() - started) / 1000,
+    };
+    const counted = await acceptChunk(deps, jobId, layout, commit, spec.errors.maxInvalidFraction, signal);
+    log('chunk committed', {
+      rows: commit.rows,
+      rejected: commit.rejected,
+      segments: segments.length,
+      first: counted.first,
+      seconds: commit.seconds,
+    });
+    if (counted.overLimit) return await failOverLimit(deps, jobId, chunk.index, layout.root);
+    if (counted.chunksDone >= counted.chunksTotal) await finishIfLast(deps, jobId);
+  } finally {
+    lease.release();
+  }
 }
 
-/** Committed segments of a chunk for this spec, in row order, up to the first gap. */
-async function committedSegments(
-  deps: PipelineDeps,
-  prefix: string,
-  specDigest: string,
-  signal?: AbortSignal,
-): Promise<SegmentCommit[]> {
-  const found = await readCommitMarkers<SegmentCommit>(deps.storage, prefix, specDigest, signal);
-  found.sort((a, b) => a.rowStart - b.rowStart);
-  const chain: SegmentCommit[] = [];
-  for (const segment of found) {
-    if (segment.rowStart !== (chain.at(-1)?.rowEnd ?? 0)) break;
-    chain.push(segment);
-  }
-  return chain;
+/**
+ * The job's refused rows passed its limit as this chunk committed: it fails now, its queued chunks are
+ * removed and its running ones stop at their next check, instead of scoring the rest first.
+ */
+async function failOverLimit(deps: PipelineDeps, jobId: string, chunk: number, root: string): Promise<void> {
+  const record = await deps.store.get(jobId);
+  if (!record || record.status !== 'running') return;
+  const error = new RowsRejectedOverLimit(
+    record.progress.rowsRejected,
+    record.progress.rowsTotal ?? record.progress.rowsScored + record.progress.rowsRejected,
+    record.spec.errors.maxInvalidFraction,
+    `${root}/rejected/`,
+  );
+  await deps.store.transition(jobId, 'failed', {
+    error: { code: error.code, message: error.message, uri: error.uri, chunk },
+  });
+  const removed = await deps.enqueue.removeQueuedChunks(jobId, record.progress.chunksTotal);
+  deps.log('job failed early', { jobId, chunk, code: error.code, removedChunks: removed });
 }
 
 /**
@@ -378,49 +360,6 @@ async function* locateErrors<T>(
     }
     throw error;
   }
-}
-
-/**
- * Refused rows as JSON lines: the passthrough keys, the chunk and row, and why. Records that could not be
- * decoded have no keys: their line carries the object, its row (when known), the byte offset, the reason
- * and the record's text as it was, so nothing is lost.
- */
-async function writeRejected(
-  deps: PipelineDeps,
-  uri: string,
-  chunk: ChunkDescriptor,
-  refused: Array<{ keys: Table; rows: number[]; columns: string[] }>,
-  skipped: readonly SkippedRecord[],
-  signal?: AbortSignal,
-): Promise<string> {
-  const lines: string[] = [];
-  for (const { invalid } of skipped) {
-    const { uri: object, row, byteOffset } = invalid.error.location;
-    lines.push(
-      JSON.stringify({
-        _chunk: chunk.index,
-        _uri: object,
-        ...(row === undefined ? {} : { _objectRow: row }),
-        ...(byteOffset === undefined ? {} : { _byteOffset: byteOffset }),
-        _reason: invalid.error.message,
-        _record: invalid.record,
-      }),
-    );
-  }
-  for (const { keys, rows, columns } of refused) {
-    rows.forEach((row, i) => {
-      const key = keys.get(i)?.toJSON() ?? {};
-      lines.push(
-        JSON.stringify(
-          { ...key, _chunk: chunk.index, _row: row, _reason: `FEATURE_NULL: column "${columns[i]}" is null` },
-          (_k, v: unknown) =>
-            typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v,
-        ),
-      );
-    });
-  }
-  await deps.storage.write(uri, new TextEncoder().encode(`${lines.join('\n')}\n`), { signal });
-  return uri;
 }
 
 async function finishIfLast(deps: PipelineDeps, jobId: string): Promise<void> {

@@ -62,10 +62,41 @@ export interface TransitionPatch {
 }
 
 export interface ChunkCommitResult {
-  /** True only for the call that counted the chunk; a re-delivered chunk gets false. */
+  /**
+   * `accepted`: this call counted the chunk. `duplicate`: the chunk was already counted (a re-delivered
+   * chunk). `stale`: refused — the attempt is no longer the chunk's current one, or the job is not in the
+   * state the commit needs (`running`; `planning` for adoption). Only `accepted` commits are referenced.
+   */
+  outcome: 'accepted' | 'duplicate' | 'stale';
+  /** True only for the call that counted the chunk. */
   first: boolean;
   chunksDone: number;
   chunksTotal: number;
+  /**
+   * True when, with this commit, the job's refused rows exceed `maxInvalidFraction` of its input rows
+   * (known after planning): the job cannot succeed any more.
+   */
+  overLimit: boolean;
+}
+
+/** Where an attempt of a chunk stands: it may go on only while `current`. */
+export type AttemptState = 'current' | 'superseded' | 'committed' | 'missing' | JobStatus;
+
+/** What `beginAttempt` found. */
+export type AttemptStart =
+  | {
+      state: 'started';
+      /** Accepted segments of earlier attempts, in row order (`segmentRef`s). */ segments: string[];
+    }
+  | { state: 'committed' }
+  | { state: 'stopped'; status: JobStatus | 'missing' };
+
+export interface PlanFacts {
+  chunksTotal: number;
+  /** Rows of the whole input, when planning knows them all (Parquet, counted CSV). */
+  inputRows?: number;
+  /** The one model digest every chunk scores with (DESIGN invariant 8). */
+  modelSha256?: string;
 }
 
 /**
@@ -82,11 +113,44 @@ export interface JobStore {
    */
   transition(id: string, to: JobStatus, patch?: TransitionPatch): Promise<JobRecord>;
   setChunksTotal(id: string, chunksTotal: number): Promise<void>;
-  /** Counts chunk `index` done exactly once, however often and concurrently it is committed. */
-  commitChunk(id: string, index: number, c: { rows: number; rejected: number }): Promise<ChunkCommitResult>;
+  /** Records what planning found: the chunk count, and the input rows and model digest when known. */
+  setPlan(id: string, plan: PlanFacts): Promise<void>;
+  /**
+   * Starts attempt `attempt` of chunk `index` (fencing token: from now on only it may commit the chunk's
+   * segments or the chunk), while the job is `running` and the chunk not yet committed.
+   */
+  beginAttempt(id: string, index: number, attempt: string): Promise<AttemptStart>;
+  /** Whether `attempt` is still the current attempt of a running job's uncommitted chunk (one round trip). */
+  attemptState(id: string, index: number, attempt: string): Promise<AttemptState>;
+  /**
+   * Appends segment `ref` to the chunk's accepted chain, atomically and only while `attemptState` would
+   * answer `current`; returns that state (`current` when accepted).
+   */
+  acceptSegment(id: string, index: number, attempt: string, ref: string): Promise<AttemptState>;
+  /**
+   * Counts chunk `index` done exactly once, however often and concurrently it is committed, and only for
+   * its current attempt while the job is `running`; `maxInvalidFraction` makes the reply tell whether the
+   * job's refused rows are now over its limit.
+   */
+  commitChunk(
+    id: string,
+    index: number,
+    c: { rows: number; rejected: number; attempt: string; maxInvalidFraction?: number },
+  ): Promise<ChunkCommitResult>;
+  /**
+   * Counts a chunk whose commit marker planning found in storage (Redis lost the job and it was
+   * resubmitted): accepted only while the job is `planning`.
+   */
+  adoptChunk(
+    id: string,
+    index: number,
+    c: { rows: number; rejected: number; attempt: string },
+  ): Promise<ChunkCommitResult>;
   isCommitted(id: string, index: number): Promise<boolean>;
   /** Committed chunk indexes, ascending. */
   committedChunks(id: string): Promise<number[]>;
+  /** The accepted attempt of every committed chunk: the only commit markers finalize reads. */
+  acceptedCommits(id: string): Promise<Map<number, string>>;
   /**
    * Jobs newest first, a page at a time. Pages are cut at exact positions in a creation-ordered index, so
    * walking the cursors visits every job once, however many are created meanwhile (those come first).
@@ -189,35 +253,82 @@ redis.call('PUBLISH', ARGV[7], ARGV[6])
 return {'moved', from}
 `);
 
-// KEYS: job. ARGV: chunksTotal, now. Replies 0 when there is no job.
-const setChunksTotalScript = luaScript(`
+// KEYS: job. ARGV: chunksTotal, now, [field, value, …]. Replies 0 when there is no job.
+const setPlanScript = luaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'chunksTotal', ARGV[1], 'updatedAt', ARGV[2])
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
 return 1
 `);
 
-// KEYS: job, chunks. ARGV: index, rows, rejected, now. Replies {first, chunksDone, chunksTotal}, or nil when
-// there is no job. SADD decides "first" and the counters move only with it, in one script: a chunk can
-// never be counted twice, whatever commits race.
-const commitChunkScript = luaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local first = redis.call('SADD', KEYS[2], ARGV[1])
-local done
-if first == 1 then
-  done = redis.call('HINCRBY', KEYS[1], 'chunksDone', 1)
-  redis.call('HINCRBY', KEYS[1], 'rowsScored', ARGV[2])
-  redis.call('HINCRBY', KEYS[1], 'rowsRejected', ARGV[3])
-  redis.call('HSET', KEYS[1], 'updatedAt', ARGV[4])
-else
-  done = tonumber(redis.call('HGET', KEYS[1], 'chunksDone') or '0')
-end
-return {first, done, tonumber(redis.call('HGET', KEYS[1], 'chunksTotal') or '0')}
+// KEYS: job, commits, attempts, segments. ARGV: index, attempt. Makes the attempt the chunk's current one
+// (its fencing token) while the job runs and the chunk is not committed; replies the accepted segments.
+const beginAttemptScript = luaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {'committed'} end
+if status ~= 'running' then return {'stopped', status} end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+return {'started', redis.call('HGET', KEYS[4], ARGV[1]) or ''}
 `);
 
-// KEYS: job, chunks, tenant's active set, tenant's index, global index, [idempotency]. ARGV: id, index member.
+// KEYS: job, commits, attempts. ARGV: index, attempt. Replies the attempt's state.
+const attemptStateScript = luaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'committed' end
+if status ~= 'running' then return status end
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 'superseded' end
+return 'current'
+`);
+
+// KEYS: job, commits, attempts, segments. ARGV: index, attempt, segment ref. The check and the append are
+// one step: a segment is accepted only from the current attempt of a running job.
+const acceptSegmentScript = luaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'committed' end
+if status ~= 'running' then return status end
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 'superseded' end
+local chain = redis.call('HGET', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[4], ARGV[1], chain and (chain .. ',' .. ARGV[3]) or ARGV[3])
+return 'current'
+`);
+
+// KEYS: job, commits, attempts. ARGV: index, attempt, rows, rejected, now, mode ('attempt' or 'adopt'),
+// maxInvalidFraction (-1: none). Replies {outcome, chunksDone, chunksTotal, overLimit}, or {'missing'}.
+// The fencing check, the exactly-once count and the counters move in one script: a chunk is counted at most
+// once, and only for its current attempt (an adoption only while the job is planning).
+const commitChunkScript = luaScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+local function reply(outcome, over)
+  return {outcome, tonumber(redis.call('HGET', KEYS[1], 'chunksDone') or '0'),
+    tonumber(redis.call('HGET', KEYS[1], 'chunksTotal') or '0'), over}
+end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return reply('duplicate', 0) end
+if ARGV[6] == 'adopt' then
+  if status ~= 'planning' then return reply('stale', 0) end
+else
+  if status ~= 'running' or redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return reply('stale', 0) end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'chunksDone', 1)
+redis.call('HINCRBY', KEYS[1], 'rowsScored', ARGV[3])
+local rejected = redis.call('HINCRBY', KEYS[1], 'rowsRejected', ARGV[4])
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[5])
+local over = 0
+local fraction = tonumber(ARGV[7])
+local inputRows = tonumber(redis.call('HGET', KEYS[1], 'inputRows') or '-1')
+if fraction >= 0 and inputRows > 0 and rejected > fraction * inputRows then over = 1 end
+return reply('accepted', over)
+`);
+
+// KEYS: job, chunks (before v0.2), tenant's active set, tenant's index, global index, idempotency (or a key
+// never set), commits, attempts, segments. ARGV: id, index member.
 const deleteScript = luaScript(`
 if KEYS[6] and redis.call('GET', KEYS[6]) == ARGV[1] then redis.call('DEL', KEYS[6]) end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[7], KEYS[8], KEYS[9])
 redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('ZREM', KEYS[5], ARGV[2])
@@ -264,7 +375,16 @@ function progressOf(fields: Record<string, string>, status: JobStatus, nowMs: nu
     if (remaining === 0) etaSeconds = 0;
     else if (chunksDone > 0 && seconds > 0) etaSeconds = Math.ceil((remaining * seconds) / chunksDone);
   }
-  return { chunksTotal, chunksDone, rowsScored, rowsRejected, rowsPerSecond, etaSeconds };
+  const progress: JobProgress = {
+    chunksTotal,
+    chunksDone,
+    rowsScored,
+    rowsRejected,
+    rowsPerSecond,
+    etaSeconds,
+  };
+  if (fields.inputRows !== undefined) progress.rowsTotal = Number(fields.inputRows);
+  return progress;
 }
 
 /** Zero-padded milliseconds: lexicographic order of index members is creation order. */
@@ -306,7 +426,11 @@ export function makeRedisJobStore(
 ): JobStore {
   const now = options.now ?? (() => new Date());
   const jobKey = (id: string): string => `${prefix}:job:${id}`;
+  /** The set of committed chunk indexes that versions before v0.2 kept; only deleted now. */
   const chunksKey = (id: string): string => `${prefix}:job:${id}:chunks`;
+  const commitsKey = (id: string): string => `${prefix}:job:${id}:commits`;
+  const attemptsKey = (id: string): string => `${prefix}:job:${id}:attempts`;
+  const segmentsKey = (id: string): string => `${prefix}:job:${id}:segments`;
   const idemKey = (tenant: string, key: string): string => `${prefix}:idem:${tenant}:${key}`;
   const activeKey = (tenant: string): string => `${prefix}:tenant:${tenant}:active`;
   const tenantIndexKey = (tenant: string): string => `${prefix}:tenant:${tenant}:jobs`;
@@ -347,6 +471,32 @@ export function makeRedisJobStore(
       error: fields.error === undefined ? undefined : (JSON.parse(fields.error) as unknown),
       idempotencyKey: fields.idempotencyKey,
     });
+  }
+
+  async function countChunk(
+    id: string,
+    index: number,
+    c: { rows: number; rejected: number; attempt: string },
+    mode: 'attempt' | 'adopt',
+    maxInvalidFraction: number | undefined,
+  ): Promise<ChunkCommitResult> {
+    assertCount('chunk index', index);
+    assertCount('rows', c.rows);
+    assertCount('rejected', c.rejected);
+    const reply = (await runScript(
+      redis,
+      commitChunkScript,
+      [jobKey(id), commitsKey(id), attemptsKey(id)],
+      [index, c.attempt, c.rows, c.rejected, now().toISOString(), mode, maxInvalidFraction ?? -1],
+    )) as [ChunkCommitResult['outcome'] | 'missing', number, number, number];
+    if (reply[0] === 'missing') throw new JobNotFound(id);
+    return {
+      outcome: reply[0],
+      first: reply[0] === 'accepted',
+      chunksDone: reply[1],
+      chunksTotal: reply[2],
+      overLimit: reply[3] === 1,
+    };
   }
 
   async function mustGet(id: string): Promise<JobRecord> {
@@ -433,38 +583,79 @@ export function makeRedisJobStore(
       return mustGet(id);
     },
 
-    async setChunksTotal(id, chunksTotal) {
-      assertCount('chunksTotal', chunksTotal);
+    setChunksTotal(id, chunksTotal) {
+      return this.setPlan(id, { chunksTotal });
+    },
+
+    async setPlan(id, plan) {
+      assertCount('chunksTotal', plan.chunksTotal);
+      const extra: string[] = [];
+      if (plan.inputRows !== undefined) {
+        assertCount('inputRows', plan.inputRows);
+        extra.push('inputRows', String(plan.inputRows));
+      }
+      if (plan.modelSha256 !== undefined) extra.push('modelSha256', plan.modelSha256);
       const set = await runScript(
         redis,
-        setChunksTotalScript,
+        setPlanScript,
         [jobKey(id)],
-        [chunksTotal, now().toISOString()],
+        [plan.chunksTotal, now().toISOString(), ...extra],
       );
       if (set === 0) throw new JobNotFound(id);
     },
 
-    async commitChunk(id, index, c) {
+    async beginAttempt(id, index, attempt) {
       assertCount('chunk index', index);
-      assertCount('rows', c.rows);
-      assertCount('rejected', c.rejected);
       const reply = (await runScript(
         redis,
-        commitChunkScript,
-        [jobKey(id), chunksKey(id)],
-        [index, c.rows, c.rejected, now().toISOString()],
-      )) as [number, number, number] | null;
-      if (reply === null) throw new JobNotFound(id);
-      return { first: reply[0] === 1, chunksDone: reply[1], chunksTotal: reply[2] };
+        beginAttemptScript,
+        [jobKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id)],
+        [index, attempt],
+      )) as [string, string?];
+      if (reply[0] === 'committed') return { state: 'committed' };
+      if (reply[0] === 'started') {
+        const chain = reply[1] ?? '';
+        return { state: 'started', segments: chain === '' ? [] : chain.split(',') };
+      }
+      return {
+        state: 'stopped',
+        status: reply[0] === 'missing' ? 'missing' : jobStatusSchema.parse(reply[1]),
+      };
     },
 
+    async attemptState(id, index, attempt) {
+      return (await runScript(
+        redis,
+        attemptStateScript,
+        [jobKey(id), commitsKey(id), attemptsKey(id)],
+        [index, attempt],
+      )) as AttemptState;
+    },
+
+    async acceptSegment(id, index, attempt, ref) {
+      return (await runScript(
+        redis,
+        acceptSegmentScript,
+        [jobKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id)],
+        [index, attempt, ref],
+      )) as AttemptState;
+    },
+
+    commitChunk: (id, index, c) => countChunk(id, index, c, 'attempt', c.maxInvalidFraction),
+    adoptChunk: (id, index, c) => countChunk(id, index, c, 'adopt', undefined),
+
     async isCommitted(id, index) {
-      return (await redis.sismember(chunksKey(id), String(index))) === 1;
+      return (await redis.hexists(commitsKey(id), String(index))) === 1;
     },
 
     async committedChunks(id) {
-      const members = await redis.smembers(chunksKey(id));
+      const members = await redis.hkeys(commitsKey(id));
       return members.map(Number).sort((a, b) => a - b);
+    },
+
+    async acceptedCommits(id) {
+      const all = await redis.hgetall(commitsKey(id));
+      return new Map(Object.entries(all).map(([index, attempt]) => [Number(index), attempt]));
     },
 
     async list(options = {}) {
@@ -535,11 +726,21 @@ export function makeRedisJobStore(
     async delete(id) {
       const [tenant, key, createdAt] = await redis.hmget(jobKey(id), 'tenant', 'idempotencyKey', 'createdAt');
       if (tenant == null || createdAt == null) {
-        await redis.del(jobKey(id), chunksKey(id));
+        await redis.del(jobKey(id), chunksKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id));
         return;
       }
-      const keys = [jobKey(id), chunksKey(id), activeKey(tenant), tenantIndexKey(tenant), globalIndexKey];
-      if (key != null) keys.push(idemKey(tenant, key));
+      const keys = [
+        jobKey(id),
+        chunksKey(id),
+        activeKey(tenant),
+        tenantIndexKey(tenant),
+        globalIndexKey,
+        // A key nobody sets stands in when the job had no idempotency key.
+        key != null ? idemKey(tenant, key) : `${prefix}:idem:${tenant}:`,
+        commitsKey(id),
+        attemptsKey(id),
+        segmentsKey(id),
+      ];
       await runScript(redis, deleteScript, keys, [id, indexMember(createdAt, id)]);
     },
   };

@@ -1,6 +1,9 @@
 import type { ModelSpec } from '../../schemas/model-spec.js';
 import type { Storage } from '../storage/storage.js';
 import type { DeviceRequest } from './devices.js';
+import { ModelChanged } from './errors/model-changed.js';
+import { ModelDigestMismatch } from './errors/model-digest-mismatch.js';
+import { fetchModel } from './model-store.js';
 import { type OpenedModel, openModel } from './open-scorer.js';
 
 export interface ScorerPoolOptions {
@@ -8,32 +11,115 @@ export interface ScorerPoolOptions {
   cacheDir: string;
   device?: DeviceRequest;
   intraOpThreads?: number;
+  /**
+   * Sessions kept open at most (default 4, `QUIVER_MAX_OPEN_MODELS`): beyond it the least recently used
+   * one that no chunk is using is closed, so a long-lived worker serving many models stays bounded. Sessions
+   * in use are never closed; the pool may then hold more until they are released.
+   */
+  maxOpenModels?: number;
   log?: (message: string) => void;
 }
 
+/** An open model lent to one chunk; `release()` once the chunk is done with it (safe to call twice). */
+export interface ModelLease extends OpenedModel {
+  release(): void;
+}
+
+interface Entry {
+  opened: Promise<OpenedModel>;
+  users: number;
+}
+
 /**
- * The models a worker process has open: one session per model (by URI and pinned digest), created on first
- * use and kept for every later chunk of any job that uses it.
+ * The models a worker process has open: one session per model digest, shared by every chunk of every job
+ * that scores with those bytes. A job names its model by digest (pinned in the spec, or resolved once at
+ * planning), so a model replaced at its URI is never mistaken for the one a job planned with.
  */
 export function makeScorerPool(options: ScorerPoolOptions) {
-  const open = new Map<string, Promise<OpenedModel>>();
+  const maxOpen = options.maxOpenModels ?? 4;
+  // Map order is recency order: a used entry is moved to the end.
+  const open = new Map<string, Entry>();
+
+  /** Closes idle sessions, least recently used first, while more than `maxOpen` are open. */
+  function evict(): void {
+    for (const [digest, entry] of open) {
+      if (open.size <= maxOpen) return;
+      if (entry.users > 0) continue;
+      open.delete(digest);
+      void entry.opened.then(
+        (o) => o.host.close(),
+        () => undefined,
+      );
+      options.log?.(`closed model ${digest} (least recently used of ${open.size + 1} open)`);
+    }
+  }
+
+  /**
+   * The model's digest: the spec's pin (verified against the bytes unless cached), or the digest of what the
+   * URI serves now, fetched into the content-addressed cache so chunks need not fetch it again.
+   */
+  async function resolve(spec: ModelSpec, signal?: AbortSignal): Promise<string> {
+    const model = await fetchModel(options.storage, spec.uri, {
+      cacheDir: options.cacheDir,
+      sha256: spec.sha256,
+      signal,
+    });
+    return model.sha256;
+  }
+
   return {
-    open(spec: ModelSpec, signal?: AbortSignal): Promise<OpenedModel> {
-      const key = `${spec.uri}#${spec.sha256 ?? ''}`;
-      let opened = open.get(key);
-      if (!opened) {
-        opened = openModel(options.storage, spec, { ...options, signal });
-        // A failed open is not cached: the next chunk tries again (the error may be transient storage).
-        opened.catch(() => open.delete(key));
-        open.set(key, opened);
+    resolve,
+
+    /**
+     * Opens (or shares) the session for the model with `sha256`. Unpinned specs whose URI now serves other
+     * bytes than `sha256` (and whose bytes the cache lacks) throw `ModelChanged`.
+     */
+    async acquire(spec: ModelSpec, sha256: string | undefined, signal?: AbortSignal): Promise<ModelLease> {
+      const digest = (sha256 ?? spec.sha256 ?? (await resolve(spec, signal))).toLowerCase();
+      let entry = open.get(digest);
+      if (entry) open.delete(digest);
+      else {
+        const opened = openModel(options.storage, { ...spec, sha256: digest }, { ...options, signal }).catch(
+          (error: unknown) => {
+            // A failed open is not kept: the next chunk tries again (the error may be transient storage).
+            if (open.get(digest) === entry) open.delete(digest);
+            if (error instanceof ModelDigestMismatch && spec.sha256 === undefined)
+              throw new ModelChanged(spec.uri, digest, error.actual);
+            throw error;
+          },
+        );
+        entry = { opened, users: 0 };
       }
-      return opened;
+      open.set(digest, entry);
+      entry.users += 1;
+      const leased = entry;
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        leased.users -= 1;
+        evict();
+      };
+      try {
+        const model = await leased.opened;
+        evict();
+        return { ...model, release };
+      } catch (error) {
+        release();
+        throw error;
+      }
     },
+
+    /** Sessions open now (for tests and metrics). */
+    get size(): number {
+      return open.size;
+    },
+
     /** Closes every session. Safe to call twice. */
     async close(): Promise<void> {
       const all = [...open.values()];
       open.clear();
-      await Promise.allSettled(all.map(async (o) => (await o).host.close()));
+      await Promise.allSettled(all.map(async (e) => (await e.opened).host.close()));
     },
   };
 }

@@ -7,6 +7,7 @@ import { StorageAccessDenied } from './errors/storage-access-denied.js';
 import { StorageError } from './errors/storage-error.js';
 import { StorageNotFound } from './errors/storage-not-found.js';
 import { InvalidStorageUri } from './errors/invalid-storage-uri.js';
+import { ObjectChanged } from './errors/object-changed.js';
 import { makeGlobMatcher } from './glob.js';
 import { abortError, resolveRetryPolicy, withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
 import type {
@@ -68,12 +69,16 @@ function retrying<T>(
   return withRetry(policy, { uri, signal, mapError: (error) => mapFileError(error, uri) }, operation);
 }
 
+/** Size + nanosecond mtime: changes on any rewrite that a reader could observe, without hashing content. */
+function fingerprint(stats: BigIntStats): string {
+  return `${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}`;
+}
+
 function objectInfo(filePath: string, stats: BigIntStats): ObjectInfo {
   return {
     uri: fileUri(filePath),
     size: Number(stats.size),
-    // Size + nanosecond mtime: changes on any rewrite that a reader could observe, without hashing content.
-    etag: `${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}`,
+    etag: fingerprint(stats),
     lastModified: stats.mtime,
   };
 }
@@ -175,7 +180,11 @@ async function readFile(
   return retrying(policy, uri, options.signal, async () => {
     const handle = await fs.open(filePath, 'r');
     try {
-      const size = (await handle.stat()).size;
+      // The open file's own stat: what is checked is exactly what is read, even if it is replaced meanwhile.
+      const stats = await handle.stat({ bigint: true });
+      if (options.ifMatch !== undefined && fingerprint(stats) !== options.ifMatch)
+        throw new ObjectChanged(uri, options.ifMatch, fingerprint(stats));
+      const size = Number(stats.size);
       const start = Math.min(range?.start ?? 0, size);
       const end = Math.max(start, Math.min(range?.end ?? size, size));
       const into = options.into;

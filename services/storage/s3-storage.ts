@@ -15,6 +15,7 @@ import {
 
 import { IncompleteRead } from './errors/incomplete-read.js';
 import { InvalidStorageUri } from './errors/invalid-storage-uri.js';
+import { ObjectChanged } from './errors/object-changed.js';
 import { StorageAccessDenied } from './errors/storage-access-denied.js';
 import { StorageError } from './errors/storage-error.js';
 import { StorageNotFound } from './errors/storage-not-found.js';
@@ -233,6 +234,20 @@ async function statObject(context: S3Context, uri: string, options: CallOptions 
   };
 }
 
+/** The object's ETag now, for an error message; undefined when it is gone. */
+async function currentEtag(
+  context: S3Context,
+  uri: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  try {
+    return (await statObject(context, uri, { signal })).etag;
+  } catch (error) {
+    if (error instanceof StorageNotFound) return undefined;
+    throw error;
+  }
+}
+
 /** `bytes 0-99/1234` → first byte, last byte, total. */
 function parseContentRange(header: string | undefined): { first: number; last: number } | undefined {
   const match = header === undefined ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim());
@@ -262,16 +277,30 @@ async function readObject(
           Bucket: bucket,
           Key: key,
           ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end - 1}` }),
+          ...(options.ifMatch === undefined ? {} : { IfMatch: `"${options.ifMatch}"` }),
         }),
         { abortSignal: options.signal },
       );
     } catch (error) {
+      if (options.ifMatch !== undefined && (error as SdkError).$metadata?.httpStatusCode === 412)
+        throw new ObjectChanged(uri, options.ifMatch, await currentEtag(context, uri, options.signal), {
+          cause: error,
+        });
       // A range starting at or past the end is empty under our clamping rule, not an error.
       if (range !== undefined && (error as SdkError).$metadata?.httpStatusCode === 416)
         return new Uint8Array(0);
       throw error;
     }
     const body = response.Body as AsyncIterable<Uint8Array> | undefined;
+    // Servers that ignore If-Match still answer the version they served.
+    if (
+      options.ifMatch !== undefined &&
+      response.ETag !== undefined &&
+      unquote(response.ETag) !== options.ifMatch
+    ) {
+      (body as { destroy?: () => void } | undefined)?.destroy?.();
+      throw new ObjectChanged(uri, options.ifMatch, unquote(response.ETag));
+    }
     const contentRange = parseContentRange(response.ContentRange);
     const contentLength = response.ContentLength;
     let bytes: Uint8Array;

@@ -35,6 +35,12 @@ export interface ReadOptions extends CallOptions {
    * the caller reuses the buffer. Implementations may ignore it.
    */
   into?: Uint8Array;
+  /**
+   * Read only this version of the object (its `ObjectInfo.etag`): if the object changed, the read throws
+   * `ObjectChanged` instead of returning the other version's bytes (s3://: `If-Match` plus a check of the
+   * ETag answered; file://: the open file's size+mtime).
+   */
+  ifMatch?: string;
 }
 
 export type WriteBody = Uint8Array | AsyncIterable<Uint8Array>;

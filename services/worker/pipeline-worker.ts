@@ -67,6 +67,7 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
         }
       },
       finalize: (jobId) => queues.enqueueFinalize(jobId),
+      removeQueuedChunks: (jobId, chunksTotal) => queues.removeQueuedChunks(jobId, chunksTotal),
     },
   };
 
@@ -126,6 +127,17 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
       },
     ),
   ];
+  // BullMQ lets a processor whose lock could not be renewed run on (DESIGN, measured): another worker may
+  // already hold the chunk. Abort it, so a frozen or partitioned worker stops instead of writing on; the
+  // fencing token refuses whatever it would still try to commit.
+  for (const worker of workers) {
+    worker.on('lockRenewalFailed', (jobIds) => {
+      for (const id of jobIds) {
+        deps.log('lock lost; attempt aborted', { bullJobId: id, queue: worker.name });
+        worker.cancelJob(id, `LOCK_LOST: the lock of ${id} could not be renewed; the attempt stops`);
+      }
+    });
+  }
   for (const worker of workers) {
     // A transient failure that ran out of retries fails the job with the last error.
     worker.on('failed', (job, error) => {

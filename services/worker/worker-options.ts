@@ -53,6 +53,11 @@ export interface WorkerOptions {
   modelCacheDir?: string;
   /** Tuned batch sizes, kept across restarts. Default `<tmp>/quiver-tuning.json`. `QUIVER_TUNING_CACHE`. */
   tuningCachePath?: string;
+  /**
+   * Model sessions a worker process keeps open at most; beyond it the least recently used idle one is
+   * closed. Default 4. `QUIVER_MAX_OPEN_MODELS`.
+   */
+  maxOpenModels?: number;
 }
 
 /** {@link WorkerOptions} with every default filled; `spotNoticeUrl` stays undefined when polling is off. */
@@ -70,6 +75,7 @@ export interface CompiledWorkerOptions {
   checkpointMs: number;
   modelCacheDir: string;
   tuningCachePath: string;
+  maxOpenModels: number;
 }
 
 /** Everything a worker process needs from its configuration. */
@@ -87,6 +93,7 @@ export const workerDefaults = {
   spotPollSeconds: 5,
   lockSeconds: 30,
   checkpointSeconds: 30,
+  maxOpenModels: 4,
 } as const;
 
 /** Flags of `quiver worker`; each overrides its environment variable. */
@@ -126,6 +133,16 @@ function positiveSeconds(value: Given): number {
     );
   }
   return seconds;
+}
+
+function positiveCount(value: Given): number {
+  const count = /^\d+$/.test(value.text) ? Number(value.text) : NaN;
+  if (!(count >= 1) || !Number.isSafeInteger(count))
+    throw new InvalidWorkerConfig(
+      value.source,
+      `expected a whole number of at least 1, got ${JSON.stringify(value.text)}`,
+    );
+  return count;
 }
 
 function spotNoticeUrl(value: Given): string | undefined {
@@ -192,6 +209,8 @@ export function parseWorkerOptions(
   if (models) options.modelCacheDir = models.text;
   const tuning = fromEnv(env, 'QUIVER_TUNING_CACHE');
   if (tuning) options.tuningCachePath = tuning.text;
+  const maxOpenModels = fromEnv(env, 'QUIVER_MAX_OPEN_MODELS');
+  if (maxOpenModels) options.maxOpenModels = positiveCount(maxOpenModels);
   return options;
 }
 
@@ -205,6 +224,7 @@ export function addWorkerDefaults(options: WorkerOptions): WorkerOptionsWithDefa
     checkpointSeconds: options.checkpointSeconds ?? workerDefaults.checkpointSeconds,
     modelCacheDir: options.modelCacheDir ?? join(tmpdir(), 'quiver-models'),
     tuningCachePath: options.tuningCachePath ?? join(tmpdir(), 'quiver-tuning.json'),
+    maxOpenModels: options.maxOpenModels ?? workerDefaults.maxOpenModels,
   };
 }
 
@@ -220,6 +240,7 @@ export function compileWorkerOptions(
     checkpointMs: Math.max(1, Math.round(options.checkpointSeconds * 1000)),
     modelCacheDir: options.modelCacheDir,
     tuningCachePath: options.tuningCachePath,
+    maxOpenModels: options.maxOpenModels,
   };
   if (options.spotNoticeUrl !== undefined) compiled.spotNoticeUrl = options.spotNoticeUrl;
   return compiled;

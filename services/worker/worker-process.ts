@@ -62,6 +62,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
   const scorers = makeScorerPool({
     storage,
     cacheDir: options.modelCacheDir,
+    maxOpenModels: options.maxOpenModels,
     device,
     log: (message) => log.info(message),
   });

@@ -289,6 +289,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       checkpointMs: 30_000,
       modelCacheDir: join(dir, 'models'),
       tuningCachePath: join(dir, 'tuning.json'),
+      maxOpenModels: 4,
     };
     const lines: string[] = [];
     const supervise = () => {

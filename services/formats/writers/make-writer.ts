@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Table, util, type RecordBatch, type Schema } from 'apache-arrow';
 import type { OutputFormat } from '../../../schemas/chunk-descriptor.js';
 import type { CallOptions, Storage } from '../../storage/storage.js';
@@ -21,6 +22,8 @@ export interface WrittenPart {
   uri: string;
   rows: number;
   bytes: number;
+  /** SHA-256 of the bytes written (lowercase hex): the manifest lists it so readers can verify parts. */
+  sha256: string;
 }
 
 /**
@@ -84,7 +87,12 @@ export function makeWriter(format: OutputFormat): BatchWriter {
       const bytes = await encode(batches, options);
       options.signal?.throwIfAborted();
       await storage.write(uri, bytes, { contentType: encoding.contentType, signal: options.signal });
-      return { uri, rows: batches.reduce((sum, batch) => sum + batch.numRows, 0), bytes: bytes.byteLength };
+      return {
+        uri,
+        rows: batches.reduce((sum, batch) => sum + batch.numRows, 0),
+        bytes: bytes.byteLength,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      };
     },
   };
 }

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChunkCommit, outputLayout } from '../../../jobs/output-layout.js';
+import { outputLayout } from '../../../jobs/output-layout.js';
+import { readAcceptedCommit } from '../../helpers/accepted-commit.js';
 import type { PipelineDeps } from '../../../jobs/pipeline-deps.js';
 import { planInput } from '../../../jobs/plan/plan-input.js';
 import { processScore } from '../../../jobs/score/process-score.js';
@@ -139,7 +140,11 @@ describe('records that cannot be decoded (real Redis, files, ONNX Runtime)', () 
     const abort = new AbortController();
     const deps: PipelineDeps = {
       ...pipeline.worker.deps,
-      enqueue: { chunks: () => Promise.resolve(), finalize: () => Promise.resolve() },
+      enqueue: {
+        chunks: () => Promise.resolve(),
+        finalize: () => Promise.resolve(),
+        removeQueuedChunks: () => Promise.resolve(0),
+      },
       checkpointMs: 0,
       log: (m, c) => {
         logs.push(`${m} ${JSON.stringify(c ?? {})}`);
@@ -157,15 +162,15 @@ describe('records that cannot be decoded (real Redis, files, ONNX Runtime)', () 
     expect(logs.some((l) => l.startsWith('chunk resumed'))).toBe(true);
 
     const layout = outputLayout(parsed.output.uri, record.id, 'parquet');
-    const commit = JSON.parse(text(await storage.read(layout.commit(0)))) as ChunkCommit;
+    const commit = await readAcceptedCommit(pipeline.store, storage, layout, record.id, 0);
     expect([commit.rows, commit.rejected]).toEqual([ROWS - BAD.size, BAD.size]);
     commit.segments.forEach((s, i) => expect(s.rowStart).toBe(i === 0 ? 0 : commit.segments[i - 1]!.rowEnd));
-    expect(await idsOf(commit.segments.map((s) => ({ uri: s.part })))).toEqual(
+    expect(await idsOf(commit.segments.map((s) => ({ uri: s.part.uri })))).toEqual(
       Array.from({ length: ROWS }, (_, id) => id).filter((id) => !BAD.has(id)),
     );
     const refusedRows: unknown[] = [];
-    for (const s of commit.segments.filter((seg) => seg.rejectedUri))
-      for (const line of text(await storage.read(s.rejectedUri!))
+    for (const s of commit.segments.filter((seg) => seg.rejectedFile))
+      for (const line of text(await storage.read(s.rejectedFile!.uri))
         .trim()
         .split('\n'))
         refusedRows.push((JSON.parse(line) as { _objectRow: number })._objectRow);

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChunkCommit } from '../../../jobs/output-layout.js';
+import type { ChunkCommit } from '../../../schemas/chunk-commit.js';
+import { readAcceptedCommit } from '../../helpers/accepted-commit.js';
 import { outputLayout } from '../../../jobs/output-layout.js';
 import type { PipelineDeps } from '../../../jobs/pipeline-deps.js';
 import { planInput } from '../../../jobs/plan/plan-input.js';
@@ -84,7 +85,11 @@ describe('checkpointed chunks', () => {
     storage: s3.storage,
     readers,
     scorers,
-    enqueue: { chunks: () => Promise.resolve(), finalize: () => Promise.resolve() },
+    enqueue: {
+      chunks: () => Promise.resolve(),
+      finalize: () => Promise.resolve(),
+      removeQueuedChunks: () => Promise.resolve(0),
+    },
     log: (m, c) => logs.push(`${m} ${JSON.stringify(c ?? {})}`),
     checkpointMs,
   });
@@ -94,7 +99,11 @@ describe('checkpointed chunks', () => {
     for (const segment of commit.segments) {
       for await (const batch of readers
         .readerFor('parquet')
-        .readPart(s3.storage, { uri: segment.part, size: segment.bytes, range: { kind: 'whole' } })) {
+        .readPart(s3.storage, {
+          uri: segment.part.uri,
+          size: segment.part.bytes,
+          range: { kind: 'whole' },
+        })) {
         for (let r = 0; r < batch.numRows; r++)
           rows.push([batch.getChild('id')!.get(r) as bigint, batch.getChild('score')!.get(r) as number]);
       }
@@ -106,10 +115,10 @@ describe('checkpointed chunks', () => {
     // The reference: the same chunk scored in one go.
     const clean = await runningJob('clean');
     await processScore(deps([], 3_600_000), clean.id, clean.chunk);
-    const cleanCommit = JSON.parse(
-      new TextDecoder().decode(await s3.storage.read(clean.layout.commit(0))),
-    ) as ChunkCommit;
-    expect(cleanCommit.segments.map((s) => s.part)).toEqual([clean.layout.part(0)]);
+    const cleanCommit = await readAcceptedCommit(store, s3.storage, clean.layout, clean.id, 0);
+    expect(cleanCommit.segments.map((s) => s.part.uri)).toEqual([
+      clean.layout.segmentPart(0, cleanCommit.attempt, 0),
+    ]);
 
     const job = await runningJob('killed');
     const logs: string[] = [];
@@ -138,9 +147,7 @@ describe('checkpointed chunks', () => {
       (JSON.parse(secondAttempt[0]!.slice('segment committed '.length)) as { rowStart: number }).rowStart,
     ).toBe(fromRow);
 
-    const commit = JSON.parse(
-      new TextDecoder().decode(await s3.storage.read(job.layout.commit(0))),
-    ) as ChunkCommit;
+    const commit = await readAcceptedCommit(store, s3.storage, job.layout, job.id, 0);
     expect(commit.rows).toBe(ROWS);
     commit.segments.forEach((s, i) => expect(s.rowStart).toBe(i === 0 ? 0 : commit.segments[i - 1]!.rowEnd));
     expect(commit.segments.at(-1)!.rowEnd).toBe(ROWS);

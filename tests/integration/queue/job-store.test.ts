@@ -229,44 +229,69 @@ describe('RedisJobStore', () => {
   it('reports a missing job as JobNotFound', async () => {
     await expect(store.transition('nope', 'planning')).rejects.toBeInstanceOf(JobNotFound);
     await expect(store.setChunksTotal('nope', 3)).rejects.toBeInstanceOf(JobNotFound);
-    await expect(store.commitChunk('nope', 0, { rows: 1, rejected: 0 })).rejects.toMatchObject({
+    await expect(
+      store.commitChunk('nope', 0, { rows: 1, rejected: 0, attempt: 'a00001' }),
+    ).rejects.toMatchObject({
       code: 'JOB_NOT_FOUND',
     });
     expect(await keysOf(prefix)).toEqual([]);
   });
 
-  it('counts a chunk committed 20 times concurrently exactly once', async () => {
+  /** A job in `running` with `chunks` chunks, as planning leaves it. */
+  async function runningJob(chunks: number): Promise<string> {
     const { record } = await store.create(spec);
-    await store.setChunksTotal(record.id, 4);
+    await store.transition(record.id, 'planning');
+    await store.setChunksTotal(record.id, chunks);
+    await store.transition(record.id, 'running');
+    return record.id;
+  }
+
+  let attempts = 0;
+  /** Commits chunk `index` as a fresh attempt would: fencing token first, then the commit. */
+  async function commit(id: string, index: number, rows: number, rejected = 0) {
+    const attempt = `t${String(++attempts).padStart(6, '0')}`;
+    await store.beginAttempt(id, index, attempt);
+    return store.commitChunk(id, index, { rows, rejected, attempt });
+  }
+
+  it('counts a chunk committed 20 times concurrently exactly once', async () => {
+    const id = await runningJob(4);
+    await store.beginAttempt(id, 2, 'same01');
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => store.commitChunk(record.id, 2, { rows: 1000, rejected: 3 })),
+      Array.from({ length: 20 }, () =>
+        store.commitChunk(id, 2, { rows: 1000, rejected: 3, attempt: 'same01' }),
+      ),
     );
     expect(results.filter((r) => r.first)).toHaveLength(1);
     for (const r of results) expect(r).toMatchObject({ chunksDone: 1, chunksTotal: 4 });
-    const after = await store.get(record.id);
+    const after = await store.get(id);
     expect(after?.progress).toMatchObject({ chunksDone: 1, rowsScored: 1000, rowsRejected: 3 });
   });
 
   it('tracks chunks total, done and rows', async () => {
-    const { record } = await store.create(spec);
-    await store.transition(record.id, 'planning');
-    await store.setChunksTotal(record.id, 3);
-    await store.transition(record.id, 'running');
-    expect(await store.commitChunk(record.id, 1, { rows: 10, rejected: 0 })).toEqual({
+    const id = await runningJob(3);
+    const record = { id };
+    expect(await commit(id, 1, 10)).toEqual({
+      outcome: 'accepted',
       first: true,
       chunksDone: 1,
       chunksTotal: 3,
+      overLimit: false,
     });
-    expect(await store.commitChunk(record.id, 0, { rows: 20, rejected: 2 })).toEqual({
+    expect(await commit(id, 0, 20, 2)).toEqual({
+      outcome: 'accepted',
       first: true,
       chunksDone: 2,
       chunksTotal: 3,
+      overLimit: false,
     });
     // A re-delivered chunk (even with other counts) changes nothing.
-    expect(await store.commitChunk(record.id, 1, { rows: 99, rejected: 99 })).toEqual({
+    expect(await commit(id, 1, 99, 99)).toEqual({
+      outcome: 'duplicate',
       first: false,
       chunksDone: 2,
       chunksTotal: 3,
+      overLimit: false,
     });
     expect(await store.isCommitted(record.id, 0)).toBe(true);
     expect(await store.isCommitted(record.id, 2)).toBe(false);
@@ -277,12 +302,91 @@ describe('RedisJobStore', () => {
       rowsScored: 30,
       rowsRejected: 2,
     });
-    await expect(store.commitChunk(record.id, -1, { rows: 1, rejected: 0 })).rejects.toBeInstanceOf(
-      RangeError,
+    await expect(
+      store.commitChunk(id, -1, { rows: 1, rejected: 0, attempt: 'x00001' }),
+    ).rejects.toBeInstanceOf(RangeError);
+    await expect(
+      store.commitChunk(id, 2, { rows: 1.5, rejected: 0, attempt: 'x00001' }),
+    ).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('accepts commits only from the current attempt of a running job (fencing)', async () => {
+    const id = await runningJob(2);
+    expect(await store.beginAttempt(id, 0, 'first1')).toEqual({ state: 'started', segments: [] });
+    expect(await store.acceptSegment(id, 0, 'first1', '000000000000-first1')).toBe('current');
+    // A second attempt takes the chunk over; it resumes after the first one's accepted segment.
+    expect(await store.beginAttempt(id, 0, 'second')).toEqual({
+      state: 'started',
+      segments: ['000000000000-first1'],
+    });
+    expect(await store.attemptState(id, 0, 'first1')).toBe('superseded');
+    expect(await store.acceptSegment(id, 0, 'first1', '000000001024-first1')).toBe('superseded');
+    expect(await store.commitChunk(id, 0, { rows: 5, rejected: 0, attempt: 'first1' })).toMatchObject({
+      outcome: 'stale',
+      first: false,
+      chunksDone: 0,
+    });
+    expect(await store.acceptSegment(id, 0, 'second', '000000001024-second')).toBe('current');
+    expect(await store.commitChunk(id, 0, { rows: 7, rejected: 0, attempt: 'second' })).toMatchObject({
+      outcome: 'accepted',
+      chunksDone: 1,
+    });
+    expect(await store.acceptedCommits(id)).toEqual(new Map([[0, 'second']]));
+    expect(await store.attemptState(id, 0, 'second')).toBe('committed');
+    expect(await store.beginAttempt(id, 0, 'third1')).toEqual({ state: 'committed' });
+    // Once the job leaves `running`, nothing more is accepted, and no attempt can start.
+    await store.beginAttempt(id, 1, 'late01');
+    await store.transition(id, 'cancelling');
+    expect(await store.attemptState(id, 1, 'late01')).toBe('cancelling');
+    expect(await store.acceptSegment(id, 1, 'late01', '000000000000-late01')).toBe('cancelling');
+    expect((await store.commitChunk(id, 1, { rows: 1, rejected: 0, attempt: 'late01' })).outcome).toBe(
+      'stale',
     );
-    await expect(store.commitChunk(record.id, 2, { rows: 1.5, rejected: 0 })).rejects.toBeInstanceOf(
-      RangeError,
+    expect(await store.beginAttempt(id, 1, 'late02')).toEqual({ state: 'stopped', status: 'cancelling' });
+    expect((await store.get(id))?.progress).toMatchObject({ chunksDone: 1, rowsScored: 7 });
+  });
+
+  it('adopts a chunk found in storage only while the job is planning', async () => {
+    const { record } = await store.create(spec);
+    await store.transition(record.id, 'planning');
+    await store.setPlan(record.id, { chunksTotal: 2, inputRows: 100, modelSha256: 'f'.repeat(64) });
+    expect((await store.adoptChunk(record.id, 0, { rows: 50, rejected: 0, attempt: 'old001' })).outcome).toBe(
+      'accepted',
     );
+    await store.transition(record.id, 'running');
+    expect((await store.adoptChunk(record.id, 1, { rows: 50, rejected: 0, attempt: 'old002' })).outcome).toBe(
+      'stale',
+    );
+    const after = await store.get(record.id);
+    expect(after?.modelSha256).toBe('f'.repeat(64));
+    expect(after?.progress).toMatchObject({ chunksDone: 1, rowsTotal: 100 });
+  });
+
+  it('tells the commit that puts refused rows over the limit of the input rows', async () => {
+    const { record } = await store.create(spec);
+    await store.transition(record.id, 'planning');
+    await store.setPlan(record.id, { chunksTotal: 10, inputRows: 1000 });
+    await store.transition(record.id, 'running');
+    const limited = async (index: number, rejected: number) => {
+      await store.beginAttempt(record.id, index, `lim${index}00`);
+      return store.commitChunk(record.id, index, {
+        rows: 100 - rejected,
+        rejected,
+        attempt: `lim${index}00`,
+        maxInvalidFraction: 0.01,
+      });
+    };
+    expect((await limited(0, 10)).overLimit).toBe(false); // 10 of 1000: at the limit, not over it
+    expect((await limited(1, 1)).overLimit).toBe(true);
+  });
+
+  it('deletes the attempt, segment and commit bookkeeping with the job', async () => {
+    const id = await runningJob(1);
+    await store.beginAttempt(id, 0, 'gone01');
+    await store.acceptSegment(id, 0, 'gone01', '000000000000-gone01');
+    await store.commitChunk(id, 0, { rows: 1, rejected: 0, attempt: 'gone01' });
+    await store.delete(id);
+    expect((await keysOf(prefix)).filter((k) => k.includes(id))).toEqual([]);
   });
 
   it('computes the row rate and the ETA from the observed chunk rate', async () => {
@@ -297,8 +401,8 @@ describe('RedisJobStore', () => {
     // Planned but nothing done: rate unknown.
     expect((await store.get(record.id))?.progress.etaSeconds).toBeNull();
 
-    await store.commitChunk(record.id, 0, { rows: 500_000, rejected: 0 });
-    await store.commitChunk(record.id, 1, { rows: 500_000, rejected: 0 });
+    await commit(record.id, 0, 500_000);
+    await commit(record.id, 1, 500_000);
     clock.ms += 8_000; // 10 s since planning began: 2 chunks in 10 s → 8 left take 40 s.
     expect((await store.get(record.id))?.progress).toMatchObject({
       chunksDone: 2,
@@ -307,7 +411,7 @@ describe('RedisJobStore', () => {
       etaSeconds: 40,
     });
 
-    for (let i = 2; i < 10; i++) await store.commitChunk(record.id, i, { rows: 500_000, rejected: 0 });
+    for (let i = 2; i < 10; i++) await commit(record.id, i, 500_000);
     clock.ms += 10_000;
     expect((await store.get(record.id))?.progress).toMatchObject({ rowsPerSecond: 250_000, etaSeconds: 0 });
 
@@ -322,7 +426,8 @@ describe('RedisJobStore', () => {
     const { record } = await store.create(spec);
     await store.transition(record.id, 'planning');
     await store.setChunksTotal(record.id, 4);
-    await store.commitChunk(record.id, 0, { rows: 1, rejected: 0 });
+    await store.transition(record.id, 'running');
+    await commit(record.id, 0, 1);
     clock.ms += 1_000;
     await store.transition(record.id, 'cancelling');
     expect((await store.get(record.id))?.progress.etaSeconds).toBeNull();
@@ -343,7 +448,10 @@ describe('RedisJobStore', () => {
     const forgetfulStore = makeRedisJobStore(forgetful, prefix);
     const { record } = await forgetfulStore.create(spec);
     expect(refused).toBe(1);
-    expect((await forgetfulStore.commitChunk(record.id, 0, { rows: 1, rejected: 0 })).first).toBe(true);
+    await forgetfulStore.transition(record.id, 'planning');
+    expect(
+      (await forgetfulStore.adoptChunk(record.id, 0, { rows: 1, rejected: 0, attempt: 'a00001' })).first,
+    ).toBe(true);
   });
 
   it("lists a tenant's jobs newest first, page by page, with no duplicates or gaps", async () => {

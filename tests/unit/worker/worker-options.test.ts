@@ -27,6 +27,7 @@ describe('worker options', () => {
       checkpointMs: 30_000,
       modelCacheDir: join(tmpdir(), 'quiver-models'),
       tuningCachePath: join(tmpdir(), 'quiver-tuning.json'),
+      maxOpenModels: 4,
     });
     expect(redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{quiver}' });
   });
@@ -41,6 +42,7 @@ describe('worker options', () => {
       QUIVER_CHECKPOINT_SECONDS: '12.5',
       QUIVER_MODEL_CACHE: '/var/cache/quiver/models',
       QUIVER_TUNING_CACHE: '/var/cache/quiver/tuning.json',
+      QUIVER_MAX_OPEN_MODELS: '2',
       QUIVER_PREFIX: 'prod{q}',
     };
     const fromEnv = loadWorkerConfig([], env, twoGpus);
@@ -53,6 +55,7 @@ describe('worker options', () => {
       checkpointMs: 12_500,
       modelCacheDir: '/var/cache/quiver/models',
       tuningCachePath: '/var/cache/quiver/tuning.json',
+      maxOpenModels: 2,
     });
     expect(fromEnv.redis.prefix).toBe('prod{q}');
 
@@ -100,6 +103,8 @@ describe('worker options', () => {
     [{ QUIVER_SPOT_NOTICE_URL: 'yes' }, 'QUIVER_SPOT_NOTICE_URL'],
     [{ QUIVER_DEVICES: 'gpu:0' }, 'QUIVER_DEVICES'],
     [{ QUIVER_DEVICES: 'tpu' }, 'QUIVER_DEVICES'],
+    [{ QUIVER_MAX_OPEN_MODELS: '0' }, 'QUIVER_MAX_OPEN_MODELS'],
+    [{ QUIVER_MAX_OPEN_MODELS: '2.5' }, 'QUIVER_MAX_OPEN_MODELS'],
   ])('refuses %j, naming %s', (env, variable) => {
     expect(() => loadWorkerConfig([], env, noGpu)).toThrow(InvalidWorkerConfig);
     expect(() => loadWorkerConfig([], env, noGpu)).toThrow(`Invalid ${variable}:`);

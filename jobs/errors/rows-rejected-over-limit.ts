@@ -1,0 +1,18 @@
+/** More rows were refused than the job's `maxInvalidFraction` allows: it fails, with no `_SUCCESS`. */
+export class RowsRejectedOverLimit extends Error {
+  static readonly code = 'ROWS_REJECTED_OVER_LIMIT';
+  override readonly name = 'RowsRejectedOverLimit';
+  readonly code = RowsRejectedOverLimit.code;
+
+  constructor(
+    readonly rejected: number,
+    readonly inputRows: number,
+    readonly maxInvalidFraction: number,
+    /** The job's `rejected/` folder, where the refused rows and their reasons are. */
+    readonly uri: string,
+  ) {
+    super(
+      `${RowsRejectedOverLimit.code}: ${rejected} of ${inputRows} rows were refused (${((100 * rejected) / Math.max(1, inputRows)).toFixed(2)}%), over maxInvalidFraction ${maxInvalidFraction}; see ${uri}`,
+    );
+  }
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+const count = z.number().int().nonnegative();
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+
+/**
+ * Which attempt of a chunk wrote an object: a random id taken when the attempt starts. It is in every name
+ * the attempt writes, so two attempts never write different content under one name (DESIGN invariant 7).
+ */
+export const attemptIdSchema = z.string().regex(/^[0-9a-z]{6,32}$/);
+
+/** One object a commit references: where it is, how big it is and what its bytes hash to. */
+export const writtenObjectSchema = z.object({
+  uri: z.string().min(1),
+  bytes: count,
+  sha256: sha256Hex,
+});
+export type WrittenObject = z.infer<typeof writtenObjectSchema>;
+
+/** One input object as planning saw it; a read that finds another version fails with `INPUT_CHANGED`. */
+export const inputVersionSchema = z.object({
+  uri: z.string().min(1),
+  etag: z.string().optional(),
+  size: count,
+});
+export type InputVersion = z.infer<typeof inputVersionSchema>;
+
+/**
+ * A segment marker (`_segments/part-<i>/<rowStart>-<attempt>.json`): one checkpoint of a chunk, input
+ * stream rows `[rowStart, rowEnd)` scored into `part`, refused rows (if any) in `rejected`.
+ */
+export const segmentCommitSchema = z.object({
+  attempt: attemptIdSchema,
+  rowStart: count,
+  rowEnd: count,
+  rows: count,
+  rejected: count,
+  part: writtenObjectSchema,
+  rejectedFile: writtenObjectSchema.optional(),
+  specDigest: sha256Hex,
+  modelSha256: sha256Hex,
+});
+export type SegmentCommit = z.infer<typeof segmentCommitSchema>;
+
+/**
+ * A chunk commit marker (`_commits/part-<i>-<attempt>.json`): written before the commit is accepted in
+ * Redis; finalize reads only the accepted one. After Redis lost the job, planning adopts a marker only when
+ * spec digest, model digest and the chunk's inputs (`inputDigest`) all match the new plan.
+ */
+export const chunkCommitSchema = z.object({
+  index: count,
+  attempt: attemptIdSchema,
+  /** The chunk's segments in row order: one unless the chunk was resumed from a checkpoint. */
+  segments: z.array(segmentCommitSchema),
+  rows: count,
+  rejected: count,
+  bytes: count,
+  specDigest: sha256Hex,
+  modelSha256: sha256Hex,
+  /** `chunkInputDigest(descriptor)`: the objects, versions and ranges the chunk read. */
+  inputDigest: sha256Hex,
+  inputs: z.array(inputVersionSchema),
+  seconds: z.number().nonnegative(),
+});
+export type ChunkCommit = z.infer<typeof chunkCommitSchema>;

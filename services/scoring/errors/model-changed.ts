@@ -1,0 +1,20 @@
+/**
+ * The model URI no longer serves the bytes the job's planning resolved (the object was replaced) and the
+ * local cache does not hold them: the chunk cannot score with the job's one model (DESIGN invariant 8), so
+ * the job fails rather than mixing two models.
+ */
+export class ModelChanged extends Error {
+  static readonly code = 'MODEL_CHANGED';
+  override readonly name = 'ModelChanged';
+  readonly code = ModelChanged.code;
+
+  constructor(
+    readonly uri: string,
+    readonly planned: string,
+    readonly found: string,
+  ) {
+    super(
+      `MODEL_CHANGED: ${uri} now has sha256 ${found}, but the job was planned with ${planned}; resubmit it to score with the new model`,
+    );
+  }
+}
