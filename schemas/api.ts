@@ -84,6 +84,9 @@ export const jobResultsSchema = z.object({
       index: z.number().int(),
       uri: z.string(),
       rows: z.number().int(),
+      /** Size and SHA-256 of the part as written (from the manifest; absent for manifests before v0.2). */
+      bytes: z.number().int().optional(),
+      sha256: z.string().optional(),
       url: z.string().optional(),
     }),
   ),
@@ -92,6 +95,8 @@ export const jobResultsSchema = z.object({
       index: z.number().int(),
       uri: z.string(),
       rows: z.number().int(),
+      bytes: z.number().int().optional(),
+      sha256: z.string().optional(),
       url: z.string().optional(),
     }),
   ),

@@ -1,4 +1,5 @@
-import { createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -6,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fileURLToPath } from 'node:url';
 import type { JobResults } from '../../schemas/api.js';
+import { DownloadChecksumMismatch } from './errors/download-checksum-mismatch.js';
 import { DownloadFailed } from './errors/download-failed.js';
 import { DownloadSizeMismatch } from './errors/download-size-mismatch.js';
 
@@ -30,8 +32,9 @@ export interface DownloadOptions {
 interface Source {
   uri: string;
   url: string | undefined;
-  /** The manifest's size, for parts; rejected files have none to check against. */
+  /** The manifest's size and SHA-256 (absent in manifests before v0.2: then nothing is checked). */
   bytes: number | undefined;
+  sha256: string | undefined;
   target: string;
 }
 
@@ -87,6 +90,12 @@ async function downloadOne(source: Source, doFetch: typeof fetch): Promise<Downl
     const { size } = await stat(partial);
     if (source.bytes !== undefined && size !== source.bytes)
       throw new DownloadSizeMismatch(source.uri, source.bytes, size);
+    if (source.sha256 !== undefined) {
+      const hash = createHash('sha256');
+      await pipeline(createReadStream(partial), hash);
+      const actual = hash.digest('hex');
+      if (actual !== source.sha256) throw new DownloadChecksumMismatch(source.uri, source.sha256, actual);
+    }
     await rename(partial, source.target);
     return { uri: source.uri, path: source.target, bytes: size };
   } catch (error) {
@@ -96,7 +105,7 @@ async function downloadOne(source: Source, doFetch: typeof fetch): Promise<Downl
 }
 
 /**
- * Downloads a succeeded job's results into `dir`: every part (checked against the manifest's byte counts),
+ * Downloads a succeeded job's results into `dir`: every part (checked against the manifest's size and SHA-256),
  * every rejected file under `rejected/`, and `_manifest.json` last, so a folder holding a manifest is
  * complete. Parts with a presigned URL are fetched; file:// parts are copied.
  */
@@ -106,18 +115,22 @@ export async function downloadResults(
   options: DownloadOptions = {},
 ): Promise<DownloadedFile[]> {
   const doFetch = options.fetch ?? fetch;
-  const bytesOf = new Map(results.manifest.parts.map((p) => [p.index, p.bytes]));
+  // By URI: a resumed chunk has several parts under one index.
+  const listed = new Map<string, { bytes?: number; sha256?: string }>(
+    [...results.manifest.parts, ...results.manifest.rejected].map((p) => [p.uri, p]),
+  );
+  const checks = (uri: string) => ({ bytes: listed.get(uri)?.bytes, sha256: listed.get(uri)?.sha256 });
   const sources: Source[] = [
     ...results.parts.map((p) => ({
       uri: p.uri,
       url: p.url,
-      bytes: bytesOf.get(p.index),
+      ...checks(p.uri),
       target: join(dir, fileNameOf(p.uri, `part-${p.index}`)),
     })),
     ...results.rejected.map((r) => ({
       uri: r.uri,
       url: r.url,
-      bytes: undefined,
+      ...checks(r.uri),
       target: join(dir, 'rejected', fileNameOf(r.uri, `rejected-${r.index}`)),
     })),
   ];

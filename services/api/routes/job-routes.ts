@@ -197,7 +197,7 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
         summary: 'Get a job’s results',
         description:
           'The manifest of a succeeded job, and for every part (and rejected-rows file) in S3 a presigned GET ' +
-          'URL valid until `urlsExpireAt`. 409 `JOB_NOT_SUCCEEDED` for a job that has not succeeded. ' +
+          'URL valid until `urlsExpireAt`, with its size and SHA-256 to verify the download. 409 `JOB_NOT_SUCCEEDED` for a job that has not succeeded. ' +
           'Another tenant’s job is 404.',
         tags: ['jobs'],
         params: jobParams,
@@ -223,9 +223,7 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
         return { ...file, url: await presigner.presignGet(file.uri, expirySeconds) };
       };
       const signedAt = context.now();
-      const parts = await Promise.all(
-        manifest.parts.map(({ index, uri, rows }) => withUrl({ index, uri, rows })),
-      );
+      const parts = await Promise.all(manifest.parts.map((part) => withUrl(part)));
       const rejected = await Promise.all(manifest.rejected.map((file) => withUrl(file)));
       return {
         jobId: record.id,

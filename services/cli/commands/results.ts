@@ -45,7 +45,7 @@ a presigned URL for s3:// outputs, the file:// URI otherwise. With --json, print
 
   --download DIR  Fetch every part into DIR (presigned URLs fetched, file:// parts copied), check each size
                   against the manifest, put rejected files under DIR/rejected/, and write DIR/_manifest.json
-                  last. A size mismatch fails with DOWNLOAD_SIZE_MISMATCH (exit 1).
+                  last. A size or SHA-256 mismatch fails with DOWNLOAD_SIZE_MISMATCH or DOWNLOAD_CHECKSUM_MISMATCH (exit 1).
 
 Exits 5 when there is no such job, 1 when it has no results (not succeeded).
 

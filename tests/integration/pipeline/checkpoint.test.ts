@@ -97,13 +97,11 @@ describe('checkpointed chunks', () => {
   async function rowsOf(commit: ChunkCommit): Promise<Array<[bigint, number]>> {
     const rows: Array<[bigint, number]> = [];
     for (const segment of commit.segments) {
-      for await (const batch of readers
-        .readerFor('parquet')
-        .readPart(s3.storage, {
-          uri: segment.part.uri,
-          size: segment.part.bytes,
-          range: { kind: 'whole' },
-        })) {
+      for await (const batch of readers.readerFor('parquet').readPart(s3.storage, {
+        uri: segment.part.uri,
+        size: segment.part.bytes,
+        range: { kind: 'whole' },
+      })) {
         for (let r = 0; r < batch.numRows; r++)
           rows.push([batch.getChild('id')!.get(r) as bigint, batch.getChild('score')!.get(r) as number]);
       }

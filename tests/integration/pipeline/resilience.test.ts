@@ -195,10 +195,10 @@ describe('pipeline resilience', () => {
     await cancel(pipeline, id);
     const done = await pipeline.settle(id);
     expect(done.status).toBe('cancelled');
-    for (let i = 0; i < 200 && !pipeline.logs.some((l) => l.startsWith('chunk cancelled')); i++)
+    for (let i = 0; i < 200 && !pipeline.logs.some((l) => l.startsWith('attempt stopped')); i++)
       await new Promise((r) => setTimeout(r, 20));
     expect(
-      pipeline.logs.some((l) => l.startsWith('chunk cancelled')),
+      pipeline.logs.some((l) => l.startsWith('attempt stopped')),
       pipeline.logs.join('\n'),
     ).toBe(true);
     expect(performance.now() - cancelledAt).toBeLessThan(5_000);

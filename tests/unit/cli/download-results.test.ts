@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResults } from '../../../schemas/api.js';
 import { downloadResults, fileNameOf } from '../../../services/cli/download-results.js';
+import { createHash } from 'node:crypto';
+import { DownloadChecksumMismatch } from '../../../services/cli/errors/download-checksum-mismatch.js';
 import { DownloadFailed } from '../../../services/cli/errors/download-failed.js';
 import { DownloadSizeMismatch } from '../../../services/cli/errors/download-size-mismatch.js';
 import { fakeFetch } from './fixtures.js';
@@ -94,6 +96,36 @@ describe('downloadResults', () => {
     await expect(attempt).rejects.toBeInstanceOf(DownloadSizeMismatch);
     await expect(attempt).rejects.toThrow('got 5 bytes, the manifest records 100');
     expect(await readdir(out)).toEqual([]);
+  });
+
+  it('verifies each file against the SHA-256 its manifest records, by URI (a chunk may have several parts)', async () => {
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    const body = new Map([
+      ['https://s3.test/a', 'segment-a'],
+      ['https://s3.test/b', 'segment-b'],
+    ]);
+    const fetch = fakeFetch((url) => new Response(body.get(String(url)) ?? ''));
+    const twoSegments = (shaOfB: string): JobResults => {
+      const r = results(
+        [
+          { index: 0, uri: 's3://scores/job-1/part-00000-x.parquet', rows: 1, url: 'https://s3.test/a' },
+          { index: 0, uri: 's3://scores/job-1/part-00000-x-r1.parquet', rows: 1, url: 'https://s3.test/b' },
+        ],
+        [9, 9],
+      );
+      r.manifest.parts[0]!.sha256 = sha('segment-a');
+      r.manifest.parts[1]!.sha256 = shaOfB;
+      return r;
+    };
+    const good = join(dir, 'sha-good');
+    expect(await downloadResults(twoSegments(sha('segment-b')), good, { fetch: fetch.impl })).toHaveLength(3);
+    expect(await readFile(join(good, 'part-00000-x-r1.parquet'), 'utf8')).toBe('segment-b');
+
+    const bad = join(dir, 'sha-bad');
+    const attempt = downloadResults(twoSegments(sha('something else')), bad, { fetch: fetch.impl });
+    await expect(attempt).rejects.toBeInstanceOf(DownloadChecksumMismatch);
+    await expect(attempt).rejects.toThrow(`got sha256 ${sha('segment-b')}`);
+    expect((await readdir(bad)).filter((f) => f.includes('-r1'))).toEqual([]);
   });
 
   it('names what cannot be fetched: an error answer, an s3:// part without URL, a missing file', async () => {

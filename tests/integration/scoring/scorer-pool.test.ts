@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelPath } from '../../../scripts/lib/models.js';
+import { ModelChanged } from '../../../services/scoring/errors/model-changed.js';
+import { ModelDigestMismatch } from '../../../services/scoring/errors/model-digest-mismatch.js';
+import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
+import { makeFileStorage } from '../../../services/storage/file-storage.js';
+import { fileUri } from '../../../services/storage/uri.js';
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('scorer pool: one session per model digest, bounded', () => {
+  const storage = makeFileStorage();
+  let dir: string;
+  let mlp: Uint8Array;
+  let tree: Uint8Array;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'quiver-pool-'));
+    mlp = await readFile(await modelPath('tabular-mlp'));
+    tree = await readFile(await modelPath('tree-ensemble'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const spec = (uri: string, pin?: string) => ({ uri, ...(pin ? { sha256: pin } : {}) });
+
+  it('shares a session between URIs serving the same bytes, and closes idle ones beyond the bound', async () => {
+    const a = fileUri(join(dir, 'a.onnx'));
+    const copy = fileUri(join(dir, 'copy.onnx'));
+    const b = fileUri(join(dir, 'b.onnx'));
+    await storage.write(a, mlp);
+    await storage.write(copy, mlp);
+    await storage.write(b, tree);
+    const pool = makeScorerPool({
+      storage,
+      cacheDir: join(dir, 'cache-1'),
+      maxOpenModels: 1,
+      intraOpThreads: 1,
+    });
+    try {
+      expect(await pool.resolve(spec(a))).toBe(sha256(mlp));
+      const first = await pool.acquire(spec(a), undefined);
+      const shared = await pool.acquire(spec(copy), sha256(mlp));
+      expect(shared.host).toBe(first.host);
+      expect(pool.size).toBe(1);
+      // In use, the first model is not closed: the pool holds two until it is released.
+      const other = await pool.acquire(spec(b), undefined);
+      expect(other.model.sha256).toBe(sha256(tree));
+      expect(pool.size).toBe(2);
+      first.release();
+      first.release(); // twice is harmless
+      expect(pool.size).toBe(2);
+      shared.release();
+      expect(pool.size).toBe(1);
+      other.release();
+      // Opened again after eviction: a new session for the same digest.
+      const again = await pool.acquire(spec(a), sha256(mlp));
+      expect(again.host).not.toBe(first.host);
+      again.release();
+      expect(pool.size).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('scores with the planned digest from its cache, and names MODEL_CHANGED when the URI serves other bytes', async () => {
+    const uri = fileUri(join(dir, 'replaced.onnx'));
+    await storage.write(uri, mlp);
+    const planned = sha256(mlp);
+    const warm = makeScorerPool({ storage, cacheDir: join(dir, 'cache-warm'), intraOpThreads: 1 });
+    const cold = makeScorerPool({ storage, cacheDir: join(dir, 'cache-cold'), intraOpThreads: 1 });
+    try {
+      expect(await warm.resolve(spec(uri))).toBe(planned);
+      await storage.write(uri, tree);
+      // The worker that fetched the planned bytes keeps scoring with exactly those.
+      const lease = await warm.acquire(spec(uri), planned);
+      expect(lease.model.sha256).toBe(planned);
+      lease.release();
+      // A fresh worker cannot get them from the URI any more: the job must fail, never mix.
+      const error = await cold.acquire(spec(uri), planned).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ModelChanged);
+      expect(error).toMatchObject({ code: 'MODEL_CHANGED', uri, planned, found: sha256(tree) });
+      // A digest pinned by the spec itself keeps its own code.
+      await expect(
+        makeScorerPool({ storage, cacheDir: join(dir, 'cache-pinned') }).acquire(spec(uri, planned), planned),
+      ).rejects.toBeInstanceOf(ModelDigestMismatch);
+      expect(cold.size).toBe(0);
+    } finally {
+      await warm.close();
+      await cold.close();
+    }
+  });
+});
