@@ -154,7 +154,9 @@ describe('quiver job commands (the real binary against real API and worker proce
     const summary = await run(['results', job.id]);
     expect(summary.status).toBe(0);
     expect(summary.stdout).toContain('rows      20,000 scored, 0 rejected, 20,000 read');
-    expect(summary.stdout).toMatch(/^part +0 +[\d,]+ +\S+ \S+ +file:\/\/\S+\/part-00000\.parquet$/m);
+    expect(summary.stdout).toMatch(
+      /^part +0 +[\d,]+ +\S+ \S+ +file:\/\/\S+\/part-00000-[0-9a-z]+\.parquet$/m,
+    );
 
     const table = await run(['list', '--label', 'suite=cli']);
     expect(table.status).toBe(0);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   Field,
   Float32,
@@ -156,7 +157,12 @@ describe('makeWriter', () => {
     expect(writer.extension).toBe('.parquet');
     const written = await writer.write(storage, 'mem://out/part-00000.parquet', allTypesBatches());
     const bytes = storage.objects.get('mem://out/part-00000.parquet')!;
-    expect(written).toEqual({ uri: 'mem://out/part-00000.parquet', rows: 7, bytes: bytes.byteLength });
+    expect(written).toEqual({
+      uri: 'mem://out/part-00000.parquet',
+      rows: 7,
+      bytes: bytes.byteLength,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    });
     expect(text(bytes.subarray(0, 4))).toBe('PAR1');
     expect(storage.contentTypes.get('mem://out/part-00000.parquet')).toBe('application/vnd.apache.parquet');
   });
