@@ -272,24 +272,16 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 return {'started', redis.call('HGET', KEYS[4], ARGV[1]) or ''}
 `);
 
-// KEYS: job, commits, attempts. ARGV: index, attempt. Replies the attempt's state.
-const attemptStateScript = luaScript(`
+// KEYS: job, commits, attempts, segments. ARGV: index, attempt, segment ref ('' only checks). Replies the
+// attempt's state; the check and the append are one step: a segment is accepted only from the current
+// attempt of a running job.
+const attemptScript = luaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'committed' end
 if status ~= 'running' then return status end
 if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 'superseded' end
-return 'current'
-`);
-
-// KEYS: job, commits, attempts, segments. ARGV: index, attempt, segment ref. The check and the append are
-// one step: a segment is accepted only from the current attempt of a running job.
-const acceptSegmentScript = luaScript(`
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 'missing' end
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'committed' end
-if status ~= 'running' then return status end
-if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 'superseded' end
+if ARGV[3] == '' then return 'current' end
 local chain = redis.call('HGET', KEYS[4], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1], chain and (chain .. ',' .. ARGV[3]) or ARGV[3])
 return 'current'
@@ -473,6 +465,15 @@ export function makeRedisJobStore(
     });
   }
 
+  async function attemptCall(id: string, index: number, attempt: string, ref: string): Promise<AttemptState> {
+    return (await runScript(
+      redis,
+      attemptScript,
+      [jobKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id)],
+      [index, attempt, ref],
+    )) as AttemptState;
+  }
+
   async function countChunk(
     id: string,
     index: number,
@@ -623,23 +624,8 @@ export function makeRedisJobStore(
       };
     },
 
-    async attemptState(id, index, attempt) {
-      return (await runScript(
-        redis,
-        attemptStateScript,
-        [jobKey(id), commitsKey(id), attemptsKey(id)],
-        [index, attempt],
-      )) as AttemptState;
-    },
-
-    async acceptSegment(id, index, attempt, ref) {
-      return (await runScript(
-        redis,
-        acceptSegmentScript,
-        [jobKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id)],
-        [index, attempt, ref],
-      )) as AttemptState;
-    },
+    attemptState: (id, index, attempt) => attemptCall(id, index, attempt, ''),
+    acceptSegment: (id, index, attempt, ref) => attemptCall(id, index, attempt, ref),
 
     commitChunk: (id, index, c) => countChunk(id, index, c, 'attempt', c.maxInvalidFraction),
     adoptChunk: (id, index, c) => countChunk(id, index, c, 'adopt', undefined),

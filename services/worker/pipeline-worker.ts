@@ -210,7 +210,9 @@ export async function withStallWatchdog(
   const stalled = new ChunkStalled(
     `no progress for ${Math.round(stallMs / 1000)} s; the chunk will be retried`,
   );
-  const onOuter = () => controller.abort(outer.reason);
+  // BullMQ's cancelJob aborts with a string reason: the work's failure should still be an Error.
+  const onOuter = () =>
+    controller.abort(outer.reason instanceof Error ? outer.reason : new Error(String(outer.reason)));
   outer.addEventListener('abort', onOuter, { once: true });
   let timer = setTimeout(() => controller.abort(stalled), stallMs);
   const progress = () => {
