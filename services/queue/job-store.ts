@@ -63,7 +63,8 @@ export interface TransitionPatch {
 
 export interface ChunkCommitResult {
   /**
-   * `accepted`: this call counted the chunk. `duplicate`: the chunk was already counted (a re-delivered
+   * `accepted`: the chunk is counted for this attempt (by this call when `first`; a resent call of the
+   * same attempt gets `first: false`). `duplicate`: another attempt's commit was counted (a re-delivered
    * chunk). `stale`: refused — the attempt is no longer the chunk's current one, or the job is not in the
    * state the commit needs (`running`; `planning` for adoption). Only `accepted` commits are referenced.
    */
@@ -278,11 +279,15 @@ return {'started', redis.call('HGET', KEYS[4], ARGV[1]) or ''}
 const attemptScript = luaScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
+local chain = redis.call('HGET', KEYS[4], ARGV[1])
+-- A resent append (ioredis resends a command whose reply a dropped connection lost) was accepted already.
+if ARGV[3] ~= '' and chain and string.find(',' .. chain .. ',', ',' .. ARGV[3] .. ',', 1, true) then
+  return 'current'
+end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'committed' end
 if status ~= 'running' then return status end
 if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 'superseded' end
 if ARGV[3] == '' then return 'current' end
-local chain = redis.call('HGET', KEYS[4], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1], chain and (chain .. ',' .. ARGV[3]) or ARGV[3])
 return 'current'
 `);
@@ -298,7 +303,10 @@ local function reply(outcome, over)
   return {outcome, tonumber(redis.call('HGET', KEYS[1], 'chunksDone') or '0'),
     tonumber(redis.call('HGET', KEYS[1], 'chunksTotal') or '0'), over}
 end
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return reply('duplicate', 0) end
+local accepted = redis.call('HGET', KEYS[2], ARGV[1])
+-- The same attempt again (a resent command whose reply was lost): accepted, but counted only the first time.
+if accepted == ARGV[2] then return reply('again', 0) end
+if accepted then return reply('duplicate', 0) end
 if ARGV[6] == 'adopt' then
   if status ~= 'planning' then return reply('stale', 0) end
 else
@@ -489,10 +497,10 @@ export function makeRedisJobStore(
       commitChunkScript,
       [jobKey(id), commitsKey(id), attemptsKey(id)],
       [index, c.attempt, c.rows, c.rejected, now().toISOString(), mode, maxInvalidFraction ?? -1],
-    )) as [ChunkCommitResult['outcome'] | 'missing', number, number, number];
+    )) as [ChunkCommitResult['outcome'] | 'again' | 'missing', number, number, number];
     if (reply[0] === 'missing') throw new JobNotFound(id);
     return {
-      outcome: reply[0],
+      outcome: reply[0] === 'again' ? 'accepted' : reply[0],
       first: reply[0] === 'accepted',
       chunksDone: reply[1],
       chunksTotal: reply[2],

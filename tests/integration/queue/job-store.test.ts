@@ -346,6 +346,34 @@ describe('RedisJobStore', () => {
     expect((await store.get(id))?.progress).toMatchObject({ chunksDone: 1, rowsScored: 7 });
   });
 
+  it('answers a resent commit of the accepted attempt as accepted, not as another attempt (lost replies)', async () => {
+    const id = await runningJob(1);
+    await store.beginAttempt(id, 0, 'resent');
+    expect(await store.acceptSegment(id, 0, 'resent', '000000000000-resent')).toBe('current');
+    // Another attempt took over before the resend of the append arrived: the append stands, once.
+    await store.beginAttempt(id, 0, 'newer1');
+    expect(await store.acceptSegment(id, 0, 'resent', '000000000000-resent')).toBe('current');
+    expect(await store.beginAttempt(id, 0, 'newer2')).toEqual({
+      state: 'started',
+      segments: ['000000000000-resent'],
+    });
+    const c = { rows: 3, rejected: 0, attempt: 'newer2' };
+    expect(await store.commitChunk(id, 0, c)).toMatchObject({
+      outcome: 'accepted',
+      first: true,
+      chunksDone: 1,
+    });
+    expect(await store.commitChunk(id, 0, c)).toMatchObject({
+      outcome: 'accepted',
+      first: false,
+      chunksDone: 1,
+    });
+    expect(await store.commitChunk(id, 0, { ...c, attempt: 'newer1' })).toMatchObject({
+      outcome: 'duplicate',
+    });
+    expect((await store.get(id))?.progress.rowsScored).toBe(3);
+  });
+
   it('adopts a chunk found in storage only while the job is planning', async () => {
     const { record } = await store.create(spec);
     await store.transition(record.id, 'planning');
