@@ -65,7 +65,10 @@ export const jobRecordSchema = z.object({
     /** Set once `_manifest.json` is written; readers trust only it. */
     manifestUri: z.string().min(1).optional(),
   }),
-  /** SHA-256 of the model bytes actually scored with. */
+  /**
+   * SHA-256 of the model bytes every chunk scores with: the spec's pin, or what the model URI served when
+   * the job was planned (DESIGN invariant 8).
+   */
   modelSha256: z.string().optional(),
   error: jobErrorSchema.optional(),
   idempotencyKey: z.string().optional(),

@@ -412,7 +412,10 @@ function hasLabels(record: JobRecord, labels: Readonly<Record<string, string>>):
 /**
  * A `JobStore` on Redis. Layout under `prefix` (hash-tagged, so one Cluster slot):
  * - `<prefix>:job:<id>` — hash: scalar fields, `spec` and `error` as JSON, counters as integers;
- * - `<prefix>:job:<id>:chunks` — set of committed chunk indexes;
+ * - `<prefix>:job:<id>:commits` — hash: committed chunk index → the attempt whose commit was accepted;
+ * - `<prefix>:job:<id>:attempts` — hash: chunk index → its current attempt (the fencing token);
+ * - `<prefix>:job:<id>:segments` — hash: chunk index → its accepted checkpoint segments, comma-separated;
+ * - `<prefix>:job:<id>:chunks` — before v0.2, the set of committed chunk indexes (only deleted now);
  * - `<prefix>:idem:<tenant>:<key>` — the job id an idempotency key was first used for;
  * - `<prefix>:tenant:<tenant>:active` — set of the tenant's jobs not yet terminal (for its limit);
  * - `<prefix>:tenant:<tenant>:jobs` and `<prefix>:jobs` — the tenant's and every job, as a sorted set of
