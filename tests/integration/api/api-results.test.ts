@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,7 @@ async function finishedJob(storage: Storage, outputUri: string) {
       uri: `${root}part-0000${index}.parquet`,
       rows: 15,
       bytes: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
     })),
     rejected: [{ index: 0, uri: `${root}rejected/part-00000.jsonl`, rows: 1 }],
     timings: { scoringSeconds: 1, createdAt: job.createdAt, finishedAt: job.createdAt },
@@ -98,7 +99,13 @@ describe('GET /v1/jobs/:id/results', () => {
       expect(part.url).toMatch(/X-Amz-Signature=/);
       const download = await fetch(part.url ?? '');
       expect(download.status).toBe(200);
-      expect(Buffer.from(await download.arrayBuffer())).toEqual(parts[i]);
+      const body = Buffer.from(await download.arrayBuffer());
+      expect(body).toEqual(parts[i]);
+      // Each part carries the size and SHA-256 a client checks its download against.
+      expect(part).toMatchObject({
+        bytes: body.length,
+        sha256: createHash('sha256').update(body).digest('hex'),
+      });
     }
     const rejectedFile = await fetch(results.rejected[0]?.url ?? '');
     expect(Buffer.from(await rejectedFile.arrayBuffer())).toEqual(rejected);

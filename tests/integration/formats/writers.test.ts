@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,7 +109,13 @@ describe('writers over S3', () => {
     const uri = 's3://writers-it/job-1/part-00000.arrow';
     const written = await makeWriter('arrow').write(s3.storage, uri, allTypesBatches());
     const info = await s3.storage.stat(uri);
-    expect(written).toEqual({ uri, rows: 7, bytes: info.size });
+    const stored = await s3.storage.read(uri);
+    expect(written).toEqual({
+      uri,
+      rows: 7,
+      bytes: info.size,
+      sha256: createHash('sha256').update(stored).digest('hex'),
+    });
     const batches: RecordBatch[] = [];
     for await (const batch of makeArrowReader().readPart(s3.storage, {
       uri,
