@@ -477,23 +477,29 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     }
   });
 
-  it('an unpinned model overwritten mid-job: a fresh worker without the planned bytes fails the job with MODEL_CHANGED', async () => {
-    await s3.storage.write('s3://models/swap-a.onnx', mlpBytes);
+  /**
+   * A job on an unpinned model whose first worker commits one chunk and stops; the model object is then
+   * replaced with another one that takes the same inputs (the tree ensemble for the MLP).
+   */
+  async function modelSwappedAfterFirstChunk(name: string) {
+    const uri = `s3://models/${name}.onnx`;
+    await s3.storage.write(uri, mlpBytes);
     const pipeline = await pipelineWithoutWorker();
-    // The first worker commits one chunk and then stops taking chunks.
     const first: TestWorker = await startWorker(pipeline, {
       scoreConcurrency: 1,
       onLog: (e) => {
         if (e.message === 'chunk committed') void first.worker.close();
       },
     });
-    const record = await submit(
-      pipeline,
-      multiSpec('swap-a', { model: { ...multiSpec('').model, uri: 's3://models/swap-a.onnx' } }),
-    );
+    const record = await submit(pipeline, multiSpec(name, { model: { ...multiSpec('').model, uri } }));
     await until('a first committed chunk', () => first.logs.some((l) => l.message === 'chunk committed'));
     await first.close();
-    await s3.storage.write('s3://models/swap-a.onnx', treeBytes);
+    await s3.storage.write(uri, treeBytes);
+    return { pipeline, first, record };
+  }
+
+  it('an unpinned model overwritten mid-job: a fresh worker without the planned bytes fails the job with MODEL_CHANGED', async () => {
+    const { pipeline, record } = await modelSwappedAfterFirstChunk('swap-a');
     const second = await startWorker(pipeline);
 
     const done = await pipeline.settle(record.id);
@@ -521,21 +527,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
   });
 
   it('an unpinned model overwritten mid-job: a fresh worker whose cache holds the planned bytes scores every row with them', async () => {
-    await s3.storage.write('s3://models/swap-b.onnx', mlpBytes);
-    const pipeline = await pipelineWithoutWorker();
-    const first: TestWorker = await startWorker(pipeline, {
-      scoreConcurrency: 1,
-      onLog: (e) => {
-        if (e.message === 'chunk committed') void first.worker.close();
-      },
-    });
-    const record = await submit(
-      pipeline,
-      multiSpec('swap-b', { model: { ...multiSpec('').model, uri: 's3://models/swap-b.onnx' } }),
-    );
-    await until('a first committed chunk', () => first.logs.some((l) => l.message === 'chunk committed'));
-    await first.close();
-    await s3.storage.write('s3://models/swap-b.onnx', treeBytes);
+    const { pipeline, first, record } = await modelSwappedAfterFirstChunk('swap-b');
     // Another worker on the same host: a new scorer pool over the same content-addressed cache.
     const second = await startWorker(pipeline, { cacheDir: first.cacheDir });
 
