@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { inputFormatSchema, outputFormatSchema } from './chunk-descriptor.js';
 import { JobSpecInvalid, type JobSpecProblem } from './errors/job-spec-invalid.js';
 import { batchSpecSchema, modelSpecSchema } from './model-spec.js';
+import { type SpecLimits, specLimitDefaults, specLimitIssues } from './spec-limits.js';
 
 /** Where the rows come from: one object, or every object under a prefix (optionally filtered by a glob). */
 export const jobInputSchema = z
@@ -62,15 +63,22 @@ export const jobWebhookSchema = z
   .strict();
 export type JobWebhook = z.infer<typeof jobWebhookSchema>;
 
-const MAX_LABELS = 32;
 const MAX_LABEL_CHARS = 128;
 
-/** Free-form tags for listing and billing; bounded so a record stays small in Redis. */
-export const jobLabelsSchema = z
-  .record(z.string().min(1).max(MAX_LABEL_CHARS), z.string().max(MAX_LABEL_CHARS))
-  .refine((labels) => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`);
+/**
+ * Free-form tags for listing and billing; bounded so a record stays small in Redis (how many: `SpecLimits`,
+ * default 32).
+ */
+export const jobLabelsSchema = z.record(
+  z.string().min(1).max(MAX_LABEL_CHARS),
+  z.string().max(MAX_LABEL_CHARS),
+);
 
-/** The job spec users write (DESIGN.md "Public contract (v1)"). Unknown fields are refused at every level. */
+/**
+ * The job spec users write (DESIGN.md "Public contract (v1)"). Unknown fields are refused at every level.
+ * Submission also holds it to `SpecLimits` (see {@link jobSpecSchemaWithin}); stored records are parsed
+ * with this schema alone.
+ */
 export const jobSpecSchema = z
   .object({
     name: z.string().min(1).max(200).optional(),
@@ -140,9 +148,27 @@ function unionProblems(
   return [{ path: problemPath(path), message: `matches no accepted form (${forms.join(' | ')})` }];
 }
 
-/** Validates a job spec and fills its defaults; throws `JobSpecInvalid` listing every problem with its path. */
-export function parseJobSpec(input: unknown): JobSpec {
-  const result = jobSpecSchema.safeParse(input, {
+/**
+ * The job spec schema with the submission limits checked too (`limits` over `specLimitDefaults`): a string,
+ * list or label count over its limit, or a `chunkRows` under it, is an issue at its field's path. Limits are
+ * checked once the spec is valid in shape.
+ */
+export function jobSpecSchemaWithin(limits: SpecLimits = {}) {
+  const bounds = { ...specLimitDefaults, ...limits };
+  return jobSpecSchema.superRefine((spec, ctx) => {
+    for (const issue of specLimitIssues(spec, bounds)) ctx.addIssue({ code: 'custom', ...issue });
+  });
+}
+
+const submittedJobSpecSchema = jobSpecSchemaWithin();
+
+/**
+ * Validates a submitted job spec, limits included (`limits`: the defaults of `SpecLimits` unless given),
+ * and fills its defaults; throws `JobSpecInvalid` listing every problem with its path.
+ */
+export function parseJobSpec(input: unknown, limits?: SpecLimits): JobSpec {
+  const schema = limits === undefined ? submittedJobSpecSchema : jobSpecSchemaWithin(limits);
+  const result = schema.safeParse(input, {
     error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined),
   });
   if (!result.success) throw new JobSpecInvalid(problemsOf(result.error.issues));

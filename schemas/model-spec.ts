@@ -57,6 +57,7 @@ export type ModelSpec = z.infer<typeof modelSpecSchema>;
 export const batchSpecSchema = z
   .object({
     rows: z.union([z.literal('auto'), z.number().int().positive().max(16_777_216)]).default('auto'),
+    /** Target rows per chunk; default 500,000, at least 1,000 when submitted (`SpecLimits.minChunkRows`). */
     chunkRows: z.number().int().positive().default(500_000),
   })
   .strict();

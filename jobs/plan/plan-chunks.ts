@@ -4,6 +4,10 @@ import {
   type InputFormat,
   MAX_DESCRIPTOR_BYTES,
 } from '../../schemas/chunk-descriptor.js';
+import { TooManyChunks } from './errors/too-many-chunks.js';
+
+/** Most chunks one job may plan, unless `PlanOptions.maxChunks` says otherwise. */
+export const DEFAULT_MAX_CHUNKS_PER_JOB = 100_000;
 
 /** A unit the planner cannot split: one Parquet row group, or one record-aligned byte segment. */
 export interface Piece {
@@ -39,6 +43,11 @@ export interface PlanOptions {
   chunkBytes: number;
   /** Cap on one descriptor's JSON size (default MAX_DESCRIPTOR_BYTES). */
   maxDescriptorBytes?: number;
+  /**
+   * Most chunks the input may make (default 100,000, `QUIVER_MAX_CHUNKS_PER_JOB`); planning past it throws
+   * `TooManyChunks` as soon as the next chunk would pass it.
+   */
+  maxChunks?: number;
 }
 
 interface Candidate {
@@ -58,6 +67,7 @@ interface Candidate {
  */
 function groupPieces(format: InputFormat, candidates: Candidate[], options: PlanOptions): ChunkDescriptor[] {
   const maxJson = options.maxDescriptorBytes ?? MAX_DESCRIPTOR_BYTES;
+  const maxChunks = options.maxChunks ?? DEFAULT_MAX_CHUNKS_PER_JOB;
   const chunks: ChunkDescriptor[] = [];
   let parts: ChunkPart[] = [];
   let rows: number | undefined = 0;
@@ -65,6 +75,7 @@ function groupPieces(format: InputFormat, candidates: Candidate[], options: Plan
 
   const close = (): void => {
     if (parts.length === 0) return;
+    if (chunks.length >= maxChunks) throw new TooManyChunks(maxChunks, options.chunkRows);
     const chunk: ChunkDescriptor = { index: chunks.length, format, parts, bytes };
     if (rows !== undefined) chunk.rows = rows;
     chunks.push(chunk);

@@ -33,6 +33,7 @@ import {
   ownedRecordWindows,
   textPartAccess,
   partRecordError,
+  readHead,
   textReaderKnobs,
   type TextReaderOptions,
 } from './record-boundaries.js';
@@ -361,16 +362,12 @@ export async function readCsvLayout(
   read: (start: number, end: number) => Promise<Uint8Array>,
   size: number,
   settings: CsvSettings,
-  headBytes: number,
+  knobs: Pick<Required<TextReaderOptions>, 'headBytes' | 'maxRecordBytes'>,
 ): Promise<{ layout: CsvLayout; head: Uint8Array }> {
   const { uri, delimiter } = settings;
-  let head = await read(0, Math.min(size, headBytes));
   // The first record must be whole; a header longer than the head block is read by doubling.
+  const head = await readHead(read, size, csvRecordScanner, uri, knobs);
   let firstEnd = nextCsvRecordStart(head, 0, 1, { inQuotes: false });
-  while (firstEnd < 0 && head.length < size) {
-    head = await read(0, Math.min(size, head.length * 2));
-    firstEnd = nextCsvRecordStart(head, 0, 1, { inQuotes: false });
-  }
   if (firstEnd < 0) firstEnd = head.length;
   const sampleEnd =
     head.length === size ? size : Math.max(firstEnd, lastCsvRecordStart(head, 0, { inQuotes: false }));
@@ -454,7 +451,7 @@ async function* readCsvPart(
   if (!access) return;
   const { read, size, range } = access;
 
-  const { layout, head } = await readCsvLayout(read, size, settings, knobs.headBytes);
+  const { layout, head } = await readCsvLayout(read, size, settings, knobs);
   const projection = projectColumns(layout.columns, options.columns, uri);
   const outColumns = projection.map((i) => layout.columns[i]!);
   const schema = arrowSchema(outColumns);
@@ -501,6 +498,7 @@ async function* readCsvPart(
     ...(options.onInvalidRecord ? { onInvalidRecord: options.onInvalidRecord } : {}),
   });
   const windows = ownedRecordWindows({
+    uri,
     start,
     end,
     size,
@@ -509,6 +507,7 @@ async function* readCsvPart(
     prefetched: start < head.length ? head.subarray(start) : undefined,
     blockSize: knobs.blockSize,
     tailBlockSize: knobs.tailBlockSize,
+    maxRecordBytes: knobs.maxRecordBytes,
   });
   yield* taker.batches(windows, {
     uri,

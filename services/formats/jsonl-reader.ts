@@ -26,6 +26,7 @@ import {
   ownedRecordWindows,
   textPartAccess,
   partRecordError,
+  readHead,
   textReaderKnobs,
   type TextReaderOptions,
 } from './record-boundaries.js';
@@ -107,13 +108,12 @@ export async function readJsonlLayout(
   size: number,
   uri: string,
   explicit: Record<string, ColumnTypeName>,
-  headBytes: number,
+  knobs: Pick<Required<TextReaderOptions>, 'headBytes' | 'maxRecordBytes'>,
   /** Leave lines that are not JSON objects out of the sample instead of throwing (a skipping read). */
   skipInvalid = false,
 ): Promise<{ columns: TextColumn[]; head: Uint8Array }> {
-  let head = await read(0, Math.min(size, headBytes));
-  // At least one whole line is sampled, however long the first line is.
-  while (head.length < size && head.indexOf(LF) < 0) head = await read(0, Math.min(size, head.length * 2));
+  // At least one whole line is sampled, however long the first line is (up to the record limit).
+  const head = await readHead(read, size, jsonlRecordScanner, uri, knobs);
   const sampleEnd = head.length === size ? size : head.lastIndexOf(LF) + 1;
   const text = decodeRecords(head.subarray(0, sampleEnd), uri, 0, 'JSONL_INVALID_JSON');
   const values = new Map<string, unknown[]>();
@@ -164,7 +164,7 @@ async function* readJsonlPart(
     size,
     uri,
     options.schema ?? {},
-    knobs.headBytes,
+    knobs,
     options.onInvalidRecord !== undefined,
   );
   const outColumns = projectColumns(columns, options.columns, uri).map((i) => columns[i]!);
@@ -202,6 +202,7 @@ async function* readJsonlPart(
     ...(options.onInvalidRecord ? { onInvalidRecord: options.onInvalidRecord } : {}),
   });
   const windows = ownedRecordWindows({
+    uri,
     start,
     end: range.end,
     size,
@@ -210,6 +211,7 @@ async function* readJsonlPart(
     prefetched: aligned.prefetched,
     blockSize: knobs.blockSize,
     tailBlockSize: knobs.tailBlockSize,
+    maxRecordBytes: knobs.maxRecordBytes,
   });
   yield* taker.batches(windows, {
     uri,

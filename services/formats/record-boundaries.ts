@@ -18,6 +18,7 @@
 import type { Storage } from '../storage/storage.js';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
 import { BadDataError, type BadDataCode } from './errors/bad-data-error.js';
+import { RecordTooLong } from './errors/record-too-long.js';
 
 export const LF = 0x0a;
 export const CR = 0x0d;
@@ -170,53 +171,71 @@ export async function alignJsonlStart(
   blockSize: number,
 ): Promise<{ lineStart: number; prefetched: Uint8Array } | undefined> {
   if (start === 0) return { lineStart: 0, prefetched: new Uint8Array(0) };
-  const from = start - 1;
-  let fetched = from;
-  let searchFrom = 0;
-  let buffer = new Uint8Array(0);
+  // Blocks before the first newline hold the tail of someone else's line: nothing of them is kept.
+  let fetched = start - 1;
   for (;;) {
     const block = await read(
       fetched,
       Math.min(size, fetched + Math.max(1, Math.min(blockSize, end - fetched))),
     );
     if (block.length === 0) return undefined;
-    const grown = new Uint8Array(buffer.length + block.length);
-    grown.set(buffer, 0);
-    grown.set(block, buffer.length);
-    buffer = grown;
-    fetched += block.length;
-    const newline = buffer.indexOf(LF, searchFrom);
+    const newline = block.indexOf(LF);
     if (newline >= 0) {
-      const lineStart = from + newline + 1;
-      return lineStart < end ? { lineStart, prefetched: buffer.subarray(newline + 1) } : undefined;
+      const lineStart = fetched + newline + 1;
+      return lineStart < end ? { lineStart, prefetched: block.subarray(newline + 1) } : undefined;
     }
-    searchFrom = buffer.length;
+    fetched += block.length;
     // A newline at or after `end - 1` would start a line that is not ours.
     if (fetched >= end - 1 || fetched >= size) return undefined;
   }
 }
 
+/**
+ * Where a search for the last record start stopped having found none: the offset it reached and the CSV
+ * quote state there. The next search over the same bytes, grown, starts from there.
+ */
+export interface ScanResume {
+  from: number;
+  inQuotes: boolean;
+}
+
 /** Finds record starts in a buffer that begins at a record start; one per text format. */
 export interface RecordScanner {
+  /** The format: names the error of a record over the size limit. */
+  format: 'csv' | 'jsonl';
   /** First record start at or after `minStart` (> 0) in `bytes`, or -1 when the buffer holds none. */
   nextStart(bytes: Uint8Array, minStart: number): number;
-  /** Last record start in `bytes` after offset 0, or -1. */
-  lastStart(bytes: Uint8Array): number;
+  /**
+   * Last record start in `bytes` after offset 0, or -1. With `resume` (from an earlier search over a
+   * prefix of the same bytes that found none), only the bytes after `resume.from` are searched, and
+   * `resume` is moved to the end: a record that grows read by read is scanned once in all.
+   */
+  lastStart(bytes: Uint8Array, resume?: ScanResume): number;
 }
 
 export const csvRecordScanner: RecordScanner = {
+  format: 'csv',
   nextStart: (bytes, minStart) => nextCsvRecordStart(bytes, 0, minStart, { inQuotes: false }),
-  lastStart: (bytes) => lastCsvRecordStart(bytes, 0, { inQuotes: false }),
+  lastStart: (bytes, resume) => {
+    const from = resume?.from ?? 0;
+    const state = { inQuotes: resume?.inQuotes ?? false };
+    const last = lastCsvRecordStart(bytes.subarray(from), 0, state);
+    if (resume) Object.assign(resume, { from: bytes.length, inQuotes: state.inQuotes });
+    return last < 0 ? -1 : from + last;
+  },
 };
 
 export const jsonlRecordScanner: RecordScanner = {
+  format: 'jsonl',
   nextStart: (bytes, minStart) => {
     const newline = bytes.indexOf(LF, Math.max(0, minStart - 1));
     return newline < 0 ? -1 : newline + 1;
   },
-  lastStart: (bytes) => {
-    const newline = bytes.lastIndexOf(LF);
-    return newline < 0 ? -1 : newline + 1;
+  lastStart: (bytes, resume) => {
+    const from = resume?.from ?? 0;
+    const newline = bytes.subarray(from).lastIndexOf(LF);
+    if (resume) resume.from = bytes.length;
+    return newline < 0 ? -1 : from + newline + 1;
   },
 };
 
@@ -233,12 +252,19 @@ export interface TextReaderOptions {
   headBytes?: number;
   /** Most rows per record batch (default 65,536). */
   batchRows?: number;
+  /**
+   * Longest record, line break excluded (default 64 MiB). A record that runs past it without ending (no
+   * line breaks, or an unterminated quote) fails the read with `CSV_RECORD_TOO_LONG` /
+   * `JSONL_RECORD_TOO_LONG` at its start, instead of growing one buffer over the rest of the object.
+   */
+  maxRecordBytes?: number;
 }
 
 export const DEFAULT_BLOCK_SIZE = 1 << 20;
 export const DEFAULT_TAIL_BLOCK_SIZE = 64 << 10;
 export const DEFAULT_HEAD_BYTES = 64 << 10;
 export const DEFAULT_BATCH_ROWS = 65_536;
+export const DEFAULT_MAX_RECORD_BYTES = 64 << 20;
 
 /** Reader options with their defaults filled in. */
 export function textReaderKnobs(options: TextReaderOptions): Required<TextReaderOptions> {
@@ -247,7 +273,29 @@ export function textReaderKnobs(options: TextReaderOptions): Required<TextReader
     tailBlockSize: options.tailBlockSize ?? DEFAULT_TAIL_BLOCK_SIZE,
     headBytes: options.headBytes ?? DEFAULT_HEAD_BYTES,
     batchRows: options.batchRows ?? DEFAULT_BATCH_ROWS,
+    maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
   };
+}
+
+/**
+ * The head of an object, with its first record whole: `headBytes`, doubled while the first record has not
+ * ended. A first record longer than `maxRecordBytes` throws `RecordTooLong` at byte 0.
+ */
+export async function readHead(
+  read: (start: number, end: number) => Promise<Uint8Array>,
+  size: number,
+  scanner: RecordScanner,
+  uri: string,
+  knobs: Pick<Required<TextReaderOptions>, 'headBytes' | 'maxRecordBytes'>,
+): Promise<Uint8Array> {
+  const { maxRecordBytes } = knobs;
+  let head = await read(0, Math.min(size, knobs.headBytes));
+  for (;;) {
+    if (scanner.nextStart(head, 1) >= 0) return head;
+    if (head.length > maxRecordBytes) throw new RecordTooLong(scanner.format, uri, 0, maxRecordBytes);
+    if (head.length >= size) return head;
+    head = await read(0, Math.min(size, head.length * 2, maxRecordBytes + 1));
+  }
 }
 
 /** Bytes of whole records: `bytes` starts at absolute offset `offset`, at a record start. */
@@ -257,6 +305,8 @@ export interface RecordWindow {
 }
 
 export interface OwnedRecordsInput {
+  /** The object, named by the error of a record over `maxRecordBytes`. */
+  uri: string;
   /** Absolute offset of the first owned record start. */
   start: number;
   /** Records whose first byte is before `end` are owned. */
@@ -269,6 +319,8 @@ export interface OwnedRecordsInput {
   prefetched?: Uint8Array;
   blockSize: number;
   tailBlockSize: number;
+  /** Longest record, line break excluded; a longer one throws `RecordTooLong` at its start. */
+  maxRecordBytes: number;
 }
 
 /**
@@ -278,12 +330,17 @@ export interface OwnedRecordsInput {
  * plus one record. The record that starts at or after `end` belongs to the next part and is never yielded.
  */
 export async function* ownedRecordWindows(input: OwnedRecordsInput): AsyncGenerator<RecordWindow> {
-  const { end, size, scanner, read } = input;
+  const { end, size, scanner, read, maxRecordBytes } = input;
   let offset = input.start;
-  let buffer: Uint8Array = input.prefetched ?? new Uint8Array(0);
-  let fetched = offset + buffer.length;
+  const pending = makeByteQueue(input.prefetched ?? new Uint8Array(0));
+  let fetched = offset + pending.length();
   let tail = input.tailBlockSize;
+  // The bytes already searched for a record start and found to hold none (relative to `offset`).
+  const resume: ScanResume = { from: 0, inQuotes: false };
+  const tooLong = (recordStart: number) =>
+    new RecordTooLong(scanner.format, input.uri, recordStart, maxRecordBytes);
   while (offset < end) {
+    let buffer = pending.bytes();
     if (offset + buffer.length >= end) {
       const stop = scanner.nextStart(buffer, end - offset);
       if (stop >= 0) {
@@ -291,35 +348,71 @@ export async function* ownedRecordWindows(input: OwnedRecordsInput): AsyncGenera
         return;
       }
     }
+    const last = scanner.lastStart(buffer, resume);
     if (fetched >= size) {
+      // The object's last record may lack its line break; it is held to the limit all the same.
+      const lastStart = Math.max(0, last);
+      if (buffer.length - lastStart > maxRecordBytes) throw tooLong(offset + lastStart);
       if (buffer.length > 0) yield { offset, bytes: buffer };
       return;
     }
-    const last = scanner.lastStart(buffer);
     if (last > 0) {
       yield { offset, bytes: buffer.subarray(0, last) };
-      buffer = buffer.subarray(last);
+      pending.consume(last);
+      buffer = pending.bytes();
       offset += last;
+      resume.from -= last;
     }
+    // What is left is one record that has not ended yet.
+    if (buffer.length > maxRecordBytes) throw tooLong(offset);
     let want: number;
     if (fetched < end) want = Math.min(input.blockSize, end - fetched);
     else {
       want = tail;
       tail *= 2;
     }
+    // Never more than it takes to tell the open record is too long.
+    want = Math.min(want, maxRecordBytes + 1 - buffer.length);
     const block = await read(fetched, Math.min(size, fetched + want));
     if (block.length === 0) throw new RangeError(`read past the end of the object at byte ${fetched}`);
-    buffer = concatBytes(buffer, block);
+    pending.append(block);
     fetched += block.length;
   }
 }
 
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
+/**
+ * The unconsumed bytes of a part's reads. A block is appended into spare room at the end when there is
+ * some, else into a new buffer with room for as much again as the queue holds, so a record that spans many
+ * reads costs O(n) copies in all (concatenating every read onto it would cost O(n²)). Bytes once handed
+ * out by `bytes()` are never overwritten: appends only write past them.
+ */
+function makeByteQueue(initial: Uint8Array) {
+  let store = initial;
+  let start = 0;
+  let end = initial.length;
+  // Whether `store` is ours to write into (blocks from storage, and the initial bytes, are not).
+  let owned = false;
+  return {
+    length: () => end - start,
+    bytes: () => store.subarray(start, end),
+    consume(n: number): void {
+      start += n;
+    },
+    append(block: Uint8Array): void {
+      const length = end - start;
+      if (length === 0) {
+        [store, start, end, owned] = [block, 0, block.length, false];
+      } else if (owned && end + block.length <= store.length) {
+        store.set(block, end);
+        end += block.length;
+      } else {
+        const grown = new Uint8Array(2 * length + block.length);
+        grown.set(store.subarray(start, end), 0);
+        grown.set(block, length);
+        [store, start, end, owned] = [grown, 0, length + block.length, true];
+      }
+    },
+  };
 }
 
 /** Byte range `[start, end)` of a text part; `whole` covers the object. */

@@ -290,6 +290,8 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       modelCacheDir: join(dir, 'models'),
       tuningCachePath: join(dir, 'tuning.json'),
       maxOpenModels: 4,
+      maxChunksPerJob: 100_000,
+      maxModelBytes: 2 * 1024 ** 3,
     };
     const lines: string[] = [];
     const supervise = () => {

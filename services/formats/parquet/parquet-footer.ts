@@ -2,6 +2,7 @@ import { parquetMetadataAsync } from 'hyparquet';
 import type { AsyncBuffer } from '../../storage/storage.js';
 import { StorageError } from '../../storage/errors/storage-error.js';
 import { BadDataError } from '../errors/bad-data-error.js';
+import { ParquetFooterTooLarge } from '../errors/parquet-footer-too-large.js';
 
 /** Where one row group's column chunks lie in the file, and how many rows it holds. */
 export interface ParquetRowGroupInfo {
@@ -27,11 +28,29 @@ export interface ParquetFooter {
 /** Footers are usually a few KiB; one 64 KiB tail read covers most files in a single request. */
 const INITIAL_FETCH = 64 * 1024;
 
+/** `PAR1`, read as a little-endian uint32. */
+const PARQUET_MAGIC = 0x31524150;
+
+/** Largest footer read unless told otherwise: 64 MiB. */
+export const DEFAULT_MAX_FOOTER_BYTES = 64 << 20;
+
+export interface ParquetFooterOptions {
+  /**
+   * Largest footer (FileMetaData) accepted, default 64 MiB: a file declaring a larger one throws
+   * `ParquetFooterTooLarge` before the footer is fetched.
+   */
+  maxFooterBytes?: number;
+}
+
 /**
  * Reads a Parquet footer with ranged reads (the file's tail, plus one more read if the footer is larger
  * than the first fetch), never the whole object.
  */
-export async function readParquetFooter(buffer: AsyncBuffer, uri: string): Promise<ParquetFooter> {
+export async function readParquetFooter(
+  buffer: AsyncBuffer,
+  uri: string,
+  options: ParquetFooterOptions = {},
+): Promise<ParquetFooter> {
   if (buffer.byteLength < 12) {
     throw new BadDataError('PARQUET_INVALID', `not a Parquet file: ${buffer.byteLength} bytes is too short`, {
       uri,
@@ -39,10 +58,14 @@ export async function readParquetFooter(buffer: AsyncBuffer, uri: string): Promi
   }
   let metadata;
   try {
-    metadata = await parquetMetadataAsync(buffer, { initialFetchSize: INITIAL_FETCH });
+    const maxFooterBytes = options.maxFooterBytes ?? DEFAULT_MAX_FOOTER_BYTES;
+    metadata = await parquetMetadataAsync(footerLengthChecked(buffer, uri, maxFooterBytes), {
+      initialFetchSize: INITIAL_FETCH,
+    });
   } catch (error) {
     // Failing to fetch the bytes is the storage's error (transient or not), not bad data.
     if (error instanceof StorageError || (error instanceof Error && error.name === 'AbortError')) throw error;
+    if (error instanceof ParquetFooterTooLarge) throw error;
     const detail = error instanceof Error ? error.message : String(error);
     throw new BadDataError(
       'PARQUET_INVALID',
@@ -86,4 +109,26 @@ export async function readParquetFooter(buffer: AsyncBuffer, uri: string): Promi
     skipSubtree();
   }
   return { uri, size: buffer.byteLength, rows: Number(metadata.num_rows), rowGroups, footerStart, columns };
+}
+
+/**
+ * `buffer`, checking the footer length a tail read declares (the 4 bytes before the closing `PAR1`): the
+ * parser's first read is the file's tail, and a declared length over `maxFooterBytes` throws before the
+ * footer itself is fetched.
+ */
+function footerLengthChecked(buffer: AsyncBuffer, uri: string, maxFooterBytes: number): AsyncBuffer {
+  return {
+    byteLength: buffer.byteLength,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const bytes = await buffer.slice(start, end);
+      const view = new DataView(bytes);
+      const tail = (end ?? buffer.byteLength) === buffer.byteLength && bytes.byteLength >= 8;
+      // Only a Parquet tail declares a length; the parser refuses anything else with its own error.
+      if (tail && view.getUint32(bytes.byteLength - 4, true) === PARQUET_MAGIC) {
+        const footerBytes = view.getUint32(bytes.byteLength - 8, true);
+        if (footerBytes > maxFooterBytes) throw new ParquetFooterTooLarge(uri, footerBytes, maxFooterBytes);
+      }
+      return bytes;
+    },
+  };
 }

@@ -65,7 +65,7 @@ describe('a job run by the real pipeline, driven over the API', () => {
           outputs: { score: { column: 'score' } },
         },
         output: { uri: 's3://quiver/out/', format: 'parquet', passthrough: ['id'] },
-        batch: { chunkRows: 500 },
+        batch: { chunkRows: 1_000 },
       },
     });
     expect(submitted.statusCode).toBe(201);

@@ -28,6 +28,8 @@ describe('worker options', () => {
       modelCacheDir: join(tmpdir(), 'quiver-models'),
       tuningCachePath: join(tmpdir(), 'quiver-tuning.json'),
       maxOpenModels: 4,
+      maxChunksPerJob: 100_000,
+      maxModelBytes: 2 * 1024 ** 3,
     });
     expect(redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{quiver}' });
   });
@@ -43,6 +45,8 @@ describe('worker options', () => {
       QUIVER_MODEL_CACHE: '/var/cache/quiver/models',
       QUIVER_TUNING_CACHE: '/var/cache/quiver/tuning.json',
       QUIVER_MAX_OPEN_MODELS: '2',
+      QUIVER_MAX_CHUNKS_PER_JOB: '5000',
+      QUIVER_MAX_MODEL_BYTES: '1048576',
       QUIVER_PREFIX: 'prod{q}',
     };
     const fromEnv = loadWorkerConfig([], env, twoGpus);
@@ -56,6 +60,8 @@ describe('worker options', () => {
       modelCacheDir: '/var/cache/quiver/models',
       tuningCachePath: '/var/cache/quiver/tuning.json',
       maxOpenModels: 2,
+      maxChunksPerJob: 5_000,
+      maxModelBytes: 1_048_576,
     });
     expect(fromEnv.redis.prefix).toBe('prod{q}');
 
@@ -105,6 +111,8 @@ describe('worker options', () => {
     [{ QUIVER_DEVICES: 'tpu' }, 'QUIVER_DEVICES'],
     [{ QUIVER_MAX_OPEN_MODELS: '0' }, 'QUIVER_MAX_OPEN_MODELS'],
     [{ QUIVER_MAX_OPEN_MODELS: '2.5' }, 'QUIVER_MAX_OPEN_MODELS'],
+    [{ QUIVER_MAX_CHUNKS_PER_JOB: '0' }, 'QUIVER_MAX_CHUNKS_PER_JOB'],
+    [{ QUIVER_MAX_MODEL_BYTES: '2GiB' }, 'QUIVER_MAX_MODEL_BYTES'],
   ])('refuses %j, naming %s', (env, variable) => {
     expect(() => loadWorkerConfig([], env, noGpu)).toThrow(InvalidWorkerConfig);
     expect(() => loadWorkerConfig([], env, noGpu)).toThrow(`Invalid ${variable}:`);
