@@ -16,6 +16,15 @@ export const apiErrorSchema = z.object({
 });
 export type ApiError = z.infer<typeof apiErrorSchema>;
 
+/**
+ * The shape of a job id: a UUID (what the store gives a new job) or 32 lowercase hex digits (an idempotent
+ * submission's id, `idempotentJobId`). The API checks it before any Redis call, so a path such as
+ * `/v1/jobs/<id>:chunks` never names another key of the job.
+ */
+export const jobIdSchema = z
+  .string()
+  .regex(/^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/);
+
 const labelFilter = z
   .string()
   .max(300)

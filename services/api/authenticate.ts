@@ -1,5 +1,6 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { type ApiKeys, bearerToken } from './api-keys.js';
+import { NotReady } from './errors/not-ready.js';
 import { RateLimited } from './errors/rate-limited.js';
 import { Unauthenticated } from './errors/unauthenticated.js';
 
@@ -8,7 +9,9 @@ import { Unauthenticated } from './errors/unauthenticated.js';
  * is read), its principal is set on the request, and the tenant's request budget (shared by every API
  * process through Redis) is charged (429 `RATE_LIMITED` with `Retry-After` once spent). Requests without
  * a valid key are counted per client address, and past `failures.max` in a window they get 429 instead of
- * 401. Needs `@fastify/rate-limit` registered on `app`.
+ * 401; while that count cannot be kept (Redis errors) they get 503 `NOT_READY`, so keys cannot be guessed
+ * unchecked during an outage. Valid keys are not held up by Redis trouble: their tenant's budget is skipped
+ * when it cannot be charged. Needs `@fastify/rate-limit` registered on `app`.
  */
 export function makeAuthenticate(
   app: FastifyInstance,
@@ -20,6 +23,8 @@ export function makeAuthenticate(
     keyGenerator: (request) => `auth-failures:${request.ip}`,
     max: failures.max,
     timeWindow: failures.windowMs,
+    // Fails closed: an uncounted failure must not pass as a 401 that can be repeated without limit.
+    skipOnError: false,
   });
   return async (request, reply) => {
     const header = request.headers.authorization;
@@ -27,7 +32,9 @@ export function makeAuthenticate(
     const principal = token === undefined ? undefined : keys.authenticate(token);
     if (principal === undefined) {
       // Only failures are counted, per client address: guessing keys slows down, valid keys never wait.
-      const failed = await chargeFailure(request);
+      const failed = await chargeFailure(request).catch((error: unknown) => {
+        throw new NotReady('the failed-authentication limit cannot be counted (Redis)', { cause: error });
+      });
       if (!failed.isAllowed && failed.isExceeded) {
         throw new RateLimited(`client ${request.ip} (no valid API key)`, Math.max(1, failed.ttlInSeconds));
       }

@@ -1,5 +1,6 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { InvalidRedisConfig } from './errors/invalid-redis-config.js';
+import { StoreFull } from './errors/store-full.js';
 
 export interface RedisConfig {
   /** `redis://` or `rediss://` URL. Default `redis://127.0.0.1:6379` (`QUIVER_REDIS_URL`). */
@@ -60,4 +61,28 @@ export function makeLoggedRedis(
   });
   redis.on('ready', () => (last = undefined));
   return redis;
+}
+
+/**
+ * The code a Redis error reply starts with (`OOM`, `WRONGTYPE`, `NOSCRIPT`, `EXECABORT`…): RESP defines the
+ * first word of an error reply as its kind. Undefined for anything that is not an error reply from Redis
+ * (a connection error, a timeout, our own errors).
+ */
+export function redisReplyCode(error: unknown): string | undefined {
+  if (!(error instanceof (ReplyError as new () => Error))) return undefined;
+  return /^[A-Z]+(?=\s|$)/.exec(error.message)?.[0];
+}
+
+/**
+ * `StoreFull` for Redis's `OOM` reply (Redis at `maxmemory` under `noeviction`), also when it aborted a
+ * MULTI (`EXECABORT` with the `OOM` among its queued commands' errors); undefined for any other error.
+ */
+export function storeFullOf(error: unknown): StoreFull | undefined {
+  if (error instanceof StoreFull) return error;
+  const code = redisReplyCode(error);
+  if (code === 'OOM') return new StoreFull({ cause: error });
+  const previous = (error as { previousErrors?: unknown }).previousErrors;
+  if (code === 'EXECABORT' && Array.isArray(previous) && previous.some((e) => redisReplyCode(e) === 'OOM'))
+    return new StoreFull({ cause: error });
+  return undefined;
 }

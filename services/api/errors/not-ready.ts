@@ -4,7 +4,7 @@ export class NotReady extends Error {
   override readonly name = 'NotReady';
   readonly code = NotReady.code;
 
-  constructor(reason: string) {
-    super(`not ready: ${reason}`);
+  constructor(reason: string, options?: ErrorOptions) {
+    super(`not ready: ${reason}`, options);
   }
 }

@@ -2,7 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { PLACEHOLDER_API_KEY, loadApiConfig } from '../../../services/api/api-options.js';
+import { InvalidApiConfig } from '../../../services/api/errors/invalid-api-config.js';
 import { commands } from '../../../services/cli/main.js';
+import { thrown } from '../../helpers/thrown.js';
 
 const root = join(import.meta.dirname, '../../..');
 const infra = join(root, 'infra');
@@ -35,6 +38,47 @@ function sources(): string {
   };
   for (const dir of ['services', 'jobs', 'schemas']) walk(join(root, dir));
   return out.join('\n');
+}
+
+/** Bytes of a redis.conf memory size: `3gb` (1024-based), `3g` (1000-based), `512mb`, a plain number. */
+function redisBytes(size: string): number {
+  const match = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(size);
+  if (!match) return Number.NaN;
+  const units: Record<string, number> = {
+    b: 1,
+    k: 1e3,
+    kb: 1024,
+    m: 1e6,
+    mb: 1024 ** 2,
+    g: 1e9,
+    gb: 1024 ** 3,
+  };
+  return Number(match[1]) * (units[(match[2] ?? 'b').toLowerCase()] ?? Number.NaN);
+}
+
+/** Bytes of a Kubernetes memory quantity: `4Gi`, `512Mi`, `4G`. */
+function kubernetesBytes(quantity: string): number {
+  const match = /^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
+  if (!match) return Number.NaN;
+  const units: Record<string, number> = {
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+  };
+  return Number(match[1]) * (match[2] === undefined ? 1 : (units[match[2]] ?? Number.NaN));
+}
+
+/** Bytes of a compose `mem_limit`: `4g`, `512m` (1024-based, as Docker reads them). */
+function dockerBytes(size: string): number {
+  const match = /^(\d+)(b|k|m|g)?$/i.exec(size);
+  if (!match) return Number.NaN;
+  const units: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+  return Number(match[1]) * (units[(match[2] ?? 'b').toLowerCase()] ?? Number.NaN);
 }
 
 interface Container {
@@ -106,5 +150,49 @@ describe('infra manifests', () => {
       expect(text).toMatch(/^maxmemory-policy noeviction$/m);
       expect(text).toMatch(/^appendonly yes$/m);
     }
+  });
+
+  it('give Redis a maxmemory below its container’s memory limit, so a full Redis refuses writes instead of being killed', () => {
+    const redisDocs = docs.filter((d) => d.file === 'k8s/redis.yaml');
+    const kind = (doc: Record<string, unknown>) => (doc as { kind?: string }).kind;
+    const k8sConf = (
+      redisDocs.find((d) => kind(d.doc) === 'ConfigMap')?.doc as { data: Record<string, string> }
+    ).data['redis.conf']!;
+    const { containers } = k8sContainers(redisDocs.find((d) => kind(d.doc) === 'StatefulSet')!.doc);
+    const redis = containers.find((c) => c.image.startsWith('redis')) as Container & {
+      resources?: { limits?: { memory?: string } };
+    };
+    const podLimit = kubernetesBytes(redis.resources?.limits?.memory ?? '');
+    const compose = docs.find((d) => d.file === 'compose.yaml')!.doc as {
+      services: Record<string, { mem_limit?: string; volumes?: string[] }>;
+    };
+    const composeRedis = compose.services.redis!;
+    // compose mounts infra/redis.conf, so that file's maxmemory is the one to compare with its limit.
+    expect(composeRedis.volumes?.some((v) => v.startsWith('./redis.conf:'))).toBe(true);
+    const composeLimit = dockerBytes(composeRedis.mem_limit ?? '');
+    for (const [text, limit, where] of [
+      [readFileSync(join(infra, 'redis.conf'), 'utf8'), composeLimit, 'redis.conf under compose.yaml'],
+      [k8sConf, podLimit, 'k8s/redis.yaml'],
+    ] as const) {
+      expect(text, where).toMatch(/^maxmemory-policy noeviction$/m);
+      const maxmemory = redisBytes(/^maxmemory (\S+)$/m.exec(text)?.[1] ?? '');
+      expect(limit, where).toBeGreaterThan(0);
+      expect(maxmemory, where).toBeGreaterThan(0);
+      // Headroom for the AOF rewrite's fork, client buffers and fragmentation.
+      expect(maxmemory, where).toBeLessThanOrEqual(0.8 * limit);
+    }
+  });
+
+  it('ship a placeholder API key that the API refuses to start with, naming the variable', () => {
+    const secret = docs.find(
+      (d) =>
+        d.file === 'k8s/config.yaml' &&
+        (d.doc as { kind?: string; metadata?: { name?: string } }).metadata?.name === 'quiver-api-keys',
+    )?.doc as { stringData: { keys: string } };
+    expect(secret.stringData.keys).toContain(PLACEHOLDER_API_KEY);
+    const error = thrown(InvalidApiConfig, () =>
+      loadApiConfig([], { QUIVER_API_KEYS: secret.stringData.keys }),
+    );
+    expect(error.variable).toBe('QUIVER_API_KEYS');
   });
 });
