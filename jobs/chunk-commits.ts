@@ -228,11 +228,14 @@ export async function adoptableCommits(
 ): Promise<ChunkCommit[]> {
   const found = new Map<number, ChunkCommit>();
   for await (const object of deps.storage.list(layout.commits, { signal })) {
+    // Markers live directly in `_commits/`; nothing deeper is one.
+    if (object.uri.slice(layout.commits.length).includes('/')) continue;
     let commit: ChunkCommit;
     try {
       commit = await readMarker(deps.storage, object.uri, chunkCommitSchema, signal);
     } catch (error) {
-      if (!(error instanceof TypeError)) throw error;
+      // Not a marker (not JSON, another shape) or gone since the listing: logged, never fatal.
+      if (!(error instanceof TypeError) && !(error instanceof StorageNotFound)) throw error;
       deps.log('commit marker ignored', { jobId: record.id, uri: object.uri, reason: error.message });
       continue;
     }

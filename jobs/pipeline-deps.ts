@@ -18,6 +18,11 @@ export interface Enqueue {
 export interface PipelineDeps {
   store: JobStore;
   storage: Storage;
+  /**
+   * The storage one tenant's job may use: every listing, read and write checked against the tenant's
+   * grants (`QUIVER_TENANTS_FILE`; DESIGN invariant 9). Absent: `storage` for every tenant.
+   */
+  storageFor?: (tenant: string) => Storage;
   readers: FormatReaders;
   scorers: ScorerPool;
   tuningCache?: TuningCache;
@@ -27,6 +32,11 @@ export interface PipelineDeps {
    * killed worker loses at most this much work; the re-run resumes after the last segment.
    */
   checkpointMs?: number;
+  /**
+   * Most chunks one job may plan (default 100,000, `QUIVER_MAX_CHUNKS_PER_JOB`): an input that makes more
+   * fails at planning with `TOO_MANY_CHUNKS`.
+   */
+  maxChunksPerJob?: number;
   log: (message: string, context?: Record<string, unknown>) => void;
   /**
    * Called after a job reaches a terminal state (and again when a re-run processor finds it there), e.g.
@@ -61,6 +71,7 @@ const permanentCodes = new Set([
   'INPUT_EMPTY',
   'STORAGE_NOT_FOUND',
   'STORAGE_ACCESS_DENIED',
+  'STORAGE_FORBIDDEN',
   'STORAGE_INVALID_URI',
   'INPUT_MISSING',
   'INPUT_UNKNOWN',
@@ -69,6 +80,11 @@ const permanentCodes = new Set([
   'OUTPUT_UNSUPPORTED',
   'DEVICE_UNAVAILABLE',
   'ROWS_REJECTED_OVER_LIMIT',
+  'TOO_MANY_CHUNKS',
+  'CSV_RECORD_TOO_LONG',
+  'JSONL_RECORD_TOO_LONG',
+  'MODEL_TOO_LARGE',
+  'PARQUET_FOOTER_TOO_LARGE',
 ]);
 
 export function isPermanent(error: unknown): boolean {
@@ -95,4 +111,9 @@ export function jobErrorOf(error: unknown, chunk?: number): JobError {
   if (row !== undefined) out.row = row;
   if (chunk !== undefined) out.chunk = chunk;
   return out;
+}
+
+/** `deps` with `storage` scoped to the job's tenant (see `PipelineDeps.storageFor`). */
+export function forTenant(deps: PipelineDeps, tenant: string): PipelineDeps {
+  return deps.storageFor ? { ...deps, storage: deps.storageFor(tenant) } : deps;
 }

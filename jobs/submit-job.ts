@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseJobSpec } from '../schemas/job-spec.js';
+import { type JobSpec, parseJobSpec } from '../schemas/job-spec.js';
 import type { JobRecord } from '../schemas/job-record.js';
 import type { JobStore } from '../services/queue/job-store.js';
 
@@ -20,12 +20,21 @@ export function idempotentJobId(tenant: string, key: string): string {
 
 /** Validates the spec (a `JobSpecInput`, or anything: errors name every field path), records the job and queues its planning. */
 export async function submitJob(
-  deps: { store: JobStore; enqueuePlan: (jobId: string, priority: number) => Promise<void> },
+  deps: {
+    store: JobStore;
+    enqueuePlan: (jobId: string, priority: number) => Promise<void>;
+    /**
+     * Refuses a spec the tenant may not run (its URIs outside the tenant's storage grants): throws, and
+     * nothing is recorded. Absent: every valid spec is accepted (in-process use, tests).
+     */
+    authorize?: (spec: JobSpec, tenant: string) => Promise<void>;
+  },
   input: unknown,
   options: SubmitOptions = {},
 ): Promise<{ record: JobRecord; created: boolean }> {
   const spec = parseJobSpec(input);
   const tenant = options.tenant ?? 'default';
+  await deps.authorize?.(spec, tenant);
   const created = await deps.store.create(spec, {
     tenant,
     ...(options.idempotencyKey

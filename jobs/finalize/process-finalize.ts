@@ -6,7 +6,7 @@ import { objectsOf, readAcceptedCommits, sweepUnreferenced } from '../chunk-comm
 import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
 import { isTerminal } from '../job-state.js';
 import { type OutputLayout, outputLayout } from '../output-layout.js';
-import type { PipelineDeps } from '../pipeline-deps.js';
+import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
 
 /** Some chunks have no accepted commit yet; the finalize job retries. */
 export class CommitsIncomplete extends Error {
@@ -26,9 +26,10 @@ export async function processFinalize(
   jobId: string,
   signal?: AbortSignal,
 ): Promise<void> {
-  const { store, storage } = deps;
-  const record = await store.get(jobId);
+  const record = await deps.store.get(jobId);
   if (!record) return;
+  deps = forTenant(deps, record.tenant);
+  const { store, storage } = deps;
   const spec = record.spec;
   const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
   if (isTerminal(record.status)) {

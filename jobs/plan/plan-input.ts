@@ -46,7 +46,9 @@ function isSideFile(uri: string): boolean {
 
 /**
  * The objects a job reads, in URI order: the URI itself when it names an object, else everything under it
- * as a prefix, filtered by the glob or, without one, by the format's extensions and minus side files.
+ * as a prefix, filtered by the glob or, without one, by the format's extensions, minus side files,
+ * anything under a `_`/`.`-prefixed folder at any depth, and every job-output folder (one holding
+ * `_manifest.json` or `_commits/`), so one job's output is never read as another's input.
  */
 export async function listInput(
   storage: Storage,
@@ -62,11 +64,28 @@ export async function listInput(
   }
   const prefix = input.uri.endsWith('/') ? input.uri : `${input.uri}/`;
   const objects: ObjectInfo[] = [];
+  /** Folders (relative, with a trailing `/`) that hold a job's output: never read back as input. */
+  const outputFolders = new Set<string>();
   const listOptions = input.glob === undefined ? { signal } : { signal, glob: input.glob };
   for await (const object of storage.list(prefix, listOptions)) {
-    if (isSideFile(object.uri)) continue;
+    const relative = object.uri.startsWith(prefix) ? object.uri.slice(prefix.length) : object.uri;
+    const segments = relative.split('/');
+    const folder = (i: number) => (i === 0 ? '' : `${segments.slice(0, i).join('/')}/`);
+    const output = segments.findIndex(
+      (s, i) => (s === '_manifest.json' && i === segments.length - 1) || s === '_commits',
+    );
+    if (output >= 0) outputFolders.add(folder(output));
+    // Side files and anything under a `_`- or `.`-prefixed folder, at any depth (`_temporary/`, `_segments/`).
+    if (segments.some((s) => s.startsWith('_') || s.startsWith('.')) || isSideFile(object.uri)) continue;
     if (input.glob === undefined && !extensions[input.format].test(object.uri)) continue;
     objects.push(object);
+  }
+  if (outputFolders.size > 0) {
+    const kept = objects.filter((o) => {
+      const relative = o.uri.slice(prefix.length);
+      return ![...outputFolders].some((f) => relative.startsWith(f));
+    });
+    objects.splice(0, objects.length, ...kept);
   }
   if (objects.length === 0) {
     throw new EmptyInputError(input.uri, input.glob, `no ${input.format} objects`);

@@ -1,7 +1,7 @@
 import { adoptableCommits } from '../chunk-commits.js';
 import { isTerminal } from '../job-state.js';
 import { outputLayout } from '../output-layout.js';
-import type { PipelineDeps } from '../pipeline-deps.js';
+import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
 import { planInput } from './plan-input.js';
 
 /** Input bytes per chunk besides the row target: keeps text chunks and small-file groups bounded. */
@@ -14,18 +14,24 @@ const CHUNK_BYTES = 256 * 1024 * 1024;
  * Redis lost its state) are counted as done without being scored again (DESIGN invariant 3).
  */
 export async function processPlan(deps: PipelineDeps, jobId: string, signal?: AbortSignal): Promise<void> {
-  const { store, storage } = deps;
-  const record = await store.get(jobId);
+  const record = await deps.store.get(jobId);
   if (!record || isTerminal(record.status) || record.status === 'cancelling') return;
+  deps = forTenant(deps, record.tenant);
+  const { store, storage } = deps;
   if (record.status === 'queued') await store.transition(jobId, 'planning');
   const spec = record.spec;
   const planned = await planInput(
     storage,
     { uri: spec.input.uri, format: spec.input.format, glob: spec.input.glob, header: spec.input.header },
-    { chunkRows: spec.batch.chunkRows, chunkBytes: CHUNK_BYTES, signal },
+    {
+      chunkRows: spec.batch.chunkRows,
+      chunkBytes: CHUNK_BYTES,
+      maxChunks: deps.maxChunksPerJob,
+      signal,
+    },
   );
   // A re-run plan keeps the digest the first run recorded: chunks may already be scoring with it.
-  const modelSha256 = record.modelSha256 ?? (await deps.scorers.resolve(spec.model, signal));
+  const modelSha256 = record.modelSha256 ?? (await deps.scorers.resolve(spec.model, signal, storage));
   const inputRows = planned.every((c) => c.rows !== undefined)
     ? planned.reduce((n, c) => n + (c.rows ?? 0), 0)
     : undefined;

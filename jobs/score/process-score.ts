@@ -13,7 +13,7 @@ import { type PinnedStorage, pinnedStorage } from '../../services/storage/pinned
 import { acceptChunk, chunkInputDigest, newAttemptId, readAcceptedSegments } from '../chunk-commits.js';
 import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
 import { outputLayout } from '../output-layout.js';
-import type { PipelineDeps } from '../pipeline-deps.js';
+import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
 import { type SkippedRecord, makeChunkCheckpoint } from './chunk-checkpoint.js';
 import { AttemptStopped } from './errors/attempt-stopped.js';
 
@@ -116,6 +116,7 @@ export async function processScore(
 ): Promise<void> {
   const record = await deps.store.get(jobId);
   if (!record) return;
+  deps = forTenant(deps, record.tenant);
   const attempt = newAttemptId();
   const begun = await deps.store.beginAttempt(jobId, chunk.index, attempt);
   if (begun.state === 'committed') return finishIfLast(deps, jobId);
@@ -148,7 +149,7 @@ async function scoreAttempt(
   const checkpointMs = deps.checkpointMs ?? 30_000;
 
   const mapped = effectiveModelSpec(record);
-  const lease = await deps.scorers.acquire(mapped, record.modelSha256, signal);
+  const lease = await deps.scorers.acquire(mapped, record.modelSha256, signal, deps.storage);
   try {
     const modelSha256 = lease.model.sha256;
     const resumed = await readAcceptedSegments(

@@ -8,7 +8,9 @@ import type {
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import { jobIdSchema } from '../../schemas/api.js';
 import type { JobRecord } from '../../schemas/job-record.js';
+import type { JobSpec } from '../../schemas/job-spec.js';
 import type { Deliveries } from '../delivery/deliveries.js';
 import { JobNotFound } from '../queue/errors/job-not-found.js';
 import type { JobStore } from '../queue/job-store.js';
@@ -16,6 +18,7 @@ import type { PipelineQueues } from '../queue/queues.js';
 import type { Schedules } from '../scheduler/schedules.js';
 import type { Presigner } from '../storage/presign.js';
 import type { Storage } from '../storage/storage.js';
+import type { Tenancy } from '../tenancy/tenancy.js';
 import type { ApiKeys, Principal } from './api-keys.js';
 import type { ApiOptionsWithDefaults } from './api-options.js';
 import { Unauthenticated } from './errors/unauthenticated.js';
@@ -50,6 +53,12 @@ export interface ApiDeps {
   schedules?: Schedules;
   /** Clock for result URL expiry times, schedules' next runs and run-now. Default `() => new Date()`. */
   now?: () => Date;
+  /**
+   * Tenants' storage grants and limits (`QUIVER_TENANTS_FILE`): every URI a spec or schedule names is
+   * checked against them at submission. Absent: no storage checks (embedding, tests); `quiver api` always
+   * has one.
+   */
+  tenancy?: Tenancy;
 }
 
 /** The Fastify instance routes are declared on: zod schemas type their requests and replies. */
@@ -67,6 +76,8 @@ export interface ApiContext {
   options: ApiOptionsWithDefaults;
   /** The store, refusing creates past the tenant's active-job limit. */
   limitedStore: JobStore;
+  /** Throws `StorageForbidden` / `OutputOverlapsInput` for a spec the tenant may not run. */
+  authorize: (spec: JobSpec, tenant: string) => Promise<void>;
   watcher: JobWatcher;
   /** Aborted when the API starts closing: long-polls answer at once. */
   closing: AbortSignal;
@@ -87,9 +98,11 @@ export function canSee(principal: Principal, record: JobRecord): boolean {
 
 /**
  * The job `id` as `principal` may see it. Another tenant's job is reported exactly like a missing one
- * (`JobNotFound`, 404), so ids cannot be probed for existence.
+ * (`JobNotFound`, 404), so ids cannot be probed for existence; so is an id no job can have, before Redis
+ * is asked (`<id>:chunks` would otherwise read another key of the job).
  */
 export async function visibleJob(store: JobStore, principal: Principal, id: string): Promise<JobRecord> {
+  if (!jobIdSchema.safeParse(id).success) throw new JobNotFound(id);
   const record = await store.get(id);
   if (record === undefined || !canSee(principal, record)) throw new JobNotFound(id);
   return record;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { TenantsFile } from '../../schemas/tenants-file.js';
 import { InvalidApiConfig } from './errors/invalid-api-config.js';
 
 /** Who a request acts for: its tenant, and whether its key has the admin scope. */
@@ -15,6 +16,8 @@ export interface ApiKeys {
   authenticate(key: string): Principal | undefined;
   /** How many keys are configured. */
   readonly size: number;
+  /** Every tenant that has a key. */
+  readonly tenants: ReadonlySet<string>;
 }
 
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -40,7 +43,11 @@ export function parseApiKeys(text: string, source: string): ApiKeys {
 }
 
 function keysOf(byDigest: ReadonlyMap<string, Principal>): ApiKeys {
-  return { authenticate: (key) => byDigest.get(sha256(key)), size: byDigest.size };
+  return {
+    authenticate: (key) => byDigest.get(sha256(key)),
+    size: byDigest.size,
+    tenants: new Set([...byDigest.values()].map((p) => p.tenant)),
+  };
 }
 
 /** Adds the entries of `text` to `byDigest`; see {@link parseApiKeys}. */
@@ -82,14 +89,20 @@ function collectKeys(byDigest: Map<string, Principal>, text: string, source: str
 }
 
 /**
- * The keys of `QUIVER_API_KEYS` and of the file `QUIVER_API_KEYS_FILE` (both may be set; their keys are
- * combined). At least one key is required: an API without keys would answer 401 to everything.
+ * The keys of `QUIVER_API_KEYS`, of the file `QUIVER_API_KEYS_FILE` and of the tenants file's `keys`
+ * (all may be set; their keys are combined). At least one key is required: an API without keys would
+ * answer 401 to everything.
  */
 export function loadApiKeys(
   env: NodeJS.ProcessEnv,
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+  tenants: TenantsFile['tenants'] = {},
 ): ApiKeys {
   const byDigest = new Map<string, Principal>();
+  const fromTenantsFile = Object.entries(tenants).flatMap(([tenant, t]) =>
+    t.keys.map((key) => `${tenant}:${key}${t.admin ? ':admin' : ''}`),
+  );
+  if (fromTenantsFile.length > 0) collectKeys(byDigest, fromTenantsFile.join('\n'), 'QUIVER_TENANTS_FILE');
   const inline = env.QUIVER_API_KEYS?.trim();
   if (inline) collectKeys(byDigest, inline, 'QUIVER_API_KEYS');
   const file = env.QUIVER_API_KEYS_FILE?.trim();
@@ -108,7 +121,7 @@ export function loadApiKeys(
   if (byDigest.size === 0) {
     throw new InvalidApiConfig(
       'QUIVER_API_KEYS',
-      'no API keys configured: set QUIVER_API_KEYS (tenant:key,…) or QUIVER_API_KEYS_FILE',
+      'no API keys configured: set QUIVER_API_KEYS (tenant:key,…), QUIVER_API_KEYS_FILE or keys in QUIVER_TENANTS_FILE',
     );
   }
   return keysOf(byDigest);

@@ -5,7 +5,8 @@ import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.
 import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
 import { webhookAllowlistFromEnv } from '../delivery/delivery-options.js';
 import { type WebhookAllowlist, emptyAllowlist } from '../delivery/ssrf-guard.js';
-import { type ApiKeys, loadApiKeys } from './api-keys.js';
+import { type Tenancy, assertGrantsCover, loadTenancy } from '../tenancy/tenancy.js';
+import { type ApiKeys, loadApiKeys, parseApiKeys } from './api-keys.js';
 import { InvalidApiConfig } from './errors/invalid-api-config.js';
 
 /**
@@ -90,6 +91,8 @@ export function addApiDefaults(options: ApiOptions): ApiOptionsWithDefaults {
 export interface ApiConfig {
   api: ApiOptionsWithDefaults;
   keys: ApiKeys;
+  /** `QUIVER_TENANTS_FILE` and `QUIVER_STORAGE_GRANTS`. */
+  tenancy: Tenancy;
   redis: RedisConfig;
   storage: StorageConfig;
 }
@@ -184,16 +187,44 @@ export function parseApiOptions(args: readonly string[], env: NodeJS.ProcessEnv)
 }
 
 /**
+ * The admin key `infra/k8s/config.yaml` ships as a placeholder. It is public, so an API configured with it
+ * refuses to start ({@link loadApiConfig}) rather than serve anyone who read the manifest.
+ */
+export const PLACEHOLDER_API_KEY = 'replace-me-with-a-long-random-key';
+
+/** Throws InvalidApiConfig naming the variable that holds {@link PLACEHOLDER_API_KEY}, if any does. */
+function refusePlaceholderKey(keys: ApiKeys, env: NodeJS.ProcessEnv): void {
+  if (keys.authenticate(PLACEHOLDER_API_KEY) === undefined) return;
+  const inline = env.QUIVER_API_KEYS?.trim();
+  const files = ['QUIVER_API_KEYS_FILE', 'QUIVER_TENANTS_FILE'].filter((name) => env[name]?.trim());
+  const variable =
+    inline && parseApiKeys(inline, 'QUIVER_API_KEYS').authenticate(PLACEHOLDER_API_KEY) !== undefined
+      ? 'QUIVER_API_KEYS'
+      : files.join(' or ') || 'QUIVER_API_KEYS';
+  throw new InvalidApiConfig(
+    variable,
+    `it holds the placeholder key "${PLACEHOLDER_API_KEY}" that infra/k8s/config.yaml ships; ` +
+      'replace it with a long random key (e.g. openssl rand -hex 32)',
+  );
+}
+
+/**
  * The whole configuration of `quiver api`: its options, its keys, Redis and storage. Invalid values throw
- * at start, naming the variable (InvalidApiConfig, InvalidRedisConfig, InvalidStorageConfig).
+ * at start, naming the variable (InvalidApiConfig, InvalidRedisConfig, InvalidStorageConfig); so does a
+ * key equal to {@link PLACEHOLDER_API_KEY}.
  */
 export function loadApiConfig(args: readonly string[], env: NodeJS.ProcessEnv): ApiConfig {
+  const tenancy = loadTenancy(env);
+  const keys = loadApiKeys(env, undefined, tenancy.file);
+  refusePlaceholderKey(keys, env);
+  assertGrantsCover(tenancy, keys.tenants);
   return {
     api: addApiDefaults({
       ...parseApiOptions(args, env),
       webhookAllow: webhookAllowlistFromEnv(env),
     }),
-    keys: loadApiKeys(env),
+    keys,
+    tenancy,
     redis: redisConfigFromEnv(env),
     storage: storageConfigFromEnv(env),
   };

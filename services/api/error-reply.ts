@@ -5,11 +5,16 @@ import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
 import { IdempotencyConflict } from '../queue/errors/idempotency-conflict.js';
 import { InvalidListCursor } from '../queue/errors/invalid-list-cursor.js';
 import { JobNotFound } from '../queue/errors/job-not-found.js';
+import { StoreFull } from '../queue/errors/store-full.js';
 import { TooManyActiveJobs } from '../queue/errors/too-many-active-jobs.js';
+import { storeFullOf } from '../queue/redis-connection.js';
 import { StorageNotFound } from '../storage/errors/storage-not-found.js';
+import { OutputOverlapsInput } from '../tenancy/errors/output-overlaps-input.js';
+import { StorageForbidden } from '../tenancy/errors/storage-forbidden.js';
 import { DeliveryNotFound } from './errors/delivery-not-found.js';
 import { JobNotSucceeded } from './errors/job-not-succeeded.js';
 import { MalformedBody } from './errors/malformed-body.js';
+import { ManifestOutsideRoot } from './errors/manifest-outside-root.js';
 import { NotReady } from './errors/not-ready.js';
 import { RateLimited } from './errors/rate-limited.js';
 import { RequestInvalid } from './errors/request-invalid.js';
@@ -40,9 +45,11 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [RequestInvalid, 400],
   [InvalidListCursor, 400],
   [MalformedBody, 400],
+  [OutputOverlapsInput, 400],
   [Unauthenticated, 401],
   [TenantForbidden, 403],
   [AdminRequired, 403],
+  [StorageForbidden, 403],
   [JobNotFound, 404],
   [DeliveryNotFound, 404],
   [ScheduleNotFound, 404],
@@ -51,9 +58,11 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [IdempotencyConflict, 409],
   [InvalidJobTransition, 409],
   [JobNotSucceeded, 409],
+  [ManifestOutsideRoot, 409],
   [TooManyActiveJobs, 429],
   [RateLimited, 429],
   [NotReady, 503],
+  [StoreFull, 503],
 ];
 
 /** Fastify's own 4xx errors (bad JSON, too large, wrong content type, bad URL), renamed to stable codes. */
@@ -86,6 +95,8 @@ function problemsOf(error: Error): ApiError['error']['problems'] {
   if (error instanceof JobSpecInvalid || error instanceof ScheduleInvalid || error instanceof RequestInvalid)
     return [...error.problems];
   if (error instanceof InvalidListCursor) return [{ path: 'query.cursor', message: error.message }];
+  if (error instanceof OutputOverlapsInput || (error instanceof StorageForbidden && error.path !== undefined))
+    return [{ path: error.path ?? '(root)', message: messageOf(error).replace(`${error.path}: `, '') }];
   return undefined;
 }
 
@@ -105,10 +116,12 @@ function headersOf(error: Error, options: ErrorReplyOptions): Record<string, str
 
 /**
  * The reply for an error: an expected one gets its status and stable code; a framework 4xx (malformed
- * JSON, body too large, bad URL) its status and a stable code; anything else is a 500 `INTERNAL` whose
- * message reveals nothing (the caller logs the real error).
+ * JSON, body too large, bad URL) its status and a stable code; Redis refusing a write at `maxmemory` is
+ * a 503 `STORE_FULL`; anything else is a 500 `INTERNAL` whose message reveals nothing (the caller logs the
+ * real error).
  */
-export function errorReply(error: unknown, options: ErrorReplyOptions): ErrorReply {
+export function errorReply(thrown: unknown, options: ErrorReplyOptions): ErrorReply {
+  const error = storeFullOf(thrown) ?? thrown;
   if (error instanceof Error) {
     const known = statusOf.find(([type]) => error instanceof type);
     if (known !== undefined) {

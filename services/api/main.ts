@@ -72,6 +72,7 @@ export async function startApiServer(config: ApiConfig, log: JsonLog): Promise<A
         redis,
         prefix: redisConfig.prefix,
         keys: config.keys,
+        tenancy: config.tenancy,
         schedules: makeSchedules(makeRedisScheduleStore(redis, redisConfig.prefix), scheduleQueue),
       },
       { ...api, logger: requestLogger('api') },

@@ -10,6 +10,7 @@ import Fastify, {
 import { type ZodTypeProvider, jsonSchemaTransform } from 'fastify-type-provider-zod';
 import { jobStatusChannel } from '../queue/job-store.js';
 import { type ApiContext, type ApiDeps, type ZodFastify } from './api-context.js';
+import { specAuthorizer } from '../tenancy/authorize-spec.js';
 import { makeAuthenticate } from './authenticate.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { type ApiOptions, addApiDefaults } from './api-options.js';
@@ -130,8 +131,13 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
     options: settings,
     limitedStore: {
       ...deps.store,
-      create: (spec, o) => deps.store.create(spec, { ...o, maxActiveJobs: settings.maxActiveJobs }),
+      create: (spec, o) =>
+        deps.store.create(spec, {
+          ...o,
+          maxActiveJobs: deps.tenancy?.maxActiveJobsFor(o?.tenant ?? 'default') ?? settings.maxActiveJobs,
+        }),
     },
+    authorize: deps.tenancy ? specAuthorizer(deps.tenancy) : () => Promise.resolve(),
     watcher,
     closing: closing.signal,
     now: deps.now ?? (() => new Date()),

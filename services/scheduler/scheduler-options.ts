@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
+import { type Tenancy, loadTenancy } from '../tenancy/tenancy.js';
 import { InvalidSchedulerConfig } from './errors/invalid-scheduler-config.js';
 
 /** Options of `quiver scheduler`, compiled to what the process runs on. */
@@ -26,6 +27,11 @@ export interface SchedulerOptions {
 export interface SchedulerConfig {
   scheduler: SchedulerOptions;
   redis: RedisConfig;
+  /**
+   * `QUIVER_TENANTS_FILE`: every job a schedule submits is checked against its tenant's grants. Undefined
+   * without the file: the scheduler trusts the templates the API admitted.
+   */
+  tenancy?: Tenancy;
 }
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -84,5 +90,9 @@ export function loadSchedulerConfig(args: readonly string[], env: NodeJS.Process
       scheduler.jobRetentionMs = Math.round(days * DAY_MS);
     }
   }
-  return { scheduler, redis: redisConfigFromEnv(env) };
+  return {
+    ...(env.QUIVER_TENANTS_FILE?.trim() ? { tenancy: loadTenancy(env) } : {}),
+    scheduler,
+    redis: redisConfigFromEnv(env),
+  };
 }

@@ -3,6 +3,7 @@ import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
 import { makeLoggedRedis } from '../queue/redis-connection.js';
+import { specAuthorizer } from '../tenancy/authorize-spec.js';
 import { type JsonLog, makeJsonLog } from '../worker/json-log.js';
 import {
   type DrainingProcess,
@@ -57,6 +58,7 @@ export function runSchedulerProcess(
     deps: {
       store,
       enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority),
+      ...(config.tenancy ? { authorize: specAuthorizer(config.tenancy) } : {}),
       schedules,
       removeScheduler: (tenant, name) => scheduleQueue.remove(tenant, name),
     },

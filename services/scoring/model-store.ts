@@ -3,6 +3,10 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Storage } from '../storage/storage.js';
 import { ModelDigestMismatch } from './errors/model-digest-mismatch.js';
+import { ModelTooLarge } from './errors/model-too-large.js';
+
+/** Largest model a worker fetches unless told otherwise: 2 GiB. */
+export const DEFAULT_MAX_MODEL_BYTES = 2 * 1024 ** 3;
 
 /** A model fetched into the local cache, named by its content. */
 export interface CachedModel {
@@ -16,8 +20,19 @@ export interface CachedModel {
 export interface FetchModelOptions {
   /** Refuse the model unless its bytes hash to this (lowercase hex). */
   sha256?: string;
+  /**
+   * What a `stat` of `uri` found just now (through the tenant's grants). A cached copy of the pinned digest
+   * is used only when its size matches it, so a digest alone never stands in for reading the URI; absent,
+   * the cache is trusted as it is (planning, tests).
+   */
+  source?: { size: number };
   /** Folder of the content-addressed cache (`<sha256>.onnx` files). */
   cacheDir: string;
+  /**
+   * Largest model fetched (default 2 GiB, `QUIVER_MAX_MODEL_BYTES`): a larger object throws `ModelTooLarge`
+   * from its size (`source`, else a `stat`), before any byte is read.
+   */
+  maxModelBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -30,7 +45,7 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * Fetches a model from any storage URI into a content-addressed local cache and verifies its digest.
- * With a pinned `sha256` already in the cache nothing is fetched. The cache file is written under a temp
+ * With a pinned `sha256` already in the cache (and the URI's object of that size) nothing is fetched. The cache file is written under a temp
  * name and renamed, so concurrent workers never load half a model, and its name is the digest of its
  * bytes, so a model replaced at the same URI can never be mistaken for the old one.
  */
@@ -43,8 +58,16 @@ export async function fetchModel(
   const pinned = options.sha256?.toLowerCase();
   if (pinned) {
     const cached = join(options.cacheDir, `${pinned}.onnx`);
-    if (await exists(cached)) return { uri, path: cached, sha256: pinned, bytes: (await stat(cached)).size };
+    if (await exists(cached)) {
+      const bytes = (await stat(cached)).size;
+      if (options.source === undefined || options.source.size === bytes)
+        return { uri, path: cached, sha256: pinned, bytes };
+    }
   }
+  // The whole model is held in memory to hash it: its size is checked before any byte is read.
+  const maxBytes = options.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES;
+  const size = options.source?.size ?? (await storage.stat(uri, { signal: options.signal })).size;
+  if (size > maxBytes) throw new ModelTooLarge(uri, size, maxBytes);
   const bytes = await storage.read(uri, undefined, { signal: options.signal });
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (pinned && sha256 !== pinned) throw new ModelDigestMismatch(uri, pinned, sha256);

@@ -14,6 +14,10 @@ import { type WorkerInferenceHost, makeWorkerInferenceHost } from './worker-infe
 export interface OpenModelOptions {
   /** Content-addressed local model cache. */
   cacheDir: string;
+  /** Largest model fetched (default 2 GiB); a larger one is `MODEL_TOO_LARGE` (see `fetchModel`). */
+  maxModelBytes?: number;
+  /** The model object's size as just stat'ed: a cached copy of another size is not used (see `fetchModel`). */
+  source?: { size: number };
   /** Default: the CPU. */
   device?: DeviceRequest;
   intraOpThreads?: number;
@@ -37,8 +41,10 @@ export async function openModel(
 ): Promise<OpenedModel> {
   const model = await fetchModel(storage, spec.uri, {
     cacheDir: options.cacheDir,
+    maxModelBytes: options.maxModelBytes,
     sha256: spec.sha256,
     signal: options.signal,
+    ...(options.source ? { source: options.source } : {}),
   });
   let host: WorkerInferenceHost;
   try {

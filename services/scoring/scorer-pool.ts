@@ -17,6 +17,8 @@ export interface ScorerPoolOptions {
    * in use are never closed; the pool may then hold more until they are released.
    */
   maxOpenModels?: number;
+  /** Largest model fetched (default 2 GiB, `QUIVER_MAX_MODEL_BYTES`); a larger one is `MODEL_TOO_LARGE`. */
+  maxModelBytes?: number;
   log?: (message: string) => void;
 }
 
@@ -58,9 +60,12 @@ export function makeScorerPool(options: ScorerPoolOptions) {
    * The model's digest: the spec's pin (verified against the bytes unless cached), or the digest of what the
    * URI serves now, fetched into the content-addressed cache so chunks need not fetch it again.
    */
-  async function resolve(spec: ModelSpec, signal?: AbortSignal): Promise<string> {
-    const model = await fetchModel(options.storage, spec.uri, {
+  async function resolve(spec: ModelSpec, signal?: AbortSignal, storage = options.storage): Promise<string> {
+    const source = await storage.stat(spec.uri, { signal });
+    const model = await fetchModel(storage, spec.uri, {
+      source,
       cacheDir: options.cacheDir,
+      maxModelBytes: options.maxModelBytes,
       sha256: spec.sha256,
       signal,
     });
@@ -74,18 +79,43 @@ export function makeScorerPool(options: ScorerPoolOptions) {
      * Opens (or shares) the session for the model with `sha256`. Unpinned specs whose URI now serves other
      * bytes than `sha256` (and whose bytes the cache lacks) throw `ModelChanged`.
      */
-    async acquire(spec: ModelSpec, sha256: string | undefined, signal?: AbortSignal): Promise<ModelLease> {
-      const digest = (sha256 ?? spec.sha256 ?? (await resolve(spec, signal))).toLowerCase();
+    async acquire(
+      spec: ModelSpec,
+      sha256: string | undefined,
+      signal?: AbortSignal,
+      /** The tenant's storage: the URI is stat'ed through it on every acquire, even for an open session. */
+      storage = options.storage,
+    ): Promise<ModelLease> {
+      const digest = (sha256 ?? spec.sha256 ?? (await resolve(spec, signal, storage))).toLowerCase();
+      // No cache or open session stands in for the tenant's read grant on the URI, nor for the URI still
+      // serving an object of the digest's size (DESIGN invariant 9).
+      const source = await storage.stat(spec.uri, { signal });
       let entry = open.get(digest);
+      if (
+        entry &&
+        (await entry.opened.then(
+          (o) => o.model.bytes,
+          () => source.size,
+        )) !== source.size
+      ) {
+        // The URI serves another object now: fetching it names what it serves (and refuses it).
+        await fetchModel(storage, spec.uri, {
+          cacheDir: options.cacheDir,
+          maxModelBytes: options.maxModelBytes,
+          sha256: digest,
+          source,
+          signal,
+        }).catch((error: unknown) => {
+          throw changedOrMismatch(error, spec);
+        });
+      }
       if (entry) open.delete(digest);
       else {
-        const opened = openModel(options.storage, { ...spec, sha256: digest }, { ...options, signal }).catch(
+        const opened = openModel(storage, { ...spec, sha256: digest }, { ...options, source, signal }).catch(
           (error: unknown) => {
             // A failed open is not kept: the next chunk tries again (the error may be transient storage).
             if (open.get(digest) === entry) open.delete(digest);
-            if (error instanceof ModelDigestMismatch && spec.sha256 === undefined)
-              throw new ModelChanged(spec.uri, digest, error.actual);
-            throw error;
+            throw changedOrMismatch(error, spec);
           },
         );
         entry = { opened, users: 0 };
@@ -125,3 +155,10 @@ export function makeScorerPool(options: ScorerPoolOptions) {
 }
 
 export type ScorerPool = ReturnType<typeof makeScorerPool>;
+
+/** A digest the spec did not pin was resolved at planning: other bytes now mean the model changed. */
+function changedOrMismatch(error: unknown, spec: ModelSpec): unknown {
+  if (error instanceof ModelDigestMismatch && spec.sha256 === undefined)
+    return new ModelChanged(spec.uri, error.expected, error.actual);
+  return error;
+}

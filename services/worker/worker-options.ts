@@ -1,11 +1,14 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_CHUNKS_PER_JOB } from '../../jobs/plan/plan-chunks.js';
 import { type DeliveryConfig, deliveryConfigFromEnv } from '../delivery/delivery-options.js';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
 import { type DeviceRequest, parseDeviceList } from '../scoring/devices.js';
 import { DeviceListError } from '../scoring/errors/device-list-error.js';
+import { DEFAULT_MAX_MODEL_BYTES } from '../scoring/model-store.js';
 import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
+import { type Tenancy, loadTenancy } from '../tenancy/tenancy.js';
 import { InvalidWorkerConfig } from './errors/invalid-worker-config.js';
 
 /** AWS's instance-metadata path: 404 until a spot interruption is scheduled, then a JSON notice. */
@@ -58,6 +61,16 @@ export interface WorkerOptions {
    * closed. Default 4. `QUIVER_MAX_OPEN_MODELS`.
    */
   maxOpenModels?: number;
+  /**
+   * Most chunks one job may plan; an input that makes more fails at planning with `TOO_MANY_CHUNKS`.
+   * Default 100,000. `QUIVER_MAX_CHUNKS_PER_JOB`.
+   */
+  maxChunksPerJob?: number;
+  /**
+   * Largest model object fetched, in bytes; a larger one fails the job with `MODEL_TOO_LARGE` before any
+   * byte is read. Default 2 GiB (2147483648). `QUIVER_MAX_MODEL_BYTES`.
+   */
+  maxModelBytes?: number;
 }
 
 /** {@link WorkerOptions} with every default filled; `spotNoticeUrl` stays undefined when polling is off. */
@@ -76,6 +89,8 @@ export interface CompiledWorkerOptions {
   modelCacheDir: string;
   tuningCachePath: string;
   maxOpenModels: number;
+  maxChunksPerJob: number;
+  maxModelBytes: number;
 }
 
 /** Everything a worker process needs from its configuration. */
@@ -85,6 +100,11 @@ export interface WorkerConfig {
   storage: StorageConfig;
   /** Webhook delivery: SSRF allowlist, retry schedule, timeout (`QUIVER_WEBHOOK_*`). */
   delivery: DeliveryConfig;
+  /**
+   * `QUIVER_TENANTS_FILE`: every job's listings, reads and writes are checked against its tenant's grants.
+   * Undefined without the file: the worker trusts what the API admitted.
+   */
+  tenancy?: Tenancy;
 }
 
 export const workerDefaults = {
@@ -94,6 +114,8 @@ export const workerDefaults = {
   lockSeconds: 30,
   checkpointSeconds: 30,
   maxOpenModels: 4,
+  maxChunksPerJob: DEFAULT_MAX_CHUNKS_PER_JOB,
+  maxModelBytes: DEFAULT_MAX_MODEL_BYTES,
 } as const;
 
 /** Flags of `quiver worker`; each overrides its environment variable. */
@@ -211,6 +233,10 @@ export function parseWorkerOptions(
   if (tuning) options.tuningCachePath = tuning.text;
   const maxOpenModels = fromEnv(env, 'QUIVER_MAX_OPEN_MODELS');
   if (maxOpenModels) options.maxOpenModels = positiveCount(maxOpenModels);
+  const maxChunks = fromEnv(env, 'QUIVER_MAX_CHUNKS_PER_JOB');
+  if (maxChunks) options.maxChunksPerJob = positiveCount(maxChunks);
+  const maxModelBytes = fromEnv(env, 'QUIVER_MAX_MODEL_BYTES');
+  if (maxModelBytes) options.maxModelBytes = positiveCount(maxModelBytes);
   return options;
 }
 
@@ -225,6 +251,8 @@ export function addWorkerDefaults(options: WorkerOptions): WorkerOptionsWithDefa
     modelCacheDir: options.modelCacheDir ?? join(tmpdir(), 'quiver-models'),
     tuningCachePath: options.tuningCachePath ?? join(tmpdir(), 'quiver-tuning.json'),
     maxOpenModels: options.maxOpenModels ?? workerDefaults.maxOpenModels,
+    maxChunksPerJob: options.maxChunksPerJob ?? workerDefaults.maxChunksPerJob,
+    maxModelBytes: options.maxModelBytes ?? workerDefaults.maxModelBytes,
   };
 }
 
@@ -241,6 +269,8 @@ export function compileWorkerOptions(
     modelCacheDir: options.modelCacheDir,
     tuningCachePath: options.tuningCachePath,
     maxOpenModels: options.maxOpenModels,
+    maxChunksPerJob: options.maxChunksPerJob,
+    maxModelBytes: options.maxModelBytes,
   };
   if (options.spotNoticeUrl !== undefined) compiled.spotNoticeUrl = options.spotNoticeUrl;
   return compiled;
@@ -262,5 +292,6 @@ export function loadWorkerConfig(
     redis: redisConfigFromEnv(env),
     storage: storageConfigFromEnv(env),
     delivery: deliveryConfigFromEnv(env),
+    ...(env.QUIVER_TENANTS_FILE?.trim() ? { tenancy: loadTenancy(env) } : {}),
   };
 }

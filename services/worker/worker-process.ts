@@ -6,6 +6,7 @@ import { makeLoggedRedis } from '../queue/redis-connection.js';
 import { fileTuningCache } from '../scoring/auto-batch.js';
 import { formatDeviceRequest } from '../scoring/devices.js';
 import { makeScorerPool } from '../scoring/scorer-pool.js';
+import { tenantStorage } from '../tenancy/storage-grants.js';
 import {
   type DrainingProcess,
   type DrainingProcessState,
@@ -63,6 +64,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
     storage,
     cacheDir: options.modelCacheDir,
     maxOpenModels: options.maxOpenModels,
+    maxModelBytes: options.maxModelBytes,
     device,
     log: (message) => log.info(message),
   });
@@ -79,10 +81,12 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
       onTerminal: (record) => deliveries.announce(record),
       store: makeRedisJobStore(redis, redisConfig.prefix),
       storage,
+      ...(config.tenancy ? { storageFor: tenantStorage(storage, config.tenancy) } : {}),
       readers,
       scorers,
       tuningCache: fileTuningCache(options.tuningCachePath),
       checkpointMs: options.checkpointMs,
+      maxChunksPerJob: options.maxChunksPerJob,
       log: log.info,
     },
   });

@@ -55,6 +55,8 @@ describe('API + worker processes: submit over HTTP, signed webhook, poll, result
     api = await startApiProcess({
       ...env,
       QUIVER_API_KEYS: `acme:${keys.acme},rival:${keys.rival}`,
+      // Two tenants without storage grants: this test's deployment is one trust domain.
+      QUIVER_STORAGE_GRANTS: 'open',
       QUIVER_WEBHOOK_ALLOW: '127.0.0.1/32',
     });
     fleet = makeWorkerFleet({

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,10 +82,25 @@ describe('quiver job commands (the real binary against real API and worker proce
     model = pathToFileURL(await modelPath('tabular-mlp')).href;
     heavyModel = pathToFileURL(await modelPath('compute-heavy')).href;
     redis = makeRedis('redis://127.0.0.1:6379');
+    // file:// is reachable only under an explicit grant: the test's folder (data, outputs) and the models'.
+    const tenants = join(dir, 'tenants.yaml');
+    await writeFile(
+      tenants,
+      [
+        'tenants:',
+        '  acme:',
+        `    keys: ["${key}"]`,
+        '    storage:',
+        `      read: ["${pathToFileURL(dirname(fileURLToPath(model))).href}/"]`,
+        `      write: ["${pathToFileURL(dir).href}/"]`,
+        '',
+      ].join('\n'),
+    );
     const env = {
       QUIVER_REDIS_URL: 'redis://127.0.0.1:6379',
       QUIVER_PREFIX: prefix,
-      QUIVER_API_KEYS: `acme:${key}`,
+      // Read by the API (keys, grants at submission) and by the workers (grants at planning and writing).
+      QUIVER_TENANTS_FILE: tenants,
       QUIVER_MODEL_CACHE: join(dir, 'models'),
       QUIVER_TUNING_CACHE: join(dir, 'tuning.json'),
     };

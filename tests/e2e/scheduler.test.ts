@@ -28,7 +28,11 @@ describe('quiver scheduler (real API and scheduler processes)', () => {
 
   beforeAll(async () => {
     redis = makeRedis(env.QUIVER_REDIS_URL);
-    api = await startApiProcess({ ...env, QUIVER_API_KEYS: `acme:${keys.acme},ops:${keys.ops}:admin` });
+    api = await startApiProcess({
+      ...env,
+      QUIVER_API_KEYS: `acme:${keys.acme},ops:${keys.ops}:admin`,
+      QUIVER_STORAGE_GRANTS: 'open',
+    });
     scheduler = spawn(process.execPath, [quiver, 'scheduler', '--grace-seconds', '5'], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,9 +86,9 @@ describe('quiver scheduler (real API and scheduler processes)', () => {
         name: 'every-second',
         cron: '* * * * * *',
         job: {
-          input: { uri: 'file:///data/events/dt={date}/', format: 'parquet' },
-          model: { uri: 'file:///models/m.onnx', inputs: { features: { columns: ['f0'] } } },
-          output: { uri: 'file:///data/scores/' },
+          input: { uri: 's3://events/dt={date}/', format: 'parquet' },
+          model: { uri: 's3://models/m.onnx', inputs: { features: { columns: ['f0'] } } },
+          output: { uri: 's3://scores/' },
         },
       }),
     });
@@ -101,7 +105,7 @@ describe('quiver scheduler (real API and scheduler processes)', () => {
     expect(jobs).toHaveLength(1);
     const submitted = await waitFor('job submitted');
     expect(submitted).toMatchObject({ tenant: 'acme', schedule: 'every-second', jobId: jobs[0]?.id });
-    expect(jobs[0]?.spec.input.uri).toBe(`file:///data/events/dt=${String(submitted.date)}/`);
+    expect(jobs[0]?.spec.input.uri).toBe(`s3://events/dt=${String(submitted.date)}/`);
 
     scheduler.kill('SIGTERM');
     expect(await exited).toEqual({ code: 0, signal: null });

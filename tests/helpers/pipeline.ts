@@ -77,6 +77,8 @@ export async function startPipeline(options: {
   chunkStallMs?: number;
   /** Delivers webhooks of finished jobs with this configuration (default: no webhooks are sent). */
   deliveries?: DeliveryConfig;
+  /** Scopes each job's storage to its tenant (`PipelineDeps.storageFor`). */
+  storageFor?: (tenant: string) => Storage;
 }): Promise<TestPipeline> {
   const prefix = `{test-${randomUUID().slice(0, 8)}}`;
   const dir = await mkdtemp(join(tmpdir(), 'quiver-pipeline-'));
@@ -100,6 +102,7 @@ export async function startPipeline(options: {
       ...(deliveries ? { onTerminal: (record: JobRecord) => deliveries.announce(record) } : {}),
       store,
       storage,
+      ...(options.storageFor ? { storageFor: options.storageFor } : {}),
       readers,
       scorers,
       tuningCache: fileTuningCache(join(dir, 'tuning.json')),

@@ -4,8 +4,7 @@ import { outputLayout } from '../../../jobs/output-layout.js';
 import { SCHEDULE_KEY_PREFIX } from '../../../jobs/schedule/run-schedule.js';
 import { submitJob } from '../../../jobs/submit-job.js';
 import { JobSpecInvalid } from '../../../schemas/errors/job-spec-invalid.js';
-import { WebhookUrlRefused } from '../../delivery/errors/webhook-url-refused.js';
-import { type WebhookAllowlist, guardWebhookUrl } from '../../delivery/ssrf-guard.js';
+import type { WebhookAllowlist } from '../../delivery/ssrf-guard.js';
 import {
   getJobQuerySchema,
   jobListSchema,
@@ -20,6 +19,8 @@ import { JobNotFound } from '../../queue/errors/job-not-found.js';
 import { parseUri } from '../../storage/uri.js';
 import { type ApiContext, type ZodFastify, principalOf, visibleJob } from '../api-context.js';
 import { JobNotSucceeded } from '../errors/job-not-succeeded.js';
+import { checkManifestUnderRoot } from '../manifest-under-root.js';
+import { literalWebhookRefusal } from '../webhook-refusal.js';
 import { TenantForbidden } from '../errors/tenant-forbidden.js';
 import { waitForStatusChange } from '../job-watcher.js';
 import { emptyBody, errorResponses, jobParams, v1Errors } from './route-schemas.js';
@@ -80,7 +81,11 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
       refuseGuardedWebhook(request.body.webhook?.url, context.options.webhookAllow);
       const idempotencyKey = request.headers['idempotency-key'];
       const { record, created } = await submitJob(
-        { store: context.limitedStore, enqueuePlan: (id, priority) => deps.queues.enqueuePlan(id, priority) },
+        {
+          store: context.limitedStore,
+          enqueuePlan: (id, priority) => deps.queues.enqueuePlan(id, priority),
+          authorize: context.authorize,
+        },
         request.body,
         { tenant: principal.tenant, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) },
       );
@@ -198,6 +203,8 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
         description:
           'The manifest of a succeeded job, and for every part (and rejected-rows file) in S3 a presigned GET ' +
           'URL valid until `urlsExpireAt`, with its size and SHA-256 to verify the download. 409 `JOB_NOT_SUCCEEDED` for a job that has not succeeded. ' +
+          'A manifest listing any file outside the job’s own output root is refused with 409 ' +
+          '`MANIFEST_OUTSIDE_ROOT`, and nothing is signed. ' +
           'Another tenant’s job is 404.',
         tags: ['jobs'],
         params: jobParams,
@@ -214,6 +221,8 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
       const manifest = manifestSchema.parse(
         JSON.parse(Buffer.from(await deps.storage.read(manifestUri)).toString('utf8')) as unknown,
       );
+      // Nothing is signed unless every entry lies under the job's own root.
+      checkManifestUnderRoot(record.id, manifest, record.output.uri);
       const expirySeconds = options.resultUrlExpirySeconds;
       const presigner = deps.presigner;
       let signed = false;
@@ -239,17 +248,8 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
   );
 }
 
-/**
- * A webhook URL the SSRF guard refuses by its literal address (127.0.0.1, [::1], 10.0.0.1, 169.254.169.254,
- * [::ffff:127.0.0.1], …) is a bad spec: the user hears it now, at `webhook.url`, instead of from a delivery
- * that never leaves. Hostnames are resolved, and checked, only when a worker delivers.
- */
+/** A webhook URL the SSRF guard refuses by its literal address is a bad spec, reported at `webhook.url`. */
 function refuseGuardedWebhook(url: string | undefined, allow: WebhookAllowlist): void {
-  if (url === undefined) return;
-  try {
-    guardWebhookUrl(url, allow);
-  } catch (error) {
-    if (!(error instanceof WebhookUrlRefused)) throw error;
-    throw new JobSpecInvalid([{ path: 'webhook.url', message: error.message }]);
-  }
+  const refusal = literalWebhookRefusal(url, allow);
+  if (refusal !== undefined) throw new JobSpecInvalid([{ path: 'webhook.url', message: refusal }]);
 }

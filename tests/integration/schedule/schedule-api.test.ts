@@ -4,6 +4,7 @@ import { apiErrorSchema } from '../../../schemas/api.js';
 import { jobViewSchema } from '../../../schemas/job-record.js';
 import { type ScheduleInput, scheduleListSchema, scheduleViewSchema } from '../../../schemas/schedule.js';
 import { templateVars } from '../../../jobs/schedule/render-template.js';
+import { makeTenancy } from '../../../services/tenancy/tenancy.js';
 import { schedulerIdOf } from '../../../services/scheduler/schedule-queue.js';
 import { type ApiHarness, auth, type keys, specInput, startApi } from '../api/api-harness.js';
 
@@ -220,6 +221,50 @@ describe('/v1/schedules', () => {
     const view = scheduleViewSchema.parse((await get('ops', '/nightly-fraud')).json());
     expect(view.lastError).toMatchObject({ code: 'SCHEDULE_INVALID', problems: [{ path: 'job.priority' }] });
     expect(h.queued.plans).toEqual([]);
+  });
+
+  it('checks a template against the tenant’s storage grants when saved and when run now', async () => {
+    const grants = makeTenancy(
+      {
+        acme: {
+          keys: [],
+          admin: false,
+          storage: { read: ['s3://events/', 's3://models/'], write: ['s3://scores/'] },
+        },
+      },
+      'enforce',
+    );
+    const scoped = await startApi({}, { tenancy: grants });
+    try {
+      const save = (body: ScheduleInput) =>
+        scoped.app.inject({
+          method: 'POST',
+          url: '/v1/schedules?tenant=acme',
+          headers: auth('ops'),
+          payload: body as unknown as Record<string, unknown>,
+        });
+      // The rendered `{date}` path is what is checked: a template reaching into another bucket is refused.
+      const outside = await save({
+        ...schedule,
+        job: { ...schedule.job, output: { uri: 's3://globex-scores/{date}/', passthrough: ['event_id'] } },
+      });
+      const body = expectError(outside, 403, 'STORAGE_FORBIDDEN');
+      expect(body.error.problems?.map((p) => p.path)).toEqual(['job.output.uri']);
+      const overlapping = await save({
+        ...schedule,
+        job: { ...schedule.job, output: { uri: 's3://events/dt={date}/scores/', passthrough: ['event_id'] } },
+      });
+      expectError(overlapping, 403, 'STORAGE_FORBIDDEN');
+      expect((await save(schedule)).statusCode).toBe(201);
+      const run = await scoped.app.inject({
+        method: 'POST',
+        url: '/v1/schedules/nightly-fraud/run?tenant=acme',
+        headers: auth('ops'),
+      });
+      expect(run.statusCode).toBe(202);
+    } finally {
+      await scoped.close();
+    }
   });
 
   it('never answers 5xx to random schedules (fast-check)', async () => {

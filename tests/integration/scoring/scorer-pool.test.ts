@@ -7,7 +7,10 @@ import { modelPath } from '../../../scripts/lib/models.js';
 import { ModelChanged } from '../../../services/scoring/errors/model-changed.js';
 import { ModelDigestMismatch } from '../../../services/scoring/errors/model-digest-mismatch.js';
 import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
+import { countingStorage } from '../../../services/storage/counting-storage.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
+import { StorageForbidden } from '../../../services/tenancy/errors/storage-forbidden.js';
+import { grantedStorage } from '../../../services/tenancy/storage-grants.js';
 import { fileUri } from '../../../services/storage/uri.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -69,7 +72,7 @@ describe('scorer pool: one session per model digest, bounded', () => {
     }
   });
 
-  it('scores with the planned digest from its cache, and names MODEL_CHANGED when the URI serves other bytes', async () => {
+  it('names MODEL_CHANGED when the URI serves other bytes, even to a worker that has the planned ones', async () => {
     const uri = fileUri(join(dir, 'replaced.onnx'));
     await storage.write(uri, mlp);
     const planned = sha256(mlp);
@@ -77,18 +80,18 @@ describe('scorer pool: one session per model digest, bounded', () => {
     const cold = makeScorerPool({ storage, cacheDir: join(dir, 'cache-cold'), intraOpThreads: 1 });
     try {
       expect(await warm.resolve(spec(uri))).toBe(planned);
+      const open = await warm.acquire(spec(uri), planned);
+      open.release();
       await storage.write(uri, tree);
-      // The worker that fetched the planned bytes keeps scoring with exactly those.
-      const lease = await warm.acquire(spec(uri), planned);
-      expect(lease.model.sha256).toBe(planned);
-      lease.release();
-      // A fresh worker cannot get them from the URI any more: the job must fail, never mix.
-      const error = await cold.acquire(spec(uri), planned).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(ModelChanged);
-      expect(error).toMatchObject({ code: 'MODEL_CHANGED', uri, planned, found: sha256(tree) });
+      // Neither an open session nor the cached file stands in for what the URI serves now.
+      for (const pool of [warm, cold]) {
+        const error = await pool.acquire(spec(uri), planned).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(ModelChanged);
+        expect(error).toMatchObject({ code: 'MODEL_CHANGED', uri, planned, found: sha256(tree) });
+      }
       // A digest pinned by the spec itself keeps its own code.
       await expect(
         makeScorerPool({ storage, cacheDir: join(dir, 'cache-pinned') }).acquire(spec(uri, planned), planned),
@@ -97,6 +100,43 @@ describe('scorer pool: one session per model digest, bounded', () => {
     } finally {
       await warm.close();
       await cold.close();
+    }
+  });
+
+  it('serves a cached model only through the tenant grants, with the URI still of its size', async () => {
+    const uri = fileUri(join(dir, 'granted', 'm.onnx'));
+    await storage.write(uri, mlp);
+    const digest = sha256(mlp);
+    const counting = countingStorage(storage);
+    const pool = makeScorerPool({
+      storage: counting,
+      cacheDir: join(dir, 'cache-grants'),
+      intraOpThreads: 1,
+    });
+    try {
+      (await pool.acquire(spec(uri), digest)).release();
+      // The same bytes uploaded again (another mtime): a stat, no second download.
+      await storage.write(uri, mlp);
+      counting.resetCounts();
+      (await pool.acquire(spec(uri), digest)).release();
+      expect(counting.counts).toMatchObject({ stat: 1, read: 0 });
+      // Another tenant naming the digest (and the URI) without a read grant gets nothing, open session or not.
+      const outsider = grantedStorage(counting, {
+        read: [fileUri(join(dir, 'elsewhere/'))],
+        write: [],
+        open: false,
+      });
+      await expect(pool.acquire(spec(uri, digest), digest, undefined, outsider)).rejects.toBeInstanceOf(
+        StorageForbidden,
+      );
+      const granted = grantedStorage(counting, {
+        read: [fileUri(join(dir, 'granted/'))],
+        write: [],
+        open: false,
+      });
+      (await pool.acquire(spec(uri, digest), digest, undefined, granted)).release();
+    } finally {
+      await pool.close();
     }
   });
 });

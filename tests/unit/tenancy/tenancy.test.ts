@@ -1,0 +1,84 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadApiConfig } from '../../../services/api/api-options.js';
+import { InvalidTenancyConfig } from '../../../services/tenancy/errors/invalid-tenancy-config.js';
+import { loadTenancy } from '../../../services/tenancy/tenancy.js';
+
+const key = (c: string) => c.repeat(24);
+const file = (text: string) => () => text;
+
+const twoTenants = `
+tenants:
+  acme:
+    keys: ["${key('a')}"]
+    storage:
+      read: ["s3://acme-events/"]
+      write: ["s3://acme-scores/"]
+    limits: { maxActiveJobs: 3 }
+  globex:
+    keys: ["${key('g')}"]
+    admin: true
+`;
+
+describe('tenants file and grants mode', () => {
+  it('reads grants, limits and keys; an ungranted tenant gets open s3:// grants', () => {
+    const tenancy = loadTenancy({ QUIVER_TENANTS_FILE: '/etc/quiver/tenants.yaml' }, file(twoTenants));
+    expect(tenancy.grantsFor('acme')).toEqual({
+      read: ['s3://acme-events/'],
+      write: ['s3://acme-scores/'],
+      open: false,
+    });
+    expect(tenancy.grantsFor('globex')).toEqual({ read: [], write: [], open: true });
+    expect(tenancy.maxActiveJobsFor('acme')).toBe(3);
+    expect(tenancy.maxActiveJobsFor('globex')).toBeUndefined();
+  });
+
+  it('refuses two tenants without grants at start, naming them, unless QUIVER_STORAGE_GRANTS=open', () => {
+    const env = { QUIVER_API_KEYS: `acme:${key('a')},globex:${key('g')},initech:${key('i')}` };
+    expect(() => loadApiConfig([], env)).toThrow(InvalidTenancyConfig);
+    expect(() => loadApiConfig([], env)).toThrow(/tenants acme, globex, initech have no storage grants/);
+    expect(loadApiConfig([], { ...env, QUIVER_STORAGE_GRANTS: 'open' }).tenancy.mode).toBe('open');
+    // One tenant without grants is one trust domain already.
+    expect(() => loadApiConfig([], { QUIVER_API_KEYS: `acme:${key('a')}` })).not.toThrow();
+  });
+
+  it('takes API keys (plain or sha256-) and the admin scope from the tenants file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quiver-tenants-'));
+    try {
+      const path = join(dir, 'tenants.yaml');
+      await writeFile(path, twoTenants);
+      const config = loadApiConfig([], { QUIVER_TENANTS_FILE: path });
+      expect(config.keys.authenticate(key('a'))).toEqual({ tenant: 'acme', admin: false });
+      expect(config.keys.authenticate(key('g'))).toEqual({ tenant: 'globex', admin: true });
+      expect(config.keys.authenticate(key('x'))).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['not YAML', 'tenants: [', /is not YAML/],
+    ['an unknown field', 'tenants:\n  acme:\n    keyz: []\n', /tenants\.acme/],
+    [
+      'a grant with a .. segment',
+      'tenants:\n  acme:\n    storage: { read: ["s3://b/../c/"] }\n',
+      /tenants\.acme\.storage/,
+    ],
+    [
+      'a grant that is not a storage URI',
+      'tenants:\n  acme:\n    storage: { read: ["http://x/"] }\n',
+      /s3:\/\/ or file:\/\//,
+    ],
+  ])('names the problem in %s', (_why, text, message) => {
+    expect(() => loadTenancy({ QUIVER_TENANTS_FILE: '/t.yaml' }, file(text))).toThrow(message);
+    expect(() => loadTenancy({ QUIVER_TENANTS_FILE: '/t.yaml' }, file(text))).toThrow(
+      /^Invalid QUIVER_TENANTS_FILE/,
+    );
+  });
+
+  it('refuses an unknown grants mode', () => {
+    expect(() => loadTenancy({ QUIVER_STORAGE_GRANTS: 'lax' })).toThrow(/Invalid QUIVER_STORAGE_GRANTS/);
+  });
+});
