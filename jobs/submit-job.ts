@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type JobSpec, parseJobSpec } from '../schemas/job-spec.js';
+import type { SpecLimits } from '../schemas/spec-limits.js';
 import type { JobRecord } from '../schemas/job-record.js';
 import type { JobStore } from '../services/queue/job-store.js';
 
 export interface SubmitOptions {
+  /** Bounds the spec must keep (`schemas/spec-limits.ts`). Default `specLimitDefaults`. */
+  limits?: SpecLimits;
   tenant?: string;
   /** Same key + same spec → the same job; same key + another spec → IdempotencyConflict. */
   idempotencyKey?: string;
@@ -32,7 +35,7 @@ export async function submitJob(
   input: unknown,
   options: SubmitOptions = {},
 ): Promise<{ record: JobRecord; created: boolean }> {
-  const spec = parseJobSpec(input);
+  const spec = parseJobSpec(input, options.limits);
   const tenant = options.tenant ?? 'default';
   await deps.authorize?.(spec, tenant);
   const created = await deps.store.create(spec, {

@@ -5,6 +5,7 @@ import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.
 import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
 import { webhookAllowlistFromEnv } from '../delivery/delivery-options.js';
 import { type WebhookAllowlist, emptyAllowlist } from '../delivery/ssrf-guard.js';
+import { type SpecLimits, specLimitDefaults } from '../../schemas/spec-limits.js';
 import { type Tenancy, assertGrantsCover, loadTenancy } from '../tenancy/tenancy.js';
 import { type ApiKeys, loadApiKeys, parseApiKeys } from './api-keys.js';
 import { InvalidApiConfig } from './errors/invalid-api-config.js';
@@ -63,6 +64,14 @@ export interface ApiOptions {
    * `QUIVER_WEBHOOK_ALLOW` (hosts and CIDRs), shared with the workers.
    */
   webhookAllow?: WebhookAllowlist;
+  /** Longest string in a submitted spec, in UTF-8 bytes. Default 2,048. `QUIVER_SPEC_MAX_STRING_BYTES`. */
+  specMaxStringBytes?: number;
+  /** Most columns one list of a submitted spec may name. Default 1,000. `QUIVER_SPEC_MAX_COLUMNS`. */
+  specMaxColumns?: number;
+  /** Most labels of a submitted spec. Default 32. `QUIVER_SPEC_MAX_LABELS`. */
+  specMaxLabels?: number;
+  /** Smallest `batch.chunkRows` of a submitted spec. Default 1,000. `QUIVER_SPEC_MIN_CHUNK_ROWS`. */
+  specMinChunkRows?: number;
 }
 
 export type ApiOptionsWithDefaults = Required<ApiOptions>;
@@ -80,7 +89,21 @@ export const apiDefaults: ApiOptionsWithDefaults = {
   resultUrlExpirySeconds: 3600,
   shutdownGraceSeconds: 10,
   webhookAllow: emptyAllowlist,
+  specMaxStringBytes: specLimitDefaults.maxStringBytes,
+  specMaxColumns: specLimitDefaults.maxColumns,
+  specMaxLabels: specLimitDefaults.maxLabels,
+  specMinChunkRows: specLimitDefaults.minChunkRows,
 };
+
+/** The spec limits these options set (what `parseJobSpec` checks submissions against). */
+export function specLimitsOf(options: ApiOptionsWithDefaults): Required<SpecLimits> {
+  return {
+    maxStringBytes: options.specMaxStringBytes,
+    maxColumns: options.specMaxColumns,
+    maxLabels: options.specMaxLabels,
+    minChunkRows: options.specMinChunkRows,
+  };
+}
 
 export function addApiDefaults(options: ApiOptions): ApiOptionsWithDefaults {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -143,6 +166,10 @@ const settings = {
     variable: 'QUIVER_API_SHUTDOWN_GRACE_SECONDS',
     schema: wholeNumber(1, 3600),
   },
+  specMaxStringBytes: { variable: 'QUIVER_SPEC_MAX_STRING_BYTES', schema: wholeNumber(64, 1024 * 1024) },
+  specMaxColumns: { variable: 'QUIVER_SPEC_MAX_COLUMNS', schema: wholeNumber(1, 1_000_000) },
+  specMaxLabels: { variable: 'QUIVER_SPEC_MAX_LABELS', schema: wholeNumber(0, 10_000) },
+  specMinChunkRows: { variable: 'QUIVER_SPEC_MIN_CHUNK_ROWS', schema: wholeNumber(1, 1_000_000_000) },
 } satisfies Record<
   string,
   { variable: string; flag?: string; schema: z.ZodType<number | string | boolean | string[], string> }

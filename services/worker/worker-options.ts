@@ -71,6 +71,12 @@ export interface WorkerOptions {
    * byte is read. Default 2 GiB (2147483648). `QUIVER_MAX_MODEL_BYTES`.
    */
   maxModelBytes?: number;
+  /**
+   * Longest CSV/JSONL record in bytes; a longer one fails the job with `CSV_RECORD_TOO_LONG` /
+   * `JSONL_RECORD_TOO_LONG` naming the object and byte offset. Default 64 MiB (67108864).
+   * `QUIVER_MAX_RECORD_BYTES`.
+   */
+  maxRecordBytes?: number;
 }
 
 /** {@link WorkerOptions} with every default filled; `spotNoticeUrl` stays undefined when polling is off. */
@@ -91,6 +97,7 @@ export interface CompiledWorkerOptions {
   maxOpenModels: number;
   maxChunksPerJob: number;
   maxModelBytes: number;
+  maxRecordBytes: number;
 }
 
 /** Everything a worker process needs from its configuration. */
@@ -116,6 +123,7 @@ export const workerDefaults = {
   maxOpenModels: 4,
   maxChunksPerJob: DEFAULT_MAX_CHUNKS_PER_JOB,
   maxModelBytes: DEFAULT_MAX_MODEL_BYTES,
+  maxRecordBytes: 64 * 1024 * 1024,
 } as const;
 
 /** Flags of `quiver worker`; each overrides its environment variable. */
@@ -237,6 +245,8 @@ export function parseWorkerOptions(
   if (maxChunks) options.maxChunksPerJob = positiveCount(maxChunks);
   const maxModelBytes = fromEnv(env, 'QUIVER_MAX_MODEL_BYTES');
   if (maxModelBytes) options.maxModelBytes = positiveCount(maxModelBytes);
+  const maxRecordBytes = fromEnv(env, 'QUIVER_MAX_RECORD_BYTES');
+  if (maxRecordBytes) options.maxRecordBytes = positiveCount(maxRecordBytes);
   return options;
 }
 
@@ -253,6 +263,7 @@ export function addWorkerDefaults(options: WorkerOptions): WorkerOptionsWithDefa
     maxOpenModels: options.maxOpenModels ?? workerDefaults.maxOpenModels,
     maxChunksPerJob: options.maxChunksPerJob ?? workerDefaults.maxChunksPerJob,
     maxModelBytes: options.maxModelBytes ?? workerDefaults.maxModelBytes,
+    maxRecordBytes: options.maxRecordBytes ?? workerDefaults.maxRecordBytes,
   };
 }
 
@@ -271,6 +282,7 @@ export function compileWorkerOptions(
     maxOpenModels: options.maxOpenModels,
     maxChunksPerJob: options.maxChunksPerJob,
     maxModelBytes: options.maxModelBytes,
+    maxRecordBytes: options.maxRecordBytes,
   };
   if (options.spotNoticeUrl !== undefined) compiled.spotNoticeUrl = options.spotNoticeUrl;
   return compiled;

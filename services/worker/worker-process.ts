@@ -59,7 +59,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
 
   const redis = makeLoggedRedis(redisConfig.url, log.error);
   const storage = makeStorage(config.storage);
-  const readers = makeFormatReaders();
+  const readers = makeFormatReaders({ text: { maxRecordBytes: options.maxRecordBytes } });
   const scorers = makeScorerPool({
     storage,
     cacheDir: options.modelCacheDir,

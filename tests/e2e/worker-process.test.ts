@@ -292,6 +292,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       maxOpenModels: 4,
       maxChunksPerJob: 100_000,
       maxModelBytes: 2 * 1024 ** 3,
+      maxRecordBytes: 64 * 1024 ** 2,
     };
     const lines: string[] = [];
     const supervise = () => {

@@ -3,6 +3,7 @@ import { cancelJob } from '../../../jobs/cancel-job.js';
 import { outputLayout } from '../../../jobs/output-layout.js';
 import { SCHEDULE_KEY_PREFIX } from '../../../jobs/schedule/run-schedule.js';
 import { submitJob } from '../../../jobs/submit-job.js';
+import { specLimitsOf } from '../api-options.js';
 import { JobSpecInvalid } from '../../../schemas/errors/job-spec-invalid.js';
 import type { WebhookAllowlist } from '../../delivery/ssrf-guard.js';
 import {
@@ -87,7 +88,11 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
           authorize: context.authorize,
         },
         request.body,
-        { tenant: principal.tenant, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) },
+        {
+          tenant: principal.tenant,
+          limits: specLimitsOf(context.options),
+          ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        },
       );
       return reply
         .code(created ? 201 : 200)

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiErrorSchema } from '../../../schemas/api.js';
+import { parseApiOptions } from '../../../services/api/api-options.js';
 import { auth, type ApiHarness, specInput, startApi } from './api-harness.js';
 
 let h: ApiHarness;
@@ -42,6 +43,23 @@ describe('POST /v1/jobs: spec limits', () => {
       { path: 'batch.chunkRows', message: 'at least 1000 rows per chunk' },
     ]);
     expect(h.queued.plans).toEqual([]);
+  });
+
+  it('takes its limits from the API options (QUIVER_SPEC_*)', async () => {
+    const strict = await h.another({ specMaxLabels: 1, specMinChunkRows: 10_000 });
+    const response = await strict.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: auth('acme'),
+      payload: { ...specInput, batch: { chunkRows: 5_000 }, labels: { a: '1', b: '2' } },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(apiErrorSchema.parse(response.json()).error.problems).toEqual([
+      { path: 'labels', message: 'at most 1 labels' },
+      { path: 'batch.chunkRows', message: 'at least 10000 rows per chunk' },
+    ]);
+    const parsed = parseApiOptions([], { QUIVER_SPEC_MAX_LABELS: '1', QUIVER_SPEC_MIN_CHUNK_ROWS: '10000' });
+    expect(parsed).toEqual({ specMaxLabels: 1, specMinChunkRows: 10_000 });
   });
 
   it('fuzz over spec sizes: 201 or 400 JOB_SPEC_INVALID, never a 5xx', async () => {

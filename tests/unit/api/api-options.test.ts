@@ -24,6 +24,10 @@ describe('API options', () => {
       resultUrlExpirySeconds: 3600,
       shutdownGraceSeconds: 10,
       webhookAllow: { hosts: new Set(), ranges: [] },
+      specMaxStringBytes: 2048,
+      specMaxColumns: 1000,
+      specMaxLabels: 32,
+      specMinChunkRows: 1000,
     });
     expect(addApiDefaults({})).toEqual(apiDefaults);
   });

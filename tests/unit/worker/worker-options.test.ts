@@ -30,6 +30,7 @@ describe('worker options', () => {
       maxOpenModels: 4,
       maxChunksPerJob: 100_000,
       maxModelBytes: 2 * 1024 ** 3,
+      maxRecordBytes: 64 * 1024 ** 2,
     });
     expect(redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{quiver}' });
   });
@@ -47,6 +48,7 @@ describe('worker options', () => {
       QUIVER_MAX_OPEN_MODELS: '2',
       QUIVER_MAX_CHUNKS_PER_JOB: '5000',
       QUIVER_MAX_MODEL_BYTES: '1048576',
+      QUIVER_MAX_RECORD_BYTES: '4096',
       QUIVER_PREFIX: 'prod{q}',
     };
     const fromEnv = loadWorkerConfig([], env, twoGpus);
@@ -62,6 +64,7 @@ describe('worker options', () => {
       maxOpenModels: 2,
       maxChunksPerJob: 5_000,
       maxModelBytes: 1_048_576,
+      maxRecordBytes: 4_096,
     });
     expect(fromEnv.redis.prefix).toBe('prod{q}');
 
