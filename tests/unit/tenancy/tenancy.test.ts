@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../../services/api/api-options.js';
 import { InvalidTenancyConfig } from '../../../services/tenancy/errors/invalid-tenancy-config.js';
-import { loadTenancy } from '../../../services/tenancy/tenancy.js';
+import { assertGrantsCover, loadTenancy } from '../../../services/tenancy/tenancy.js';
 
 const key = (c: string) => c.repeat(24);
 const file = (text: string) => () => text;
@@ -76,6 +76,22 @@ describe('tenants file and grants mode', () => {
     expect(() => loadTenancy({ QUIVER_TENANTS_FILE: '/t.yaml' }, file(text))).toThrow(
       /^Invalid QUIVER_TENANTS_FILE/,
     );
+  });
+
+  it('accepts the tenants file infra/k8s ships, with grants for every tenant', async () => {
+    const { parseAllDocuments } = await import('yaml');
+    const { readFile } = await import('node:fs/promises');
+    const docs = parseAllDocuments(
+      await readFile(join(import.meta.dirname, '../../../infra/k8s/config.yaml'), 'utf8'),
+    );
+    const configMap = docs
+      .map((d) => d.toJS() as { metadata?: { name?: string }; data?: Record<string, string> })
+      .find((d) => d.metadata?.name === 'quiver-tenants');
+    const text = configMap?.data?.['tenants.yaml'] ?? '';
+    const tenancy = loadTenancy({ QUIVER_TENANTS_FILE: '/etc/quiver-tenants/tenants.yaml' }, file(text));
+    expect(Object.keys(tenancy.file).sort()).toEqual(['acme', 'ops']);
+    expect(tenancy.grantsFor('acme').open).toBe(false);
+    expect(() => assertGrantsCover(tenancy, ['ops', 'acme'])).not.toThrow();
   });
 
   it('refuses an unknown grants mode', () => {
