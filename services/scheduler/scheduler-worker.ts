@@ -1,6 +1,8 @@
 import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { type TickDeps, processTick } from '../../jobs/schedule/process-tick.js';
 import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
+import { OutputOverlapsInput } from '../tenancy/errors/output-overlaps-input.js';
+import { StorageForbidden } from '../tenancy/errors/storage-forbidden.js';
 import type { JsonLog } from '../worker/json-log.js';
 import { type TickPayload, scheduleQueueName } from './schedule-queue.js';
 
@@ -23,8 +25,9 @@ export function dueAtOf(job: Pick<Job, 'opts' | 'timestamp'>): Date {
 
 /**
  * The BullMQ worker of the `schedule` queue: each tick submits its schedule's job for the day it was due.
- * A template that no longer renders to a valid job spec fails the tick at once (no retries: retrying
- * cannot fix it), logged and recorded on the schedule as `lastError`; other failures are retried.
+ * A template that no longer renders to a valid job spec, or reaches outside the tenant's storage grants,
+ * fails the tick at once (no retries: retrying cannot fix it), logged and recorded on the schedule as
+ * `lastError`; other failures are retried.
  */
 export function makeSchedulerWorker(options: SchedulerWorkerOptions): Worker<TickPayload> {
   const { log } = options;
@@ -35,6 +38,22 @@ export function makeSchedulerWorker(options: SchedulerWorkerOptions): Worker<Tic
       try {
         return await processTick(deps, job.data, dueAtOf(job));
       } catch (error) {
+        if (error instanceof StorageForbidden || error instanceof OutputOverlapsInput) {
+          // The tenant's grants no longer cover the template (they changed after it was saved): retrying
+          // cannot fix that either.
+          await deps.schedules.recordError(job.data.tenant, job.data.name, {
+            at: dueAtOf(job).toISOString(),
+            code: error.code,
+            message: error.message,
+            problems: [{ path: `job.${error.path ?? '(root)'}`, message: error.message }],
+          });
+          log.error('tick refused: the job template reaches outside the tenant’s storage grants', {
+            tenant: job.data.tenant,
+            schedule: job.data.name,
+            code: error.code,
+          });
+          throw new UnrecoverableError(error.message);
+        }
         if (!(error instanceof ScheduleInvalid)) throw error;
         log.error('tick failed: the job template no longer renders to a valid job spec', {
           tenant: job.data.tenant,

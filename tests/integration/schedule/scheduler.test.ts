@@ -1,3 +1,5 @@
+import { specAuthorizer } from '../../../services/tenancy/authorize-spec.js';
+import { makeTenancy } from '../../../services/tenancy/tenancy.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'bullmq';
@@ -83,12 +85,12 @@ const tickDeps = (): Omit<TickDeps, 'log'> => ({
 });
 
 /** A scheduler process's worker, in this process; its JSON lines land in `events`. */
-function startScheduler(): Worker<TickPayload> {
+function startScheduler(extra: Partial<TickDeps> = {}): Worker<TickPayload> {
   const sink = { write: (line: string) => events.push(JSON.parse(line) as LogEvent) };
   const worker = makeSchedulerWorker({
     connection: redis,
     prefix,
-    deps: tickDeps(),
+    deps: { ...tickDeps(), ...extra },
     log: makeJsonLog({ service: 'scheduler' }, { out: sink, err: sink }),
   });
   workers.push(worker);
@@ -212,6 +214,23 @@ describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
       return record?.lastRun === undefined ? undefined : record;
     }, 15_000);
     expect(fixed.lastError).toBeUndefined();
+  });
+
+  it('a template outside the tenant’s grants (changed since it was saved) fails the tick once, recorded', async () => {
+    await schedules.save('acme', everySecond('outside'));
+    const tenancy = makeTenancy(
+      { acme: { keys: [], admin: false, storage: { read: ['s3://events/'], write: ['s3://scores/'] } } },
+      'enforce',
+    );
+    startScheduler({ authorize: specAuthorizer(tenancy) });
+    const failed = await eventually(async () => (await scheduleQueue.queue.getFailed())[0], 15_000);
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toContain('STORAGE_FORBIDDEN');
+    expect((await scheduleStore.get('acme', 'outside'))?.lastError).toMatchObject({
+      code: 'STORAGE_FORBIDDEN',
+      problems: [{ path: 'job.input.uri' }],
+    });
+    expect((await store.list({ tenant: 'acme' })).jobs).toEqual([]);
   });
 
   it('a tick for a deleted or disabled schedule removes its job scheduler; sync removes strays and restores missing ones', async () => {
