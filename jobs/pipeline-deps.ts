@@ -37,6 +37,8 @@ export interface PipelineDeps {
    * fails at planning with `TOO_MANY_CHUNKS`.
    */
   maxChunksPerJob?: number;
+  /** Largest Parquet footer planning reads (default 64 MiB): a larger one fails with `PARQUET_FOOTER_TOO_LARGE`. */
+  maxFooterBytes?: number;
   log: (message: string, context?: Record<string, unknown>) => void;
   /**
    * Called after a job reaches a terminal state (and again when a re-run processor finds it there), e.g.

@@ -28,6 +28,8 @@ export interface PlanInputOptions extends PlanOptions {
   concurrency?: number;
   /** Bytes per ranged read when scanning CSV for record starts (default 8 MiB). */
   scanBlockBytes?: number;
+  /** Largest Parquet footer accepted (default 64 MiB); a larger one fails with `PARQUET_FOOTER_TOO_LARGE`. */
+  maxFooterBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -126,7 +128,11 @@ export async function planInput(
   const concurrency = options.concurrency ?? 8;
   if (input.format === 'parquet') {
     const layouts = await mapLimited(objects, concurrency, async (object): Promise<ParquetLayout> => {
-      const footer = await readParquetFooter(asyncBuffer(storage, object, { signal }), object.uri);
+      const footer = await readParquetFooter(
+        asyncBuffer(storage, object, { signal }),
+        object.uri,
+        options.maxFooterBytes === undefined ? {} : { maxFooterBytes: options.maxFooterBytes },
+      );
       return {
         uri: object.uri,
         size: object.size,

@@ -27,6 +27,7 @@ export async function processPlan(deps: PipelineDeps, jobId: string, signal?: Ab
       chunkRows: spec.batch.chunkRows,
       chunkBytes: CHUNK_BYTES,
       maxChunks: deps.maxChunksPerJob,
+      ...(deps.maxFooterBytes === undefined ? {} : { maxFooterBytes: deps.maxFooterBytes }),
       signal,
     },
   );

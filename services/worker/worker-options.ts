@@ -77,6 +77,11 @@ export interface WorkerOptions {
    * `QUIVER_MAX_RECORD_BYTES`.
    */
   maxRecordBytes?: number;
+  /**
+   * Largest Parquet footer read, in bytes; a file declaring a larger one fails with
+   * `PARQUET_FOOTER_TOO_LARGE` before it is fetched. Default 64 MiB (67108864). `QUIVER_MAX_PARQUET_FOOTER_BYTES`.
+   */
+  maxFooterBytes?: number;
 }
 
 /** {@link WorkerOptions} with every default filled; `spotNoticeUrl` stays undefined when polling is off. */
@@ -98,6 +103,7 @@ export interface CompiledWorkerOptions {
   maxChunksPerJob: number;
   maxModelBytes: number;
   maxRecordBytes: number;
+  maxFooterBytes: number;
 }
 
 /** Everything a worker process needs from its configuration. */
@@ -124,6 +130,7 @@ export const workerDefaults = {
   maxChunksPerJob: DEFAULT_MAX_CHUNKS_PER_JOB,
   maxModelBytes: DEFAULT_MAX_MODEL_BYTES,
   maxRecordBytes: 64 * 1024 * 1024,
+  maxFooterBytes: 64 * 1024 * 1024,
 } as const;
 
 /** Flags of `quiver worker`; each overrides its environment variable. */
@@ -247,6 +254,8 @@ export function parseWorkerOptions(
   if (maxModelBytes) options.maxModelBytes = positiveCount(maxModelBytes);
   const maxRecordBytes = fromEnv(env, 'QUIVER_MAX_RECORD_BYTES');
   if (maxRecordBytes) options.maxRecordBytes = positiveCount(maxRecordBytes);
+  const maxFooterBytes = fromEnv(env, 'QUIVER_MAX_PARQUET_FOOTER_BYTES');
+  if (maxFooterBytes) options.maxFooterBytes = positiveCount(maxFooterBytes);
   return options;
 }
 
@@ -264,6 +273,7 @@ export function addWorkerDefaults(options: WorkerOptions): WorkerOptionsWithDefa
     maxChunksPerJob: options.maxChunksPerJob ?? workerDefaults.maxChunksPerJob,
     maxModelBytes: options.maxModelBytes ?? workerDefaults.maxModelBytes,
     maxRecordBytes: options.maxRecordBytes ?? workerDefaults.maxRecordBytes,
+    maxFooterBytes: options.maxFooterBytes ?? workerDefaults.maxFooterBytes,
   };
 }
 
@@ -283,6 +293,7 @@ export function compileWorkerOptions(
     maxChunksPerJob: options.maxChunksPerJob,
     maxModelBytes: options.maxModelBytes,
     maxRecordBytes: options.maxRecordBytes,
+    maxFooterBytes: options.maxFooterBytes,
   };
   if (options.spotNoticeUrl !== undefined) compiled.spotNoticeUrl = options.spotNoticeUrl;
   return compiled;

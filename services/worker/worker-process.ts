@@ -59,7 +59,10 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
 
   const redis = makeLoggedRedis(redisConfig.url, log.error);
   const storage = makeStorage(config.storage);
-  const readers = makeFormatReaders({ text: { maxRecordBytes: options.maxRecordBytes } });
+  const readers = makeFormatReaders({
+    text: { maxRecordBytes: options.maxRecordBytes },
+    parquet: { maxFooterBytes: options.maxFooterBytes },
+  });
   const scorers = makeScorerPool({
     storage,
     cacheDir: options.modelCacheDir,
@@ -87,6 +90,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
       tuningCache: fileTuningCache(options.tuningCachePath),
       checkpointMs: options.checkpointMs,
       maxChunksPerJob: options.maxChunksPerJob,
+      maxFooterBytes: options.maxFooterBytes,
       log: log.info,
     },
   });

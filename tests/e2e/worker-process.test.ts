@@ -293,6 +293,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       maxChunksPerJob: 100_000,
       maxModelBytes: 2 * 1024 ** 3,
       maxRecordBytes: 64 * 1024 ** 2,
+      maxFooterBytes: 64 * 1024 ** 2,
     };
     const lines: string[] = [];
     const supervise = () => {

@@ -36,7 +36,16 @@ describe('chunks per job, through the pipeline (real Redis)', () => {
       connection: redis,
       prefix,
       queues,
-      deps: { store, storage, readers, scorers, maxChunksPerJob: 2, log: () => undefined },
+      deps: {
+        store,
+        storage,
+        readers,
+        scorers,
+        maxChunksPerJob: 2,
+        // The worker's QUIVER_MAX_PARQUET_FOOTER_BYTES: the test file's footer (a few KiB) is over 100 bytes.
+        maxFooterBytes: 100,
+        log: () => undefined,
+      },
     });
   }, 60_000);
 
@@ -61,7 +70,30 @@ describe('chunks per job, through the pipeline (real Redis)', () => {
     }
   }
 
+  it('fails the job at planning with PARQUET_FOOTER_TOO_LARGE past the worker’s footer limit', async () => {
+    const { record } = await submitJob(
+      { store, enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority) },
+      {
+        input: { uri: 's3://events/wide/', format: 'parquet' },
+        model: { uri: 's3://models/never-read.onnx', inputs: { features: { columns: featureColumns } } },
+        output: { uri: 's3://scores/wide/' },
+        batch: { chunkRows: 1_000 },
+      },
+    );
+    const done = await settled(record.id);
+    expect(done.status).toBe('failed');
+    expect(done.error?.code, done.error?.message).toBe('PARQUET_FOOTER_TOO_LARGE');
+    expect(done.error?.uri).toBe('s3://events/wide/part-a.parquet');
+  });
+
   it('fails the job at planning with TOO_MANY_CHUNKS, queueing no chunk', async () => {
+    await worker.close();
+    worker = makePipelineWorker({
+      connection: redis,
+      prefix,
+      queues,
+      deps: { store, storage, readers, scorers, maxChunksPerJob: 2, log: () => undefined },
+    });
     const { record } = await submitJob(
       { store, enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority) },
       {
@@ -79,7 +111,7 @@ describe('chunks per job, through the pipeline (real Redis)', () => {
     // Failed from its code alone: the plan job failed once, not retried with backoff; the model was never
     // fetched and no chunk was queued.
     expect(await queues.depths()).toMatchObject({
-      plan: { failed: 1, delayed: 0 },
+      plan: { failed: 2, delayed: 0 },
       score: { waiting: 0, active: 0, delayed: 0, failed: 0 },
     });
     expect(storage.reads.some((r) => r.uri.endsWith('.onnx'))).toBe(false);

@@ -31,6 +31,7 @@ describe('worker options', () => {
       maxChunksPerJob: 100_000,
       maxModelBytes: 2 * 1024 ** 3,
       maxRecordBytes: 64 * 1024 ** 2,
+      maxFooterBytes: 64 * 1024 ** 2,
     });
     expect(redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: '{quiver}' });
   });
@@ -49,6 +50,7 @@ describe('worker options', () => {
       QUIVER_MAX_CHUNKS_PER_JOB: '5000',
       QUIVER_MAX_MODEL_BYTES: '1048576',
       QUIVER_MAX_RECORD_BYTES: '4096',
+      QUIVER_MAX_PARQUET_FOOTER_BYTES: '8192',
       QUIVER_PREFIX: 'prod{q}',
     };
     const fromEnv = loadWorkerConfig([], env, twoGpus);
@@ -65,6 +67,7 @@ describe('worker options', () => {
       maxChunksPerJob: 5_000,
       maxModelBytes: 1_048_576,
       maxRecordBytes: 4_096,
+      maxFooterBytes: 8_192,
     });
     expect(fromEnv.redis.prefix).toBe('prod{q}');
 
