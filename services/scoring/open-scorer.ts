@@ -16,8 +16,6 @@ export interface OpenModelOptions {
   cacheDir: string;
   /** Largest model fetched (default 2 GiB); a larger one is `MODEL_TOO_LARGE` (see `fetchModel`). */
   maxModelBytes?: number;
-  /** The model object's size as just stat'ed: a cached copy of another size is not used (see `fetchModel`). */
-  source?: { size: number };
   /** Default: the CPU. */
   device?: DeviceRequest;
   intraOpThreads?: number;
@@ -44,8 +42,15 @@ export async function openModel(
     maxModelBytes: options.maxModelBytes,
     sha256: spec.sha256,
     signal: options.signal,
-    ...(options.source ? { source: options.source } : {}),
   });
+  return loadModel(model, options);
+}
+
+/** Loads a model already in the local cache into one session on a worker thread. */
+export async function loadModel(
+  model: CachedModel,
+  options: Pick<OpenModelOptions, 'device' | 'intraOpThreads' | 'log'>,
+): Promise<OpenedModel> {
   let host: WorkerInferenceHost;
   try {
     host = await makeWorkerInferenceHost({
@@ -55,7 +60,7 @@ export async function openModel(
     });
   } catch (error) {
     // Users know the model by its URI, not by its cache file.
-    if (error instanceof ModelLoadError) throw new ModelLoadError(error.code, spec.uri, error.detail);
+    if (error instanceof ModelLoadError) throw new ModelLoadError(error.code, model.uri, error.detail);
     throw error;
   }
   if (host.warning) options.log?.(host.warning);

@@ -3,8 +3,8 @@ import type { Storage } from '../storage/storage.js';
 import type { DeviceRequest } from './devices.js';
 import { ModelChanged } from './errors/model-changed.js';
 import { ModelDigestMismatch } from './errors/model-digest-mismatch.js';
-import { fetchModel } from './model-store.js';
-import { type OpenedModel, openModel } from './open-scorer.js';
+import { type CachedModel, fetchModel } from './model-store.js';
+import { type OpenedModel, loadModel } from './open-scorer.js';
 
 export interface ScorerPoolOptions {
   storage: Storage;
@@ -57,67 +57,60 @@ export function makeScorerPool(options: ScorerPoolOptions) {
   }
 
   /**
-   * The model's digest: the spec's pin (verified against the bytes unless cached), or the digest of what the
-   * URI serves now, fetched into the content-addressed cache so chunks need not fetch it again.
+   * The model's bytes in the local cache, verified: stat'ed through `storage` (so through the tenant's
+   * grants) and fetched unless the cache holds `pin`'s bytes and the URI still serves an object of their
+   * size. Other bytes than the pin throw `ModelChanged` (a digest resolved at planning) or
+   * `ModelDigestMismatch` (one the spec pins).
    */
-  async function resolve(spec: ModelSpec, signal?: AbortSignal, storage = options.storage): Promise<string> {
+  async function fetchVerified(
+    spec: ModelSpec,
+    pin: string | undefined,
+    storage: Storage,
+    signal?: AbortSignal,
+  ): Promise<CachedModel> {
     const source = await storage.stat(spec.uri, { signal });
-    const model = await fetchModel(storage, spec.uri, {
+    return fetchModel(storage, spec.uri, {
       source,
       cacheDir: options.cacheDir,
       maxModelBytes: options.maxModelBytes,
-      sha256: spec.sha256,
+      ...(pin === undefined ? {} : { sha256: pin }),
       signal,
+    }).catch((error: unknown) => {
+      throw changedOrMismatch(error, spec);
     });
-    return model.sha256;
   }
 
   return {
-    resolve,
+    /**
+     * The model's digest: the spec's pin (verified against the bytes unless cached), or the digest of what
+     * the URI serves now, fetched into the content-addressed cache so chunks need not fetch it again.
+     */
+    async resolve(spec: ModelSpec, signal?: AbortSignal, storage = options.storage): Promise<string> {
+      return (await fetchVerified(spec, spec.sha256, storage, signal)).sha256;
+    },
 
     /**
-     * Opens (or shares) the session for the model with `sha256`. Unpinned specs whose URI now serves other
-     * bytes than `sha256` (and whose bytes the cache lacks) throw `ModelChanged`.
+     * Opens (or shares) the session for the model with `sha256` (default: the spec's pin, else what the URI
+     * serves). No cache or open session stands in for the tenant's read grant on the URI, nor for the URI
+     * still serving an object of the digest's size (DESIGN invariant 9): every acquire stats it.
      */
     async acquire(
       spec: ModelSpec,
       sha256: string | undefined,
       signal?: AbortSignal,
-      /** The tenant's storage: the URI is stat'ed through it on every acquire, even for an open session. */
+      /** The tenant's storage, through which the URI is stat'ed (and fetched when needed). */
       storage = options.storage,
     ): Promise<ModelLease> {
-      const digest = (sha256 ?? spec.sha256 ?? (await resolve(spec, signal, storage))).toLowerCase();
-      // No cache or open session stands in for the tenant's read grant on the URI, nor for the URI still
-      // serving an object of the digest's size (DESIGN invariant 9).
-      const source = await storage.stat(spec.uri, { signal });
+      const model = await fetchVerified(spec, (sha256 ?? spec.sha256)?.toLowerCase(), storage, signal);
+      const digest = model.sha256;
       let entry = open.get(digest);
-      if (
-        entry &&
-        (await entry.opened.then(
-          (o) => o.model.bytes,
-          () => source.size,
-        )) !== source.size
-      ) {
-        // The URI serves another object now: fetching it names what it serves (and refuses it).
-        await fetchModel(storage, spec.uri, {
-          cacheDir: options.cacheDir,
-          maxModelBytes: options.maxModelBytes,
-          sha256: digest,
-          source,
-          signal,
-        }).catch((error: unknown) => {
-          throw changedOrMismatch(error, spec);
-        });
-      }
       if (entry) open.delete(digest);
       else {
-        const opened = openModel(storage, { ...spec, sha256: digest }, { ...options, source, signal }).catch(
-          (error: unknown) => {
-            // A failed open is not kept: the next chunk tries again (the error may be transient storage).
-            if (open.get(digest) === entry) open.delete(digest);
-            throw changedOrMismatch(error, spec);
-          },
-        );
+        const opened = loadModel(model, options).catch((error: unknown) => {
+          // A failed open is not kept: the next chunk tries again (the error may be transient).
+          if (open.get(digest) === entry) open.delete(digest);
+          throw error;
+        });
         entry = { opened, users: 0 };
       }
       open.set(digest, entry);
@@ -131,9 +124,9 @@ export function makeScorerPool(options: ScorerPoolOptions) {
         evict();
       };
       try {
-        const model = await leased.opened;
+        const opened = await leased.opened;
         evict();
-        return { ...model, release };
+        return { ...opened, release };
       } catch (error) {
         release();
         throw error;
