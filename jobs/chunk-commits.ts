@@ -11,6 +11,7 @@ import type { JobRecord } from '../schemas/job-record.js';
 import type { ChunkCommitResult } from '../services/queue/job-store.js';
 import { StorageNotFound } from '../services/storage/errors/storage-not-found.js';
 import type { Storage } from '../services/storage/storage.js';
+import { mapLimited } from './map-limited.js';
 import { type OutputLayout, segmentRef } from './output-layout.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 import { AttemptStopped } from './score/errors/attempt-stopped.js';
@@ -151,22 +152,14 @@ export async function readAcceptedCommits(
   signal?: AbortSignal,
 ): Promise<ChunkCommit[]> {
   const entries = [...accepted.entries()].sort((a, b) => a[0] - b[0]);
-  const commits: ChunkCommit[] = new Array<ChunkCommit>(entries.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < entries.length) {
-      const i = next++;
-      const [index, attempt] = entries[i]!;
-      const commit = await readMarker(storage, layout.commit(index, attempt), chunkCommitSchema, signal);
-      if (commit.index !== index || commit.attempt !== attempt)
-        throw new TypeError(
-          `${layout.commit(index, attempt)} names chunk ${commit.index} attempt ${commit.attempt}`,
-        );
-      commits[i] = commit;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, entries.length) }, lane));
-  return commits;
+  return mapLimited(entries, 8, async ([index, attempt]) => {
+    const commit = await readMarker(storage, layout.commit(index, attempt), chunkCommitSchema, signal);
+    if (commit.index !== index || commit.attempt !== attempt)
+      throw new TypeError(
+        `${layout.commit(index, attempt)} names chunk ${commit.index} attempt ${commit.attempt}`,
+      );
+    return commit;
+  });
 }
 
 /** Every object a commit references: its marker, its segments' markers, parts and refused-row files. */
@@ -195,8 +188,7 @@ export async function sweepUnreferenced(
   const doomed: string[] = [];
   for await (const object of storage.list(`${layout.root}/`, { signal }))
     if (!keep.has(object.uri)) doomed.push(object.uri);
-  for (let i = 0; i < doomed.length; i += 16)
-    await Promise.all(doomed.slice(i, i + 16).map((uri) => storage.delete(uri, { signal })));
+  await mapLimited(doomed, 16, (uri) => storage.delete(uri, { signal }));
   return doomed.length;
 }
 

@@ -3,6 +3,7 @@ import { asyncBuffer } from '../../services/storage/async-buffer.js';
 import { StorageNotFound } from '../../services/storage/errors/storage-not-found.js';
 import type { ObjectInfo, Storage } from '../../services/storage/storage.js';
 import { readParquetFooter } from '../../services/formats/parquet/parquet-footer.js';
+import { mapLimited } from '../map-limited.js';
 import { EmptyInputError } from './errors/empty-input-error.js';
 import {
   type ByteLayout,
@@ -93,24 +94,6 @@ export async function listInput(
     throw new EmptyInputError(input.uri, input.glob, `no ${input.format} objects`);
   }
   return objects.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
-}
-
-/** Runs `work` over `items` with at most `limit` in flight, keeping result order. */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }
 
 /**
