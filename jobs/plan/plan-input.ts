@@ -1,6 +1,7 @@
 import type { ChunkDescriptor, InputFormat } from '../../schemas/chunk-descriptor.js';
 import { asyncBuffer } from '../../services/storage/async-buffer.js';
 import { StorageNotFound } from '../../services/storage/errors/storage-not-found.js';
+import { normalizeUri } from '../../services/storage/uri.js';
 import type { ObjectInfo, Storage } from '../../services/storage/storage.js';
 import { readParquetFooter } from '../../services/formats/parquet/parquet-footer.js';
 import { mapLimited } from '../map-limited.js';
@@ -41,12 +42,6 @@ const extensions: Record<InputFormat, RegExp> = {
   jsonl: /\.(jsonl|ndjson|json)$/i,
 };
 
-/** Markers and side files that writers leave next to data (`_SUCCESS`, `.crc`, `_manifest.json`). */
-function isSideFile(uri: string): boolean {
-  const name = uri.slice(uri.lastIndexOf('/') + 1);
-  return name.startsWith('_') || name.startsWith('.');
-}
-
 /**
  * The objects a job reads, in URI order: the URI itself when it names an object, else everything under it
  * as a prefix, filtered by the glob or, without one, by the format's extensions, minus side files,
@@ -65,31 +60,31 @@ export async function listInput(
       if (!(error instanceof StorageNotFound)) throw error;
     }
   }
-  const prefix = input.uri.endsWith('/') ? input.uri : `${input.uri}/`;
-  const objects: ObjectInfo[] = [];
+  // Canonical, as listings return URIs: each object's path below the prefix is then exact.
+  const prefix = normalizeUri(input.uri.endsWith('/') ? input.uri : `${input.uri}/`);
+  const listed: ObjectInfo[] = [];
   /** Folders (relative, with a trailing `/`) that hold a job's output: never read back as input. */
   const outputFolders = new Set<string>();
   const listOptions = input.glob === undefined ? { signal } : { signal, glob: input.glob };
   for await (const object of storage.list(prefix, listOptions)) {
-    const relative = object.uri.startsWith(prefix) ? object.uri.slice(prefix.length) : object.uri;
-    const segments = relative.split('/');
-    const folder = (i: number) => (i === 0 ? '' : `${segments.slice(0, i).join('/')}/`);
+    const segments = object.uri.slice(prefix.length).split('/');
     const output = segments.findIndex(
       (s, i) => (s === '_manifest.json' && i === segments.length - 1) || s === '_commits',
     );
-    if (output >= 0) outputFolders.add(folder(output));
-    // Side files and anything under a `_`- or `.`-prefixed folder, at any depth (`_temporary/`, `_segments/`).
-    if (segments.some((s) => s.startsWith('_') || s.startsWith('.')) || isSideFile(object.uri)) continue;
+    if (output >= 0)
+      outputFolders.add(
+        segments
+          .slice(0, output)
+          .map((s) => `${s}/`)
+          .join(''),
+      );
+    // Side files (`_SUCCESS`, `.crc`) and anything under a `_`- or `.`-prefixed folder, at any depth
+    // (`_temporary/`, `_segments/`).
+    if (segments.some((s) => s.startsWith('_') || s.startsWith('.'))) continue;
     if (input.glob === undefined && !extensions[input.format].test(object.uri)) continue;
-    objects.push(object);
+    listed.push(object);
   }
-  if (outputFolders.size > 0) {
-    const kept = objects.filter((o) => {
-      const relative = o.uri.slice(prefix.length);
-      return ![...outputFolders].some((f) => relative.startsWith(f));
-    });
-    objects.splice(0, objects.length, ...kept);
-  }
+  const objects = listed.filter((o) => ![...outputFolders].some((f) => o.uri.startsWith(prefix + f)));
   if (objects.length === 0) {
     throw new EmptyInputError(input.uri, input.glob, `no ${input.format} objects`);
   }
