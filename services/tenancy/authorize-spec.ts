@@ -1,6 +1,6 @@
 import type { JobSpec } from '../../schemas/job-spec.js';
 import { OutputOverlapsInput } from './errors/output-overlaps-input.js';
-import { type GrantChecker, canonicalUri } from './storage-grants.js';
+import type { GrantChecker } from './storage-grants.js';
 import { type Tenancy, grantCheckerFor } from './tenancy.js';
 
 /** A folder form for overlap checks: `s3://b/in` and `s3://b/in/` are the same prefix. */
@@ -12,11 +12,9 @@ const asFolder = (uri: string): string => (uri.endsWith('/') ? uri : `${uri}/`);
  * Throws `StorageForbidden` naming the field; nothing is read or written here.
  */
 export async function authorizeSpec(spec: JobSpec, grants: GrantChecker): Promise<void> {
-  await grants.check(spec.input.uri, 'read', 'input.uri');
+  const input = await grants.check(spec.input.uri, 'read', 'input.uri');
   await grants.check(spec.model.uri, 'read', 'model.uri');
-  await grants.check(spec.output.uri, 'write', 'output.uri');
-  const [input, output] = await Promise.all([canonicalUri(spec.input.uri), canonicalUri(spec.output.uri)]);
-  if (typeof input !== 'string' || typeof output !== 'string') return;
+  const output = await grants.check(spec.output.uri, 'write', 'output.uri');
   if (asFolder(output).startsWith(asFolder(input)) || asFolder(input).startsWith(asFolder(output)))
     throw new OutputOverlapsInput(spec.output.uri, spec.input.uri);
 }

@@ -86,7 +86,7 @@ async function realPathOf(target: string): Promise<string> {
 /** Whether canonical `uri` lies under canonical grant `prefix`: a grant names a folder (`s3://acme` ≠ `s3://acme-b`). */
 function covers(prefix: string, uri: string): boolean {
   const folder = prefix.endsWith('/') ? prefix : `${prefix}/`;
-  return uri === prefix || uri === folder.slice(0, -1) || uri.startsWith(folder);
+  return uri === folder.slice(0, -1) || uri.startsWith(folder);
 }
 
 /** Checks grants for one tenant; grant prefixes are canonicalised once (file:// through `realpath`). */
@@ -106,13 +106,14 @@ export function makeGrantChecker(grants: StorageGrants) {
   return {
     /**
      * Throws `StorageForbidden` unless `uri` may be accessed so; `field` names the spec field it came from.
+     * Returns the URI's canonical form (what was compared).
      */
-    async check(uri: string, access: Access, field?: string): Promise<void> {
+    async check(uri: string, access: Access, field?: string): Promise<string> {
       const list = named(access);
       const target = await canonicalUri(uri);
       if (typeof target !== 'string') throw new StorageForbidden(uri, access, list, field, target.unsafe);
-      if (grants.open && target.startsWith('s3://')) return;
-      if ((await prefixes())[access].some((prefix) => covers(prefix, target))) return;
+      if (grants.open && target.startsWith('s3://')) return target;
+      if ((await prefixes())[access].some((prefix) => covers(prefix, target))) return target;
       throw new StorageForbidden(uri, access, list, field);
     },
   };
@@ -125,8 +126,7 @@ export type GrantChecker = ReturnType<typeof makeGrantChecker>;
  * a read grant (and every object a listing returns is checked too), writes and deletes a write grant. The
  * workers scope each job's I/O with it, so no cache, digest or listing reaches past the tenant's grants.
  */
-export function grantedStorage(inner: Storage, grants: StorageGrants): Storage {
-  const checker = makeGrantChecker(grants);
+export function grantedStorage(inner: Storage, checker: GrantChecker): Storage {
   return {
     async *list(prefixUri, options) {
       await checker.check(prefixUri, 'read');
@@ -151,18 +151,5 @@ export function grantedStorage(inner: Storage, grants: StorageGrants): Storage {
       await checker.check(uri, 'write');
       return inner.delete(uri, options);
     },
-  };
-}
-
-/** Each tenant's `grantedStorage` over `inner`, made once per tenant (what workers pass as `storageFor`). */
-export function tenantStorage(
-  inner: Storage,
-  tenancy: { grantsFor(tenant: string): StorageGrants },
-): (tenant: string) => Storage {
-  const byTenant = new Map<string, Storage>();
-  return (tenant) => {
-    let storage = byTenant.get(tenant);
-    if (!storage) byTenant.set(tenant, (storage = grantedStorage(inner, tenancy.grantsFor(tenant))));
-    return storage;
   };
 }

@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type TenantsFile, tenantsFileSchema } from '../../schemas/tenants-file.js';
 import { InvalidTenancyConfig } from './errors/invalid-tenancy-config.js';
+import type { Storage } from '../storage/storage.js';
 import {
   type GrantChecker,
   type StorageGrants,
+  grantedStorage,
   makeGrantChecker,
   uriShapeProblem,
 } from './storage-grants.js';
@@ -120,4 +122,9 @@ export function grantCheckerFor(tenancy: Tenancy, tenant: string): GrantChecker 
   let checker = byTenant.get(tenant);
   if (!checker) byTenant.set(tenant, (checker = makeGrantChecker(tenancy.grantsFor(tenant))));
   return checker;
+}
+
+/** Each tenant's `grantedStorage` over `inner` (what workers pass as `storageFor`). */
+export function tenantStorage(inner: Storage, tenancy: Tenancy): (tenant: string) => Storage {
+  return (tenant) => grantedStorage(inner, grantCheckerFor(tenancy, tenant));
 }

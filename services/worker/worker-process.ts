@@ -6,7 +6,7 @@ import { makeLoggedRedis } from '../queue/redis-connection.js';
 import { fileTuningCache } from '../scoring/auto-batch.js';
 import { formatDeviceRequest } from '../scoring/devices.js';
 import { makeScorerPool } from '../scoring/scorer-pool.js';
-import { tenantStorage } from '../tenancy/storage-grants.js';
+import { tenantStorage } from '../tenancy/tenancy.js';
 import {
   type DrainingProcess,
   type DrainingProcessState,

@@ -10,7 +10,7 @@ import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
 import { countingStorage } from '../../../services/storage/counting-storage.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import { StorageForbidden } from '../../../services/tenancy/errors/storage-forbidden.js';
-import { grantedStorage } from '../../../services/tenancy/storage-grants.js';
+import { grantedStorage, makeGrantChecker } from '../../../services/tenancy/storage-grants.js';
 import { fileUri } from '../../../services/storage/uri.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -121,19 +121,25 @@ describe('scorer pool: one session per model digest, bounded', () => {
       (await pool.acquire(spec(uri), digest)).release();
       expect(counting.counts).toMatchObject({ stat: 1, read: 0 });
       // Another tenant naming the digest (and the URI) without a read grant gets nothing, open session or not.
-      const outsider = grantedStorage(counting, {
-        read: [fileUri(join(dir, 'elsewhere/'))],
-        write: [],
-        open: false,
-      });
+      const outsider = grantedStorage(
+        counting,
+        makeGrantChecker({
+          read: [fileUri(join(dir, 'elsewhere/'))],
+          write: [],
+          open: false,
+        }),
+      );
       await expect(pool.acquire(spec(uri, digest), digest, undefined, outsider)).rejects.toBeInstanceOf(
         StorageForbidden,
       );
-      const granted = grantedStorage(counting, {
-        read: [fileUri(join(dir, 'granted/'))],
-        write: [],
-        open: false,
-      });
+      const granted = grantedStorage(
+        counting,
+        makeGrantChecker({
+          read: [fileUri(join(dir, 'granted/'))],
+          write: [],
+          open: false,
+        }),
+      );
       (await pool.acquire(spec(uri, digest), digest, undefined, granted)).release();
     } finally {
       await pool.close();

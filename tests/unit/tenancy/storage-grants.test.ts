@@ -12,7 +12,7 @@ const acme: StorageGrants = {
   open: false,
 };
 
-async function refusal(run: Promise<void>): Promise<StorageForbidden> {
+async function refusal(run: Promise<unknown>): Promise<StorageForbidden> {
   const error = await run.then(
     () => undefined,
     (e: unknown) => e,
