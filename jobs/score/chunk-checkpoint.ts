@@ -24,7 +24,7 @@ export interface RefusedRows {
 }
 
 export interface ChunkCheckpointOptions {
-  deps: Pick<PipelineDeps, 'store' | 'storage' | 'log'>;
+  deps: Pick<PipelineDeps, 'store' | 'storage'>;
   record: JobRecord;
   chunk: ChunkDescriptor;
   attempt: string;
@@ -135,8 +135,6 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
     },
   };
 }
-
-export type ChunkCheckpoint = ReturnType<typeof makeChunkCheckpoint>;
 
 const bigintAsJson = (_k: string, v: unknown): unknown =>
   typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v;

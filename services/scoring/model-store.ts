@@ -45,9 +45,10 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * Fetches a model from any storage URI into a content-addressed local cache and verifies its digest.
- * With a pinned `sha256` already in the cache (and the URI's object of that size) nothing is fetched. The cache file is written under a temp
- * name and renamed, so concurrent workers never load half a model, and its name is the digest of its
- * bytes, so a model replaced at the same URI can never be mistaken for the old one.
+ * With a pinned `sha256` already in the cache (and, given `source`, the URI's object of that size) nothing
+ * is fetched. The cache file is written under a temp name and renamed, so concurrent workers never load
+ * half a model, and its name is the digest of its bytes, so a model replaced at the same URI can never be
+ * mistaken for the old one.
  */
 export async function fetchModel(
   storage: Storage,

@@ -1,7 +1,7 @@
 /**
- * The model URI no longer serves the bytes the job's planning resolved (the object was replaced) and the
- * local cache does not hold them: the chunk cannot score with the job's one model (DESIGN invariant 8), so
- * the job fails rather than mixing two models.
+ * The model URI no longer serves the bytes the job's planning resolved (the object was replaced): the chunk
+ * cannot score with the job's one model (DESIGN invariant 8), and a cached copy does not stand in for the
+ * URI (invariant 9), so the job fails rather than mixing two models.
  */
 export class ModelChanged extends Error {
   static readonly code = 'MODEL_CHANGED';
