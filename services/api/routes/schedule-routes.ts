@@ -2,8 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { runSchedule } from '../../../jobs/schedule/run-schedule.js';
 import { jobViewSchema, toJobView } from '../../../schemas/job-record.js';
+import type { JobSpec } from '../../../schemas/job-spec.js';
 import {
-  type JobTemplate,
   renderScheduledSpec,
   scheduleInputSchema,
   scheduleListSchema,
@@ -43,14 +43,9 @@ function adminTenantOf(request: FastifyRequest, tenant: string | undefined, what
 /**
  * A job template whose webhook URL renders to one the SSRF guard refuses by its literal address is refused
  * as a submitted job's would be: 400 `SCHEDULE_INVALID` at `job.webhook.url`, unless the allowlist lets it
- * through. (Templates that do not render were refused by the body's validation already.)
+ * through.
  */
-function refuseGuardedTemplateWebhook(
-  input: { job: JobTemplate; timezone: string },
-  allow: WebhookAllowlist,
-  now: Date,
-): void {
-  const spec = renderScheduledSpec(input.job, now, input.timezone);
+function refuseGuardedTemplateWebhook(spec: JobSpec, allow: WebhookAllowlist): void {
   const refusal = literalWebhookRefusal(spec.webhook?.url, allow);
   if (refusal !== undefined) throw new ScheduleInvalid([{ path: 'job.webhook.url', message: refusal }]);
 }
@@ -97,8 +92,10 @@ export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, sch
     },
     async (request, reply) => {
       const tenant = adminTenantOf(request, request.query.tenant, 'POST /v1/schedules');
-      refuseGuardedTemplateWebhook(request.body, context.options.webhookAllow, context.now());
-      await authorizeTemplate(context, tenant, request.body, context.now());
+      // Rendered for now (templates that do not render were refused by the body's validation already).
+      const rendered = renderScheduledSpec(request.body.job, context.now(), request.body.timezone);
+      refuseGuardedTemplateWebhook(rendered, context.options.webhookAllow);
+      await authorizeTemplate(context, tenant, rendered);
       const { record, created } = await schedules.save(tenant, request.body);
       return reply
         .code(created ? 201 : 200)
@@ -214,21 +211,10 @@ export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, sch
 }
 
 /**
- * The template rendered for now, checked against the tenant's grants like a submitted job, with the field
- * paths under `job.`; a template that does not render is left to `save` to report.
+ * The template as rendered now, checked against the tenant's grants like a submitted job, with the field
+ * paths under `job.`.
  */
-async function authorizeTemplate(
-  context: ApiContext,
-  tenant: string,
-  input: { job: JobTemplate; timezone?: string },
-  now: Date,
-): Promise<void> {
-  let spec;
-  try {
-    spec = renderScheduledSpec(input.job, now, input.timezone ?? 'UTC');
-  } catch {
-    return;
-  }
+async function authorizeTemplate(context: ApiContext, tenant: string, spec: JobSpec): Promise<void> {
   try {
     await context.authorize(spec, tenant);
   } catch (error) {
