@@ -1,3 +1,4 @@
+import { pathSegmentsProblem } from '../storage/uri.js';
 import type { Manifest } from '../../schemas/manifest.js';
 import { ManifestOutsideRoot } from './errors/manifest-outside-root.js';
 
@@ -9,19 +10,8 @@ import { ManifestOutsideRoot } from './errors/manifest-outside-root.js';
  */
 export function isUnderRoot(uri: string, root: string): boolean {
   const base = root.endsWith('/') ? root : `${root}/`;
-  if (!uri.startsWith(base) || uri.length === base.length) return false;
-  return uri
-    .slice(base.length)
-    .split('/')
-    .every((segment) => {
-      let decoded: string;
-      try {
-        decoded = decodeURIComponent(segment);
-      } catch {
-        return false;
-      }
-      return decoded !== '' && decoded !== '.' && decoded !== '..' && !/[/\\]/.test(decoded);
-    });
+  if (!uri.startsWith(base) || uri.length === base.length || uri.endsWith('/')) return false;
+  return pathSegmentsProblem(uri.slice(base.length).split('/')) === undefined;
 }
 
 /**

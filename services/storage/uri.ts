@@ -86,3 +86,25 @@ function keepTrailingSlash(original: string, resolved: string): string {
   const wantsSlash = original.endsWith('/') || original.endsWith(path.sep);
   return wantsSlash && !resolved.endsWith(path.sep) ? resolved + path.sep : resolved;
 }
+
+/**
+ * Why a path's segments (percent-encoded, as in a URI) cannot be compared by prefix: bad percent-encoding,
+ * a `.` or `..` segment, an encoded separator, or an empty segment anywhere but last (a prefix's trailing
+ * slash); undefined when they can.
+ */
+export function pathSegmentsProblem(segments: readonly string[]): string | undefined {
+  for (const [i, raw] of segments.entries()) {
+    let segment: string;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      return `bad percent-encoding in ${JSON.stringify(raw)}`;
+    }
+    if (segment === '.' || segment === '..') return `a ${JSON.stringify(segment)} segment`;
+    if (segment.includes('/') || segment.includes('\\'))
+      return `an encoded separator in ${JSON.stringify(raw)}`;
+    // An empty segment (`a//b`) is allowed only as the trailing slash of a prefix.
+    if (segment === '' && i !== segments.length - 1) return 'an empty segment';
+  }
+  return undefined;
+}

@@ -1,6 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { parseUri } from '../storage/uri.js';
+import { parseUri, pathSegmentsProblem } from '../storage/uri.js';
 import type { Storage } from '../storage/storage.js';
 import { StorageForbidden } from './errors/storage-forbidden.js';
 
@@ -17,24 +17,6 @@ export interface StorageGrants {
 
 export type Access = 'read' | 'write';
 
-/** Why a URI cannot be compared with a grant at all; undefined when it can. */
-function unsafeSegment(segments: readonly string[]): string | undefined {
-  for (const [i, raw] of segments.entries()) {
-    let segment: string;
-    try {
-      segment = decodeURIComponent(raw);
-    } catch {
-      return `bad percent-encoding in ${JSON.stringify(raw)}`;
-    }
-    if (segment === '.' || segment === '..') return `a ${JSON.stringify(segment)} segment`;
-    if (segment.includes('/') || segment.includes('\\'))
-      return `an encoded separator in ${JSON.stringify(raw)}`;
-    // An empty segment (`a//b`) is allowed only as the trailing slash of a prefix.
-    if (segment === '' && i !== segments.length - 1) return 'an empty segment';
-  }
-  return undefined;
-}
-
 /** Why `uri` cannot be compared with grants (not a storage URI, a `..` or empty segment, …); else undefined. */
 export function uriShapeProblem(uri: string): string | undefined {
   let location;
@@ -43,10 +25,11 @@ export function uriShapeProblem(uri: string): string | undefined {
   } catch (error) {
     return (error as Error).message;
   }
-  if (location.scheme === 's3') return unsafeSegment(location.key === '' ? [] : location.key.split('/'));
+  if (location.scheme === 's3')
+    return pathSegmentsProblem(location.key === '' ? [] : location.key.split('/'));
   // URL parsing resolves `..` in file URLs: look at the path as written.
   const written = /^file:/i.test(uri) ? uri.replace(/^file:\/\/[^/]*/i, '').replace(/[?#].*$/, '') : uri;
-  return unsafeSegment(written.split('/').slice(1));
+  return pathSegmentsProblem(written.split('/').slice(1));
 }
 
 /**
