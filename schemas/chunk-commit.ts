@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 const count = z.number().int().nonnegative();
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+/** A SHA-256 digest as Quiver writes it: 64 lowercase hex characters. */
+export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 
 /**
  * Which attempt of a chunk wrote an object: a random id taken when the attempt starts. It is in every name

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { outputFormatSchema } from './chunk-descriptor.js';
-import { inputVersionSchema } from './chunk-commit.js';
+import { inputVersionSchema, sha256Hex } from './chunk-commit.js';
 
 const count = z.number().int().nonnegative();
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 
 /**
  * `_manifest.json`: written by finalize after every part is committed, the only thing readers trust
