@@ -32,22 +32,31 @@ describe('chunks per job, through the pipeline (real Redis)', () => {
       rowGroupRows: 2_048,
     });
     scorers = makeScorerPool({ storage, cacheDir: join(dir, 'models'), intraOpThreads: 1 });
+    // The worker's QUIVER_MAX_PARQUET_FOOTER_BYTES: the test file's footer (a few KiB) is over 100 bytes.
+    startWorker({ maxFooterBytes: 100 });
+  }, 60_000);
+
+  /** The pipeline worker with a limit of two chunks per job, and `limits` besides. */
+  function startWorker(limits: { maxFooterBytes?: number }): void {
     worker = makePipelineWorker({
       connection: redis,
       prefix,
       queues,
-      deps: {
-        store,
-        storage,
-        readers,
-        scorers,
-        maxChunksPerJob: 2,
-        // The worker's QUIVER_MAX_PARQUET_FOOTER_BYTES: the test file's footer (a few KiB) is over 100 bytes.
-        maxFooterBytes: 100,
-        log: () => undefined,
-      },
+      deps: { store, storage, readers, scorers, maxChunksPerJob: 2, ...limits, log: () => undefined },
     });
-  }, 60_000);
+  }
+
+  /** A job over the three-row-group file at chunkRows 1,000 (three chunks), whose model is never read. */
+  const submitWide = () =>
+    submitJob(
+      { store, enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority) },
+      {
+        input: { uri: 's3://events/wide/', format: 'parquet' },
+        model: { uri: 's3://models/never-read.onnx', inputs: { features: { columns: featureColumns } } },
+        output: { uri: 's3://scores/wide/' },
+        batch: { chunkRows: 1_000 },
+      },
+    );
 
   afterAll(async () => {
     await worker?.close();
@@ -71,15 +80,7 @@ describe('chunks per job, through the pipeline (real Redis)', () => {
   }
 
   it('fails the job at planning with PARQUET_FOOTER_TOO_LARGE past the worker’s footer limit', async () => {
-    const { record } = await submitJob(
-      { store, enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority) },
-      {
-        input: { uri: 's3://events/wide/', format: 'parquet' },
-        model: { uri: 's3://models/never-read.onnx', inputs: { features: { columns: featureColumns } } },
-        output: { uri: 's3://scores/wide/' },
-        batch: { chunkRows: 1_000 },
-      },
-    );
+    const { record } = await submitWide();
     const done = await settled(record.id);
     expect(done.status).toBe('failed');
     expect(done.error?.code, done.error?.message).toBe('PARQUET_FOOTER_TOO_LARGE');
@@ -88,21 +89,8 @@ describe('chunks per job, through the pipeline (real Redis)', () => {
 
   it('fails the job at planning with TOO_MANY_CHUNKS, queueing no chunk', async () => {
     await worker.close();
-    worker = makePipelineWorker({
-      connection: redis,
-      prefix,
-      queues,
-      deps: { store, storage, readers, scorers, maxChunksPerJob: 2, log: () => undefined },
-    });
-    const { record } = await submitJob(
-      { store, enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority) },
-      {
-        input: { uri: 's3://events/wide/', format: 'parquet' },
-        model: { uri: 's3://models/never-read.onnx', inputs: { features: { columns: featureColumns } } },
-        output: { uri: 's3://scores/wide/' },
-        batch: { chunkRows: 1_000 },
-      },
-    );
+    startWorker({});
+    const { record } = await submitWide();
     const done = await settled(record.id);
     expect(done.status).toBe('failed');
     expect(done.error?.code, done.error?.message).toBe('TOO_MANY_CHUNKS');
