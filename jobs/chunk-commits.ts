@@ -9,8 +9,8 @@ import {
 } from '../schemas/chunk-commit.js';
 import type { JobRecord } from '../schemas/job-record.js';
 import type { ChunkCommitResult } from '../services/queue/job-store.js';
-import { StorageNotFound } from '../services/storage/errors/storage-not-found.js';
-import type { Storage } from '../services/storage/storage.js';
+import { StorageNotFound } from './ports/errors/storage-not-found.js';
+import type { Storage } from './ports/storage.js';
 import { mapLimited } from './map-limited.js';
 import { type OutputLayout, segmentRef } from './output-layout.js';
 import type { PipelineDeps } from './pipeline-deps.js';

@@ -4,7 +4,7 @@ import type { FormatReaders } from '../services/formats/make-reader.js';
 import type { JobStore } from '../services/queue/job-store.js';
 import type { TuningCache } from '../services/scoring/auto-batch.js';
 import type { ScorerPool } from '../services/scoring/scorer-pool.js';
-import type { Storage } from '../services/storage/storage.js';
+import type { Storage } from './ports/storage.js';
 
 /** How processors hand work to the next stage; the worker wires these to BullMQ queues. */
 export interface Enqueue {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cronProblem, nextRunAfter } from '../jobs/schedule/cron.js';
+import { cronProblem, nextRunAfter } from './cron-pattern.js';
 import { isTimeZone, renderTemplate, templateVars } from '../jobs/schedule/render-template.js';
 import { ScheduleInvalid, type ScheduleProblem } from './errors/schedule-invalid.js';
 import { type JobSpec, parseJobSpec, problemsOf } from './job-spec.js';

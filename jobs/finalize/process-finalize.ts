@@ -1,7 +1,7 @@
 import type { ChunkCommit } from '../../schemas/chunk-commit.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { Manifest } from '../../schemas/manifest.js';
-import { ModelChanged } from '../../services/scoring/errors/model-changed.js';
+import { ModelChanged } from '../errors/model-changed.js';
 import { objectsOf, readAcceptedCommits, sweepUnreferenced } from '../chunk-commits.js';
 import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
 import { isTerminal } from '../job-state.js';

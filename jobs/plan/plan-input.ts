@@ -1,8 +1,8 @@
 import type { ChunkDescriptor, InputFormat } from '../../schemas/chunk-descriptor.js';
 import { asyncBuffer } from '../../services/storage/async-buffer.js';
-import { StorageNotFound } from '../../services/storage/errors/storage-not-found.js';
+import { StorageNotFound } from '../ports/errors/storage-not-found.js';
 import { normalizeUri } from '../../services/storage/uri.js';
-import type { ObjectInfo, Storage } from '../../services/storage/storage.js';
+import type { ObjectInfo, Storage } from '../ports/storage.js';
 import { readParquetFooter } from '../../services/formats/parquet/parquet-footer.js';
 import { mapLimited } from '../map-limited.js';
 import { EmptyInputError } from './errors/empty-input-error.js';

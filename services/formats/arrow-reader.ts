@@ -6,7 +6,7 @@ import {
   type Schema,
 } from 'apache-arrow';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import { BadDataError } from './errors/bad-data-error.js';
 import type { FormatReader, ReadPartOptions } from './format-reader.js';
 

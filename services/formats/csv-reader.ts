@@ -19,7 +19,7 @@
  */
 import type { RecordBatch } from 'apache-arrow';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import { BadDataError, type BadDataCode } from './errors/bad-data-error.js';
 import { type PartText, makeBatchTaker } from './invalid-records.js';
 import type { ColumnTypeName, FormatReader, ReadPartOptions } from './format-reader.js';

@@ -1,6 +1,6 @@
 import type { RecordBatch } from 'apache-arrow';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import type { BadDataError } from './errors/bad-data-error.js';
 
 /** Column type names accepted in an explicit CSV/JSONL schema. */

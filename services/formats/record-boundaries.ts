@@ -15,7 +15,7 @@
  * Record ends are `\n` (a `\r` before it belongs to the line ending); lone-`\r` line endings are not
  * supported.
  */
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
 import { BadDataError, type BadDataCode } from './errors/bad-data-error.js';
 import { RecordTooLong } from './errors/record-too-long.js';

@@ -9,11 +9,11 @@ import {
   type JobStatus,
 } from '../../schemas/job-record.js';
 import { specDigest, type JobSpec } from '../../schemas/job-spec.js';
-import { IdempotencyConflict } from './errors/idempotency-conflict.js';
-import { InvalidListCursor } from './errors/invalid-list-cursor.js';
-import { JobAlreadyExists } from './errors/job-already-exists.js';
-import { JobNotFound } from './errors/job-not-found.js';
-import { TooManyActiveJobs } from './errors/too-many-active-jobs.js';
+import { IdempotencyConflict } from '../../jobs/ports/errors/idempotency-conflict.js';
+import { InvalidListCursor } from '../../jobs/ports/errors/invalid-list-cursor.js';
+import { JobAlreadyExists } from '../../jobs/ports/errors/job-already-exists.js';
+import { JobNotFound } from '../../jobs/ports/errors/job-not-found.js';
+import { TooManyActiveJobs } from '../../jobs/ports/errors/too-many-active-jobs.js';
 
 export interface CreateJobOptions {
   /** Default `crypto.randomUUID()`. */

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { InvalidRedisConfig } from './errors/invalid-redis-config.js';
-import { StoreFull } from './errors/store-full.js';
+import { StoreFull } from '../../jobs/ports/errors/store-full.js';
 
 export interface RedisConfig {
   /** `redis://` or `rediss://` URL. Default `redis://127.0.0.1:6379` (`QUIVER_REDIS_URL`). */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import { ModelDigestMismatch } from './errors/model-digest-mismatch.js';
 import { ModelTooLarge } from './errors/model-too-large.js';
 

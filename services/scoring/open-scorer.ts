@@ -1,6 +1,6 @@
 import type { RecordBatch, Schema } from 'apache-arrow';
 import type { BatchSpec, ModelSpec } from '../../schemas/model-spec.js';
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import { type TuningCache, autoBatchRows, tuningKey } from './auto-batch.js';
 import type { BatchTuning } from './batch-tuner.js';
 import type { DeviceRequest } from './devices.js';

@@ -1,7 +1,7 @@
 import type { ModelSpec } from '../../schemas/model-spec.js';
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import type { DeviceRequest } from './devices.js';
-import { ModelChanged } from './errors/model-changed.js';
+import { ModelChanged } from '../../jobs/errors/model-changed.js';
 import { ModelDigestMismatch } from './errors/model-digest-mismatch.js';
 import { type CachedModel, fetchModel } from './model-store.js';
 import { type OpenedModel, loadModel } from './open-scorer.js';

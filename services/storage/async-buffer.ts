@@ -1,4 +1,4 @@
-import type { AsyncBuffer, CallOptions, Storage } from './storage.js';
+import type { AsyncBuffer, CallOptions, Storage } from '../../jobs/ports/storage.js';
 
 /** The bytes of a view as an ArrayBuffer holding exactly them (a Node Buffer may share a larger pool). */
 export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {

@@ -1,4 +1,4 @@
-import type { ByteRange, Storage } from './storage.js';
+import type { ByteRange, Storage } from '../../jobs/ports/storage.js';
 
 /** What went through a counting wrapper, for tests that assert how much I/O a plan really costs. */
 export interface StorageCallCounts {

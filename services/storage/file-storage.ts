@@ -3,11 +3,11 @@ import type { Dirent, Stats, BigIntStats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { StorageAccessDenied } from './errors/storage-access-denied.js';
-import { StorageError } from './errors/storage-error.js';
-import { StorageNotFound } from './errors/storage-not-found.js';
-import { InvalidStorageUri } from './errors/invalid-storage-uri.js';
-import { ObjectChanged } from './errors/object-changed.js';
+import { StorageAccessDenied } from '../../jobs/ports/errors/storage-access-denied.js';
+import { StorageError } from '../../jobs/ports/errors/storage-error.js';
+import { StorageNotFound } from '../../jobs/ports/errors/storage-not-found.js';
+import { InvalidStorageUri } from '../../jobs/ports/errors/invalid-storage-uri.js';
+import { ObjectChanged } from '../../jobs/ports/errors/object-changed.js';
 import { makeGlobMatcher } from './glob.js';
 import { abortError, resolveRetryPolicy, withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
 import type {
@@ -19,7 +19,7 @@ import type {
   Storage,
   WriteBody,
   WriteOptions,
-} from './storage.js';
+} from '../../jobs/ports/storage.js';
 import { fileUri, parseUri } from './uri.js';
 
 export interface FileStorageOptions {

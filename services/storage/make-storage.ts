@@ -1,7 +1,7 @@
 import { InvalidStorageConfig } from './errors/invalid-storage-config.js';
 import { makeFileStorage, type FileStorageOptions } from './file-storage.js';
 import { makeS3Storage, type S3Storage, type S3StorageOptions } from './s3-storage.js';
-import type { Storage } from './storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import { parseUri } from './uri.js';
 
 export { asyncBuffer, toArrayBuffer } from './async-buffer.js';

@@ -1,6 +1,6 @@
-import { ObjectChanged } from './errors/object-changed.js';
-import { StorageNotFound } from './errors/storage-not-found.js';
-import type { CallOptions, ObjectInfo, Storage } from './storage.js';
+import { ObjectChanged } from '../../jobs/ports/errors/object-changed.js';
+import { StorageNotFound } from '../../jobs/ports/errors/storage-not-found.js';
+import type { CallOptions, ObjectInfo, Storage } from '../../jobs/ports/storage.js';
 
 /** An object at the version planning saw. */
 export interface PinnedVersion {

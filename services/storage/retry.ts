@@ -1,6 +1,6 @@
-import { IncompleteRead } from './errors/incomplete-read.js';
-import { StorageError } from './errors/storage-error.js';
-import { StorageUnavailable } from './errors/storage-unavailable.js';
+import { IncompleteRead } from '../../jobs/ports/errors/incomplete-read.js';
+import { StorageError } from '../../jobs/ports/errors/storage-error.js';
+import { StorageUnavailable } from '../../jobs/ports/errors/storage-unavailable.js';
 
 /** How a storage call is retried. Every field is optional; see `resolveRetryPolicy` for the defaults. */
 export interface RetryOptions {

@@ -13,12 +13,12 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 
-import { IncompleteRead } from './errors/incomplete-read.js';
-import { InvalidStorageUri } from './errors/invalid-storage-uri.js';
-import { ObjectChanged } from './errors/object-changed.js';
-import { StorageAccessDenied } from './errors/storage-access-denied.js';
-import { StorageError } from './errors/storage-error.js';
-import { StorageNotFound } from './errors/storage-not-found.js';
+import { IncompleteRead } from '../../jobs/ports/errors/incomplete-read.js';
+import { InvalidStorageUri } from '../../jobs/ports/errors/invalid-storage-uri.js';
+import { ObjectChanged } from '../../jobs/ports/errors/object-changed.js';
+import { StorageAccessDenied } from '../../jobs/ports/errors/storage-access-denied.js';
+import { StorageError } from '../../jobs/ports/errors/storage-error.js';
+import { StorageNotFound } from '../../jobs/ports/errors/storage-not-found.js';
 import { makeGlobMatcher } from './glob.js';
 import { abortError, resolveRetryPolicy, withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
 import type {
@@ -30,7 +30,7 @@ import type {
   Storage,
   WriteBody,
   WriteOptions,
-} from './storage.js';
+} from '../../jobs/ports/storage.js';
 import { formatUri, parseUri } from './uri.js';
 
 const MiB = 1024 * 1024;

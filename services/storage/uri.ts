@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { InvalidStorageUri } from './errors/invalid-storage-uri.js';
+import { InvalidStorageUri } from '../../jobs/ports/errors/invalid-storage-uri.js';
 
 /** A parsed storage location. `key`/`path` keep a trailing `/` when the URI names a prefix/directory. */
 export type StorageLocation =

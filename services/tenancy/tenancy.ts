@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type TenantsFile, tenantsFileSchema } from '../../schemas/tenants-file.js';
 import { InvalidTenancyConfig } from './errors/invalid-tenancy-config.js';
-import type { Storage } from '../storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import {
   type GrantChecker,
   type StorageGrants,

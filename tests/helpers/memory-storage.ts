@@ -5,7 +5,7 @@ import type {
   Storage,
   WriteBody,
   WriteOptions,
-} from '../../services/storage/storage.js';
+} from '../../jobs/ports/storage.js';
 
 /**
  * An in-memory `Storage` over a map for format reader/writer unit tests, recording reads (so tests can

@@ -13,7 +13,7 @@ import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js'
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { fileTuningCache } from '../../services/scoring/auto-batch.js';
 import { makeScorerPool } from '../../services/scoring/scorer-pool.js';
-import type { Storage } from '../../services/storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import { type PipelineWorker, makePipelineWorker } from '../../services/worker/pipeline-worker.js';
 
 export const FEATURES = 64;

@@ -5,7 +5,7 @@ import type { JobRecord } from '../../schemas/job-record.js';
 import { type Manifest, manifestSchema } from '../../schemas/manifest.js';
 import type { FormatReaders } from '../../services/formats/make-reader.js';
 import type { JobStore } from '../../services/queue/job-store.js';
-import type { Storage } from '../../services/storage/storage.js';
+import type { Storage } from '../../jobs/ports/storage.js';
 import { makeMemoryStorage } from './memory-storage.js';
 
 /** What a reader finds for one manifest part: the bytes stored under its URI, checked against the manifest. */

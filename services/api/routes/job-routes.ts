@@ -16,7 +16,7 @@ import {
 import { jobViewSchema, toJobView } from '../../../schemas/job-record.js';
 import { jobSpecSchema } from '../../../schemas/job-spec.js';
 import { manifestSchema } from '../../../schemas/manifest.js';
-import { JobNotFound } from '../../queue/errors/job-not-found.js';
+import { JobNotFound } from '../../../jobs/ports/errors/job-not-found.js';
 import { parseUri } from '../../storage/uri.js';
 import { type ApiContext, type ZodFastify, principalOf, visibleJob } from '../api-context.js';
 import { JobNotSucceeded } from '../errors/job-not-succeeded.js';

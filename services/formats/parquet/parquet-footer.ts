@@ -1,6 +1,6 @@
 import { parquetMetadataAsync } from 'hyparquet';
-import type { AsyncBuffer } from '../../storage/storage.js';
-import { StorageError } from '../../storage/errors/storage-error.js';
+import type { AsyncBuffer } from '../../../jobs/ports/storage.js';
+import { StorageError } from '../../../jobs/ports/errors/storage-error.js';
 import { BadDataError } from '../errors/bad-data-error.js';
 import { ParquetFooterTooLarge } from '../errors/parquet-footer-too-large.js';
 

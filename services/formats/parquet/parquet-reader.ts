@@ -7,7 +7,7 @@ import type { RecordBatch } from 'apache-arrow';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { ChunkPart } from '../../../schemas/chunk-descriptor.js';
 import { asyncBuffer } from '../../storage/async-buffer.js';
-import type { Storage } from '../../storage/storage.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
 import { BadDataError } from '../errors/bad-data-error.js';
 import type { FormatReader, ReadPartOptions } from '../format-reader.js';
 import { ArrowChunkConverter, UnsupportedColumnType } from './duckdb-to-arrow.js';

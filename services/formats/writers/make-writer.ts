@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Table, util, type RecordBatch, type Schema } from 'apache-arrow';
 import type { OutputFormat } from '../../../schemas/chunk-descriptor.js';
-import type { CallOptions, Storage } from '../../storage/storage.js';
+import type { CallOptions, Storage } from '../../../jobs/ports/storage.js';
 import { encodeArrow } from './arrow-writer.js';
 import { encodeCsv } from './csv-writer.js';
 import { encodeJsonl } from './jsonl-writer.js';

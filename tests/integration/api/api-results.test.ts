@@ -8,7 +8,7 @@ import type { JobView } from '../../../schemas/job-record.js';
 import type { Manifest } from '../../../schemas/manifest.js';
 import { makeStorage } from '../../../services/storage/make-storage.js';
 import { makeS3Presigner, type Presigner } from '../../../services/storage/presign.js';
-import type { Storage } from '../../../services/storage/storage.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
 import { fileUri } from '../../../services/storage/uri.js';
 import { startS3Server, testS3Options, type TestS3Server } from '../../helpers/s3-server.js';
 import { auth, type ApiHarness, specInput, startApi } from './api-harness.js';

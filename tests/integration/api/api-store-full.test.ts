@@ -8,7 +8,7 @@ import { isPermanent } from '../../../jobs/pipeline-deps.js';
 import { apiErrorSchema, jobListSchema } from '../../../schemas/api.js';
 import { jobViewSchema } from '../../../schemas/job-record.js';
 import { freePort, waitForRedis } from '../../../scripts/lib/demo-redis.js';
-import { StoreFull } from '../../../services/queue/errors/store-full.js';
+import { StoreFull } from '../../../jobs/ports/errors/store-full.js';
 import { storeFullOf } from '../../../services/queue/redis-connection.js';
 import { auth, type ApiHarness, specInput, startApi } from './api-harness.js';
 

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChunkPart } from '../../../schemas/chunk-descriptor.js';
 import { BadDataError } from '../../../services/formats/errors/bad-data-error.js';
 import { makeParquetReader } from '../../../services/formats/parquet/parquet-reader.js';
-import { StorageNotFound } from '../../../services/storage/errors/storage-not-found.js';
+import { StorageNotFound } from '../../../jobs/ports/errors/storage-not-found.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import { countingStorage } from '../../../services/storage/make-storage.js';
-import type { Storage } from '../../../services/storage/storage.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
 import { startFaultProxy } from '../../helpers/fault-proxy.js';
 import { makeTestS3Storage, startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 

@@ -12,7 +12,7 @@ import { type JobSpecInput, parseJobSpec } from '../../../schemas/job-spec.js';
 import type { Manifest } from '../../../schemas/manifest.js';
 import { makeFormatReaders } from '../../../services/formats/make-reader.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
-import type { Storage } from '../../../services/storage/storage.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { featureColumns, startPipeline, type TestPipeline } from '../../helpers/pipeline.js';
 

@@ -7,7 +7,7 @@ import { cancelJob } from '../../../jobs/cancel-job.js';
 import { submitJob } from '../../../jobs/submit-job.js';
 import type { JobSpecInput } from '../../../schemas/job-spec.js';
 import { makeFormatReaders } from '../../../services/formats/make-reader.js';
-import type { Storage } from '../../../services/storage/storage.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
 import { freePort, spawnRedisServer, waitForRedis } from '../../../scripts/lib/demo-redis.js';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js';

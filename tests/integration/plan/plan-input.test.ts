@@ -11,7 +11,7 @@ import { planInput } from '../../../jobs/plan/plan-input.js';
 import { type FormatReaders, makeFormatReaders } from '../../../services/formats/make-reader.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import { countingStorage } from '../../../services/storage/make-storage.js';
-import type { Storage } from '../../../services/storage/storage.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 
 /** Every value of column `column` over every chunk of the plan, read chunk by chunk as workers would. */

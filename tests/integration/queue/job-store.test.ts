@@ -4,11 +4,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { InvalidJobTransition } from '../../../jobs/errors/invalid-job-transition.js';
 import { jobRecordSchema } from '../../../schemas/job-record.js';
 import { parseJobSpec, specDigest, type JobSpec } from '../../../schemas/job-spec.js';
-import { IdempotencyConflict } from '../../../services/queue/errors/idempotency-conflict.js';
-import { InvalidListCursor } from '../../../services/queue/errors/invalid-list-cursor.js';
-import { JobAlreadyExists } from '../../../services/queue/errors/job-already-exists.js';
-import { JobNotFound } from '../../../services/queue/errors/job-not-found.js';
-import { TooManyActiveJobs } from '../../../services/queue/errors/too-many-active-jobs.js';
+import { IdempotencyConflict } from '../../../jobs/ports/errors/idempotency-conflict.js';
+import { InvalidListCursor } from '../../../jobs/ports/errors/invalid-list-cursor.js';
+import { JobAlreadyExists } from '../../../jobs/ports/errors/job-already-exists.js';
+import { JobNotFound } from '../../../jobs/ports/errors/job-not-found.js';
+import { TooManyActiveJobs } from '../../../jobs/ports/errors/too-many-active-jobs.js';
 import { jobStatusChannel, makeRedisJobStore, type JobStore } from '../../../services/queue/job-store.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
 

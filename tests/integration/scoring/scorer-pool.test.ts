@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelPath } from '../../../scripts/lib/models.js';
-import { ModelChanged } from '../../../services/scoring/errors/model-changed.js';
+import { ModelChanged } from '../../../jobs/errors/model-changed.js';
 import { ModelDigestMismatch } from '../../../services/scoring/errors/model-digest-mismatch.js';
 import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
 import { countingStorage } from '../../../services/storage/counting-storage.js';

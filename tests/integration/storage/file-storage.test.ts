@@ -5,10 +5,10 @@ import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { StorageAccessDenied } from '../../../services/storage/errors/storage-access-denied.js';
-import { StorageNotFound } from '../../../services/storage/errors/storage-not-found.js';
+import { StorageAccessDenied } from '../../../jobs/ports/errors/storage-access-denied.js';
+import { StorageNotFound } from '../../../jobs/ports/errors/storage-not-found.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
-import type { ObjectInfo } from '../../../services/storage/storage.js';
+import type { ObjectInfo } from '../../../jobs/ports/storage.js';
 import { fileUri } from '../../../services/storage/uri.js';
 
 async function collect(iterable: AsyncIterable<ObjectInfo>): Promise<string[]> {

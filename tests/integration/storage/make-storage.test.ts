@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { InvalidStorageConfig } from '../../../services/storage/errors/invalid-storage-config.js';
-import { InvalidStorageUri } from '../../../services/storage/errors/invalid-storage-uri.js';
+import { InvalidStorageUri } from '../../../jobs/ports/errors/invalid-storage-uri.js';
 import {
   asyncBuffer,
   countingStorage,

@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObjectChanged } from '../../../services/storage/errors/object-changed.js';
+import { ObjectChanged } from '../../../jobs/ports/errors/object-changed.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import { pinnedStorage } from '../../../services/storage/pinned-storage.js';
-import type { Storage } from '../../../services/storage/storage.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
 import { fileUri } from '../../../services/storage/uri.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 

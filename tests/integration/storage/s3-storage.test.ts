@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { IncompleteRead } from '../../../services/storage/errors/incomplete-read.js';
-import { StorageNotFound } from '../../../services/storage/errors/storage-not-found.js';
-import { StorageUnavailable } from '../../../services/storage/errors/storage-unavailable.js';
+import { IncompleteRead } from '../../../jobs/ports/errors/incomplete-read.js';
+import { StorageNotFound } from '../../../jobs/ports/errors/storage-not-found.js';
+import { StorageUnavailable } from '../../../jobs/ports/errors/storage-unavailable.js';
 import type { S3Storage } from '../../../services/storage/s3-storage.js';
-import type { ObjectInfo } from '../../../services/storage/storage.js';
+import type { ObjectInfo } from '../../../jobs/ports/storage.js';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../helpers/fault-proxy.js';
 import { makeTestS3Storage, startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 

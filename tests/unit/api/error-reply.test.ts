@@ -5,9 +5,9 @@ import { JobSpecInvalid } from '../../../schemas/errors/job-spec-invalid.js';
 import { RateLimited } from '../../../services/api/errors/rate-limited.js';
 import { Unauthenticated } from '../../../services/api/errors/unauthenticated.js';
 import { errorReply } from '../../../services/api/error-reply.js';
-import { IdempotencyConflict } from '../../../services/queue/errors/idempotency-conflict.js';
-import { JobNotFound } from '../../../services/queue/errors/job-not-found.js';
-import { TooManyActiveJobs } from '../../../services/queue/errors/too-many-active-jobs.js';
+import { IdempotencyConflict } from '../../../jobs/ports/errors/idempotency-conflict.js';
+import { JobNotFound } from '../../../jobs/ports/errors/job-not-found.js';
+import { TooManyActiveJobs } from '../../../jobs/ports/errors/too-many-active-jobs.js';
 
 const options = { activeJobsRetryAfterSeconds: 30 };
 

@@ -2,7 +2,7 @@ import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { isPermanent } from '../../../jobs/pipeline-deps.js';
 import { errorReply } from '../../../services/api/error-reply.js';
-import { StoreFull } from '../../../services/queue/errors/store-full.js';
+import { StoreFull } from '../../../jobs/ports/errors/store-full.js';
 import { redisReplyCode, storeFullOf } from '../../../services/queue/redis-connection.js';
 
 const options = { activeJobsRetryAfterSeconds: 30 };

@@ -6,7 +6,7 @@ import {
   DEFAULT_MAX_FOOTER_BYTES,
   readParquetFooter,
 } from '../../../services/formats/parquet/parquet-footer.js';
-import type { AsyncBuffer } from '../../../services/storage/storage.js';
+import type { AsyncBuffer } from '../../../jobs/ports/storage.js';
 
 const URI = 's3://bucket/in/wide.parquet';
 

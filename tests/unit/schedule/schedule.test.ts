@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cronProblem, nextRunAfter } from '../../../jobs/schedule/cron.js';
+import { cronProblem, nextRunAfter } from '../../../schemas/cron-pattern.js';
 import { renderTemplate, templateVars } from '../../../jobs/schedule/render-template.js';
 import { scheduleIdempotencyKey } from '../../../jobs/schedule/run-schedule.js';
 import { ScheduleInvalid } from '../../../schemas/errors/schedule-invalid.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { StorageAccessDenied } from '../../../services/storage/errors/storage-access-denied.js';
-import { StorageNotFound } from '../../../services/storage/errors/storage-not-found.js';
+import { StorageAccessDenied } from '../../../jobs/ports/errors/storage-access-denied.js';
+import { StorageNotFound } from '../../../jobs/ports/errors/storage-not-found.js';
 import { mapFileError } from '../../../services/storage/file-storage.js';
 import { mapS3Error } from '../../../services/storage/s3-storage.js';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 
-import { IncompleteRead } from '../../../services/storage/errors/incomplete-read.js';
-import { StorageAccessDenied } from '../../../services/storage/errors/storage-access-denied.js';
-import { StorageNotFound } from '../../../services/storage/errors/storage-not-found.js';
-import { StorageUnavailable } from '../../../services/storage/errors/storage-unavailable.js';
+import { IncompleteRead } from '../../../jobs/ports/errors/incomplete-read.js';
+import { StorageAccessDenied } from '../../../jobs/ports/errors/storage-access-denied.js';
+import { StorageNotFound } from '../../../jobs/ports/errors/storage-not-found.js';
+import { StorageUnavailable } from '../../../jobs/ports/errors/storage-unavailable.js';
 import {
   backoffDelayMs,
   isTransientError,

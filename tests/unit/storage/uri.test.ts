@@ -2,7 +2,7 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { InvalidStorageUri } from '../../../services/storage/errors/invalid-storage-uri.js';
+import { InvalidStorageUri } from '../../../jobs/ports/errors/invalid-storage-uri.js';
 import { formatUri, joinUri, normalizeUri, parseUri } from '../../../services/storage/uri.js';
 
 describe('parseUri', () => {
