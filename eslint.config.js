@@ -1,6 +1,68 @@
 // @ts-check
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers (DESIGN.md, Layout): schemas/ is the leaf; jobs/ is the pure core behind its ports; the
+ * edges under services/ serve every process and never reach into one (tests/unit/lint/layers.test.ts).
+ */
+const layers = [
+  {
+    files: ['schemas/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(jobs|services|scripts|tests)/',
+              message: 'schemas/ is the leaf: it imports only other schemas/ files and zod.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['jobs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(services|scripts|tests)/',
+              message:
+                'jobs/ reaches services only through its ports (jobs/ports/); services implement them.',
+            },
+            {
+              regex: '^(?!\\.{1,2}/|node:|zod$)',
+              message:
+                'jobs/ imports only schemas/, jobs/ and node built-ins: a library belongs behind a port.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['services/{storage,formats,scoring,queue,delivery,tenancy,process}/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(services/)?(api|worker|scheduler|cli)/',
+              message:
+                'An edge (storage, formats, scoring, queue, delivery, tenancy, process) never imports a process folder.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.cache/', 'coverage/', 'dist/', '.gpu/'] },
   ...tseslint.configs.recommendedTypeChecked,
@@ -15,6 +77,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  ...layers,
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,

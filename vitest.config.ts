@@ -13,6 +13,10 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Integration tests start servers and child processes; forks keep native addons isolated.
           pool: 'forks',
+          // A file that leaves a connection, timer or child open fails (the anchors' "a test fails if it leaks").
+          setupFiles: ['tests/setup/fail-on-leaked-resources.ts'],
+          // The leak check's afterAll is registered first; as a stack (the default, relied on) it runs last.
+          sequence: { hooks: 'stack' },
         },
       },
       {

@@ -8,7 +8,7 @@ import {
   segmentCommitSchema,
 } from '../schemas/chunk-commit.js';
 import type { JobRecord } from '../schemas/job-record.js';
-import type { ChunkCommitResult } from '../services/queue/job-store.js';
+import type { ChunkCommitResult } from './ports/job-store.js';
 import { StorageNotFound } from './ports/errors/storage-not-found.js';
 import type { Storage } from './ports/storage.js';
 import { mapLimited } from './map-limited.js';
@@ -228,7 +228,7 @@ export async function adoptableCommits(
     } catch (error) {
       // Not a marker (not JSON, another shape) or gone since the listing: logged, never fatal.
       if (!(error instanceof TypeError) && !(error instanceof StorageNotFound)) throw error;
-      deps.log('commit marker ignored', { jobId: record.id, uri: object.uri, reason: error.message });
+      deps.log.info({ jobId: record.id, uri: object.uri, reason: error.message }, 'commit marker ignored');
       continue;
     }
     const chunk = planned[commit.index];
@@ -238,17 +238,20 @@ export async function adoptableCommits(
       commit.modelSha256 !== modelSha256 ||
       commit.inputDigest !== chunkInputDigest(chunk)
     ) {
-      deps.log('commit marker not adopted', {
-        jobId: record.id,
-        chunk: commit.index,
-        uri: object.uri,
-        reason:
-          commit.specDigest !== record.specDigest
-            ? 'another spec'
-            : commit.modelSha256 !== modelSha256
-              ? 'another model'
-              : 'other input',
-      });
+      deps.log.info(
+        {
+          jobId: record.id,
+          chunk: commit.index,
+          uri: object.uri,
+          reason:
+            commit.specDigest !== record.specDigest
+              ? 'another spec'
+              : commit.modelSha256 !== modelSha256
+                ? 'another model'
+                : 'other input',
+        },
+        'commit marker not adopted',
+      );
       continue;
     }
     if (await objectsPresent(deps.storage, commit, signal)) found.set(commit.index, commit);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type JobSpec, parseJobSpec } from '../schemas/job-spec.js';
 import type { SpecLimits } from '../schemas/spec-limits.js';
 import type { JobRecord } from '../schemas/job-record.js';
-import type { JobStore } from '../services/queue/job-store.js';
+import type { JobStore } from './ports/job-store.js';
 
 export interface SubmitOptions {
   /** Bounds the spec must keep (`schemas/spec-limits.ts`). Default `specLimitDefaults`. */

@@ -1,6 +1,6 @@
 import { isTerminal } from './job-state.js';
 import type { JobRecord } from '../schemas/job-record.js';
-import type { JobStore } from '../services/queue/job-store.js';
+import type { JobStore } from './ports/job-store.js';
 
 /**
  * The store with `onTerminal` called after every transition that leaves the job terminal (succeeded,

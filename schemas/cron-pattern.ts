@@ -1,4 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
 
 /**
  * What is wrong with a cron pattern, or undefined when it is usable: 5 fields (minute hour day-of-month
@@ -28,3 +29,12 @@ export function cronProblem(pattern: string): string | undefined {
 export function nextRunAfter(pattern: string, timeZone: string, after: Date): Date {
   return CronExpressionParser.parse(pattern, { tz: timeZone, currentDate: after }).next().toDate();
 }
+
+/** A cron pattern of 5 fields (minute first) or 6 (seconds first), read by cron-parser as BullMQ reads it. */
+export const cronPatternSchema = z
+  .string()
+  .max(200)
+  .superRefine((pattern, context) => {
+    const problem = cronProblem(pattern);
+    if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+  });

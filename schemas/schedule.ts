@@ -1,9 +1,6 @@
 import { z } from 'zod';
-import { cronProblem, nextRunAfter } from './cron-pattern.js';
-import { isTimeZone, renderTemplate, templateVars } from '../jobs/schedule/render-template.js';
-import { ScheduleInvalid, type ScheduleProblem } from './errors/schedule-invalid.js';
-import { type JobSpec, parseJobSpec, problemsOf } from './job-spec.js';
-import { JobSpecInvalid } from './errors/job-spec-invalid.js';
+import { cronPatternSchema, nextRunAfter } from './cron-pattern.js';
+import { timeZoneSchema } from './time-zone.js';
 
 /** A schedule's name: unique per tenant, part of its URL and of its runs' idempotency keys. */
 export const scheduleNameSchema = z
@@ -15,27 +12,11 @@ export const scheduleNameSchema = z
     'expected lowercase letters, digits, "-" or "_", starting with a letter or digit',
   );
 
-/** A cron pattern of 5 fields (minute first) or 6 (seconds first), read by cron-parser as BullMQ reads it. */
-export const cronPatternSchema = z
-  .string()
-  .max(200)
-  .superRefine((pattern, context) => {
-    const problem = cronProblem(pattern);
-    if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
-  });
-
-/** An IANA time zone (`UTC`, `Europe/Berlin`), stored in its canonical spelling. */
-export const timeZoneSchema = z
-  .string()
-  .min(1)
-  .max(100)
-  .refine(isTimeZone, 'expected an IANA time zone such as UTC or Europe/Berlin')
-  .transform((timeZone) => new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone);
-
 /**
  * A job spec with placeholders in any of its strings: `{date}` (the run's day, `YYYY-MM-DD`, in the
  * schedule's time zone), `{yyyy}`, `{mm}`, `{dd}` and `{datetime}` (the run's time, ISO 8601 UTC).
- * Checked as a job spec once rendered (see {@link parseSchedule}).
+ * Checked as a job spec once rendered, by `parseSchedule` in `jobs/schedule/parse-schedule.ts`: rendering
+ * is the scheduler's logic, not a schema's.
  */
 export const jobTemplateSchema = z.record(z.string(), z.unknown());
 export type JobTemplate = z.infer<typeof jobTemplateSchema>;
@@ -60,61 +41,6 @@ export const scheduleInputSchema = z
 export type ScheduleInput = z.input<typeof scheduleInputSchema>;
 /** A validated schedule with its defaults filled in. */
 export type ScheduleDefinition = z.output<typeof scheduleInputSchema>;
-
-/** A job spec problem's path as a schedule's: under `job.` (`job.input.uri`, `job` for the whole spec). */
-function underJob(path: string): string {
-  if (path === '(root)') return 'job';
-  return path.startsWith('[') ? `job${path}` : `job.${path}`;
-}
-
-/**
- * The job spec `template` renders to for a run at `at`, its day taken in `timeZone`. Throws
- * `ScheduleInvalid` with every unknown placeholder and every job spec problem, under `job.`.
- */
-export function renderScheduledSpec(template: JobTemplate, at: Date, timeZone: string): JobSpec {
-  const { rendered, problems } = renderTemplate(template, templateVars(at, timeZone));
-  const found: ScheduleProblem[] = problems.map((p) => ({ path: underJob(p.path), message: p.message }));
-  try {
-    const spec = parseJobSpec(rendered);
-    if (found.length === 0) return spec;
-  } catch (error) {
-    if (!(error instanceof JobSpecInvalid)) throw error;
-    found.push(...error.problems.map((p) => ({ path: underJob(p.path), message: p.message })));
-  }
-  throw new ScheduleInvalid(found);
-}
-
-/**
- * Validates a schedule and fills its defaults. The job template is rendered for a run at `sampleAt` and
- * checked as a job spec, so a template that cannot produce a valid job is refused up front. Throws
- * `ScheduleInvalid` listing every problem with its path.
- */
-export function parseSchedule(input: unknown, sampleAt: Date = new Date()): ScheduleDefinition {
-  const result = scheduleInputSchema.safeParse(input, {
-    error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined),
-  });
-  const problems: ScheduleProblem[] = result.success ? [] : problemsOf(result.error.issues);
-  const job = (input as { job?: unknown } | null | undefined)?.job;
-  const timeZone = result.success ? result.data.timezone : 'UTC';
-  if (jobTemplateSchema.safeParse(job).success) {
-    try {
-      renderScheduledSpec(job as JobTemplate, sampleAt, timeZone);
-    } catch (error) {
-      if (!(error instanceof ScheduleInvalid)) throw error;
-      problems.push(...error.problems);
-    }
-  }
-  if (result.success && problems.length === 0) {
-    try {
-      // Intl and cron-parser's time zone database could disagree on a rare name; refuse it here, not at the tick.
-      nextRunAfter(result.data.cron, timeZone, sampleAt);
-    } catch (error) {
-      problems.push({ path: 'timezone', message: `cannot schedule in this time zone: ${String(error)}` });
-    }
-  }
-  if (!result.success || problems.length > 0) throw new ScheduleInvalid(problems);
-  return result.data;
-}
 
 const isoTimestamp = z.iso.datetime({ offset: true });
 

@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { submitJob } from '../jobs/submit-job.js';
 import { makeFormatReaders } from '../services/formats/make-reader.js';
+import { outputWriters } from '../services/formats/writers/make-writer.js';
 import { makeRedisJobStore } from '../services/queue/job-store.js';
 import { makeQueues } from '../services/queue/queues.js';
 import { makeRedis } from '../services/queue/redis-connection.js';
+import { makeLog } from '../services/process/log.js';
 import { fileTuningCache } from '../services/scoring/auto-batch.js';
 import { makeScorerPool } from '../services/scoring/scorer-pool.js';
 import { terminalStatuses } from '../services/cli/exit-codes.js';
@@ -48,6 +50,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const scorers = makeScorerPool({
     storage,
     cacheDir: join(cacheDir, 'models', 'by-digest'),
+    tuningCache: fileTuningCache(join(cacheDir, 'tuning.json')),
     log: (m) => console.log(m),
   });
   const store = makeRedisJobStore(redis, prefix);
@@ -61,8 +64,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       storage,
       readers,
       scorers,
-      tuningCache: fileTuningCache(join(cacheDir, 'tuning.json')),
-      log: () => undefined,
+      writers: outputWriters,
+      // The demo prints its own summary; the pipeline's lines would bury it.
+      log: makeLog({ level: 'silent', format: 'json' }),
     },
   });
 

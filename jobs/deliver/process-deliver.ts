@@ -1,35 +1,17 @@
-import type { DeliveryAttempt, DeliveryRecord, DeliveryStatus } from '../../schemas/delivery.js';
+import type { DeliveryAttempt, DeliveryRecord } from '../../schemas/delivery.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import { webhookEventSchema, webhookJobOf } from '../../schemas/webhook-event.js';
-import type { WebhookRequest } from '../../services/delivery/send-webhook.js';
-import type { DeliverPayload } from '../../services/queue/queues.js';
+import type { WebhookRequest } from '../ports/webhook-sender.js';
+import type { DeliveryLedger } from '../ports/delivery-ledger.js';
+import type { DeliverPayload } from '../ports/pipeline-queue.js';
+import type { Log } from '../ports/log.js';
 import {
   type AttemptOutcome,
   type DeliveryDecision,
   decideNextAttempt,
   type RetryPolicy,
 } from './retry-policy.js';
-
-/** A delivery as stored: the record, plus where its current retry schedule began. */
-export interface DeliveryState extends DeliveryRecord {
-  /** The attempt number the current schedule started at: 1, or the first attempt after a manual retry. */
-  scheduleFrom: number;
-}
-
-/** Delivery bookkeeping as the processor needs it (on Redis: services/delivery/redis-deliveries.ts). */
-export interface DeliveryLedger {
-  get(jobId: string, deliveryId: string): Promise<DeliveryState | undefined>;
-  /**
-   * Appends `attempt` and moves the delivery to `next.status`, atomically and only while the delivery is
-   * pending and `attempt.attempt` is its next attempt; false when another run got there first.
-   */
-  recordAttempt(
-    jobId: string,
-    deliveryId: string,
-    attempt: DeliveryAttempt,
-    next: { status: DeliveryStatus; nextAttemptAt?: string },
-  ): Promise<boolean>;
-}
+import { type Clock, systemClock } from '../ports/clock.js';
 
 /** What {@link processDeliver} needs; passed in, never global. */
 export interface DeliverDeps {
@@ -41,10 +23,10 @@ export interface DeliverDeps {
   schedule(payload: DeliverPayload, delayMs: number): Promise<void>;
   policy: RetryPolicy;
   /** Default `() => new Date()`. */
-  now?: () => Date;
+  now?: Clock;
   /** Jitter source. Default `Math.random`. */
   random?: () => number;
-  log: (message: string, context?: Record<string, unknown>) => void;
+  log: Log;
 }
 
 /** The body of a delivery: the same bytes on every attempt, as long as the job record stays as it ended. */
@@ -65,11 +47,11 @@ export function webhookBodyOf(delivery: DeliveryRecord, job: JobRecord): string 
  * run a job twice (stalled-job recovery, a re-announce), receivers should see each attempt once.
  */
 export async function processDeliver(deps: DeliverDeps, payload: DeliverPayload): Promise<void> {
-  const now = deps.now ?? (() => new Date());
+  const now = deps.now ?? systemClock;
   const { jobId, deliveryId, attempt } = payload;
-  const context = { jobId, deliveryId, attempt };
+  const log = deps.log.child({ jobId, deliveryId, attempt });
   const delivery = await deps.ledger.get(jobId, deliveryId);
-  if (!delivery) return deps.log('webhook delivery not found; attempt dropped', context);
+  if (!delivery) return log.info({}, 'webhook delivery not found; attempt dropped');
   const made = delivery.attempts.length;
   if (attempt === made && delivery.status === 'pending' && delivery.nextAttemptAt !== undefined) {
     // Recorded, but the run stopped before queueing the next attempt (crash, Redis blip): queue it now.
@@ -77,11 +59,10 @@ export async function processDeliver(deps: DeliverDeps, payload: DeliverPayload)
     return deps.schedule({ jobId, deliveryId, attempt: attempt + 1 }, delayMs);
   }
   if (attempt !== made + 1 || delivery.status !== 'pending') {
-    return deps.log('webhook attempt already made or delivery settled; skipped', {
-      ...context,
-      status: delivery.status,
-      attemptsMade: made,
-    });
+    return log.info(
+      { status: delivery.status, attemptsMade: made },
+      'webhook attempt already made or delivery settled; skipped',
+    );
   }
 
   const started = now();
@@ -117,15 +98,17 @@ export async function processDeliver(deps: DeliverDeps, payload: DeliverPayload)
     status: decision.status,
     ...(nextAttemptAt === undefined ? {} : { nextAttemptAt }),
   });
-  deps.log('webhook attempt', {
-    ...context,
-    event: delivery.event,
-    statusCode: record.statusCode,
-    error: record.error,
-    status: decision.status,
-    nextAttemptAt,
-    recorded,
-  });
+  log.info(
+    {
+      event: delivery.event,
+      statusCode: record.statusCode,
+      error: record.error,
+      status: decision.status,
+      nextAttemptAt,
+      recorded,
+    },
+    'webhook attempt',
+  );
   if (recorded && decision.status === 'pending') {
     await deps.schedule({ jobId, deliveryId, attempt: attempt + 1 }, decision.delayMs);
   }

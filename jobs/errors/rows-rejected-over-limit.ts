@@ -1,8 +1,8 @@
+import { QuiverError } from '../../schemas/errors/quiver-error.js';
+
 /** More rows were refused than the job's `maxInvalidFraction` allows: it fails, with no `_SUCCESS`. */
-export class RowsRejectedOverLimit extends Error {
+export class RowsRejectedOverLimit extends QuiverError {
   static readonly code = 'ROWS_REJECTED_OVER_LIMIT';
-  override readonly name = 'RowsRejectedOverLimit';
-  readonly code = RowsRejectedOverLimit.code;
 
   constructor(
     readonly rejected: number,
@@ -12,7 +12,9 @@ export class RowsRejectedOverLimit extends Error {
     readonly uri: string,
   ) {
     super(
+      RowsRejectedOverLimit.code,
       `${RowsRejectedOverLimit.code}: ${rejected} of ${inputRows} rows were refused (${((100 * rejected) / Math.max(1, inputRows)).toFixed(2)}%), over maxInvalidFraction ${maxInvalidFraction}; see ${uri}`,
+      { permanent: true, location: { uri } },
     );
   }
 }

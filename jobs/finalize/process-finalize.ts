@@ -2,17 +2,12 @@ import type { ChunkCommit } from '../../schemas/chunk-commit.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { Manifest } from '../../schemas/manifest.js';
 import { ModelChanged } from '../errors/model-changed.js';
+import { CommitsIncomplete } from './errors/commits-incomplete.js';
 import { objectsOf, readAcceptedCommits, sweepUnreferenced } from '../chunk-commits.js';
 import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
 import { isTerminal } from '../job-state.js';
 import { type OutputLayout, outputLayout } from '../output-layout.js';
 import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
-
-/** Some chunks have no accepted commit yet; the finalize job retries. */
-export class CommitsIncomplete extends Error {
-  override readonly name = 'CommitsIncomplete';
-  readonly code = 'COMMITS_INCOMPLETE';
-}
 
 /**
  * Finishes a job whose chunks are all committed: reads the accepted commit of every chunk (never any other
@@ -40,7 +35,7 @@ export async function processFinalize(
   }
   if (record.status === 'cancelling') {
     await store.transition(jobId, 'cancelled');
-    deps.log('job cancelled', { jobId, chunksDone: record.progress.chunksDone });
+    deps.log.info({ jobId, chunksDone: record.progress.chunksDone }, 'job cancelled');
     return;
   }
   const accepted = await store.acceptedCommits(jobId);
@@ -128,7 +123,7 @@ export async function processFinalize(
     manifestUri: layout.manifest,
     ...(modelSha256 === undefined ? {} : { modelSha256 }),
   });
-  deps.log('job succeeded', { jobId, rowsScored, rowsRejected, parts: manifest.parts.length });
+  deps.log.info({ jobId, rowsScored, rowsRejected, parts: manifest.parts.length }, 'job succeeded');
   await sweep(deps, succeeded, layout, parts, signal);
 }
 
@@ -153,5 +148,5 @@ async function sweep(
   }
   const keep = new Set([layout.manifest, layout.success, ...accepted.flatMap((c) => objectsOf(layout, c))]);
   const deleted = await sweepUnreferenced(deps.storage, layout, keep, signal);
-  if (deleted > 0) deps.log('unreferenced objects deleted', { jobId: record.id, deleted });
+  if (deleted > 0) deps.log.info({ jobId: record.id, deleted }, 'unreferenced objects deleted');
 }

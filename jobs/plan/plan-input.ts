@@ -1,9 +1,7 @@
 import type { ChunkDescriptor, InputFormat } from '../../schemas/chunk-descriptor.js';
-import { asyncBuffer } from '../../services/storage/async-buffer.js';
 import { StorageNotFound } from '../ports/errors/storage-not-found.js';
-import { normalizeUri } from '../../services/storage/uri.js';
+import { normalizeUri } from '../ports/storage-uri.js';
 import type { ObjectInfo, Storage } from '../ports/storage.js';
-import { readParquetFooter } from '../../services/formats/parquet/parquet-footer.js';
 import { mapLimited } from '../map-limited.js';
 import { EmptyInputError } from './errors/empty-input-error.js';
 import {
@@ -13,7 +11,7 @@ import {
   planByteChunks,
   planParquetChunks,
 } from './plan-chunks.js';
-import { planCsvSplits, planJsonlSplits, readBlocks } from './text-split.js';
+import type { InputReaders } from '../ports/input-readers.js';
 
 /** What to plan: one object, or every object of the format under a prefix. */
 export interface PlanInput {
@@ -94,10 +92,11 @@ export async function listInput(
 /**
  * Lists the input and plans its chunks. Parquet: footers only (ranged reads of each object's tail).
  * CSV: one sequential scan per object to find record starts outside quotes (and count rows). JSONL and
- * Arrow: sizes alone.
+ * Arrow: sizes alone. CSV and JSONL splits come from `readers.textSplits`.
  */
 export async function planInput(
   storage: Storage,
+  readers: InputReaders,
   input: PlanInput,
   options: PlanInputOptions,
 ): Promise<ChunkDescriptor[]> {
@@ -106,38 +105,24 @@ export async function planInput(
   const concurrency = options.concurrency ?? 8;
   if (input.format === 'parquet') {
     const layouts = await mapLimited(objects, concurrency, async (object): Promise<ParquetLayout> => {
-      const footer = await readParquetFooter(
-        asyncBuffer(storage, object, { signal }),
-        object.uri,
-        options.maxFooterBytes === undefined ? {} : { maxFooterBytes: options.maxFooterBytes },
-      );
-      return {
-        uri: object.uri,
-        size: object.size,
-        etag: object.etag,
-        rowGroups: footer.rowGroups.map((group) => ({
-          rows: group.rows,
-          bytes: group.byteEnd - group.byteStart,
-        })),
-      };
+      const rowGroups = await readers.parquetRowGroups(storage, object, {
+        signal,
+        ...(options.maxFooterBytes === undefined ? {} : { maxFooterBytes: options.maxFooterBytes }),
+      });
+      return { uri: object.uri, size: object.size, etag: object.etag, rowGroups };
     });
     return planParquetChunks(layouts, options);
   }
   const blockBytes = options.scanBlockBytes ?? 8 * 1024 * 1024;
   const layouts = await mapLimited(objects, concurrency, async (object): Promise<ByteLayout> => {
     const layout: ByteLayout = { uri: object.uri, size: object.size, etag: object.etag };
-    if (input.format === 'jsonl') layout.segments = planJsonlSplits(object.size, options.chunkBytes);
-    if (input.format === 'csv') {
-      const read = (start: number, end: number): Promise<Uint8Array> =>
-        storage.read(object.uri, { start, end }, { signal });
-      layout.segments = await planCsvSplits(
-        readBlocks(read, object.size, blockBytes),
-        object.size,
-        options.chunkBytes,
-        {
-          header: input.header ?? true,
-        },
-      );
+    if (input.format === 'csv' || input.format === 'jsonl') {
+      layout.segments = await readers.textSplits(storage, object, input.format, {
+        targetBytes: options.chunkBytes,
+        scanBlockBytes: blockBytes,
+        header: input.header ?? true,
+        signal,
+      });
     }
     return layout;
   });

@@ -22,6 +22,7 @@ export async function processPlan(deps: PipelineDeps, jobId: string, signal?: Ab
   const spec = record.spec;
   const planned = await planInput(
     storage,
+    deps.readers,
     { uri: spec.input.uri, format: spec.input.format, glob: spec.input.glob, header: spec.input.header },
     {
       chunkRows: spec.batch.chunkRows,
@@ -54,13 +55,13 @@ export async function processPlan(deps: PipelineDeps, jobId: string, signal?: Ab
   }
   for (const index of await store.committedChunks(jobId)) committed.add(index);
   const remaining = planned.filter((chunk) => !committed.has(chunk.index));
-  deps.log('planned', { jobId, chunks: planned.length, alreadyCommitted: committed.size, modelSha256 });
+  deps.log.info({ jobId, chunks: planned.length, alreadyCommitted: committed.size, modelSha256 }, 'planned');
 
   if (remaining.length === 0) {
     await store.transition(jobId, 'finalizing');
-    await deps.enqueue.finalize(jobId);
+    await deps.queue.enqueueFinalize(jobId);
     return;
   }
   await store.transition(jobId, 'running');
-  await deps.enqueue.chunks(jobId, remaining, spec.priority);
+  await deps.queue.enqueueChunks(jobId, remaining, spec.priority);
 }

@@ -1,4 +1,5 @@
-import type { JobStore } from '../../services/queue/job-store.js';
+import type { Clock } from '../ports/clock.js';
+import type { JobStore } from '../ports/job-store.js';
 import { isTerminal } from '../job-state.js';
 
 /** What {@link sweepExpiredJobs} needs; passed in, never global. */
@@ -6,7 +7,7 @@ export interface RetentionDeps {
   store: Pick<JobStore, 'listOldest' | 'delete'>;
   /** Removes a job's webhook deliveries and their attempts. */
   forgetDeliveries(jobId: string): Promise<void>;
-  now(): Date;
+  now: Clock;
 }
 
 export interface RetentionSweep {

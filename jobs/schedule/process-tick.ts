@@ -1,4 +1,5 @@
-import type { ScheduleStore } from '../../services/scheduler/schedule-store.js';
+import type { Log } from '../ports/log.js';
+import type { ScheduleStore } from '../ports/schedule-store.js';
 import { type RunScheduleDeps, type ScheduleRunResult, runSchedule } from './run-schedule.js';
 
 /** What a tick names: the schedule that is due. */
@@ -11,7 +12,7 @@ export interface TickDeps extends RunScheduleDeps {
   schedules: RunScheduleDeps['schedules'] & Pick<ScheduleStore, 'get'>;
   /** Removes the job scheduler of a schedule that is gone or disabled, so it stops ticking. */
   removeScheduler(tenant: string, name: string): Promise<unknown>;
-  log: (message: string, context?: Record<string, unknown>) => void;
+  log: Log;
 }
 
 export type TickOutcome =
@@ -25,20 +26,19 @@ export type TickOutcome =
  * no longer renders to a valid spec throws `ScheduleInvalid`, after recording it on the schedule.
  */
 export async function processTick(deps: TickDeps, tick: Tick, dueAt: Date): Promise<TickOutcome> {
-  const scope = { tenant: tick.tenant, schedule: tick.name, dueAt: dueAt.toISOString() };
+  const log = deps.log.child({ tenant: tick.tenant, schedule: tick.name, dueAt: dueAt.toISOString() });
   const schedule = await deps.schedules.get(tick.tenant, tick.name);
   if (schedule === undefined || !schedule.enabled) {
     const reason = schedule === undefined ? 'schedule deleted' : 'schedule disabled';
     await deps.removeScheduler(tick.tenant, tick.name);
-    deps.log('tick skipped', { ...scope, reason });
+    log.info({ reason }, 'tick skipped');
     return { outcome: 'skipped', reason };
   }
   const run = await runSchedule(deps, schedule, dueAt);
   const outcome = run.created ? 'submitted' : 'existing';
-  deps.log(run.created ? 'job submitted' : "the day's job already exists", {
-    ...scope,
-    date: run.date,
-    jobId: run.record.id,
-  });
+  log.info(
+    { date: run.date, jobId: run.record.id },
+    run.created ? 'job submitted' : "the day's job already exists",
+  );
   return { outcome, ...run };
 }

@@ -80,13 +80,3 @@ export function renderTemplate(
   };
   return { rendered: render(template, ''), problems };
 }
-
-/** Whether `timeZone` is an IANA time zone this runtime knows (`UTC`, `Europe/Berlin`, `Asia/Tokyo`). */
-export function isTimeZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-    return true;
-  } catch {
-    return false;
-  }
-}

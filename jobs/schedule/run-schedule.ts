@@ -1,10 +1,10 @@
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { ScheduleRecord } from '../../schemas/schedule.js';
 import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
-import { renderScheduledSpec } from '../../schemas/schedule.js';
 import { IdempotencyConflict } from '../ports/errors/idempotency-conflict.js';
-import type { ScheduleStore } from '../../services/scheduler/schedule-store.js';
+import type { ScheduleStore } from '../ports/schedule-store.js';
 import { submitJob } from '../submit-job.js';
+import { renderScheduledSpec } from './parse-schedule.js';
 import { templateVars } from './render-template.js';
 
 /**

@@ -1,13 +1,14 @@
-import type { RecordBatch, Schema, Table } from 'apache-arrow';
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 import type { SegmentCommit, WrittenObject } from '../../schemas/chunk-commit.js';
 import type { JobRecord } from '../../schemas/job-record.js';
-import type { InvalidRecord } from '../../services/formats/format-reader.js';
-import type { BatchWriter } from '../../services/formats/writers/make-writer.js';
+import type { BatchSchema, KeyTable, OutputBatch } from '../ports/batches.js';
+import type { InvalidRecord } from '../ports/input-readers.js';
+import type { BatchWriter } from '../ports/output-writers.js';
 import { createHash } from 'node:crypto';
 import { acceptSegment } from '../chunk-commits.js';
 import type { OutputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
+import type { Log } from '../ports/log.js';
 import { AttemptStopped } from './errors/attempt-stopped.js';
 
 /** A record the reader skipped, at `position`: the number of good rows of the chunk's stream before it. */
@@ -18,9 +19,9 @@ export interface SkippedRecord {
 
 /** Rows the mapping refused in one scored call: their keys, stream rows and the null column of each. */
 export interface RefusedRows {
-  keys: Table;
+  keys: KeyTable;
   rows: number[];
-  columns: string[];
+  columns: readonly string[];
 }
 
 export interface ChunkCheckpointOptions {
@@ -34,7 +35,8 @@ export interface ChunkCheckpointOptions {
   /** Accepted segments of earlier attempts: this attempt resumes after the last one. */
   resumed: readonly SegmentCommit[];
   signal?: AbortSignal;
-  log: (message: string, context?: Record<string, unknown>) => void;
+  /** The attempt's log (its child carries `{ jobId, chunk, attempt }`). */
+  log: Log;
 }
 
 /**
@@ -49,12 +51,12 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
   const segments: SegmentCommit[] = [...options.resumed];
   const resumeRow = segments.at(-1)?.rowEnd ?? 0;
   let segmentStart = resumeRow;
-  let outputs: RecordBatch[] = [];
+  let outputs: OutputBatch[] = [];
   let refused: RefusedRows[] = [];
   const skipped: SkippedRecord[] = [];
   let rows = 0;
   let rejected = 0;
-  let schema: Schema | undefined;
+  let schema: BatchSchema | undefined;
 
   async function assertCurrent(): Promise<void> {
     const state = await deps.store.attemptState(record.id, chunk.index, attempt);
@@ -64,19 +66,14 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
   return {
     resumeRow,
     segments,
-    assertCurrent,
     /** A record the reader skipped; those before the resume point belong to committed segments. */
     skip(record: SkippedRecord): void {
       if (record.position >= resumeRow) skipped.push(record);
     },
     /** Output rows and refused rows of one scored call. */
-    add(
-      output: { schema: Schema; batches: readonly RecordBatch[]; numRows: number },
-      refusedRows: number,
-      keys?: RefusedRows,
-    ): void {
+    add(output: OutputBatch, refusedRows: number, keys?: RefusedRows): void {
       schema ??= output.schema;
-      outputs.push(...output.batches);
+      outputs.push(output);
       rows += output.numRows;
       rejected += refusedRows;
       if (keys) refused.push(keys);
@@ -126,7 +123,7 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
       }
       await acceptSegment(deps, record.id, layout, chunk.index, segment, signal);
       segments.push(segment);
-      options.log('segment committed', { rowStart: segmentStart, rowEnd, rows });
+      options.log.info({ rowStart: segmentStart, rowEnd, rows }, 'segment committed');
       segmentStart = rowEnd;
       outputs = [];
       refused = [];

@@ -1,19 +1,17 @@
-import type { RecordBatch } from 'apache-arrow';
-import type { ReadPartOptions } from '../../services/formats/format-reader.js';
-import type { ModelMetadata } from '../../services/scoring/inference-host.js';
 import type { ChunkCommit } from '../../schemas/chunk-commit.js';
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { ModelSpec } from '../../schemas/model-spec.js';
-import { BadDataError } from '../../services/formats/errors/bad-data-error.js';
-import { makeWriter } from '../../services/formats/writers/make-writer.js';
-import { FeatureMappingError } from '../../services/scoring/errors/feature-mapping-error.js';
-import { prepareScoring } from '../../services/scoring/open-scorer.js';
-import { type PinnedStorage, pinnedStorage } from '../../services/storage/pinned-storage.js';
+import { type PinnedStorage, pinnedStorage } from '../pinned-storage.js';
 import { acceptChunk, chunkInputDigest, newAttemptId, readAcceptedSegments } from '../chunk-commits.js';
+import { InvalidJobTransition } from '../errors/invalid-job-transition.js';
+import { JobNotFound } from '../ports/errors/job-not-found.js';
 import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
 import { outputLayout } from '../output-layout.js';
 import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
+import type { RowBatch } from '../ports/batches.js';
+import type { ReadProjection } from '../ports/input-readers.js';
+import type { Log } from '../ports/log.js';
 import { type SkippedRecord, makeChunkCheckpoint } from './chunk-checkpoint.js';
 import { AttemptStopped } from './errors/attempt-stopped.js';
 
@@ -28,9 +26,9 @@ async function* readChunk(
   record: JobRecord,
   chunk: ChunkDescriptor,
   signal?: AbortSignal,
-  projection?: Pick<ReadPartOptions, 'columns' | 'pack'>,
+  projection?: ReadProjection,
   onSkipped?: (skipped: SkippedRecord) => void,
-): AsyncGenerator<RecordBatch> {
+): AsyncGenerator<RowBatch> {
   const reader = deps.readers.readerFor(chunk.format);
   let rowsBefore = 0;
   for (const part of chunk.parts) {
@@ -50,39 +48,6 @@ async function* readChunk(
     // Decoders that read a local file in place bypass `read`: the version is checked once more after it.
     await storage.verify(part.uri, { signal });
   }
-}
-
-/**
- * For Parquet input whose model inputs are all mapped from named columns into float32 tensors, the decoder
- * reads only the passthrough columns and packs each input's columns into one row-major float32 array
- * column (DuckDB does the transposition in native code, off the JavaScript thread); the engine then copies
- * rows straight into its tensors. Measured on the tabular MLP: see README (bench:score --layout packed).
- */
-export function packFeatures(
-  chunk: Pick<ChunkDescriptor, 'format'>,
-  passthrough: string[],
-  model: ModelSpec,
-  metadata: ModelMetadata,
-):
-  | { read: Pick<ReadPartOptions, 'columns' | 'pack'>; model: ModelSpec; packed: Record<string, string[]> }
-  | undefined {
-  if (chunk.format !== 'parquet' || !model.inputs) return undefined;
-  const entries = Object.entries(model.inputs);
-  const float32 = (name: string) =>
-    metadata.inputs.some((i) => i.name === name && i.isTensor && i.type === 'float32');
-  if (entries.length !== metadata.inputs.length) return undefined;
-  if (!entries.every(([name, mapping]) => 'columns' in mapping && float32(name))) return undefined;
-  const pack: Array<{ name: string; columns: string[] }> = [];
-  const packed: Record<string, string[]> = {};
-  const inputs: NonNullable<ModelSpec['inputs']> = {};
-  entries.forEach(([name, mapping], i) => {
-    const columns = (mapping as { columns: string[] }).columns;
-    const column = `__quiver_input_${i}`;
-    pack.push({ name: column, columns });
-    packed[name] = columns;
-    inputs[name] = { listColumn: column, nulls: mapping.nulls };
-  });
-  return { read: { columns: passthrough, pack }, model: { ...model, inputs }, packed };
 }
 
 /** `onInvalidRow: "skip"` turns a `fail` null policy into `reject`: such rows go to `rejected/`. */
@@ -119,16 +84,16 @@ export async function processScore(
   deps = forTenant(deps, record.tenant);
   const attempt = newAttemptId();
   const begun = await deps.store.beginAttempt(jobId, chunk.index, attempt);
-  if (begun.state === 'committed') return finishIfLast(deps, jobId);
+  // Committed by an attempt that may have stopped before handing the job on: the record read above
+  // already counts that commit (it came before this attempt began).
+  if (begun.state === 'committed') return finishIfLast(deps, jobId, record.progress);
   if (begun.state === 'stopped') return;
-  const context = { jobId, chunk: chunk.index, attempt };
-  const log = (message: string, extra?: Record<string, unknown>) =>
-    deps.log(message, { ...context, ...extra });
+  const log = deps.log.child({ jobId, chunk: chunk.index, attempt });
   try {
     await scoreAttempt(deps, record, chunk, attempt, begun.segments, log, signal, progress);
   } catch (error) {
     if (!(error instanceof AttemptStopped)) throw error;
-    log('attempt stopped', { state: error.state });
+    log.info({ state: error.state }, 'attempt stopped');
   }
 }
 
@@ -138,8 +103,70 @@ async function scoreAttempt(
   chunk: ChunkDescriptor,
   attempt: string,
   acceptedSegments: readonly string[],
-  log: (message: string, context?: Record<string, unknown>) => void,
-  signal: AbortSignal | undefined,
+  log: Log,
+  outer: AbortSignal | undefined,
+  progress: () => void,
+): Promise<void> {
+  const stopping = watchAttempt(deps, record.id, chunk.index, attempt, outer);
+  try {
+    await scoreWatched(deps, record, chunk, attempt, acceptedSegments, log, stopping.signal, progress);
+  } catch (error) {
+    // Whatever the abort surfaced as inside a read or a run, the attempt stopped for this reason.
+    const reason: unknown = stopping.signal.reason;
+    if (stopping.signal.aborted && reason instanceof AttemptStopped) throw reason;
+    throw error;
+  } finally {
+    stopping.close();
+  }
+}
+
+/**
+ * A signal that aborts with `AttemptStopped` as soon as the attempt is no longer current: superseded, or
+ * its job left `running` (cancelled, failed, finalizing). Checked on every announced status change of
+ * the job (`deps.events`: one subscription per worker process), and every few seconds in case an
+ * announcement was lost (every quarter second without `deps.events`). Writes check again regardless.
+ */
+function watchAttempt(
+  deps: PipelineDeps,
+  jobId: string,
+  index: number,
+  attempt: string,
+  outer: AbortSignal | undefined,
+): { signal: AbortSignal; close(): void } {
+  const stop = new AbortController();
+  const onOuter = (): void => stop.abort(outer?.reason);
+  if (outer?.aborted) onOuter();
+  outer?.addEventListener('abort', onOuter, { once: true });
+  const check = (): void => {
+    if (stop.signal.aborted) return;
+    deps.store.attemptState(jobId, index, attempt).then(
+      (state) => {
+        if (state !== 'current') stop.abort(new AttemptStopped(jobId, index, state));
+      },
+      // Redis unreachable: the next write's check decides.
+      () => undefined,
+    );
+  };
+  const unlisten = deps.events?.onStatusChange(jobId, check);
+  const timer = setInterval(check, deps.events ? 5_000 : 250);
+  const close = (): void => {
+    clearInterval(timer);
+    unlisten?.();
+    outer?.removeEventListener('abort', onOuter);
+  };
+  // Once stopped there is nothing left to watch, even if the work never returns (a hung read abandoned).
+  stop.signal.addEventListener('abort', close, { once: true });
+  return { signal: stop.signal, close };
+}
+
+async function scoreWatched(
+  deps: PipelineDeps,
+  record: JobRecord,
+  chunk: ChunkDescriptor,
+  attempt: string,
+  acceptedSegments: readonly string[],
+  log: Log,
+  signal: AbortSignal,
   progress: () => void,
 ): Promise<void> {
   const jobId = record.id;
@@ -151,7 +178,7 @@ async function scoreAttempt(
   const mapped = effectiveModelSpec(record);
   const lease = await deps.scorers.acquire(mapped, record.modelSha256, signal, deps.storage);
   try {
-    const modelSha256 = lease.model.sha256;
+    const modelSha256 = lease.sha256;
     const resumed = await readAcceptedSegments(
       deps.storage,
       layout,
@@ -167,70 +194,49 @@ async function scoreAttempt(
       attempt,
       layout,
       modelSha256,
-      writer: makeWriter(spec.output.format),
+      writer: deps.writers.writerFor(spec.output.format),
       resumed,
       signal,
       log,
     });
     const resumeRow = checkpoint.resumeRow;
-    if (resumeRow > 0) log('chunk resumed', { fromRow: resumeRow, segments: resumed.length });
+    if (resumeRow > 0) log.info({ fromRow: resumeRow, segments: resumed.length }, 'chunk resumed');
 
-    const packing = packFeatures(chunk, spec.output.passthrough, mapped, lease.host.metadata);
-    const model = packing?.model ?? mapped;
-    if (packing && chunk.index === 0)
-      log('features packed in the decoder', { inputs: Object.keys(packing.packed) });
     // Under `onInvalidRow: "skip"`, records that cannot be decoded are refused like rows the mapping refuses.
     // Each belongs to the segment holding the stream row after it; those of committed segments are ignored.
     const onSkipped =
       spec.errors.onInvalidRow === 'skip' ? (s: SkippedRecord) => checkpoint.skip(s) : undefined;
     const storage = pinnedStorage(deps.storage, chunk.parts);
-    const read = readChunk(deps, storage, record, chunk, signal, packing?.read, onSkipped);
-    const batches = skipRows(packing ? missingAsMappingErrors(read, packing.packed) : read, resumeRow)[
-      Symbol.asyncIterator
-    ]();
-    const first = await batches.next();
-
-    if (!first.done) {
-      const prepared = await prepareScoring(lease, {
-        schema: first.value.schema,
-        model,
-        passthrough: spec.output.passthrough,
-        batch: spec.batch,
-        sample: [first.value],
-        tuningCache: deps.tuningCache,
-        ...(packing ? { packed: packing.packed } : {}),
-        log: (message) => log(message),
-      });
-      const all = (async function* () {
-        yield first.value;
-        for (let next = await batches.next(); !next.done; next = await batches.next()) {
-          progress();
-          yield next.value;
-        }
-      })();
-      let checkedAt = performance.now();
-      let segmentStartedAt = performance.now();
-      for await (const scored of locateErrors(chunk, resumeRow, prepared.engine.score(all, signal))) {
-        progress();
-        // A superseded attempt, or one whose job left `running` (cancelled, failed, finalizing), stops:
-        // checked every quarter second between calls, and again before every write.
-        if (performance.now() - checkedAt >= 250) {
-          checkedAt = performance.now();
-          await checkpoint.assertCurrent();
-        }
-        checkpoint.add(
-          scored.output,
-          scored.rejected.rows.length,
-          scored.rejectedKeys && {
-            keys: scored.rejectedKeys,
-            rows: scored.rejected.rows.map((r) => r + resumeRow),
-            columns: scored.rejected.columns,
-          },
-        );
-        if (performance.now() - segmentStartedAt >= checkpointMs) {
-          await checkpoint.commit(resumeRow + scored.rowStart + scored.rows);
-          segmentStartedAt = performance.now();
-        }
+    const scored = lease.score({
+      format: chunk.format,
+      passthrough: spec.output.passthrough,
+      batch: spec.batch,
+      read: (projection) =>
+        moving(
+          skipRows(readChunk(deps, storage, record, chunk, signal, projection, onSkipped), resumeRow),
+          progress,
+        ),
+      locate: (row) => locateChunkRow(chunk, resumeRow + row),
+      signal,
+      log,
+      logFeaturePlan: chunk.index === 0,
+    });
+    let segmentStartedAt = performance.now();
+    for await (const rows of scored) {
+      progress();
+      signal.throwIfAborted();
+      checkpoint.add(
+        rows.output,
+        rows.rejected.rows.length,
+        rows.rejectedKeys && {
+          keys: rows.rejectedKeys,
+          rows: rows.rejected.rows.map((r) => r + resumeRow),
+          columns: rows.rejected.columns,
+        },
+      );
+      if (performance.now() - segmentStartedAt >= checkpointMs) {
+        await checkpoint.commit(resumeRow + rows.rowStart + rows.rows);
+        segmentStartedAt = performance.now();
       }
     }
     // The last segment; a chunk with no rows at all still gets its (empty) part when the schema is known.
@@ -253,15 +259,18 @@ async function scoreAttempt(
       seconds: (performance.now() - started) / 1000,
     };
     const counted = await acceptChunk(deps, jobId, layout, commit, spec.errors.maxInvalidFraction, signal);
-    log('chunk committed', {
-      rows: commit.rows,
-      rejected: commit.rejected,
-      segments: segments.length,
-      first: counted.first,
-      seconds: commit.seconds,
-    });
+    log.info(
+      {
+        rows: commit.rows,
+        rejected: commit.rejected,
+        segments: segments.length,
+        first: counted.first,
+        seconds: commit.seconds,
+      },
+      'chunk committed',
+    );
     if (counted.overLimit) return await failOverLimit(deps, jobId, chunk.index, layout.root);
-    if (counted.chunksDone >= counted.chunksTotal) await finishIfLast(deps, jobId);
+    await finishIfLast(deps, jobId, counted);
   } finally {
     lease.release();
   }
@@ -283,38 +292,12 @@ async function failOverLimit(deps: PipelineDeps, jobId: string, chunk: number, r
   await deps.store.transition(jobId, 'failed', {
     error: { code: error.code, message: error.message, uri: error.uri, chunk },
   });
-  const removed = await deps.enqueue.removeQueuedChunks(jobId, record.progress.chunksTotal);
-  deps.log('job failed early', { jobId, chunk, code: error.code, removedChunks: removed });
-}
-
-/**
- * A column missing from a packed read is the mapping's problem, not the file's: it is reported as the
- * mapper reports it (FEATURE_COLUMN_MISSING naming the model input), whichever path read the features.
- */
-async function* missingAsMappingErrors(
-  batches: AsyncIterable<RecordBatch>,
-  packed: Record<string, string[]>,
-): AsyncGenerator<RecordBatch> {
-  try {
-    yield* batches;
-  } catch (error) {
-    const column = error instanceof BadDataError ? error.location.column : undefined;
-    const input = Object.keys(packed).find((name) => column !== undefined && packed[name]!.includes(column));
-    if (!(error instanceof BadDataError) || error.code !== 'SCHEMA_MISMATCH' || input === undefined)
-      throw error;
-    throw Object.assign(
-      new FeatureMappingError(
-        'FEATURE_COLUMN_MISSING',
-        `model input "${input}" needs column "${column}", which ${error.location.uri} lacks`,
-        { input, column },
-      ),
-      { location: { uri: error.location.uri } },
-    );
-  }
+  const removed = await deps.queue.removeQueuedChunks(jobId, record.progress.chunksTotal);
+  deps.log.info({ jobId, chunk, code: error.code, removedChunks: removed }, 'job failed early');
 }
 
 /** The stream without its first `count` rows (already scored by committed segments). */
-async function* skipRows(batches: AsyncIterable<RecordBatch>, count: number): AsyncGenerator<RecordBatch> {
+async function* skipRows(batches: AsyncIterable<RowBatch>, count: number): AsyncGenerator<RowBatch> {
   let skip = count;
   for await (const batch of batches) {
     if (skip >= batch.numRows) {
@@ -346,27 +329,32 @@ export function locateChunkRow(
   return undefined;
 }
 
-/** Mapping errors name a row of the chunk's stream; users want the object and its row. */
-async function* locateErrors<T>(
-  chunk: ChunkDescriptor,
-  rowBase: number,
-  scored: AsyncGenerator<T>,
-): AsyncGenerator<T> {
-  try {
-    yield* scored;
-  } catch (error) {
-    if (error instanceof FeatureMappingError && error.where.row !== undefined) {
-      const location = locateChunkRow(chunk, rowBase + error.where.row);
-      if (location) Object.assign(error, { location });
-    }
-    throw error;
+/** The stream as is, calling `progress` for every batch after the first (the stall watchdog listens). */
+async function* moving<T>(batches: AsyncIterable<T>, progress: () => void): AsyncGenerator<T> {
+  let first = true;
+  for await (const batch of batches) {
+    if (!first) progress();
+    first = false;
+    yield batch;
   }
 }
 
-async function finishIfLast(deps: PipelineDeps, jobId: string): Promise<void> {
-  const record = await deps.store.get(jobId);
-  if (!record || record.status !== 'running') return;
-  if (record.progress.chunksDone < record.progress.chunksTotal) return;
-  await deps.store.transition(jobId, 'finalizing');
-  await deps.enqueue.finalize(jobId);
+/**
+ * Hands the job to finalize once every chunk is committed, on the counts the commit returned. A job that
+ * left `running` meanwhile (cancelled, failed) stays where it is; one already `finalizing` (a re-run of
+ * this step) queues its finalize again, which is idempotent.
+ */
+async function finishIfLast(
+  deps: PipelineDeps,
+  jobId: string,
+  counts: { chunksDone: number; chunksTotal: number },
+): Promise<void> {
+  if (counts.chunksDone < counts.chunksTotal) return;
+  try {
+    await deps.store.transition(jobId, 'finalizing');
+  } catch (error) {
+    if (error instanceof InvalidJobTransition || error instanceof JobNotFound) return;
+    throw error;
+  }
+  await deps.queue.enqueueFinalize(jobId);
 }

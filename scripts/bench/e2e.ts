@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { planInput } from '../../jobs/plan/plan-input.js';
-import { packFeatures } from '../../jobs/score/process-score.js';
+import { scoreChunk } from '../../services/scoring/score-chunk.js';
 import { submitJob } from '../../jobs/submit-job.js';
 import { makeFormatReaders } from '../../services/formats/make-reader.js';
 import { makeWriter } from '../../services/formats/writers/make-writer.js';
@@ -22,7 +22,8 @@ import { makeRedisJobStore } from '../../services/queue/job-store.js';
 import { makeQueues } from '../../services/queue/queues.js';
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { fileTuningCache } from '../../services/scoring/auto-batch.js';
-import { openModel, prepareScoring } from '../../services/scoring/open-scorer.js';
+import { openModel } from '../../services/scoring/open-scorer.js';
+import { makeLog } from '../../services/process/log.js';
 import { makeFileStorage } from '../../services/storage/file-storage.js';
 import { startS3Server } from '../../tests/helpers/s3-server.js';
 import { tabularParquet } from '../lib/datasets.js';
@@ -109,41 +110,36 @@ try {
     let inProcessRows = 0;
     let inProcessStart = 0;
     let inProcessCpu = process.cpuUsage();
+    const quiet = makeLog({ level: 'silent', format: 'json' });
     for (let pass = 0; pass < 2; pass++) {
       inProcessRows = 0;
       inProcessStart = performance.now();
       inProcessCpu = process.cpuUsage();
       const chunks = await planInput(
         local,
+        readers,
         { uri: pathToFileURL(dataset).href, format: 'parquet' },
         { chunkRows: spec.batch.chunkRows, chunkBytes: 1 << 30 },
       );
       for (const chunk of chunks) {
-        // The same read as the pipeline's: features packed in the decoder when the job maps them.
-        const packing = packFeatures(chunk, spec.output.passthrough, spec.model, opened.host.metadata);
-        const batches = readers
-          .readerFor('parquet')
-          .readPart(local, chunk.parts[0]!, packing?.read ?? {})
-          [Symbol.asyncIterator]();
-        const first = await batches.next();
-        if (first.done) continue;
-        const prepared = await prepareScoring(opened, {
-          schema: first.value.schema,
-          model: packing?.model ?? spec.model,
-          passthrough: spec.output.passthrough,
-          batch: spec.batch,
-          sample: [first.value],
-          tuningCache: inProcessTuning,
-          ...(packing ? { packed: packing.packed } : {}),
-        });
-        const all = (async function* () {
-          yield first.value;
-          for (let next = await batches.next(); !next.done; next = await batches.next()) yield next.value;
-        })();
+        // The same scoring as the pipeline's: features packed in the decoder when the job maps them.
+        const scored = scoreChunk(
+          opened,
+          spec.model,
+          {
+            format: 'parquet',
+            passthrough: spec.output.passthrough,
+            batch: spec.batch,
+            read: (projection) => readers.readerFor('parquet').readPart(local, chunk.parts[0]!, projection ?? {}),
+            locate: () => undefined,
+            log: quiet,
+          },
+          inProcessTuning,
+        );
         const out = [];
-        for await (const scored of prepared.engine.score(all)) {
-          out.push(...scored.output.batches);
-          inProcessRows += scored.output.numRows;
+        for await (const rows of scored) {
+          out.push(...rows.output.batches);
+          inProcessRows += rows.output.numRows;
         }
         await makeWriter('parquet').encode(out);
       }

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { planInput } from '../../jobs/plan/plan-input.js';
+import { makeFormatReaders } from '../../services/formats/make-reader.js';
 import { chunkJobId, chunkPriority, makeQueues } from '../../services/queue/queues.js';
 import { makeRedis, redisConfigFromEnv } from '../../services/queue/redis-connection.js';
 import { makeFileStorage } from '../../services/storage/file-storage.js';
@@ -42,12 +43,15 @@ async function manyRowGroups(): Promise<string> {
 
 const path = await manyRowGroups();
 const storage = makeFileStorage();
+const readers = makeFormatReaders();
 let started = performance.now();
 const planned = await planInput(
   storage,
+  readers,
   { uri: pathToFileURL(path).href, format: 'parquet' },
   { chunkRows: rowGroupRows, chunkBytes: 1 << 30 },
 );
+await readers.close();
 const planSeconds = (performance.now() - started) / 1000;
 
 const { url } = redisConfigFromEnv();

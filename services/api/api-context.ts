@@ -13,7 +13,7 @@ import type { JobRecord } from '../../schemas/job-record.js';
 import type { JobSpec } from '../../schemas/job-spec.js';
 import type { Deliveries } from '../delivery/deliveries.js';
 import { JobNotFound } from '../../jobs/ports/errors/job-not-found.js';
-import type { JobStore } from '../queue/job-store.js';
+import type { JobStore } from '../../jobs/ports/job-store.js';
 import type { PipelineQueues } from '../queue/queues.js';
 import type { Schedules } from '../scheduler/schedules.js';
 import type { Presigner } from '../storage/presign.js';
@@ -22,7 +22,8 @@ import type { Tenancy } from '../tenancy/tenancy.js';
 import type { ApiKeys, Principal } from './api-keys.js';
 import type { ApiOptionsWithDefaults } from './api-options.js';
 import { Unauthenticated } from './errors/unauthenticated.js';
-import type { JobWatcher } from './job-watcher.js';
+import type { JobWatcher } from '../queue/job-watcher.js';
+import type { Clock } from '../../jobs/ports/clock.js';
 
 /** What the API works on; everything is passed in, nothing is a hidden singleton. */
 export interface ApiDeps {
@@ -52,7 +53,7 @@ export interface ApiDeps {
    */
   schedules?: Schedules;
   /** Clock for result URL expiry times, schedules' next runs and run-now. Default `() => new Date()`. */
-  now?: () => Date;
+  now?: Clock;
   /**
    * Tenants' storage grants and limits (`QUIVER_TENANTS_FILE`): every URI a spec or schedule names is
    * checked against them at submission. Absent: no storage checks (embedding, tests); `quiver api` always
@@ -81,7 +82,7 @@ export interface ApiContext {
   watcher: JobWatcher;
   /** Aborted when the API starts closing: long-polls answer at once. */
   closing: AbortSignal;
-  now: () => Date;
+  now: Clock;
 }
 
 declare module 'fastify' {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { TenantsFile } from '../../schemas/tenants-file.js';
-import { InvalidApiConfig } from './errors/invalid-api-config.js';
+import { readConfig } from '../../schemas/config.js';
+import { InvalidConfig } from '../../schemas/errors/invalid-config.js';
 
 /** Who a request acts for: its tenant, and whether its key has the admin scope. */
 export interface Principal {
@@ -36,7 +37,7 @@ const sha256 = (key: string): string => createHash('sha256').update(key, 'utf8')
  * kept; one key may belong to one tenant only; a tenant may have several keys (rotation).
  *
  * @param source The variable the text came from, named in errors (`QUIVER_API_KEYS`, `QUIVER_API_KEYS_FILE`).
- * @throws InvalidApiConfig naming `source` and the entry's position, never the key itself.
+ * @throws InvalidConfig naming `source` and the entry's position, never the key itself.
  */
 export function parseApiKeys(text: string, source: string): ApiKeys {
   return keysOf(collectKeys(new Map(), text, source));
@@ -62,17 +63,17 @@ function collectKeys(byDigest: Map<string, Principal>, text: string, source: str
     const where = `entry ${i + 1}`;
     const [tenant = '', key = '', scope, ...rest] = entry.split(':');
     if (key === '' || rest.length > 0 || (scope !== undefined && scope !== 'admin')) {
-      throw new InvalidApiConfig(source, `${where}: expected tenant:key or tenant:key:admin`);
+      throw new InvalidConfig(source, `${where}: expected tenant:key or tenant:key:admin`);
     }
     if (!TENANT.test(tenant)) {
-      throw new InvalidApiConfig(
+      throw new InvalidConfig(
         source,
         `${where}: tenant must be 1–63 letters, digits, '.', '_' or '-' (starting with a letter or digit)`,
       );
     }
     const prehashed = PREHASHED.exec(key)?.[1];
     if (prehashed === undefined && (!KEY.test(key) || key.length < MIN_KEY_CHARS)) {
-      throw new InvalidApiConfig(
+      throw new InvalidConfig(
         source,
         `${where} (tenant ${tenant}): the key must be at least ${MIN_KEY_CHARS} visible ASCII characters ` +
           `without ':' or ','`,
@@ -81,7 +82,7 @@ function collectKeys(byDigest: Map<string, Principal>, text: string, source: str
     const digest = prehashed ?? sha256(key);
     const holder = byDigest.get(digest);
     if (holder !== undefined && holder.tenant !== tenant) {
-      throw new InvalidApiConfig(source, `${where}: the same key is configured for two tenants`);
+      throw new InvalidConfig(source, `${where}: the same key is configured for two tenants`);
     }
     byDigest.set(digest, { tenant, admin: scope === 'admin' || holder?.admin === true });
   });
@@ -103,15 +104,17 @@ export function loadApiKeys(
     t.keys.map((key) => `${tenant}:${key}${t.admin ? ':admin' : ''}`),
   );
   if (fromTenantsFile.length > 0) collectKeys(byDigest, fromTenantsFile.join('\n'), 'QUIVER_TENANTS_FILE');
-  const inline = env.QUIVER_API_KEYS?.trim();
-  if (inline) collectKeys(byDigest, inline, 'QUIVER_API_KEYS');
-  const file = env.QUIVER_API_KEYS_FILE?.trim();
-  if (file) {
+  const { QUIVER_API_KEYS: inline, QUIVER_API_KEYS_FILE: file } = readConfig(env, [
+    'QUIVER_API_KEYS',
+    'QUIVER_API_KEYS_FILE',
+  ]);
+  if (inline !== undefined) collectKeys(byDigest, inline, 'QUIVER_API_KEYS');
+  if (file !== undefined) {
     let text: string;
     try {
       text = readFile(file);
     } catch (error) {
-      throw new InvalidApiConfig(
+      throw new InvalidConfig(
         'QUIVER_API_KEYS_FILE',
         `cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
       );
@@ -119,7 +122,7 @@ export function loadApiKeys(
     collectKeys(byDigest, text, 'QUIVER_API_KEYS_FILE');
   }
   if (byDigest.size === 0) {
-    throw new InvalidApiConfig(
+    throw new InvalidConfig(
       'QUIVER_API_KEYS',
       'no API keys configured: set QUIVER_API_KEYS (tenant:key,…), QUIVER_API_KEYS_FILE or keys in QUIVER_TENANTS_FILE',
     );

@@ -1,14 +1,20 @@
 import { parseArgs } from 'node:util';
 import ipaddr from 'ipaddr.js';
-import { z } from 'zod';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
 import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
 import { webhookAllowlistFromEnv } from '../delivery/delivery-options.js';
 import { type WebhookAllowlist, emptyAllowlist } from '../delivery/ssrf-guard.js';
-import { type SpecLimits, specLimitDefaults } from '../../schemas/spec-limits.js';
+import {
+  type ConfigEntry,
+  type ConfigName,
+  configTable,
+  readConfig,
+  readConfigEntries,
+} from '../../schemas/config.js';
+import { InvalidConfig } from '../../schemas/errors/invalid-config.js';
+import type { SpecLimits } from '../../schemas/spec-limits.js';
 import { type Tenancy, assertGrantsCover, loadTenancy } from '../tenancy/tenancy.js';
 import { type ApiKeys, loadApiKeys, parseApiKeys } from './api-keys.js';
-import { InvalidApiConfig } from './errors/invalid-api-config.js';
 
 /**
  * Options of the HTTP API, as given: environment variables, overridden by flags. Every field is optional;
@@ -77,22 +83,22 @@ export interface ApiOptions {
 export type ApiOptionsWithDefaults = Required<ApiOptions>;
 
 export const apiDefaults: ApiOptionsWithDefaults = {
-  port: 8080,
-  host: '0.0.0.0',
-  bodyLimitBytes: 1024 * 1024,
-  maxActiveJobs: 100,
+  port: configTable.QUIVER_API_PORT.default,
+  host: configTable.QUIVER_API_HOST.default,
+  bodyLimitBytes: configTable.QUIVER_API_BODY_LIMIT_BYTES.default,
+  maxActiveJobs: configTable.QUIVER_API_MAX_ACTIVE_JOBS.default,
   activeJobsRetryAfterSeconds: 30,
-  rateLimitMax: 1200,
-  rateLimitWindowSeconds: 60,
-  authFailureLimit: 30,
-  trustProxy: false,
-  resultUrlExpirySeconds: 3600,
-  shutdownGraceSeconds: 10,
+  rateLimitMax: configTable.QUIVER_API_RATE_LIMIT.default,
+  rateLimitWindowSeconds: configTable.QUIVER_API_RATE_WINDOW_SECONDS.default,
+  authFailureLimit: configTable.QUIVER_API_AUTH_FAILURE_LIMIT.default,
+  trustProxy: configTable.QUIVER_API_TRUST_PROXY.default,
+  resultUrlExpirySeconds: configTable.QUIVER_API_URL_EXPIRY_SECONDS.default,
+  shutdownGraceSeconds: configTable.QUIVER_API_SHUTDOWN_GRACE_SECONDS.default,
   webhookAllow: emptyAllowlist,
-  specMaxStringBytes: specLimitDefaults.maxStringBytes,
-  specMaxColumns: specLimitDefaults.maxColumns,
-  specMaxLabels: specLimitDefaults.maxLabels,
-  specMinChunkRows: specLimitDefaults.minChunkRows,
+  specMaxStringBytes: configTable.QUIVER_SPEC_MAX_STRING_BYTES.default,
+  specMaxColumns: configTable.QUIVER_SPEC_MAX_COLUMNS.default,
+  specMaxLabels: configTable.QUIVER_SPEC_MAX_LABELS.default,
+  specMinChunkRows: configTable.QUIVER_SPEC_MIN_CHUNK_ROWS.default,
 };
 
 /** The spec limits these options set (what `parseJobSpec` checks submissions against). */
@@ -120,60 +126,36 @@ export interface ApiConfig {
   storage: StorageConfig;
 }
 
-const wholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'expected a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+/** Each option's variable: what {@link parseApiOptions} reads from the table. */
+const variables = {
+  port: 'QUIVER_API_PORT',
+  host: 'QUIVER_API_HOST',
+  bodyLimitBytes: 'QUIVER_API_BODY_LIMIT_BYTES',
+  maxActiveJobs: 'QUIVER_API_MAX_ACTIVE_JOBS',
+  rateLimitMax: 'QUIVER_API_RATE_LIMIT',
+  rateLimitWindowSeconds: 'QUIVER_API_RATE_WINDOW_SECONDS',
+  authFailureLimit: 'QUIVER_API_AUTH_FAILURE_LIMIT',
+  trustProxy: 'QUIVER_API_TRUST_PROXY',
+  resultUrlExpirySeconds: 'QUIVER_API_URL_EXPIRY_SECONDS',
+  shutdownGraceSeconds: 'QUIVER_API_SHUTDOWN_GRACE_SECONDS',
+  specMaxStringBytes: 'QUIVER_SPEC_MAX_STRING_BYTES',
+  specMaxColumns: 'QUIVER_SPEC_MAX_COLUMNS',
+  specMaxLabels: 'QUIVER_SPEC_MAX_LABELS',
+  specMinChunkRows: 'QUIVER_SPEC_MIN_CHUNK_ROWS',
+} as const satisfies Partial<Record<keyof ApiOptions, ConfigName>>;
 
-/** `true`/`false`, or comma-separated proxy addresses and CIDRs. */
-const trustProxySchema = z.string().transform((text, context): boolean | string[] => {
-  if (text === 'true' || text === 'false') return text === 'true';
-  const entries = text.split(',').map((entry) => entry.trim());
-  const bad = entries.find((entry) => !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry));
+/** The proxies' addresses and CIDRs of `QUIVER_API_TRUST_PROXY`, checked (the table splits the list). */
+function checkTrustProxy(entry: ConfigEntry<'QUIVER_API_TRUST_PROXY'>): boolean | string[] {
+  if (typeof entry.value === 'boolean') return entry.value;
+  const bad = entry.value.find((address) => !ipaddr.isValid(address) && !ipaddr.isValidCIDR(address));
   if (bad !== undefined) {
-    context.addIssue({
-      code: 'custom',
-      message: `expected true, false or IP addresses/CIDRs; "${bad}" is neither`,
-    });
-    return z.NEVER;
+    throw new InvalidConfig(
+      entry.as,
+      `expected true, false or IP addresses/CIDRs; "${bad}" is neither, got ${JSON.stringify(entry.text)}`,
+    );
   }
-  return entries;
-});
-
-/** Each setting: its variable, its flag (if any) and the zod schema its text must pass. */
-const settings = {
-  port: { variable: 'QUIVER_API_PORT', flag: '--port', schema: wholeNumber(0, 65535) },
-  host: { variable: 'QUIVER_API_HOST', flag: '--host', schema: z.string().min(1).max(255) },
-  bodyLimitBytes: {
-    variable: 'QUIVER_API_BODY_LIMIT_BYTES',
-    schema: wholeNumber(1024, 1024 * 1024 * 1024),
-  },
-  maxActiveJobs: { variable: 'QUIVER_API_MAX_ACTIVE_JOBS', schema: wholeNumber(1, 1_000_000) },
-  rateLimitMax: { variable: 'QUIVER_API_RATE_LIMIT', schema: wholeNumber(1, 1_000_000_000) },
-  rateLimitWindowSeconds: {
-    variable: 'QUIVER_API_RATE_WINDOW_SECONDS',
-    schema: wholeNumber(1, 24 * 3600),
-  },
-  authFailureLimit: { variable: 'QUIVER_API_AUTH_FAILURE_LIMIT', schema: wholeNumber(1, 1_000_000_000) },
-  trustProxy: { variable: 'QUIVER_API_TRUST_PROXY', schema: trustProxySchema },
-  resultUrlExpirySeconds: {
-    variable: 'QUIVER_API_URL_EXPIRY_SECONDS',
-    schema: wholeNumber(1, 7 * 24 * 3600),
-  },
-  shutdownGraceSeconds: {
-    variable: 'QUIVER_API_SHUTDOWN_GRACE_SECONDS',
-    schema: wholeNumber(1, 3600),
-  },
-  specMaxStringBytes: { variable: 'QUIVER_SPEC_MAX_STRING_BYTES', schema: wholeNumber(64, 1024 * 1024) },
-  specMaxColumns: { variable: 'QUIVER_SPEC_MAX_COLUMNS', schema: wholeNumber(1, 1_000_000) },
-  specMaxLabels: { variable: 'QUIVER_SPEC_MAX_LABELS', schema: wholeNumber(0, 10_000) },
-  specMinChunkRows: { variable: 'QUIVER_SPEC_MIN_CHUNK_ROWS', schema: wholeNumber(1, 1_000_000_000) },
-} satisfies Record<
-  string,
-  { variable: string; flag?: string; schema: z.ZodType<number | string | boolean | string[], string> }
->;
+  return entry.value;
+}
 
 /** Flags of `quiver api`; each overrides its environment variable. */
 const flags = {
@@ -188,28 +170,26 @@ export function wantsApiHelp(args: readonly string[]): boolean {
 }
 
 /**
- * Reads `quiver api` flags and the environment into {@link ApiOptions}, checking every value with zod.
+ * Reads `quiver api` flags and the environment into {@link ApiOptions} through the config table.
  *
- * @throws InvalidApiConfig naming the variable or flag whose value is unusable; a `TypeError` with code
+ * @throws InvalidConfig naming the variable or flag whose value is unusable; a `TypeError` with code
  *   `ERR_PARSE_ARGS_*` for an unknown flag or a missing value (a usage error).
  */
 export function parseApiOptions(args: readonly string[], env: NodeJS.ProcessEnv): ApiOptions {
   const { values } = parseArgs({ args: [...args], options: flags, allowPositionals: false });
-  const given: Record<string, string | undefined> = { port: values.port, host: values.host };
+  const entries = readConfigEntries(env, Object.values(variables), {
+    process: 'api',
+    flags: {
+      QUIVER_API_PORT: { flag: '--port', text: values.port },
+      QUIVER_API_HOST: { flag: '--host', text: values.host },
+    },
+  });
   const options: Record<string, unknown> = {};
-  for (const [name, setting] of Object.entries(settings)) {
-    const flagValue = given[name];
-    const flag = 'flag' in setting ? setting.flag : undefined;
-    const text = (flagValue ?? env[setting.variable])?.trim();
-    if (text === undefined || text === '') continue;
-    const result = setting.schema.safeParse(text);
-    if (!result.success) {
-      const source = flagValue !== undefined && flag !== undefined ? flag : setting.variable;
-      const reason = result.error.issues.map((issue) => issue.message).join('; ');
-      throw new InvalidApiConfig(source, `${reason} (got ${JSON.stringify(text)})`);
-    }
-    options[name] = result.data;
+  for (const [option, name] of Object.entries(variables)) {
+    const entry = entries[name];
+    if (entry.source === 'flag' || entry.source === 'env') options[option] = entry.value;
   }
+  if (options.trustProxy !== undefined) options.trustProxy = checkTrustProxy(entries.QUIVER_API_TRUST_PROXY);
   return options;
 }
 
@@ -219,16 +199,17 @@ export function parseApiOptions(args: readonly string[], env: NodeJS.ProcessEnv)
  */
 export const PLACEHOLDER_API_KEY = 'replace-me-with-a-long-random-key';
 
-/** Throws InvalidApiConfig naming the variable that holds {@link PLACEHOLDER_API_KEY}, if any does. */
+/** Throws InvalidConfig naming the variable that holds {@link PLACEHOLDER_API_KEY}, if any does. */
 function refusePlaceholderKey(keys: ApiKeys, env: NodeJS.ProcessEnv): void {
   if (keys.authenticate(PLACEHOLDER_API_KEY) === undefined) return;
-  const inline = env.QUIVER_API_KEYS?.trim();
-  const files = ['QUIVER_API_KEYS_FILE', 'QUIVER_TENANTS_FILE'].filter((name) => env[name]?.trim());
+  const config = readConfig(env, ['QUIVER_API_KEYS', 'QUIVER_API_KEYS_FILE', 'QUIVER_TENANTS_FILE']);
+  const inline = config.QUIVER_API_KEYS;
+  const files = (['QUIVER_API_KEYS_FILE', 'QUIVER_TENANTS_FILE'] as const).filter((name) => config[name]);
   const variable =
     inline && parseApiKeys(inline, 'QUIVER_API_KEYS').authenticate(PLACEHOLDER_API_KEY) !== undefined
       ? 'QUIVER_API_KEYS'
       : files.join(' or ') || 'QUIVER_API_KEYS';
-  throw new InvalidApiConfig(
+  throw new InvalidConfig(
     variable,
     `it holds the placeholder key "${PLACEHOLDER_API_KEY}" that infra/k8s/config.yaml ships; ` +
       'replace it with a long random key (e.g. openssl rand -hex 32)',
@@ -237,7 +218,7 @@ function refusePlaceholderKey(keys: ApiKeys, env: NodeJS.ProcessEnv): void {
 
 /**
  * The whole configuration of `quiver api`: its options, its keys, Redis and storage. Invalid values throw
- * at start, naming the variable (InvalidApiConfig, InvalidRedisConfig, InvalidStorageConfig); so does a
+ * `InvalidConfig` at start, naming the variable; so does a
  * key equal to {@link PLACEHOLDER_API_KEY}.
  */
 export function loadApiConfig(args: readonly string[], env: NodeJS.ProcessEnv): ApiConfig {

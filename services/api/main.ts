@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
@@ -9,7 +10,7 @@ import { makeSchedules } from '../scheduler/schedules.js';
 import { makeStorage } from '../storage/make-storage.js';
 import type { SignalSource } from '../process/drain-on-signals.js';
 import { makeS3Presigner } from '../storage/presign.js';
-import { type JsonLog, makeJsonLog } from '../worker/json-log.js';
+import { logOptionsFromEnv, makeLog } from '../process/log.js';
 import { type ApiConfig, loadApiConfig, wantsApiHelp } from './api-options.js';
 import { makeApi } from './make-api.js';
 
@@ -25,27 +26,16 @@ export interface ApiServer {
   stop(): Promise<number>;
 }
 
-/** Fastify's request log as JSON lines shaped like {@link makeJsonLog}'s: ISO `time`, `level` by name. */
-function requestLogger(service: string) {
-  return {
-    level: 'info',
-    base: { service, pid: process.pid },
-    messageKey: 'msg',
-    timestamp: () => `,"time":"${new Date().toISOString()}"`,
-    formatters: { level: (label: string) => ({ level: label }) },
-  };
-}
-
 /**
- * Connects Redis and storage, builds the API and listens. Everything opened here is closed by `stop()`,
- * and by a failed start.
+ * Connects Redis and storage, builds the API and listens; `log` is the process's and Fastify's request log.
+ * Everything opened here is closed by `stop()`, and by a failed start.
  */
-export async function startApiServer(config: ApiConfig, log: JsonLog): Promise<ApiServer> {
+export async function startApiServer(config: ApiConfig, log: Logger): Promise<ApiServer> {
   const { api, redis: redisConfig } = config;
   // Requests fail after two retries while Redis is away instead of hanging; /readyz tells the balancer.
   const redis = makeRedis(redisConfig.url, { maxRetriesPerRequest: 2 });
-  redis.on('error', (error: Error) => log.error('redis error', { error: error.message }));
-  const onQueueError = (error: Error) => log.error('queue error', { error: error.message });
+  redis.on('error', (error: Error) => log.error({ err: error }, 'redis error'));
+  const onQueueError = (error: Error) => log.error({ err: error }, 'queue error');
   const queues = makeQueues(redis, redisConfig.prefix, onQueueError);
   const scheduleQueue = makeScheduleQueue(redis, redisConfig.prefix, onQueueError);
   const storage = makeStorage(config.storage);
@@ -75,7 +65,7 @@ export async function startApiServer(config: ApiConfig, log: JsonLog): Promise<A
         tenancy: config.tenancy,
         schedules: makeSchedules(makeRedisScheduleStore(redis, redisConfig.prefix), scheduleQueue),
       },
-      { ...api, logger: requestLogger('api') },
+      { ...api, loggerInstance: log },
     );
     url = await app.listen({ port: api.port, host: api.host });
   } catch (error) {
@@ -116,25 +106,25 @@ const signalNumbers: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGT
  */
 export async function runApiServer(
   config: ApiConfig,
-  io: { log?: JsonLog; signals?: SignalSource; exit?: (code: number) => void } = {},
+  io: { log?: Logger; signals?: SignalSource; exit?: (code: number) => void } = {},
 ): Promise<number> {
-  const log = io.log ?? makeJsonLog({ service: 'api', pid: process.pid });
+  const log = (io.log ?? makeLog(logOptionsFromEnv(process.env))).child({ service: 'api' });
   const signals = io.signals ?? process;
   const exit = io.exit ?? ((code: number) => process.exit(code));
   const server = await startApiServer(config, log);
-  log.info('api listening', { url: server.url });
+  log.info({ url: server.url }, 'api listening');
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       if (server.state !== 'running') {
-        log.error('second signal: exiting now', { signal });
+        log.error({ signal }, 'second signal: exiting now');
         exit(128 + (signalNumbers[signal] ?? 0));
         return;
       }
-      log.info('stopping', { signal, graceSeconds: config.api.shutdownGraceSeconds });
+      log.info({ signal, graceSeconds: config.api.shutdownGraceSeconds }, 'stopping');
       void server.stop().then((code) => {
         for (const s of stopSignals) signals.off(s, onSignal);
-        if (code === 0) log.info('stopped');
-        else log.error('grace period ran out; exiting with requests still in flight');
+        if (code === 0) log.info({}, 'stopped');
+        else log.error({}, 'grace period ran out; exiting with requests still in flight');
         resolve(code);
       });
     };

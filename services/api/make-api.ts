@@ -5,7 +5,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
-  type FastifyServerOptions,
+  type FastifyBaseLogger,
 } from 'fastify';
 import { type ZodTypeProvider, jsonSchemaTransform } from 'fastify-type-provider-zod';
 import { jobStatusChannel } from '../queue/job-store.js';
@@ -16,20 +16,24 @@ import { registerBodyParsers } from './body-parsers.js';
 import { type ApiOptions, addApiDefaults } from './api-options.js';
 import { RouteNotFound } from './errors/route-not-found.js';
 import { errorReply } from './error-reply.js';
-import { makeJobWatcher } from './job-watcher.js';
+import { makeJobWatcher } from '../queue/job-watcher.js';
 import { validatorCompiler } from './request-validation.js';
 import { registerDeliveryRoutes } from './routes/delivery-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerJobRoutes } from './routes/job-routes.js';
 import { registerQueueRoutes } from './routes/queue-routes.js';
 import { registerScheduleRoutes } from './routes/schedule-routes.js';
+import { systemClock } from '../../jobs/ports/clock.js';
 
 export type { ApiDeps } from './api-context.js';
 
 /** {@link ApiOptions} that shape the app (listening ones are `apiMain`'s), plus its logger. */
 export interface MakeApiOptions extends Omit<ApiOptions, 'port' | 'host' | 'shutdownGraceSeconds'> {
-  /** Fastify's logger: `false` (default) for none, `true` or pino options for JSON lines. */
-  logger?: FastifyServerOptions['logger'];
+  /**
+   * The process's logger (`makeLog`), which Fastify's request logs go through too, its redaction
+   * included. Default none: nothing is logged.
+   */
+  loggerInstance?: FastifyBaseLogger;
 }
 
 /** How long start-up waits for the status subscription before serving anyway. */
@@ -49,7 +53,7 @@ const SUBSCRIBE_WAIT_MS = 2_000;
  * once and closes the API's own subscriber connection; the caller closes `deps`.
  */
 export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Promise<FastifyInstance> {
-  const { logger = false, ...rest } = options;
+  const { loggerInstance, ...rest } = options;
   const settings = addApiDefaults(rest);
   const sendError = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const { statusCode, headers, body } = errorReply(error, settings);
@@ -58,7 +62,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
   };
 
   const app = Fastify({
-    logger,
+    ...(loggerInstance ? { loggerInstance } : { logger: false }),
     bodyLimit: settings.bodyLimitBytes,
     trustProxy: settings.trustProxy,
     // Bad URLs (broken percent-encoding) get the same error shape as everything else.
@@ -140,7 +144,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
     authorize: deps.tenancy ? specAuthorizer(deps.tenancy) : () => Promise.resolve(),
     watcher,
     closing: closing.signal,
-    now: deps.now ?? (() => new Date()),
+    now: deps.now ?? systemClock,
   };
 
   await app.register(async (scope) => {

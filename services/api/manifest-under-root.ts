@@ -1,4 +1,4 @@
-import { pathSegmentsProblem } from '../storage/uri.js';
+import { pathSegmentsProblem } from '../../jobs/ports/storage-uri.js';
 import type { Manifest } from '../../schemas/manifest.js';
 import { ManifestOutsideRoot } from './errors/manifest-outside-root.js';
 

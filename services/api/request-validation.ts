@@ -3,7 +3,8 @@ import type { z } from 'zod';
 import { JobSpecInvalid } from '../../schemas/errors/job-spec-invalid.js';
 import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
 import { jobSpecSchema, parseJobSpec } from '../../schemas/job-spec.js';
-import { parseSchedule, scheduleInputSchema } from '../../schemas/schedule.js';
+import { scheduleInputSchema } from '../../schemas/schedule.js';
+import { parseSchedule } from '../../jobs/schedule/parse-schedule.js';
 import { RequestInvalid, type RequestProblem } from './errors/request-invalid.js';
 
 /** How each part of a request is named in problem paths; a body's paths are the spec's own (`webhook.url`). */

@@ -3,6 +3,7 @@ import { DEFAULT_API_URL } from './api-client.js';
 import { type CliContext, type Command, wantsHelp } from './command.js';
 import { apiCommand } from './commands/api.js';
 import { cancelCommand } from './commands/cancel.js';
+import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectModelCommand } from './commands/inspect-model.js';
 import { listCommand } from './commands/list.js';
@@ -30,6 +31,7 @@ export const commands: readonly Command[] = [
   schedulerCommand,
   demoCommand,
   inspectModelCommand,
+  configCommand,
 ];
 
 export const usage = `Usage: quiver <command> [options]     (quiver <command> --help for its options)

@@ -1,6 +1,8 @@
 import { type ConnectionOptions, Worker } from 'bullmq';
-import { type DeliverDeps, type DeliveryLedger, processDeliver } from '../../jobs/deliver/process-deliver.js';
-import { type DeliverPayload, type PipelineQueues, queueNames } from '../queue/queues.js';
+import { type DeliverDeps, processDeliver } from '../../jobs/deliver/process-deliver.js';
+import type { DeliveryLedger } from '../../jobs/ports/delivery-ledger.js';
+import type { DeliverPayload } from '../../jobs/ports/pipeline-queue.js';
+import { type PipelineQueues, queueNames } from '../queue/queues.js';
 import type { DeliveryConfig } from './delivery-options.js';
 import { sendWebhook } from './send-webhook.js';
 import type { Resolve } from './ssrf-guard.js';
@@ -51,8 +53,8 @@ export function makeDeliverWorker(options: DeliverWorkerOptions): Worker<Deliver
     lockDuration: options.lockDurationMs ?? 30_000,
   });
   worker.on('failed', (job, error) =>
-    log('webhook attempt could not run', { ...job?.data, error: error.message, tries: job?.attemptsMade }),
+    log.warn({ ...job?.data, err: error, tries: job?.attemptsMade }, 'webhook attempt could not run'),
   );
-  worker.on('error', (error) => log('worker error', { error: String(error) }));
+  worker.on('error', (error) => log.error({ err: error }, 'worker error'));
   return worker;
 }

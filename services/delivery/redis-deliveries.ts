@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { DeliveryLedger, DeliveryState } from '../../jobs/deliver/process-deliver.js';
+import type { DeliveryLedger, DeliveryState } from '../../jobs/ports/delivery-ledger.js';
 import {
   deliveryAttemptSchema,
   deliveryRecordSchema,
@@ -9,8 +9,10 @@ import {
 } from '../../schemas/delivery.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import { webhookEventTypeOf, type WebhookEventType } from '../../schemas/webhook-event.js';
+import { defineQuiverCommands } from '../queue/lua-commands.js';
 import type { PipelineQueues } from '../queue/queues.js';
 import type { Deliveries } from './deliveries.js';
+import { type Clock, systemClock } from '../../jobs/ports/clock.js';
 
 export interface RedisDeliveriesOptions {
   redis: Redis;
@@ -19,7 +21,7 @@ export interface RedisDeliveriesOptions {
   /** Where attempts are queued: the deployment's queues from `makeQueues`. */
   queues: Pick<PipelineQueues, 'enqueueDelivery'>;
   /** Clock for timestamps. Default `() => new Date()`. */
-  now?: () => Date;
+  now?: Clock;
 }
 
 /** Deliveries for the API and the pipeline, and the ledger the `deliver` processor records attempts in. */
@@ -39,40 +41,6 @@ export function deliveryIdOf(jobId: string, event: WebhookEventType): string {
 
 const DELIVERY_ID = /^msg_[A-Za-z0-9_-]+$/;
 
-// KEYS: index, delivery, attempts. ARGV: id, field, value, … Creates the delivery unless it exists;
-// replies {status, attempts made}.
-const createScript = `
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('HSET', KEYS[2], unpack(ARGV, 2))
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-end
-return {redis.call('HGET', KEYS[2], 'status'), redis.call('LLEN', KEYS[3])}
-`;
-
-// KEYS: delivery, attempts. ARGV: attempt number, attempt JSON, status, updatedAt, nextAttemptAt or ''.
-// Records only the next attempt of a pending delivery; replies 1 when recorded, else 0.
-const recordScript = `
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
-if redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[1]) - 1 then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updatedAt', ARGV[4])
-if ARGV[5] == '' then
-  redis.call('HDEL', KEYS[1], 'nextAttemptAt')
-else
-  redis.call('HSET', KEYS[1], 'nextAttemptAt', ARGV[5])
-end
-return 1
-`;
-
-// KEYS: delivery, attempts. ARGV: now. Makes the delivery pending with a fresh schedule starting at its
-// next attempt; replies that attempt's number, or nil when there is no such delivery.
-const reopenScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local next = redis.call('LLEN', KEYS[2]) + 1
-redis.call('HSET', KEYS[1], 'status', 'pending', 'updatedAt', ARGV[1], 'nextAttemptAt', ARGV[1], 'scheduleFrom', next)
-return next
-`;
-
 /**
  * Webhook deliveries on Redis. Layout under `prefix`, next to the job's own keys (one Cluster slot):
  * - `<prefix>:job:<id>:deliveries` — list of the job's delivery ids, oldest first;
@@ -84,10 +52,11 @@ return next
  */
 export function makeRedisDeliveries(options: RedisDeliveriesOptions): RedisDeliveries {
   const { redis, prefix, queues } = options;
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   const indexKey = (jobId: string): string => `${prefix}:job:${jobId}:deliveries`;
   const deliveryKey = (jobId: string, id: string): string => `${prefix}:job:${jobId}:delivery:${id}`;
   const attemptsKey = (jobId: string, id: string): string => `${deliveryKey(jobId, id)}:attempts`;
+  const lua = defineQuiverCommands(redis);
 
   async function get(jobId: string, deliveryId: string): Promise<DeliveryState | undefined> {
     if (!DELIVERY_ID.test(deliveryId)) return undefined;
@@ -131,15 +100,11 @@ export function makeRedisDeliveries(options: RedisDeliveriesOptions): RedisDeliv
         nextAttemptAt: at,
         scheduleFrom: '1',
       };
-      const [status, made] = (await redis.eval(
-        createScript,
-        3,
-        indexKey(record.id),
-        deliveryKey(record.id, id),
-        attemptsKey(record.id, id),
-        id,
-        ...Object.entries(fields).flat(),
-      )) as [string, number];
+      const [status, made] = await lua.run(
+        'delivery-create',
+        [indexKey(record.id), deliveryKey(record.id, id), attemptsKey(record.id, id)],
+        [id, ...Object.entries(fields).flat()],
+      );
       // Also when the delivery already existed but its first attempt never got queued (a crash in between).
       if (status === 'pending' && made === 0) {
         await queues.enqueueDelivery({ jobId: record.id, deliveryId: id, attempt: 1 }, 0);
@@ -162,13 +127,11 @@ export function makeRedisDeliveries(options: RedisDeliveriesOptions): RedisDeliv
 
     async retry(jobId: string, deliveryId: string): Promise<DeliveryRecord | undefined> {
       if (!DELIVERY_ID.test(deliveryId)) return undefined;
-      const next = (await redis.eval(
-        reopenScript,
-        2,
-        deliveryKey(jobId, deliveryId),
-        attemptsKey(jobId, deliveryId),
-        now().toISOString(),
-      )) as number | null;
+      const next = await lua.run(
+        'delivery-reopen',
+        [deliveryKey(jobId, deliveryId), attemptsKey(jobId, deliveryId)],
+        [now().toISOString()],
+      );
       if (next === null) return undefined;
       await queues.enqueueDelivery({ jobId, deliveryId, attempt: next }, 0);
       const state = await get(jobId, deliveryId);
@@ -178,16 +141,16 @@ export function makeRedisDeliveries(options: RedisDeliveriesOptions): RedisDeliv
     get,
 
     async recordAttempt(jobId, deliveryId, attempt, next): Promise<boolean> {
-      const recorded = await redis.eval(
-        recordScript,
-        2,
-        deliveryKey(jobId, deliveryId),
-        attemptsKey(jobId, deliveryId),
-        attempt.attempt,
-        JSON.stringify(deliveryAttemptSchema.parse(attempt)),
-        next.status,
-        now().toISOString(),
-        next.nextAttemptAt ?? '',
+      const recorded = await lua.run(
+        'delivery-record-attempt',
+        [deliveryKey(jobId, deliveryId), attemptsKey(jobId, deliveryId)],
+        [
+          attempt.attempt,
+          JSON.stringify(deliveryAttemptSchema.parse(attempt)),
+          next.status,
+          now().toISOString(),
+          next.nextAttemptAt ?? '',
+        ],
       );
       return recorded === 1;
     },

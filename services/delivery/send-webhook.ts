@@ -1,21 +1,13 @@
+import type { WebhookRequest } from '../../jobs/ports/webhook-sender.js';
 import http from 'node:http';
 import https from 'node:https';
 import type { AttemptOutcome } from '../../jobs/deliver/retry-policy.js';
 import { WebhookUrlRefused } from './errors/webhook-url-refused.js';
 import { emptyAllowlist, guardWebhookUrl, type Resolve, type WebhookAllowlist } from './ssrf-guard.js';
 import { webhookHeaders } from './webhook-signing.js';
+import { type Clock, systemClock } from '../../jobs/ports/clock.js';
 
 /** One signed POST of an event. */
-export interface WebhookRequest {
-  url: string;
-  /** The delivery id, sent as `webhook-id` and signed. */
-  id: string;
-  /** The JSON body, exactly as signed. */
-  body: string;
-  /** The job's secret, then the one being rotated out, if any: one signature each. */
-  secrets: readonly string[];
-}
-
 export interface SendWebhookOptions {
   /** Hosts and ranges the SSRF guard lets through. Default: none (public addresses only). */
   allowlist?: WebhookAllowlist;
@@ -24,7 +16,7 @@ export interface SendWebhookOptions {
   /** Hostname resolution at connect time. Default the system resolver (`dns.lookup`). */
   resolve?: Resolve;
   /** Signing clock. Default `() => new Date()`. */
-  now?: () => Date;
+  now?: Clock;
 }
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
@@ -50,7 +42,7 @@ export function sendWebhook(
   request: WebhookRequest,
   options: SendWebhookOptions = {},
 ): Promise<AttemptOutcome> {
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   let guarded;
   try {
     guarded = guardWebhookUrl(request.url, options.allowlist ?? emptyAllowlist, options.resolve);

@@ -1,12 +1,17 @@
+import { asyncBuffer } from '../storage/async-buffer.js';
+import { readParquetFooter } from './parquet/parquet-footer.js';
 import type { InputFormat } from '../../schemas/chunk-descriptor.js';
+import type { InputReaders } from '../../jobs/ports/input-readers.js';
 import { makeArrowReader } from './arrow-reader.js';
-import { makeCsvReader } from './csv-reader.js';
+import { makeCsvReader } from './text/csv-reader.js';
 import type { FormatReader } from './format-reader.js';
-import { makeJsonlReader } from './jsonl-reader.js';
+import { makeJsonlReader } from './text/jsonl-reader.js';
 import { type ParquetReaderOptions, makeParquetReader } from './parquet/parquet-reader.js';
-import type { TextReaderOptions } from './record-boundaries.js';
+import type { TextReaderOptions } from './text/record-boundaries.js';
+import { planTextSplits } from './text/text-split.js';
 
-export interface FormatReaders {
+/** The port's readers, yielding Arrow record batches; they also split text objects for the planner. */
+export interface FormatReaders extends InputReaders {
   readerFor(format: InputFormat): FormatReader;
   /** Releases the Parquet decoder's native resources. Safe to call twice. */
   close(): Promise<void>;
@@ -29,6 +34,15 @@ export function makeFormatReaders(
   };
   return {
     readerFor: (format) => readers[format],
+    textSplits: planTextSplits,
+    async parquetRowGroups(storage, object, { maxFooterBytes, signal }) {
+      const footer = await readParquetFooter(
+        asyncBuffer(storage, object, { signal }),
+        object.uri,
+        maxFooterBytes === undefined ? {} : { maxFooterBytes },
+      );
+      return footer.rowGroups.map((group) => ({ rows: group.rows, bytes: group.byteEnd - group.byteStart }));
+    },
     close: () => parquet.close(),
   };
 }

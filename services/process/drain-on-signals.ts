@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import type { JsonLog } from '../worker/json-log.js';
+import type { Log } from '../../jobs/ports/log.js';
 
 /** Where signals come from: `process`, or a stand-in in tests. */
 export interface SignalSource {
@@ -31,7 +31,7 @@ export interface DrainingProcess {
 export interface DrainOptions {
   /** Default `process`. One draining process per source: its handlers are removed when it stops. */
   signals?: SignalSource;
-  log: JsonLog;
+  log: Log;
   graceMs: number;
   /** Logged when the drain starts, e.g. "draining: no new chunks; finishing the ones in hand". */
   drainingMessage: string;
@@ -69,7 +69,7 @@ export function drainOnSignals(o: DrainOptions): DrainingProcess {
   const finish = (code: number, message: string, context?: Record<string, unknown>): void => {
     if (exitCode !== undefined) return;
     exitCode = code;
-    (code === 0 ? log.info : log.error)(message, { state, exitCode: code, ...context });
+    log[code === 0 ? 'info' : 'error']({ state, exitCode: code, ...context }, message);
     for (const signal of drainSignals) signals.off(signal, onSignal);
     registered.delete(signals);
     resolveExited(code);
@@ -80,7 +80,7 @@ export function drainOnSignals(o: DrainOptions): DrainingProcess {
     draining ??= (async () => {
       state = 'draining';
       o.onDrain?.();
-      log.info(o.drainingMessage, { reason, graceMs: o.graceMs });
+      log.info({ reason, graceMs: o.graceMs }, o.drainingMessage);
       const grace = setTimeout(
         () => finish(drainExitCodes.graceExpired, o.graceExpiredMessage, { reason, graceMs: o.graceMs }),
         o.graceMs,
@@ -90,7 +90,7 @@ export function drainOnSignals(o: DrainOptions): DrainingProcess {
         try {
           await close();
         } catch (error) {
-          log.error('could not close', { what, error: String(error) });
+          log.error({ what, err: error }, 'could not close');
         }
       }
       clearTimeout(grace);

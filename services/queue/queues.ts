@@ -1,26 +1,14 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
+import type {
+  DeliverPayload,
+  FinalizePayload,
+  PipelineQueue,
+  PlanPayload,
+  ScorePayload,
+} from '../../jobs/ports/pipeline-queue.js';
 
 /** Queue names; BullMQ keys live under the deployment's hash-tagged prefix (one Redis Cluster slot). */
 export const queueNames = { plan: 'plan', score: 'score', finalize: 'finalize', deliver: 'deliver' } as const;
-
-/** Payloads are descriptors only, never data (DESIGN invariant 1). */
-export interface PlanPayload {
-  jobId: string;
-}
-export interface ScorePayload {
-  jobId: string;
-  chunk: ChunkDescriptor;
-}
-export interface FinalizePayload {
-  jobId: string;
-}
-/** One attempt (1-based) of one webhook delivery. */
-export interface DeliverPayload {
-  jobId: string;
-  deliveryId: string;
-  attempt: number;
-}
 
 /** BullMQ job ids may not contain ':'; these are deterministic so a re-enqueue of the same work is a no-op. */
 export const planJobId = (jobId: string): string => `${jobId}-plan`;
@@ -41,22 +29,18 @@ export function chunkPriority(priority: number, index: number): number {
   return (priority - 1) * CHUNKS_PER_LEVEL + Math.min(index, CHUNKS_PER_LEVEL - 1) + 1;
 }
 
-export interface PipelineQueues {
+export interface PipelineQueues extends PipelineQueue {
   plan: Queue<PlanPayload>;
   score: Queue<ScorePayload>;
   finalize: Queue<FinalizePayload>;
   /** Webhook attempts; a scheduled retry is a delayed job. */
   deliver: Queue<DeliverPayload>;
-  enqueuePlan(jobId: string, priority: number): Promise<void>;
-  enqueueFinalize(jobId: string): Promise<void>;
   /**
    * Queues attempt `payload.attempt` of a delivery to run after `delayMs` (0: now). Idempotent per attempt:
    * the same attempt queued again stays one job, except that `delayMs` 0 brings a scheduled one forward
    * and a finished one is queued afresh (the processor ignores attempts already made).
    */
   enqueueDelivery(payload: DeliverPayload, delayMs: number): Promise<void>;
-  /** Removes a job's chunks that are still waiting; returns how many were removed. */
-  removeQueuedChunks(jobId: string, chunksTotal: number): Promise<number>;
   /** How many jobs each queue holds, by state (what autoscaling follows). */
   depths(): Promise<QueueDepths>;
   close(): Promise<void>;
@@ -106,6 +90,18 @@ export function makeQueues(
     deliver,
     async enqueuePlan(jobId, priority) {
       await plan.add('plan', { jobId }, { jobId: planJobId(jobId), priority });
+    },
+    async enqueueChunks(jobId, chunks, priority) {
+      // addBulk in slices: one MULTI per slice keeps Redis responsive for 100,000-chunk jobs.
+      for (let i = 0; i < chunks.length; i += 1_000) {
+        await score.addBulk(
+          chunks.slice(i, i + 1_000).map((chunk) => ({
+            name: 'score',
+            data: { jobId, chunk },
+            opts: { jobId: chunkJobId(jobId, chunk.index), priority: chunkPriority(priority, chunk.index) },
+          })),
+        );
+      }
     },
     async enqueueFinalize(jobId) {
       await finalize.add('finalize', { jobId }, { jobId: finalizeJobId(jobId) });

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
-import { InvalidRedisConfig } from './errors/invalid-redis-config.js';
+import { readConfig } from '../../schemas/config.js';
 import { StoreFull } from '../../jobs/ports/errors/store-full.js';
+import type { Log } from '../../jobs/ports/log.js';
 
 export interface RedisConfig {
   /** `redis://` or `rediss://` URL. Default `redis://127.0.0.1:6379` (`QUIVER_REDIS_URL`). */
@@ -13,26 +14,15 @@ export interface RedisConfig {
   prefix: string;
 }
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-export const DEFAULT_PREFIX = '{quiver}';
-
-/** Reads `QUIVER_REDIS_URL` and `QUIVER_PREFIX`; throws `InvalidRedisConfig` naming the variable. */
+/**
+ * Reads `QUIVER_REDIS_URL` and `QUIVER_PREFIX` through the config table; throws `InvalidConfig` naming the
+ * variable.
+ */
 export function redisConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RedisConfig {
-  const url = env.QUIVER_REDIS_URL?.trim() || DEFAULT_REDIS_URL;
-  if (!URL.canParse(url) || !/^rediss?:$/.test(new URL(url).protocol)) {
-    throw new InvalidRedisConfig(
-      'QUIVER_REDIS_URL',
-      `expected a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
-    );
-  }
-  const prefix = env.QUIVER_PREFIX?.trim() || DEFAULT_PREFIX;
-  // Redis Cluster hashes only what lies between the first `{` and the next `}`, when that is non-empty.
-  if (!/^[^{]*\{[^}]+\}/.test(prefix)) {
-    throw new InvalidRedisConfig(
-      'QUIVER_PREFIX',
-      `expected a hash tag such as {quiver} so every key lands in one Redis Cluster slot, got ${JSON.stringify(prefix)}`,
-    );
-  }
+  const { QUIVER_REDIS_URL: url, QUIVER_PREFIX: prefix } = readConfig(env, [
+    'QUIVER_REDIS_URL',
+    'QUIVER_PREFIX',
+  ]);
   return { url, prefix };
 }
 
@@ -49,14 +39,11 @@ export function makeRedis(url: string, options: RedisOptions = {}): Redis {
  * A Redis client for a long-running process whose connection errors are logged once per distinct error:
  * ioredis repeats the same error on every reconnect attempt while Redis is away.
  */
-export function makeLoggedRedis(
-  url: string,
-  logError: (message: string, context: Record<string, unknown>) => void,
-): Redis {
+export function makeLoggedRedis(url: string, log: Pick<Log, 'error'>): Redis {
   const redis = makeRedis(url);
   let last: string | undefined;
   redis.on('error', (error: Error) => {
-    if (error.message !== last) logError('redis error', { error: error.message });
+    if (error.message !== last) log.error({ err: error }, 'redis error');
     last = error.message;
   });
   redis.on('ready', () => (last = undefined));

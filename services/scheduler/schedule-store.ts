@@ -1,34 +1,8 @@
 import type { Redis } from 'ioredis';
-import {
-  type ScheduleDefinition,
-  type ScheduleError,
-  type ScheduleRecord,
-  type ScheduleRun,
-  scheduleRecordSchema,
-} from '../../schemas/schedule.js';
-
-/** Schedule records: definitions and their history. The BullMQ side lives in `ScheduleQueue`. */
-export interface ScheduleStore {
-  /** Creates the tenant's schedule `definition.name`, or replaces it (keeping `createdAt` and `lastRun`). */
-  put(tenant: string, definition: ScheduleDefinition): Promise<{ record: ScheduleRecord; created: boolean }>;
-  get(tenant: string, name: string): Promise<ScheduleRecord | undefined>;
-  /** One tenant's schedules by name, or (no tenant) every tenant's, by tenant then name. */
-  list(options?: { tenant?: string }): Promise<ScheduleRecord[]>;
-  /** Removes the record; false when there was none. */
-  delete(tenant: string, name: string): Promise<boolean>;
-  /** Records a run and clears `lastError`; a schedule deleted meanwhile stays deleted (false). */
-  recordRun(tenant: string, name: string, run: ScheduleRun): Promise<boolean>;
-  /** Records why a run failed; a schedule deleted meanwhile stays deleted (false). */
-  recordError(tenant: string, name: string, error: ScheduleError): Promise<boolean>;
-}
-
-// KEYS: schedule. ARGV: field, JSON, field to clear (or ''). Writes only to a schedule that still exists.
-const recordScript = `
-if redis.call('exists', KEYS[1]) == 0 then return 0 end
-redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
-if ARGV[3] ~= '' then redis.call('hdel', KEYS[1], ARGV[3]) end
-return 1
-`;
+import type { ScheduleStore } from '../../jobs/ports/schedule-store.js';
+import { type ScheduleRecord, scheduleRecordSchema } from '../../schemas/schedule.js';
+import { defineQuiverCommands } from '../queue/lua-commands.js';
+import { type Clock, systemClock } from '../../jobs/ports/clock.js';
 
 /** Member of the index: `<tenant>/<name>`; neither may contain `/`, and `/` sorts before every name. */
 const member = (tenant: string, name: string): string => `${tenant}/${name}`;
@@ -55,17 +29,17 @@ function recordOf(fields: Record<string, string>): ScheduleRecord | undefined {
 export function makeRedisScheduleStore(
   redis: Redis,
   prefix: string,
-  options: { now?: () => Date } = {},
+  options: { now?: Clock } = {},
 ): ScheduleStore {
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   const scheduleKey = (tenant: string, name: string): string => `${prefix}:schedule:${tenant}:${name}`;
   const indexKey = `${prefix}:schedules`;
+  const lua = defineQuiverCommands(redis);
   const get = async (tenant: string, name: string) =>
     recordOf(await redis.hgetall(scheduleKey(tenant, name)));
-  const record = (tenant: string, name: string, field: string, value: unknown, clear = '') =>
-    redis
-      .eval(recordScript, 1, scheduleKey(tenant, name), field, JSON.stringify(value), clear)
-      .then((reply) => reply === 1);
+  const record = async (tenant: string, name: string, field: string, value: unknown, clear = '') =>
+    (await lua.run('schedule-record', [scheduleKey(tenant, name)], [field, JSON.stringify(value), clear])) ===
+    1;
 
   return {
     async put(tenant, definition) {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
+import { configTable, readConfig } from '../../schemas/config.js';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
 import { type Tenancy, loadTenancy } from '../tenancy/tenancy.js';
-import { InvalidSchedulerConfig } from './errors/invalid-scheduler-config.js';
 
 /** Options of `quiver scheduler`, compiled to what the process runs on. */
 export interface SchedulerOptions {
@@ -36,18 +36,15 @@ export interface SchedulerConfig {
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
+const grace = configTable.QUIVER_SHUTDOWN_GRACE_SECONDS.defaultByProcess.scheduler;
+const retentionDays = configTable.QUIVER_JOB_RETENTION_DAYS.default;
+
 export const schedulerDefaults: SchedulerOptions = {
-  shutdownGraceMs: 30_000,
+  shutdownGraceMs: grace * 1000,
   concurrency: 4,
-  jobRetentionMs: 30 * DAY_MS,
+  jobRetentionMs: retentionDays * DAY_MS,
   retentionSweepMs: 60 * 60 * 1000,
 };
-
-/** Digits with an optional fraction, above zero and finite; undefined for anything else. */
-function positiveNumber(text: string): number | undefined {
-  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-  return value > 0 && Number.isFinite(value) ? value : undefined;
-}
 
 const flags = {
   'grace-seconds': { type: 'string' },
@@ -56,42 +53,30 @@ const flags = {
 
 /**
  * Reads `quiver scheduler` flags and the environment (`QUIVER_REDIS_URL`, `QUIVER_PREFIX`,
- * `QUIVER_SHUTDOWN_GRACE_SECONDS`, `QUIVER_JOB_RETENTION_DAYS`); a flag overrides its variable.
+ * `QUIVER_SHUTDOWN_GRACE_SECONDS`, `QUIVER_JOB_RETENTION_DAYS`) through the config table; a flag overrides
+ * its variable.
  *
- * @throws InvalidSchedulerConfig (or InvalidRedisConfig) naming the unusable variable or flag; a
- *   `TypeError` with code `ERR_PARSE_ARGS_*` for an unknown flag (a usage error).
+ * @throws InvalidConfig naming the unusable variable or flag; a `TypeError` with code `ERR_PARSE_ARGS_*`
+ *   for an unknown flag (a usage error).
  */
 export function loadSchedulerConfig(args: readonly string[], env: NodeJS.ProcessEnv): SchedulerConfig {
   const { values } = parseArgs({ args: [...args], options: flags, allowPositionals: false });
-  const scheduler = { ...schedulerDefaults };
-  const flag = values['grace-seconds'];
-  const text = (flag ?? env.QUIVER_SHUTDOWN_GRACE_SECONDS)?.trim();
-  if (text !== undefined && text !== '') {
-    const seconds = positiveNumber(text);
-    if (seconds === undefined) {
-      throw new InvalidSchedulerConfig(
-        flag === undefined ? 'QUIVER_SHUTDOWN_GRACE_SECONDS' : '--grace-seconds',
-        `expected a positive number of seconds, got ${JSON.stringify(text)}`,
-      );
-    }
-    scheduler.shutdownGraceMs = Math.round(seconds * 1000);
-  }
-  const retention = env.QUIVER_JOB_RETENTION_DAYS?.trim();
-  if (retention !== undefined && retention !== '') {
-    if (retention.toLowerCase() === 'off') scheduler.jobRetentionMs = undefined;
-    else {
-      const days = positiveNumber(retention);
-      if (days === undefined) {
-        throw new InvalidSchedulerConfig(
-          'QUIVER_JOB_RETENTION_DAYS',
-          `expected a positive number of days or "off", got ${JSON.stringify(retention)}`,
-        );
-      }
-      scheduler.jobRetentionMs = Math.round(days * DAY_MS);
-    }
-  }
+  const config = readConfig(
+    env,
+    ['QUIVER_SHUTDOWN_GRACE_SECONDS', 'QUIVER_JOB_RETENTION_DAYS', 'QUIVER_TENANTS_FILE'],
+    {
+      process: 'scheduler',
+      flags: { QUIVER_SHUTDOWN_GRACE_SECONDS: { flag: '--grace-seconds', text: values['grace-seconds'] } },
+    },
+  );
+  const retention = config.QUIVER_JOB_RETENTION_DAYS;
+  const scheduler: SchedulerOptions = {
+    ...schedulerDefaults,
+    shutdownGraceMs: Math.round(config.QUIVER_SHUTDOWN_GRACE_SECONDS * 1000),
+    jobRetentionMs: retention === 'off' ? undefined : Math.round(retention * DAY_MS),
+  };
   return {
-    ...(env.QUIVER_TENANTS_FILE?.trim() ? { tenancy: loadTenancy(env) } : {}),
+    ...(config.QUIVER_TENANTS_FILE === undefined ? {} : { tenancy: loadTenancy(env) }),
     scheduler,
     redis: redisConfigFromEnv(env),
   };

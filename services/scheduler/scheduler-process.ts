@@ -4,7 +4,8 @@ import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
 import { makeLoggedRedis } from '../queue/redis-connection.js';
 import { specAuthorizer } from '../tenancy/authorize-spec.js';
-import { type JsonLog, makeJsonLog } from '../worker/json-log.js';
+import type { Log } from '../../jobs/ports/log.js';
+import { logOptionsFromEnv, makeLog } from '../process/log.js';
 import {
   type DrainingProcess,
   type DrainingProcessState,
@@ -37,15 +38,15 @@ export type SchedulerProcess = DrainingProcess;
  */
 export function runSchedulerProcess(
   config: SchedulerConfig,
-  io: { signals?: SignalSource; log?: JsonLog } = {},
+  io: { signals?: SignalSource; /** Default: {@link makeLog} as `QUIVER_LOG_*` ask. */ log?: Log } = {},
 ): SchedulerProcess {
   const { scheduler: options, redis: redisConfig } = config;
   const { prefix } = redisConfig;
   const signals = io.signals ?? process;
-  const log = (io.log ?? makeJsonLog({ service: 'scheduler' })).child({ pid: process.pid });
+  const log = (io.log ?? makeLog(logOptionsFromEnv(process.env))).child({ service: 'scheduler' });
 
-  const redis = makeLoggedRedis(redisConfig.url, log.error);
-  const onQueueError = (error: Error) => log.error('queue error', { error: error.message });
+  const redis = makeLoggedRedis(redisConfig.url, log);
+  const onQueueError = (error: Error) => log.error({ err: error }, 'queue error');
   const queues = makeQueues(redis, prefix, onQueueError);
   const scheduleQueue = makeScheduleQueue(redis, prefix, onQueueError);
   const schedules = makeRedisScheduleStore(redis, prefix);
@@ -68,9 +69,9 @@ export function runSchedulerProcess(
     .list()
     .then((records) => scheduleQueue.sync(records).then(({ removed }) => ({ records, removed })))
     .then(({ records, removed }) =>
-      log.info('job schedulers in sync', { schedules: records.length, removedStale: removed }),
+      log.info({ schedules: records.length, removedStale: removed }, 'job schedulers in sync'),
     )
-    .catch((error: unknown) => log.error('could not sync job schedulers', { error: String(error) }));
+    .catch((error: unknown) => log.error({ err: error }, 'could not sync job schedulers'));
 
   // Retention: ended jobs' records go after `jobRetentionMs`, swept at start and then periodically.
   const retentionMs = options.jobRetentionMs;
@@ -84,9 +85,9 @@ export function runSchedulerProcess(
       { retentionMs, signal: stopSweeping.signal },
     )
       .then(({ deleted, examined }) => {
-        if (deleted > 0) log.info('expired jobs removed', { deleted, examined, retentionMs });
+        if (deleted > 0) log.info({ deleted, examined, retentionMs }, 'expired jobs removed');
       })
-      .catch((error: unknown) => log.error('retention sweep failed', { error: String(error) }))
+      .catch((error: unknown) => log.error({ err: error }, 'retention sweep failed'))
       .finally(() => {
         sweeping = undefined;
       });
@@ -117,12 +118,15 @@ export function runSchedulerProcess(
       ['redis', () => redis.quit()],
     ],
   });
-  log.info('scheduler started', {
-    prefix,
-    graceMs: options.shutdownGraceMs,
-    concurrency: options.concurrency,
-    jobRetentionDays: retentionMs === undefined ? 'off' : retentionMs / DAY_MS,
-  });
+  log.info(
+    {
+      prefix,
+      graceMs: options.shutdownGraceMs,
+      concurrency: options.concurrency,
+      jobRetentionDays: retentionMs === undefined ? 'off' : retentionMs / DAY_MS,
+    },
+    'scheduler started',
+  );
 
   return lifecycle;
 }

@@ -1,16 +1,16 @@
 import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { type TickDeps, processTick } from '../../jobs/schedule/process-tick.js';
+import type { Log } from '../../jobs/ports/log.js';
 import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
 import { OutputOverlapsInput } from '../tenancy/errors/output-overlaps-input.js';
 import { StorageForbidden } from '../tenancy/errors/storage-forbidden.js';
-import type { JsonLog } from '../worker/json-log.js';
 import { type TickPayload, scheduleQueueName } from './schedule-queue.js';
 
 export interface SchedulerWorkerOptions {
   connection: ConnectionOptions;
   prefix: string;
   deps: Omit<TickDeps, 'log'>;
-  log: JsonLog;
+  log: Log;
   /** Ticks processed at once. Default 4. */
   concurrency?: number;
 }
@@ -31,7 +31,7 @@ export function dueAtOf(job: Pick<Job, 'opts' | 'timestamp'>): Date {
  */
 export function makeSchedulerWorker(options: SchedulerWorkerOptions): Worker<TickPayload> {
   const { log } = options;
-  const deps: TickDeps = { ...options.deps, log: log.info };
+  const deps: TickDeps = { ...options.deps, log };
   const worker = new Worker<TickPayload>(
     scheduleQueueName,
     async (job) => {
@@ -47,20 +47,17 @@ export function makeSchedulerWorker(options: SchedulerWorkerOptions): Worker<Tic
             message: error.message,
             problems: [{ path: `job.${error.path ?? '(root)'}`, message: error.message }],
           });
-          log.error('tick refused: the job template reaches outside the tenant’s storage grants', {
-            tenant: job.data.tenant,
-            schedule: job.data.name,
-            code: error.code,
-          });
+          log.error(
+            { tenant: job.data.tenant, schedule: job.data.name, code: error.code },
+            'tick refused: the job template reaches outside the tenant’s storage grants',
+          );
           throw new UnrecoverableError(error.message);
         }
         if (!(error instanceof ScheduleInvalid)) throw error;
-        log.error('tick failed: the job template no longer renders to a valid job spec', {
-          tenant: job.data.tenant,
-          schedule: job.data.name,
-          code: error.code,
-          problems: error.problems,
-        });
+        log.error(
+          { tenant: job.data.tenant, schedule: job.data.name, code: error.code, problems: error.problems },
+          'tick failed: the job template no longer renders to a valid job spec',
+        );
         throw new UnrecoverableError(error.message);
       }
     },
@@ -72,8 +69,8 @@ export function makeSchedulerWorker(options: SchedulerWorkerOptions): Worker<Tic
   );
   worker.on('failed', (job, error) => {
     if (error instanceof UnrecoverableError) return;
-    log.error('tick failed', { tenant: job?.data.tenant, schedule: job?.data.name, error: error.message });
+    log.error({ tenant: job?.data.tenant, schedule: job?.data.name, err: error }, 'tick failed');
   });
-  worker.on('error', (error) => log.error('schedule worker error', { error: error.message }));
+  worker.on('error', (error) => log.error({ err: error }, 'schedule worker error'));
   return worker;
 }

@@ -1,6 +1,6 @@
 import type { ScheduleDefinition, ScheduleRecord } from '../../schemas/schedule.js';
 import type { ScheduleQueue } from './schedule-queue.js';
-import type { ScheduleStore } from './schedule-store.js';
+import type { ScheduleStore } from '../../jobs/ports/schedule-store.js';
 
 /**
  * Schedules as the API manages them: every write goes to the record and to its BullMQ job scheduler.

@@ -2,7 +2,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
 import { type BatchTuning, tuneBatchSize } from './batch-tuner.js';
-import { type ResolvedInput, allocateTensor, fillFeatures } from './feature-mapping.js';
+import type { ResolvedInput } from './feature-mapping.js';
+import { allocateTensor, fillFeatures } from './fill-features.js';
 import type { HostTensor, InferenceHost, TensorData } from './inference-host.js';
 
 /** Tuned batch sizes by (model digest, device, input layout), kept in a JSON file so restarts skip tuning. */

@@ -1,6 +1,10 @@
 import type { ModelSpec } from '../../schemas/model-spec.js';
 import type { Storage } from '../../jobs/ports/storage.js';
+import type { ChunkScorer, ScoreChunkRequest, ScorerLease } from '../../jobs/ports/chunk-scorer.js';
+import type { TuningCache } from './auto-batch.js';
 import type { DeviceRequest } from './devices.js';
+import { scoreChunk } from './score-chunk.js';
+import type { ScoredBatch } from './scoring-engine.js';
 import { ModelChanged } from '../../jobs/errors/model-changed.js';
 import { ModelDigestMismatch } from './errors/model-digest-mismatch.js';
 import { type CachedModel, fetchModel } from './model-store.js';
@@ -20,11 +24,13 @@ export interface ScorerPoolOptions {
   /** Largest model fetched (default 2 GiB, `QUIVER_MAX_MODEL_BYTES`); a larger one is `MODEL_TOO_LARGE`. */
   maxModelBytes?: number;
   log?: (message: string) => void;
+  /** Batch sizes tuned per model digest and device, shared by every lease. */
+  tuningCache?: TuningCache;
 }
 
 /** An open model lent to one chunk; `release()` once the chunk is done with it (safe to call twice). */
-export interface ModelLease extends OpenedModel {
-  release(): void;
+export interface ModelLease extends OpenedModel, ScorerLease {
+  score(request: ScoreChunkRequest): AsyncGenerator<ScoredBatch>;
 }
 
 interface Entry {
@@ -37,7 +43,7 @@ interface Entry {
  * that scores with those bytes. A job names its model by digest (pinned in the spec, or resolved once at
  * planning), so a model replaced at its URI is never mistaken for the one a job planned with.
  */
-export function makeScorerPool(options: ScorerPoolOptions) {
+export function makeScorerPool(options: ScorerPoolOptions): ScorerPool {
   const maxOpen = options.maxOpenModels ?? 4;
   // Map order is recency order: a used entry is moved to the end.
   const open = new Map<string, Entry>();
@@ -126,7 +132,12 @@ export function makeScorerPool(options: ScorerPoolOptions) {
       try {
         const opened = await leased.opened;
         evict();
-        return { ...opened, release };
+        return {
+          ...opened,
+          sha256: digest,
+          release,
+          score: (request) => scoreChunk(opened, spec, request, options.tuningCache),
+        };
       } catch (error) {
         release();
         throw error;
@@ -147,7 +158,19 @@ export function makeScorerPool(options: ScorerPoolOptions) {
   };
 }
 
-export type ScorerPool = ReturnType<typeof makeScorerPool>;
+/** The port, plus what the process that owns the pool sees: the sessions themselves, their count, close. */
+export interface ScorerPool extends ChunkScorer {
+  acquire(
+    spec: ModelSpec,
+    sha256: string | undefined,
+    signal?: AbortSignal,
+    storage?: Storage,
+  ): Promise<ModelLease>;
+  /** Sessions open now (for tests and metrics). */
+  readonly size: number;
+  /** Closes every session. Safe to call twice. */
+  close(): Promise<void>;
+}
 
 /** A digest the spec did not pin was resolved at planning: other bytes now mean the model changed. */
 function changedOrMismatch(error: unknown, spec: ModelSpec): unknown {

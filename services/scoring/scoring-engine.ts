@@ -1,7 +1,8 @@
 import { type Data, type RecordBatch, Table, type Vector, makeVector, vectorFromArray } from 'apache-arrow';
 import { looksOutOfMemory } from './batch-tuner.js';
 import { FeatureMappingError } from './errors/feature-mapping-error.js';
-import { type RejectedRows, type ResolvedInput, fillFeatures } from './feature-mapping.js';
+import type { ResolvedInput } from './feature-mapping.js';
+import { type RejectedRows, fillFeatures } from './fill-features.js';
 import type { HostTensor, InferenceHost, TensorData } from './inference-host.js';
 import { type ResolvedOutput, outputColumns } from './output-mapping.js';
 import { makeTensorPool } from './tensor-pool.js';

@@ -20,7 +20,7 @@ import type {
   WriteBody,
   WriteOptions,
 } from '../../jobs/ports/storage.js';
-import { fileUri, parseUri } from './uri.js';
+import { fileUri, parseUri } from '../../jobs/ports/storage-uri.js';
 
 export interface FileStorageOptions {
   /** Retries of transient local failures (EMFILE, EBUSY, NFS timeouts). Defaults as `resolveRetryPolicy`. */

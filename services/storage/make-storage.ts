@@ -1,11 +1,10 @@
-import { InvalidStorageConfig } from './errors/invalid-storage-config.js';
+import { readConfig } from '../../schemas/config.js';
 import { makeFileStorage, type FileStorageOptions } from './file-storage.js';
 import { makeS3Storage, type S3Storage, type S3StorageOptions } from './s3-storage.js';
 import type { Storage } from '../../jobs/ports/storage.js';
-import { parseUri } from './uri.js';
+import { parseUri } from '../../jobs/ports/storage-uri.js';
 
 export { asyncBuffer, toArrayBuffer } from './async-buffer.js';
-export { countingStorage, type CountingStorage, type StorageCallCounts } from './counting-storage.js';
 
 export interface StorageConfig {
   s3?: S3StorageOptions;
@@ -19,33 +18,18 @@ export interface SchemeStorage extends Storage {
 
 /**
  * Storage settings from the environment: `QUIVER_S3_ENDPOINT`, `QUIVER_S3_FORCE_PATH_STYLE` (`true|false`);
- * region and credentials come from the standard `AWS_*` variables through the SDK. Throws
- * `InvalidStorageConfig` naming the variable when a value is unusable.
+ * region and credentials come from the standard `AWS_*` variables through the SDK. Throws `InvalidConfig`
+ * naming the variable when a value is unusable.
  */
 export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StorageConfig {
+  const config = readConfig(env, ['QUIVER_S3_ENDPOINT', 'QUIVER_S3_FORCE_PATH_STYLE']);
   const s3: S3StorageOptions = {};
-  const endpoint = env.QUIVER_S3_ENDPOINT?.trim();
-  if (endpoint !== undefined && endpoint !== '') {
-    if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol)) {
-      throw new InvalidStorageConfig(
-        'QUIVER_S3_ENDPOINT',
-        `expected an http(s) URL, got ${JSON.stringify(endpoint)}`,
-      );
-    }
-    s3.endpoint = endpoint;
+  if (config.QUIVER_S3_ENDPOINT !== undefined) {
+    s3.endpoint = config.QUIVER_S3_ENDPOINT;
     // S3-compatible stores rarely care about the region, but the SDK refuses to sign without one.
     if (env.AWS_REGION === undefined && env.AWS_DEFAULT_REGION === undefined) s3.region = 'us-east-1';
   }
-  const pathStyle = env.QUIVER_S3_FORCE_PATH_STYLE?.trim().toLowerCase();
-  if (pathStyle !== undefined && pathStyle !== '') {
-    if (pathStyle !== 'true' && pathStyle !== 'false') {
-      throw new InvalidStorageConfig(
-        'QUIVER_S3_FORCE_PATH_STYLE',
-        `expected true or false, got ${JSON.stringify(pathStyle)}`,
-      );
-    }
-    s3.forcePathStyle = pathStyle === 'true';
-  }
+  if (config.QUIVER_S3_FORCE_PATH_STYLE !== undefined) s3.forcePathStyle = config.QUIVER_S3_FORCE_PATH_STYLE;
   if (s3.region === undefined && env.AWS_REGION === undefined && env.AWS_DEFAULT_REGION !== undefined) {
     // The SDK reads AWS_REGION only; honour the CLI's older name too.
     s3.region = env.AWS_DEFAULT_REGION;

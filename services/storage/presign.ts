@@ -2,7 +2,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { makeS3ClientConfig, type S3StorageOptions } from './s3-storage.js';
 import { InvalidStorageUri } from '../../jobs/ports/errors/invalid-storage-uri.js';
-import { parseUri } from './uri.js';
+import { parseUri } from '../../jobs/ports/storage-uri.js';
 
 /** Hands out time-limited GET URLs for `s3://` objects, so clients download results without credentials. */
 export interface Presigner {

@@ -31,7 +31,7 @@ import type {
   WriteBody,
   WriteOptions,
 } from '../../jobs/ports/storage.js';
-import { formatUri, parseUri } from './uri.js';
+import { formatUri, parseUri } from '../../jobs/ports/storage-uri.js';
 
 const MiB = 1024 * 1024;
 /** S3 refuses multipart parts below 5 MiB (except the last). */

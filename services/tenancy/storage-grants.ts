@@ -1,6 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { parseUri, pathSegmentsProblem } from '../storage/uri.js';
+import { parseUri, pathSegmentsProblem } from '../../jobs/ports/storage-uri.js';
 import type { Storage } from '../../jobs/ports/storage.js';
 import { StorageForbidden } from './errors/storage-forbidden.js';
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { type TenantsFile, tenantsFileSchema } from '../../schemas/tenants-file.js';
-import { InvalidTenancyConfig } from './errors/invalid-tenancy-config.js';
+import { readConfig } from '../../schemas/config.js';
+import { InvalidConfig } from '../../schemas/errors/invalid-config.js';
 import type { Storage } from '../../jobs/ports/storage.js';
 import {
   type GrantChecker,
@@ -29,47 +30,38 @@ export interface Tenancy {
 /**
  * Reads `QUIVER_TENANTS_FILE` (YAML, see `schemas/tenants-file.ts`) and `QUIVER_STORAGE_GRANTS`.
  *
- * @throws InvalidTenancyConfig naming the variable, the tenant and the entry that is unusable.
+ * @throws InvalidConfig naming the variable, the tenant and the entry that is unusable.
  */
 export function loadTenancy(
   env: NodeJS.ProcessEnv,
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): Tenancy {
-  const modeText = env.QUIVER_STORAGE_GRANTS?.trim().toLowerCase() || 'enforce';
-  if (modeText !== 'enforce' && modeText !== 'open')
-    throw new InvalidTenancyConfig(
-      'QUIVER_STORAGE_GRANTS',
-      `expected enforce or open, got ${JSON.stringify(modeText)}`,
-    );
-  const path = env.QUIVER_TENANTS_FILE?.trim();
+  const { QUIVER_STORAGE_GRANTS: mode, QUIVER_TENANTS_FILE: path } = readConfig(env, [
+    'QUIVER_STORAGE_GRANTS',
+    'QUIVER_TENANTS_FILE',
+  ]);
   let file: TenantsFile['tenants'] = {};
-  if (path) {
+  if (path !== undefined) {
     let text: string;
     try {
       text = readFile(path);
     } catch (error) {
-      throw new InvalidTenancyConfig(
-        'QUIVER_TENANTS_FILE',
-        `cannot read ${path}: ${(error as Error).message}`,
-      );
+      throw new InvalidConfig('QUIVER_TENANTS_FILE', `cannot read ${path}: ${(error as Error).message}`);
     }
     let parsed: unknown;
     try {
       parsed = parseYaml(text);
     } catch (error) {
-      throw new InvalidTenancyConfig(
-        'QUIVER_TENANTS_FILE',
-        `${path} is not YAML: ${(error as Error).message}`,
-      );
+      throw new InvalidConfig('QUIVER_TENANTS_FILE', `${path} is not YAML: ${(error as Error).message}`);
     }
     const result = tenantsFileSchema.safeParse(parsed);
     if (!result.success) {
       const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-      throw new InvalidTenancyConfig('QUIVER_TENANTS_FILE', `${path}: ${problems.join('; ')}`);
+      throw new InvalidConfig('QUIVER_TENANTS_FILE', `${path}: ${problems.join('; ')}`);
     }
     file = result.data.tenants;
   }
-  return makeTenancy(file, modeText);
+  return makeTenancy(file, mode);
 }
 
 /** A {@link Tenancy} over parsed tenants; grant URIs are checked here, so a bad one stops the process. */
@@ -79,7 +71,7 @@ export function makeTenancy(file: TenantsFile['tenants'], mode: 'enforce' | 'ope
       // Only the shape is checked here; file:// grants are resolved with realpath when first used.
       const unsafe = /^(s3|file):\/\//i.test(uri) ? uriShapeProblem(uri) : 'grants are s3:// or file:// URIs';
       if (unsafe)
-        throw new InvalidTenancyConfig('QUIVER_TENANTS_FILE', `tenants.${tenant}.storage: ${uri}: ${unsafe}`);
+        throw new InvalidConfig('QUIVER_TENANTS_FILE', `tenants.${tenant}.storage: ${uri}: ${unsafe}`);
     }
   }
   return {
@@ -103,7 +95,7 @@ export function assertGrantsCover(tenancy: Tenancy, tenants: Iterable<string>): 
   if (tenancy.mode === 'open') return;
   const ungranted = [...new Set(tenants)].filter((t) => tenancy.file[t]?.storage === undefined).sort();
   if (ungranted.length >= 2) {
-    throw new InvalidTenancyConfig(
+    throw new InvalidConfig(
       'QUIVER_TENANTS_FILE',
       `tenants ${ungranted.join(', ')} have no storage grants: give each tenant storage.read/storage.write ` +
         'prefixes, or set QUIVER_STORAGE_GRANTS=open if they are one trust domain',

@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { formatDeviceRequest } from '../scoring/devices.js';
-import { type JsonLog, makeJsonLog } from './json-log.js';
+import type { Log } from '../../jobs/ports/log.js';
+import { logOptionsFromEnv, makeLog } from '../process/log.js';
 import type { CompiledWorkerOptions } from './worker-options.js';
 import type { SignalSource } from '../process/drain-on-signals.js';
 
@@ -15,7 +16,8 @@ export interface DeviceSupervisorIo {
   env?: NodeJS.ProcessEnv;
   /** The children's stdout/stderr: this process's (default) or discarded. */
   output?: 'inherit' | 'ignore';
-  log?: JsonLog;
+  /** Default: {@link makeLog} as `QUIVER_LOG_*` ask. */
+  log?: Log;
   /** Called with each child as it starts (tests watch them). */
   onChild?(child: ChildProcess, device: string): void;
 }
@@ -31,14 +33,14 @@ export async function superviseDevices(
   io: DeviceSupervisorIo = {},
 ): Promise<number> {
   const signals = io.signals ?? process;
-  const log = io.log ?? makeJsonLog({ pid: process.pid, role: 'supervisor' });
+  const log = (io.log ?? makeLog(logOptionsFromEnv(process.env))).child({ role: 'supervisor' });
   const children = new Map<ChildProcess, string>();
   let stopping = false;
   let exitCode = 0;
 
   const forward = (signal: NodeJS.Signals): void => {
     stopping = true;
-    log.info('forwarding signal to device workers', { signal, workers: children.size });
+    log.info({ signal, workers: children.size }, 'forwarding signal to device workers');
     for (const child of children.keys()) child.kill(signal);
   };
   const drainSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
@@ -62,13 +64,13 @@ export async function superviseDevices(
       { stdio: ['ignore', io.output ?? 'inherit', io.output ?? 'inherit'], env: io.env ?? process.env },
     );
     children.set(child, label);
-    log.info('device worker started', { device: label, childPid: child.pid });
+    log.info({ device: label, childPid: child.pid }, 'device worker started');
     io.onChild?.(child, label);
     return new Promise<void>((resolve) => {
       const end = (status: number, message: string, context: Record<string, unknown>) => {
         if (!children.delete(child)) return;
         if (status !== 0 && exitCode === 0) exitCode = status;
-        (status === 0 ? log.info : log.error)(message, { device: label, ...context });
+        log[status === 0 ? 'info' : 'error']({ device: label, ...context }, message);
         if (!stopping && children.size > 0) forward('SIGTERM');
         resolve();
       };
@@ -78,7 +80,7 @@ export async function superviseDevices(
           signal,
         }),
       );
-      child.on('error', (error) => end(1, 'device worker could not start', { error: error.message }));
+      child.on('error', (error) => end(1, 'device worker could not start', { err: error }));
     });
   });
   await Promise.all(ended);

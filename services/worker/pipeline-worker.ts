@@ -1,25 +1,22 @@
 import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { processFinalize } from '../../jobs/finalize/process-finalize.js';
-import { isPermanent, jobErrorOf, type PipelineDeps } from '../../jobs/pipeline-deps.js';
+import { jobErrorOf } from '../../jobs/job-error.js';
+import type { PipelineDeps } from '../../jobs/pipeline-deps.js';
+import { isPermanent } from '../../schemas/errors/quiver-error.js';
 import { processPlan } from '../../jobs/plan/process-plan.js';
 import { processScore } from '../../jobs/score/process-score.js';
 import { withTerminalHook } from '../../jobs/terminal-hook.js';
 import { type DeliverWorkerOptions, makeDeliverWorker } from '../delivery/deliver-worker.js';
-import {
-  type FinalizePayload,
-  type PipelineQueues,
-  type PlanPayload,
-  type ScorePayload,
-  chunkJobId,
-  chunkPriority,
-  queueNames,
-} from '../queue/queues.js';
+import type { FinalizePayload, PlanPayload, ScorePayload } from '../../jobs/ports/pipeline-queue.js';
+import { isStalledOut } from '../queue/bullmq-errors.js';
+import { type PipelineQueues, queueNames } from '../queue/queues.js';
+import { ChunkStalled } from './errors/chunk-stalled.js';
 
 export interface PipelineWorkerOptions {
   connection: ConnectionOptions;
   prefix: string;
   queues: PipelineQueues;
-  deps: Omit<PipelineDeps, 'enqueue'>;
+  deps: Omit<PipelineDeps, 'queue'>;
   /**
    * Chunks in progress at once in this process (default 2): while one chunk's rows are on the model, the
    * next one is fetched and decoded, so the accelerator does not wait on I/O (DESIGN invariant 5). Both
@@ -53,22 +50,7 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
   const deps: PipelineDeps = {
     ...options.deps,
     store: onTerminal ? withTerminalHook(options.deps.store, onTerminal) : options.deps.store,
-    enqueue: {
-      async chunks(jobId, chunks, priority) {
-        // addBulk in slices: one MULTI per slice keeps Redis responsive for 100,000-chunk jobs.
-        for (let i = 0; i < chunks.length; i += 1_000) {
-          await queues.score.addBulk(
-            chunks.slice(i, i + 1_000).map((chunk) => ({
-              name: 'score',
-              data: { jobId, chunk },
-              opts: { jobId: chunkJobId(jobId, chunk.index), priority: chunkPriority(priority, chunk.index) },
-            })),
-          );
-        }
-      },
-      finalize: (jobId) => queues.enqueueFinalize(jobId),
-      removeQueuedChunks: (jobId, chunksTotal) => queues.removeQueuedChunks(jobId, chunksTotal),
-    },
+    queue: queues,
   };
 
   const guarded =
@@ -84,7 +66,7 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
         await deps.store
           .transition(job.data.jobId, 'failed', { error: jobErrorOf(error, chunkOf?.(job.data)) })
           .catch((e: unknown) =>
-            deps.log('could not record the failure', { jobId: job.data.jobId, error: String(e) }),
+            deps.log.error({ jobId: job.data.jobId, err: e }, 'could not record the failure'),
           );
         throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
       }
@@ -133,7 +115,7 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
   for (const worker of workers) {
     worker.on('lockRenewalFailed', (jobIds) => {
       for (const id of jobIds) {
-        deps.log('lock lost; attempt aborted', { bullJobId: id, queue: worker.name });
+        deps.log.warn({ bullJobId: id, queue: worker.name }, 'lock lost; attempt aborted');
         worker.cancelJob(id, `LOCK_LOST: the lock of ${id} could not be renewed; the attempt stops`);
       }
     });
@@ -144,16 +126,16 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
       if (!job) return;
       // Our processors record permanent failures themselves before throwing UnrecoverableError; BullMQ's
       // own "stalled more than allowable limit" failure is recorded here, or the job would hang.
-      const stalledOut = /stalled more than/i.test(error.message);
+      const stalledOut = isStalledOut(error);
       if (!stalledOut && (error instanceof UnrecoverableError || job.attemptsMade < (job.opts.attempts ?? 1)))
         return;
       void deps.store
         .transition(job.data.jobId, 'failed', { error: jobErrorOf(error) })
         .catch((e: unknown) =>
-          deps.log('could not record the failure', { jobId: job.data.jobId, error: String(e) }),
+          deps.log.error({ jobId: job.data.jobId, err: e }, 'could not record the failure'),
         );
     });
-    worker.on('error', (error) => deps.log('worker error', { error: String(error) }));
+    worker.on('error', (error) => deps.log.error({ err: error }, 'worker error'));
   }
 
   const deliverWorker =
@@ -190,12 +172,6 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
 }
 
 export type PipelineWorker = ReturnType<typeof makePipelineWorker>;
-
-/** A chunk that stopped moving; transient, so the chunk is retried. */
-export class ChunkStalled extends Error {
-  override readonly name = 'ChunkStalled';
-  readonly code = 'CHUNK_STALLED';
-}
 
 /**
  * Runs `work` with a signal that aborts when `outer` does or when `progress` has not been called for

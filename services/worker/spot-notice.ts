@@ -1,3 +1,5 @@
+import type { Log } from '../../jobs/ports/log.js';
+
 /** A spot interruption notice, e.g. AWS's `{ "action": "terminate", "time": "2026-11-27T08:22:00Z" }`. */
 export interface SpotNotice {
   action?: string;
@@ -44,7 +46,7 @@ export interface SpotNoticeWatcherOptions {
   pollMs: number;
   /** Called once, on the first notice; polling stops then. */
   onNotice(notice: SpotNotice): void;
-  log(message: string, context?: Record<string, unknown>): void;
+  log: Log;
   /** Milliseconds one request may take (default the smaller of `pollMs` and 2 s). */
   requestTimeoutMs?: number;
   fetch?: typeof globalThis.fetch;
@@ -114,14 +116,17 @@ export function watchSpotNotice(options: SpotNoticeWatcherOptions): SpotNoticeWa
     if (stopping.signal.aborted) return;
     if (decision.kind === 'notice') {
       stopping.abort();
-      options.log('spot interruption notice', { url: options.url, ...decision.notice });
+      options.log.info({ url: options.url, ...decision.notice }, 'spot interruption notice');
       options.onNotice(decision.notice);
       return;
     }
     if (decision.kind === 'unexpected' && decision.reason !== lastProblem) {
-      options.log('spot notice poll failed; still polling', { url: options.url, reason: decision.reason });
+      options.log.warn(
+        { url: options.url, reason: decision.reason },
+        'spot notice poll failed; still polling',
+      );
     } else if (decision.kind === 'none' && lastProblem !== undefined) {
-      options.log('spot notice poll answers again', { url: options.url });
+      options.log.info({ url: options.url }, 'spot notice poll answers again');
     }
     lastProblem = decision.kind === 'unexpected' ? decision.reason : undefined;
     timer = setTimeout(() => void loop(), options.pollMs);

@@ -1,15 +1,14 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_CHUNKS_PER_JOB } from '../../jobs/plan/plan-chunks.js';
+import { configTable, readConfig, readConfigEntries } from '../../schemas/config.js';
+import { InvalidConfig } from '../../schemas/errors/invalid-config.js';
 import { type DeliveryConfig, deliveryConfigFromEnv } from '../delivery/delivery-options.js';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
 import { type DeviceRequest, parseDeviceList } from '../scoring/devices.js';
 import { DeviceListError } from '../scoring/errors/device-list-error.js';
-import { DEFAULT_MAX_MODEL_BYTES } from '../scoring/model-store.js';
 import { type StorageConfig, storageConfigFromEnv } from '../storage/make-storage.js';
 import { type Tenancy, loadTenancy } from '../tenancy/tenancy.js';
-import { InvalidWorkerConfig } from './errors/invalid-worker-config.js';
 
 /** AWS's instance-metadata path: 404 until a spot interruption is scheduled, then a JSON notice. */
 export const AWS_SPOT_NOTICE_PATH = '/latest/meta-data/spot/instance-action';
@@ -120,17 +119,18 @@ export interface WorkerConfig {
   tenancy?: Tenancy;
 }
 
+/** The table's defaults, as the fields of {@link WorkerOptions} (the two cache paths are under the temp dir). */
 export const workerDefaults = {
-  devices: 'cpu',
-  shutdownGraceSeconds: 90,
-  spotPollSeconds: 5,
-  lockSeconds: 30,
-  checkpointSeconds: 30,
-  maxOpenModels: 4,
-  maxChunksPerJob: DEFAULT_MAX_CHUNKS_PER_JOB,
-  maxModelBytes: DEFAULT_MAX_MODEL_BYTES,
-  maxRecordBytes: 64 * 1024 * 1024,
-  maxFooterBytes: 64 * 1024 * 1024,
+  devices: configTable.QUIVER_DEVICES.default,
+  shutdownGraceSeconds: configTable.QUIVER_SHUTDOWN_GRACE_SECONDS.defaultByProcess.worker,
+  spotPollSeconds: configTable.QUIVER_SPOT_POLL_SECONDS.default,
+  lockSeconds: configTable.QUIVER_LOCK_SECONDS.default,
+  checkpointSeconds: configTable.QUIVER_CHECKPOINT_SECONDS.default,
+  maxOpenModels: configTable.QUIVER_MAX_OPEN_MODELS.default,
+  maxChunksPerJob: configTable.QUIVER_MAX_CHUNKS_PER_JOB.default,
+  maxModelBytes: configTable.QUIVER_MAX_MODEL_BYTES.default,
+  maxRecordBytes: configTable.QUIVER_MAX_RECORD_BYTES.default,
+  maxFooterBytes: configTable.QUIVER_MAX_PARQUET_FOOTER_BYTES.default,
 } as const;
 
 /** Flags of `quiver worker`; each overrides its environment variable. */
@@ -141,58 +141,28 @@ const flags = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** A value and where it came from, so an error names what the user actually set. */
-interface Given {
-  text: string;
-  source: string;
-}
+/** Each option's variable: what {@link parseWorkerOptions} reads from the table. */
+const variables = {
+  devices: 'QUIVER_DEVICES',
+  shutdownGraceSeconds: 'QUIVER_SHUTDOWN_GRACE_SECONDS',
+  spotNoticeUrl: 'QUIVER_SPOT_NOTICE_URL',
+  spotPollSeconds: 'QUIVER_SPOT_POLL_SECONDS',
+  lockSeconds: 'QUIVER_LOCK_SECONDS',
+  checkpointSeconds: 'QUIVER_CHECKPOINT_SECONDS',
+  modelCacheDir: 'QUIVER_MODEL_CACHE',
+  tuningCachePath: 'QUIVER_TUNING_CACHE',
+  maxOpenModels: 'QUIVER_MAX_OPEN_MODELS',
+  maxChunksPerJob: 'QUIVER_MAX_CHUNKS_PER_JOB',
+  maxModelBytes: 'QUIVER_MAX_MODEL_BYTES',
+  maxRecordBytes: 'QUIVER_MAX_RECORD_BYTES',
+  maxFooterBytes: 'QUIVER_MAX_PARQUET_FOOTER_BYTES',
+} as const satisfies Record<keyof WorkerOptions, string>;
 
-function fromEnv(env: NodeJS.ProcessEnv, name: string): Given | undefined {
-  const text = env[name]?.trim();
-  return text === undefined || text === '' ? undefined : { text, source: name };
-}
-
-function fromFlagOrEnv(
-  flag: string | undefined,
-  flagName: string,
-  env: NodeJS.ProcessEnv,
-  name: string,
-): Given | undefined {
-  return flag === undefined ? fromEnv(env, name) : { text: flag.trim(), source: flagName };
-}
-
-function positiveSeconds(value: Given): number {
-  const seconds = /^\d+(\.\d+)?$/.test(value.text) ? Number(value.text) : NaN;
-  if (!(seconds > 0) || !Number.isFinite(seconds)) {
-    throw new InvalidWorkerConfig(
-      value.source,
-      `expected a positive number of seconds, got ${JSON.stringify(value.text)}`,
-    );
-  }
-  return seconds;
-}
-
-function positiveCount(value: Given): number {
-  const count = /^\d+$/.test(value.text) ? Number(value.text) : NaN;
-  if (!(count >= 1) || !Number.isSafeInteger(count))
-    throw new InvalidWorkerConfig(
-      value.source,
-      `expected a whole number of at least 1, got ${JSON.stringify(value.text)}`,
-    );
-  return count;
-}
-
-function spotNoticeUrl(value: Given): string | undefined {
-  const word = value.text.toLowerCase();
-  if (word === 'off') return undefined;
-  if (word === 'aws') return AWS_SPOT_NOTICE_URL;
-  if (!URL.canParse(value.text) || !/^https?:$/.test(new URL(value.text).protocol)) {
-    throw new InvalidWorkerConfig(
-      value.source,
-      `expected aws, off or an http(s) URL, got ${JSON.stringify(value.text)}`,
-    );
-  }
-  const url = new URL(value.text);
+/** The URL polled for `aws`, `off` or a URL (as the table checked it); a URL without a path gets AWS's. */
+function resolveSpotNoticeUrl(value: string): string | undefined {
+  if (value === 'off') return undefined;
+  if (value === 'aws') return AWS_SPOT_NOTICE_URL;
+  const url = new URL(value);
   if (url.pathname === '/' && url.search === '') url.pathname = AWS_SPOT_NOTICE_PATH;
   return url.href;
 }
@@ -206,7 +176,7 @@ export function wantsWorkerHelp(args: readonly string[]): boolean {
  * Reads `quiver worker` flags and the environment into {@link WorkerOptions}, checking every value.
  * `host.gpuCount` is what `--devices` is checked against.
  *
- * @throws InvalidWorkerConfig naming the variable or flag whose value is unusable; a `TypeError` with
+ * @throws InvalidConfig naming the variable or flag whose value is unusable; a `TypeError` with
  *   code `ERR_PARSE_ARGS_*` for an unknown flag or a missing value (a usage error).
  */
 export function parseWorkerOptions(
@@ -215,47 +185,49 @@ export function parseWorkerOptions(
   host: { gpuCount: number },
 ): WorkerOptions {
   const { values } = parseArgs({ args: [...args], options: flags, allowPositionals: false });
+  const entries = readConfigEntries(env, Object.values(variables), {
+    process: 'worker',
+    flags: {
+      QUIVER_DEVICES: { flag: '--devices', text: values.devices },
+      QUIVER_SHUTDOWN_GRACE_SECONDS: { flag: '--grace-seconds', text: values['grace-seconds'] },
+      QUIVER_SPOT_NOTICE_URL: { flag: '--spot-notice-url', text: values['spot-notice-url'] },
+    },
+  });
+  const given = <N extends keyof typeof entries>(name: N) =>
+    entries[name].source === 'flag' || entries[name].source === 'env' ? entries[name] : undefined;
   const options: WorkerOptions = {};
 
-  const devices = fromFlagOrEnv(values.devices, '--devices', env, 'QUIVER_DEVICES');
+  const devices = given('QUIVER_DEVICES');
   if (devices) {
     try {
-      parseDeviceList(devices.text, host);
+      parseDeviceList(devices.value, host);
     } catch (error) {
-      if (error instanceof DeviceListError) throw new InvalidWorkerConfig(devices.source, error.message);
+      if (error instanceof DeviceListError) throw new InvalidConfig(devices.as, error.message);
       throw error;
     }
-    options.devices = devices.text;
+    options.devices = devices.value;
   }
-  const grace = fromFlagOrEnv(
-    values['grace-seconds'],
-    '--grace-seconds',
-    env,
-    'QUIVER_SHUTDOWN_GRACE_SECONDS',
-  );
-  if (grace) options.shutdownGraceSeconds = positiveSeconds(grace);
-  const spot = fromFlagOrEnv(values['spot-notice-url'], '--spot-notice-url', env, 'QUIVER_SPOT_NOTICE_URL');
-  if (spot) options.spotNoticeUrl = spotNoticeUrl(spot);
-  const poll = fromEnv(env, 'QUIVER_SPOT_POLL_SECONDS');
-  if (poll) options.spotPollSeconds = positiveSeconds(poll);
-  const lock = fromEnv(env, 'QUIVER_LOCK_SECONDS');
-  if (lock) options.lockSeconds = positiveSeconds(lock);
-  const checkpoint = fromEnv(env, 'QUIVER_CHECKPOINT_SECONDS');
-  if (checkpoint) options.checkpointSeconds = positiveSeconds(checkpoint);
-  const models = fromEnv(env, 'QUIVER_MODEL_CACHE');
-  if (models) options.modelCacheDir = models.text;
-  const tuning = fromEnv(env, 'QUIVER_TUNING_CACHE');
-  if (tuning) options.tuningCachePath = tuning.text;
-  const maxOpenModels = fromEnv(env, 'QUIVER_MAX_OPEN_MODELS');
-  if (maxOpenModels) options.maxOpenModels = positiveCount(maxOpenModels);
-  const maxChunks = fromEnv(env, 'QUIVER_MAX_CHUNKS_PER_JOB');
-  if (maxChunks) options.maxChunksPerJob = positiveCount(maxChunks);
-  const maxModelBytes = fromEnv(env, 'QUIVER_MAX_MODEL_BYTES');
-  if (maxModelBytes) options.maxModelBytes = positiveCount(maxModelBytes);
-  const maxRecordBytes = fromEnv(env, 'QUIVER_MAX_RECORD_BYTES');
-  if (maxRecordBytes) options.maxRecordBytes = positiveCount(maxRecordBytes);
-  const maxFooterBytes = fromEnv(env, 'QUIVER_MAX_PARQUET_FOOTER_BYTES');
-  if (maxFooterBytes) options.maxFooterBytes = positiveCount(maxFooterBytes);
+  const spot = given('QUIVER_SPOT_NOTICE_URL');
+  if (spot) options.spotNoticeUrl = resolveSpotNoticeUrl(spot.value);
+  const numbers = [
+    'shutdownGraceSeconds',
+    'spotPollSeconds',
+    'lockSeconds',
+    'checkpointSeconds',
+    'maxOpenModels',
+    'maxChunksPerJob',
+    'maxModelBytes',
+    'maxRecordBytes',
+    'maxFooterBytes',
+  ] as const;
+  for (const option of numbers) {
+    const entry = given(variables[option]);
+    if (entry) options[option] = entry.value;
+  }
+  const models = given('QUIVER_MODEL_CACHE');
+  if (models?.value !== undefined) options.modelCacheDir = models.value;
+  const tuning = given('QUIVER_TUNING_CACHE');
+  if (tuning?.value !== undefined) options.tuningCachePath = tuning.value;
   return options;
 }
 
@@ -301,8 +273,7 @@ export function compileWorkerOptions(
 
 /**
  * The whole configuration of `quiver worker`: its own options, Redis, storage and webhook delivery.
- * Invalid values throw at start, naming the variable (InvalidWorkerConfig, InvalidRedisConfig,
- * InvalidStorageConfig, InvalidDeliveryConfig).
+ * Invalid values throw `InvalidConfig` at start, naming the variable.
  */
 export function loadWorkerConfig(
   args: readonly string[],
@@ -315,6 +286,8 @@ export function loadWorkerConfig(
     redis: redisConfigFromEnv(env),
     storage: storageConfigFromEnv(env),
     delivery: deliveryConfigFromEnv(env),
-    ...(env.QUIVER_TENANTS_FILE?.trim() ? { tenancy: loadTenancy(env) } : {}),
+    ...(readConfig(env, ['QUIVER_TENANTS_FILE']).QUIVER_TENANTS_FILE === undefined
+      ? {}
+      : { tenancy: loadTenancy(env) }),
   };
 }

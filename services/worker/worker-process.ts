@@ -1,6 +1,8 @@
 import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
 import { makeFormatReaders } from '../formats/make-reader.js';
-import { makeRedisJobStore } from '../queue/job-store.js';
+import { outputWriters } from '../formats/writers/make-writer.js';
+import { makeJobWatcher } from '../queue/job-watcher.js';
+import { jobStatusChannel, makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
 import { makeLoggedRedis } from '../queue/redis-connection.js';
 import { fileTuningCache } from '../scoring/auto-batch.js';
@@ -15,7 +17,8 @@ import {
   drainOnSignals,
 } from '../process/drain-on-signals.js';
 import { makeStorage } from '../storage/make-storage.js';
-import { type JsonLog, makeJsonLog } from './json-log.js';
+import type { Log } from '../../jobs/ports/log.js';
+import { logOptionsFromEnv, makeLog } from '../process/log.js';
 import { makePipelineWorker } from './pipeline-worker.js';
 import { type SpotNoticeWatcher, watchSpotNotice } from './spot-notice.js';
 import type { WorkerConfig } from './worker-options.js';
@@ -32,8 +35,8 @@ export const workerExitCodes = drainExitCodes;
 export interface WorkerProcessIo {
   /** Default `process`. Handlers are registered once per source and removed when the process stops. */
   signals?: SignalSource;
-  /** Default: JSON lines on stdout/stderr. */
-  log?: JsonLog;
+  /** Default: {@link makeLog} as `QUIVER_LOG_*` ask (JSON lines on stdout unless on a terminal). */
+  log?: Log;
 }
 
 /** Drains chunks: stops taking them, lets the ones in hand finish within the grace period. */
@@ -54,10 +57,12 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
   }
   const signals = io.signals ?? process;
 
-  const log = (io.log ?? makeJsonLog()).child({ pid: process.pid, device: formatDeviceRequest(device) });
-  if (device.warning !== undefined) log.info(device.warning);
+  const log = (io.log ?? makeLog(logOptionsFromEnv(process.env))).child({
+    device: formatDeviceRequest(device),
+  });
+  if (device.warning !== undefined) log.warn({}, device.warning);
 
-  const redis = makeLoggedRedis(redisConfig.url, log.error);
+  const redis = makeLoggedRedis(redisConfig.url, log);
   const storage = makeStorage(config.storage);
   const readers = makeFormatReaders({
     text: { maxRecordBytes: options.maxRecordBytes },
@@ -68,10 +73,16 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
     cacheDir: options.modelCacheDir,
     maxOpenModels: options.maxOpenModels,
     maxModelBytes: options.maxModelBytes,
+    tuningCache: fileTuningCache(options.tuningCachePath),
     device,
-    log: (message) => log.info(message),
+    log: (message) => log.info({}, message),
   });
   const queues = makeQueues(redis, redisConfig.prefix);
+  // One subscription per process: running chunks hear their job leave `running` at once.
+  const events = makeJobWatcher(redis.duplicate(), jobStatusChannel(redisConfig.prefix), (error) =>
+    log.warn({ err: error }, 'status subscription error'),
+  );
+  void events.start().catch((error: unknown) => log.warn({ err: error }, 'status subscription failed'));
   const deliveries = makeRedisDeliveries({ redis, prefix: redisConfig.prefix, queues });
   const pipeline = makePipelineWorker({
     connection: redis,
@@ -87,11 +98,12 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
       ...(config.tenancy ? { storageFor: tenantStorage(storage, config.tenancy) } : {}),
       readers,
       scorers,
-      tuningCache: fileTuningCache(options.tuningCachePath),
+      writers: outputWriters,
       checkpointMs: options.checkpointMs,
       maxChunksPerJob: options.maxChunksPerJob,
       maxFooterBytes: options.maxFooterBytes,
-      log: log.info,
+      events,
+      log,
     },
   });
 
@@ -106,6 +118,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
     onDrain: () => spot?.stop(),
     closeSteps: () => [
       ['workers', () => pipeline.close()],
+      ['status subscription', () => events.close()],
       ['queues', () => queues.close()],
       ['scorers', () => scorers.close()],
       ['readers', () => readers.close()],
@@ -117,16 +130,19 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
     spot = watchSpotNotice({
       url: options.spotNoticeUrl,
       pollMs: options.spotPollMs,
-      log: log.info,
+      log,
       onNotice: () => void lifecycle.drain('spot interruption notice'),
     });
   }
-  log.info('worker started', {
-    prefix: redisConfig.prefix,
-    lockMs: options.lockDurationMs,
-    graceMs: options.shutdownGraceMs,
-    spotNoticeUrl: options.spotNoticeUrl ?? null,
-  });
+  log.info(
+    {
+      prefix: redisConfig.prefix,
+      lockMs: options.lockDurationMs,
+      graceMs: options.shutdownGraceMs,
+      spotNoticeUrl: options.spotNoticeUrl ?? null,
+    },
+    'worker started',
+  );
 
   return lifecycle;
 }

@@ -11,7 +11,12 @@ import { modelPath } from '../../scripts/lib/models.js';
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { type ApiProcess, startApiProcess } from '../helpers/api-process.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
-import { startS3Server, testS3ProcessEnv, type TestS3Server } from '../helpers/s3-server.js';
+import {
+  startS3Server,
+  testS3Credentials,
+  testS3ProcessEnv,
+  type TestS3Server,
+} from '../helpers/s3-server.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { type WorkerFleet, makeWorkerFleet } from '../helpers/worker-processes.js';
 
@@ -204,5 +209,27 @@ describe('API + worker processes: submit over HTTP, signed webhook, poll, result
     expect(event.data.id).toBe(id);
     expect(event.data.error?.code).toMatch(/^FEATURE_COLUMN_MISSING$/);
     expect(event.data.error?.message).toContain('no_such_column');
+  });
+
+  it('no process wrote a secret: API keys, the webhook secret and the S3 secret key stay out of the logs', async () => {
+    await api.stop();
+    await Promise.all(
+      fleet.all.map(async (w) => {
+        w.child.kill('SIGTERM');
+        await w.exited;
+      }),
+    );
+    const output = [...api.output, ...fleet.all.flatMap((w) => w.output)];
+    // Log lines are JSON; anything else is Node's own (a runtime warning).
+    const lines = output
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg: string; level: string });
+    // The logs are there to be searched: request logs, the worker's chunk and webhook lines.
+    expect(lines.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['api listening', 'request completed', 'chunk committed', 'webhook attempt']),
+    );
+    const everything = output.join('\n');
+    for (const secret of [keys.acme, keys.rival, SECRET, testS3Credentials.secretAccessKey])
+      expect(everything).not.toContain(secret);
   });
 });

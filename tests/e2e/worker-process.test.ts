@@ -10,13 +10,14 @@ import type { JobRecord } from '../../schemas/job-record.js';
 import type { JobSpecInput } from '../../schemas/job-spec.js';
 import { submitJob } from '../../jobs/submit-job.js';
 import { makeFormatReaders } from '../../services/formats/make-reader.js';
-import { type JobStore, makeRedisJobStore } from '../../services/queue/job-store.js';
+import { makeRedisJobStore } from '../../services/queue/job-store.js';
+import type { JobStore } from '../../jobs/ports/job-store.js';
 import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js';
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { superviseDevices } from '../../services/worker/device-supervisor.js';
-import { makeJsonLog } from '../../services/worker/json-log.js';
 import { modelPath } from '../../scripts/lib/models.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
+import { makeRecordingLog } from '../helpers/recording-log.js';
 import { startS3Server, testS3ProcessEnv, type TestS3Server } from '../helpers/s3-server.js';
 import { type WorkerFleet, commitsByChunk, makeWorkerFleet } from '../helpers/worker-processes.js';
 import { type FakeSpotMetadata, startFakeSpotMetadata } from '../helpers/worker-spot-metadata.js';
@@ -295,7 +296,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       maxRecordBytes: 64 * 1024 ** 2,
       maxFooterBytes: 64 * 1024 ** 2,
     };
-    const lines: string[] = [];
+    const log = makeRecordingLog();
     const supervise = () => {
       const signals = new EventEmitter();
       const children: ChildProcess[] = [];
@@ -303,10 +304,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
         signals,
         env: { ...process.env, ...d.env },
         output: 'ignore',
-        log: makeJsonLog(
-          {},
-          { out: { write: (l: string) => lines.push(l) }, err: { write: (l: string) => lines.push(l) } },
-        ),
+        log,
         onChild: (child) => children.push(child),
       });
       return { signals, children, done };
@@ -322,6 +320,10 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
     first.signals.emit('SIGTERM', 'SIGTERM');
     expect(await first.done).toBe(0);
     expect(first.children.map((c) => c.exitCode)).toEqual([0, 0]);
+    expect(log.withMessage('device worker exited')).toEqual([
+      expect.objectContaining({ role: 'supervisor', level: 'info', code: 0 }),
+      expect.objectContaining({ role: 'supervisor', level: 'info', code: 0 }),
+    ]);
 
     const second = supervise();
     await bothListening();

@@ -1,7 +1,7 @@
 import { readAcceptedCommits } from '../../jobs/chunk-commits.js';
 import type { OutputLayout } from '../../jobs/output-layout.js';
 import type { ChunkCommit } from '../../schemas/chunk-commit.js';
-import type { JobStore } from '../../services/queue/job-store.js';
+import type { JobStore } from '../../jobs/ports/job-store.js';
 import type { Storage } from '../../jobs/ports/storage.js';
 
 /** The commit Redis accepted for chunk `index` of a job, read from storage as finalize reads it. */

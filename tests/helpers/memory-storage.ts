@@ -1,3 +1,4 @@
+import { StorageNotFound } from '../../jobs/ports/errors/storage-not-found.js';
 import type {
   ByteRange,
   CallOptions,
@@ -32,7 +33,7 @@ export function makeMemoryStorage(initial: Record<string, Uint8Array | string> =
   let bytes = 0;
   const get = (uri: string): Uint8Array => {
     const body = objects.get(uri);
-    if (body === undefined) throw new Error(`no such object: ${uri}`);
+    if (body === undefined) throw new StorageNotFound(uri, 'key');
     return body;
   };
   const info = (uri: string, body: Uint8Array): ObjectInfo => ({

@@ -8,13 +8,17 @@ import type { JobRecord } from '../../schemas/job-record.js';
 import type { DeliveryConfig } from '../../services/delivery/delivery-options.js';
 import { type RedisDeliveries, makeRedisDeliveries } from '../../services/delivery/redis-deliveries.js';
 import { makeFormatReaders } from '../../services/formats/make-reader.js';
-import { type JobStore, makeRedisJobStore } from '../../services/queue/job-store.js';
+import { outputWriters } from '../../services/formats/writers/make-writer.js';
+import { jobStatusChannel, makeRedisJobStore } from '../../services/queue/job-store.js';
+import { makeJobWatcher } from '../../services/queue/job-watcher.js';
+import type { JobStore } from '../../jobs/ports/job-store.js';
 import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js';
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { fileTuningCache } from '../../services/scoring/auto-batch.js';
 import { makeScorerPool } from '../../services/scoring/scorer-pool.js';
 import type { Storage } from '../../jobs/ports/storage.js';
 import { type PipelineWorker, makePipelineWorker } from '../../services/worker/pipeline-worker.js';
+import { type RecordingLog, lastRecords, makeRecordingLog } from './recording-log.js';
 
 export const FEATURES = 64;
 export const featureColumns = Array.from({ length: FEATURES }, (_, i) => `f${i}`);
@@ -62,7 +66,8 @@ export interface TestPipeline {
   worker: PipelineWorker;
   /** Webhook deliveries, when the pipeline was started with `deliveries`. */
   deliveries?: RedisDeliveries;
-  logs: string[];
+  /** What the pipeline logged, as parsed records. */
+  log: RecordingLog;
   /** Polls until the job is succeeded, failed or cancelled. */
   settle(id: string, timeoutMs?: number): Promise<JobRecord>;
   /** Closes the worker, queues, sessions and connection, and deletes the prefix's keys. Safe twice. */
@@ -84,12 +89,19 @@ export async function startPipeline(options: {
   const dir = await mkdtemp(join(tmpdir(), 'quiver-pipeline-'));
   const redis = makeRedis(options.redisUrl ?? 'redis://127.0.0.1:6379');
   const store = makeRedisJobStore(redis, prefix);
-  const logs: string[] = [];
-  const queues = makeQueues(redis, prefix, (error) => logs.push(`queue error ${error.message}`));
+  const log = makeRecordingLog();
+  const queues = makeQueues(redis, prefix, (error) => log.error({ err: error }, 'queue error'));
   const storage = options.workStorage ?? options.storage;
   const readers = makeFormatReaders();
   const deliveries = options.deliveries && makeRedisDeliveries({ redis, prefix, queues });
-  const scorers = makeScorerPool({ storage, cacheDir: join(dir, 'models'), intraOpThreads: 1 });
+  const scorers = makeScorerPool({
+    storage,
+    cacheDir: join(dir, 'models'),
+    intraOpThreads: 1,
+    tuningCache: fileTuningCache(join(dir, 'tuning.json')),
+  });
+  const events = makeJobWatcher(redis.duplicate(), jobStatusChannel(prefix));
+  await events.start();
   const worker = makePipelineWorker({
     connection: redis,
     prefix,
@@ -105,8 +117,9 @@ export async function startPipeline(options: {
       ...(options.storageFor ? { storageFor: options.storageFor } : {}),
       readers,
       scorers,
-      tuningCache: fileTuningCache(join(dir, 'tuning.json')),
-      log: (m, c) => logs.push(`${m} ${JSON.stringify(c ?? {})}`),
+      writers: outputWriters,
+      events,
+      log,
     },
   });
   let closing: Promise<void> | undefined;
@@ -117,14 +130,13 @@ export async function startPipeline(options: {
     queues,
     worker,
     ...(deliveries ? { deliveries } : {}),
-    logs,
+    log,
     async settle(id, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const record = await store.get(id);
         if (record && ['succeeded', 'failed', 'cancelled'].includes(record.status)) return record;
-        if (Date.now() > deadline)
-          throw new Error(`job ${id} still ${record?.status}: ${logs.slice(-5).join(' | ')}`);
+        if (Date.now() > deadline) throw new Error(`job ${id} still ${record?.status}: ${lastRecords(log)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
@@ -134,6 +146,7 @@ export async function startPipeline(options: {
         const bounded = (p: Promise<unknown>) =>
           Promise.race([p, new Promise((r) => setTimeout(r, 10_000).unref())]);
         await bounded(worker.close());
+        await bounded(events.close());
         await bounded(queues.close());
         await scorers.close();
         await readers.close();

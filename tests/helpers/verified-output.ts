@@ -4,7 +4,7 @@ import { outputLayout } from '../../jobs/output-layout.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import { type Manifest, manifestSchema } from '../../schemas/manifest.js';
 import type { FormatReaders } from '../../services/formats/make-reader.js';
-import type { JobStore } from '../../services/queue/job-store.js';
+import type { JobStore } from '../../jobs/ports/job-store.js';
 import type { Storage } from '../../jobs/ports/storage.js';
 import { makeMemoryStorage } from './memory-storage.js';
 

@@ -28,6 +28,8 @@ export interface WorkerHandle {
   events: WorkerEvent[];
   /** Lines that were not JSON (runtime warnings, crashes). */
   text: string[];
+  /** Every line it wrote on stdout or stderr, as written. */
+  output: string[];
   exited: Promise<WorkerExit>;
   /** Resolves with the first event (already seen or to come) that matches, or rejects after `timeoutMs`. */
   waitFor(match: (event: WorkerEvent) => boolean, timeoutMs?: number): Promise<WorkerEvent>;
@@ -47,9 +49,11 @@ export function makeWorkerFleet(env: Record<string, string>) {
     });
     const events: WorkerEvent[] = [];
     const text: string[] = [];
+    const output: string[] = [];
     const waiters = new Set<() => void>();
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => {
+        output.push(line);
         try {
           events.push(JSON.parse(line) as WorkerEvent);
         } catch {
@@ -69,6 +73,7 @@ export function makeWorkerFleet(env: Record<string, string>) {
       child,
       events,
       text,
+      output,
       exited,
       waitFor(match, timeoutMs = 30_000) {
         return new Promise((resolve, reject) => {

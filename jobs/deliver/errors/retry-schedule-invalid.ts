@@ -1,13 +1,16 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /** A webhook retry schedule that does not parse: its entries must be durations like `5s`, `30m`, `2h`. */
-export class RetryScheduleInvalid extends Error {
+export class RetryScheduleInvalid extends QuiverError {
   static readonly code = 'WEBHOOK_RETRY_SCHEDULE_INVALID';
-  override readonly name = 'RetryScheduleInvalid';
-  readonly code = RetryScheduleInvalid.code;
 
   constructor(
     readonly schedule: string,
     reason: string,
   ) {
-    super(`${reason} in ${JSON.stringify(schedule)} (expected durations such as 5s,5m,30m,2h)`);
+    super(
+      RetryScheduleInvalid.code,
+      `${reason} in ${JSON.stringify(schedule)} (expected durations such as 5s,5m,30m,2h)`,
+    );
   }
 }

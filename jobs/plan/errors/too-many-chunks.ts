@@ -1,3 +1,5 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /**
  * The input would make more chunks than one job may have (`QUIVER_MAX_CHUNKS_PER_JOB`, default 100,000).
  * Every chunk costs a queue entry, a commit marker and a manifest line, so a job of millions of them (a
@@ -5,17 +7,17 @@
  * gain. Permanent: the same spec plans the same chunks; a larger `batch.chunkRows`, or the input split into
  * several jobs, makes fewer.
  */
-export class TooManyChunks extends Error {
+export class TooManyChunks extends QuiverError {
   static readonly code = 'TOO_MANY_CHUNKS';
-  override readonly name = 'TooManyChunks';
-  readonly code = TooManyChunks.code;
 
   constructor(
     readonly maxChunks: number,
     readonly chunkRows: number,
   ) {
     super(
+      TooManyChunks.code,
       `${TooManyChunks.code}: the input plans more than ${maxChunks} chunks at batch.chunkRows ${chunkRows} (QUIVER_MAX_CHUNKS_PER_JOB); raise batch.chunkRows or split the input into several jobs`,
+      { permanent: true },
     );
   }
 }

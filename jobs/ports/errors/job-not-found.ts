@@ -1,10 +1,10 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /** No job record under this id (never created, deleted by retention, or another tenant's). */
-export class JobNotFound extends Error {
+export class JobNotFound extends QuiverError {
   static readonly code = 'JOB_NOT_FOUND';
-  override readonly name = 'JobNotFound';
-  readonly code = JobNotFound.code;
 
   constructor(readonly jobId: string) {
-    super(`${JobNotFound.code}: no job ${jobId}`);
+    super(JobNotFound.code, `${JobNotFound.code}: no job ${jobId}`);
   }
 }

@@ -3,6 +3,7 @@ import { StorageError } from './storage-error.js';
 /**
  * An object is no longer the version a job planned on (its etag or size+mtime moved, or it is gone). A job
  * reads each input object at one version (DESIGN invariant 8): it fails with this error, never mixing two.
+ * Permanent: a retry finds the same new version.
  */
 export class ObjectChanged extends StorageError {
   static readonly code = 'INPUT_CHANGED';
@@ -18,7 +19,7 @@ export class ObjectChanged extends StorageError {
       ObjectChanged.code,
       uri,
       `INPUT_CHANGED: ${uri} changed after planning (planned etag ${planned}, found ${found ?? 'no object'}); resubmit the job to score the new version`,
-      options,
+      { ...options, permanent: true },
     );
   }
 }

@@ -13,12 +13,16 @@ const describe: Record<MissingPart, string> = {
   file: 'no such file or directory',
 };
 
+/** The object (or its bucket) does not exist. Permanent: a retry finds it missing too. */
 export class StorageNotFound extends StorageError {
   static readonly code = 'STORAGE_NOT_FOUND';
   readonly missing: MissingPart;
 
   constructor(uri: string, missing: MissingPart, options?: { cause?: unknown }) {
-    super(StorageNotFound.code, uri, `Not found: ${uri} (${describe[missing]})`, options);
+    super(StorageNotFound.code, uri, `Not found: ${uri} (${describe[missing]})`, {
+      ...options,
+      permanent: true,
+    });
     this.missing = missing;
   }
 }

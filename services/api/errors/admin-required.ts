@@ -1,10 +1,10 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /** The call is for operators: it needs a key with the admin scope (403). */
-export class AdminRequired extends Error {
+export class AdminRequired extends QuiverError {
   static readonly code = 'ADMIN_REQUIRED';
-  override readonly name = 'AdminRequired';
-  readonly code = AdminRequired.code;
 
   constructor(what: string) {
-    super(`${what} needs an API key with the admin scope (tenant:key:admin)`);
+    super(AdminRequired.code, `${what} needs an API key with the admin scope (tenant:key:admin)`);
   }
 }

@@ -1,15 +1,14 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
 import type { JobStatus } from '../../../schemas/job-record.js';
 
 /** Results were asked for a job that has not succeeded (yet, or ever): there is no manifest to trust. */
-export class JobNotSucceeded extends Error {
+export class JobNotSucceeded extends QuiverError {
   static readonly code = 'JOB_NOT_SUCCEEDED';
-  override readonly name = 'JobNotSucceeded';
-  readonly code = JobNotSucceeded.code;
 
   constructor(
     readonly jobId: string,
     readonly status: JobStatus,
   ) {
-    super(`job ${jobId} is ${status}; results exist only once it has succeeded`);
+    super(JobNotSucceeded.code, `job ${jobId} is ${status}; results exist only once it has succeeded`);
   }
 }

@@ -1,3 +1,5 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /** One problem with a request: the field path (`webhook.url`, `query.limit`, `(root)`) and what is wrong. */
 export interface RequestProblem {
   path: string;
@@ -5,13 +7,12 @@ export interface RequestProblem {
 }
 
 /** The request's body, query, path parameters or headers failed validation; every problem has its path. */
-export class RequestInvalid extends Error {
+export class RequestInvalid extends QuiverError {
   static readonly code = 'REQUEST_INVALID';
-  override readonly name = 'RequestInvalid';
-  readonly code = RequestInvalid.code;
 
   constructor(readonly problems: readonly RequestProblem[]) {
     super(
+      RequestInvalid.code,
       `${problems.length} problem${problems.length === 1 ? '' : 's'} in the request: ` +
         problems
           .slice(0, 5)

@@ -1,13 +1,13 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /** No route answers this method and path. */
-export class RouteNotFound extends Error {
+export class RouteNotFound extends QuiverError {
   static readonly code = 'ROUTE_NOT_FOUND';
-  override readonly name = 'RouteNotFound';
-  readonly code = RouteNotFound.code;
 
   constructor(
     readonly method: string,
     readonly path: string,
   ) {
-    super(`no route ${method} ${path.slice(0, 200)}`);
+    super(RouteNotFound.code, `no route ${method} ${path.slice(0, 200)}`);
   }
 }

@@ -1,13 +1,13 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /**
  * A key without the admin scope asked for another tenant's listing. Only listings name a tenant, so this
  * reveals nothing about any job; a single job of another tenant is always plain 404.
  */
-export class TenantForbidden extends Error {
+export class TenantForbidden extends QuiverError {
   static readonly code = 'FORBIDDEN';
-  override readonly name = 'TenantForbidden';
-  readonly code = TenantForbidden.code;
 
   constructor(readonly tenant: string) {
-    super(`listing the jobs of tenant ${tenant.slice(0, 100)} needs an admin key`);
+    super(TenantForbidden.code, `listing the jobs of tenant ${tenant.slice(0, 100)} needs an admin key`);
   }
 }

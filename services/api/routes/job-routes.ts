@@ -17,13 +17,13 @@ import { jobViewSchema, toJobView } from '../../../schemas/job-record.js';
 import { jobSpecSchema } from '../../../schemas/job-spec.js';
 import { manifestSchema } from '../../../schemas/manifest.js';
 import { JobNotFound } from '../../../jobs/ports/errors/job-not-found.js';
-import { parseUri } from '../../storage/uri.js';
+import { parseUri } from '../../../jobs/ports/storage-uri.js';
 import { type ApiContext, type ZodFastify, principalOf, visibleJob } from '../api-context.js';
 import { JobNotSucceeded } from '../errors/job-not-succeeded.js';
 import { checkManifestUnderRoot } from '../manifest-under-root.js';
 import { literalWebhookRefusal } from '../webhook-refusal.js';
 import { TenantForbidden } from '../errors/tenant-forbidden.js';
-import { waitForStatusChange } from '../job-watcher.js';
+import { waitForStatusChange } from '../../queue/job-watcher.js';
 import { emptyBody, errorResponses, jobParams, v1Errors } from './route-schemas.js';
 
 const submitHeaders = z.looseObject({

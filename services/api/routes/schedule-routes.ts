@@ -1,10 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { renderScheduledSpec } from '../../../jobs/schedule/parse-schedule.js';
 import { runSchedule } from '../../../jobs/schedule/run-schedule.js';
 import { jobViewSchema, toJobView } from '../../../schemas/job-record.js';
 import type { JobSpec } from '../../../schemas/job-spec.js';
 import {
-  renderScheduledSpec,
   scheduleInputSchema,
   scheduleListSchema,
   scheduleParams,

@@ -1,3 +1,4 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
 import type { ApiError } from '../../../schemas/api.js';
 
 /** One problem the API found in a request body: where (field path) and what. */
@@ -8,16 +9,15 @@ export type ApiProblem = NonNullable<ApiError['error']['problems']>[number];
  * `JOB_SPEC_INVALID`, `UNAUTHORIZED`, …), or `HTTP_<status>` when the body was not an API error; `status` is
  * the HTTP status; `problems` carries every field path of a validation error.
  */
-export class ApiRequestError extends Error {
-  override readonly name = 'ApiRequestError';
-
+export class ApiRequestError extends QuiverError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
     readonly problems: readonly ApiProblem[] = [],
   ) {
     super(
+      code,
       `${code}: ${message}` +
         problems.map((p) => `\n  ${p.path}: ${p.message}`).join('') +
         (status === 401 ? '\n  (set QUIVER_API_KEY or pass --api-key with a key the API accepts)' : ''),

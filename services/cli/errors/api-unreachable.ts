@@ -1,11 +1,11 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /**
  * No answer from the API: the connection was refused or reset, the host did not resolve, or it did not
  * answer within the timeout. Nothing is known about whether a request that was sent took effect.
  */
-export class ApiUnreachable extends Error {
+export class ApiUnreachable extends QuiverError {
   static readonly code = 'API_UNREACHABLE';
-  override readonly name = 'ApiUnreachable';
-  readonly code = ApiUnreachable.code;
 
   constructor(
     readonly baseUrl: string,
@@ -13,6 +13,7 @@ export class ApiUnreachable extends Error {
     options?: ErrorOptions,
   ) {
     super(
+      ApiUnreachable.code,
       `${ApiUnreachable.code}: cannot reach the Quiver API at ${baseUrl} (is \`quiver api\` running? set QUIVER_API_URL or --api-url): ${reason}`,
       options,
     );

@@ -1,8 +1,8 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /** A downloaded part's size differs from the bytes its manifest records: the copy is incomplete or stale. */
-export class DownloadSizeMismatch extends Error {
+export class DownloadSizeMismatch extends QuiverError {
   static readonly code = 'DOWNLOAD_SIZE_MISMATCH';
-  override readonly name = 'DownloadSizeMismatch';
-  readonly code = DownloadSizeMismatch.code;
 
   constructor(
     readonly uri: string,
@@ -10,7 +10,9 @@ export class DownloadSizeMismatch extends Error {
     readonly actualBytes: number,
   ) {
     super(
+      DownloadSizeMismatch.code,
       `${DownloadSizeMismatch.code}: ${uri}: got ${actualBytes} bytes, the manifest records ${expectedBytes}`,
+      { location: { uri } },
     );
   }
 }

@@ -1,10 +1,10 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /** The command line is wrong: an unknown flag, a missing argument, a value that does not parse. Exit 2. */
-export class UsageError extends Error {
+export class UsageError extends QuiverError {
   static readonly code = 'USAGE';
-  override readonly name = 'UsageError';
-  readonly code = UsageError.code;
 
   constructor(message: string) {
-    super(message);
+    super(UsageError.code, message);
   }
 }

@@ -1,12 +1,12 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /**
  * A webhook URL the SSRF guard will not reach: not http(s), or its host is (or resolves to) an address
  * outside the public internet — loopback, private, link-local (cloud metadata), and the like. Nothing was
  * sent. The message says which address and why, and how an operator lets it through.
  */
-export class WebhookUrlRefused extends Error {
+export class WebhookUrlRefused extends QuiverError {
   static readonly code = 'WEBHOOK_URL_REFUSED';
-  override readonly name = 'WebhookUrlRefused';
-  readonly code = WebhookUrlRefused.code;
 
   constructor(
     readonly url: string,
@@ -16,6 +16,7 @@ export class WebhookUrlRefused extends Error {
     readonly address?: string,
   ) {
     super(
+      WebhookUrlRefused.code,
       `${WebhookUrlRefused.code}: refused to deliver to ${url}: ${reason}` +
         (address === undefined
           ? ''

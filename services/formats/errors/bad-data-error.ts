@@ -1,3 +1,5 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /** Stable codes for data that cannot be read; the job fails (or rejects rows) with one of these. */
 export type BadDataCode =
   | 'PARQUET_INVALID'
@@ -18,13 +20,13 @@ export interface BadDataLocation {
 }
 
 /**
- * Input data that cannot be decoded. It is permanent: retrying reads the same bytes. The message names
- * the object and, where known, the row, byte offset and column.
+ * Input data that cannot be decoded. It is permanent, whatever its code: retrying reads the same bytes. The
+ * message names the object and, where known, the row, byte offset and column; `location` holds them.
  */
-export class BadDataError extends Error {
-  override readonly name = 'BadDataError';
-  readonly code: BadDataCode;
-  readonly location: BadDataLocation;
+export class BadDataError extends QuiverError {
+  declare readonly code: BadDataCode;
+  /** Always names the object: bad data is found reading one. */
+  declare location: BadDataLocation;
 
   constructor(code: BadDataCode, detail: string, location: BadDataLocation, options?: ErrorOptions) {
     const where = [
@@ -35,8 +37,6 @@ export class BadDataError extends Error {
     ]
       .filter((s): s is string => s !== undefined)
       .join(', ');
-    super(`${code}: ${detail} (${where})`, options);
-    this.code = code;
-    this.location = location;
+    super(code, `${code}: ${detail} (${where})`, { ...options, permanent: true, location });
   }
 }

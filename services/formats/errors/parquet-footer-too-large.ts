@@ -1,13 +1,13 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /**
  * A Parquet file declares a footer (its FileMetaData) larger than a reader accepts (default 64 MiB, the
  * `maxFooterBytes` option of `readParquetFooter`). Footers are a few KiB, or a few MiB for very wide files;
  * a larger one is a corrupt length or a file no planner should hold in memory. Refused from the declared
  * length, before the footer is fetched. Permanent: retrying reads the same bytes.
  */
-export class ParquetFooterTooLarge extends Error {
+export class ParquetFooterTooLarge extends QuiverError {
   static readonly code = 'PARQUET_FOOTER_TOO_LARGE';
-  override readonly name = 'ParquetFooterTooLarge';
-  readonly code = ParquetFooterTooLarge.code;
 
   constructor(
     readonly uri: string,
@@ -15,7 +15,9 @@ export class ParquetFooterTooLarge extends Error {
     readonly maxFooterBytes: number,
   ) {
     super(
+      ParquetFooterTooLarge.code,
       `${ParquetFooterTooLarge.code}: ${uri} declares a ${footerBytes}-byte footer, over the ${maxFooterBytes}-byte limit`,
+      { permanent: true, location: { uri } },
     );
   }
 }

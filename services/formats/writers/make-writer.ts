@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Table, util, type RecordBatch, type Schema } from 'apache-arrow';
 import type { OutputFormat } from '../../../schemas/chunk-descriptor.js';
-import type { CallOptions, Storage } from '../../../jobs/ports/storage.js';
+import type {
+  BatchWriter as PortBatchWriter,
+  OutputWriters,
+  WriteBatchesOptions,
+  WrittenPart,
+} from '../../../jobs/ports/output-writers.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
 import { encodeArrow } from './arrow-writer.js';
 import { encodeCsv } from './csv-writer.js';
 import { encodeJsonl } from './jsonl-writer.js';
@@ -15,17 +21,6 @@ export interface EncodeOptions {
   schema?: Schema;
 }
 
-export interface WriteBatchesOptions extends EncodeOptions, CallOptions {}
-
-/** What one written part holds; the chunk commit and the manifest record it. */
-export interface WrittenPart {
-  uri: string;
-  rows: number;
-  bytes: number;
-  /** SHA-256 of the bytes written (lowercase hex): the manifest lists it so readers can verify parts. */
-  sha256: string;
-}
-
 /**
  * Writes one chunk's output rows as one object in one format.
  *
@@ -33,19 +28,15 @@ export interface WrittenPart {
  * design: a writer only ever gets one chunk's output (key columns + scores of at most a few hundred thousand
  * rows, tens of MB), never a dataset, and one buffer keeps the write atomic and retryable as a single PUT.
  */
-export interface BatchWriter {
-  readonly format: OutputFormat;
-  /** Object name suffix for parts in this format, with the dot (`.parquet`). */
-  readonly extension: string;
-  readonly contentType: string;
+export interface BatchWriter extends PortBatchWriter {
   /** Encodes batches that share one schema. */
   encode(batches: readonly RecordBatch[], options?: EncodeOptions): Promise<Uint8Array>;
-  /** Encodes the batches and writes them to `uri` (overwriting: a rerun of a chunk writes the same rows). */
+  /** Writes record batches, or tables of them (the scoring engine's output), as one part. */
   write(
     storage: Storage,
     uri: string,
-    batches: readonly RecordBatch[],
-    options?: WriteBatchesOptions,
+    batches: readonly (RecordBatch | Table)[],
+    options?: WriteBatchesOptions & EncodeOptions,
   ): Promise<WrittenPart>;
 }
 
@@ -83,7 +74,8 @@ export function makeWriter(format: OutputFormat): BatchWriter {
     extension: encoding.extension,
     contentType: encoding.contentType,
     encode,
-    async write(storage, uri, batches, options = {}) {
+    async write(storage, uri, tablesOrBatches, options = {}) {
+      const batches = tablesOrBatches.flatMap((b) => (b instanceof Table ? b.batches : [b]));
       const bytes = await encode(batches, options);
       options.signal?.throwIfAborted();
       await storage.write(uri, bytes, { contentType: encoding.contentType, signal: options.signal });
@@ -96,6 +88,17 @@ export function makeWriter(format: OutputFormat): BatchWriter {
     },
   };
 }
+
+const writers = new Map<OutputFormat, BatchWriter>();
+
+/** The writers of every output format (the pipeline's `OutputWriters` port). */
+export const outputWriters: OutputWriters = {
+  writerFor(format) {
+    let writer = writers.get(format);
+    if (!writer) writers.set(format, (writer = makeWriter(format)));
+    return writer;
+  },
+};
 
 /** Encodes batches in `format` into one buffer; see `BatchWriter`. */
 export async function encodeBatches(

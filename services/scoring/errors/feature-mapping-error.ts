@@ -1,3 +1,5 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 export type FeatureMappingCode =
   | 'FEATURE_COLUMN_MISSING'
   | 'FEATURE_WIDTH_MISMATCH'
@@ -9,17 +11,22 @@ export type FeatureMappingCode =
 
 /**
  * The data's columns cannot be mapped onto the model's inputs (or its outputs onto columns). Permanent for
- * the job: the message names the model input or output and the column, and `row` the row when one is at
- * fault (0-based within the batch handed to the mapper; callers add the chunk's offset).
+ * the job, whatever its code: the same data meets the same model on a retry. The message names the model
+ * input or output and the column, and `row` the row when one is at fault (0-based within the batch handed
+ * to the mapper). `location` starts with that column and batch row; the chunk's scorer, which knows where
+ * the batch came from, replaces it with the object and its row.
  */
-export class FeatureMappingError extends Error {
-  override readonly name = 'FeatureMappingError';
+export class FeatureMappingError extends QuiverError {
+  declare readonly code: FeatureMappingCode;
 
   constructor(
-    readonly code: FeatureMappingCode,
+    code: FeatureMappingCode,
     message: string,
     readonly where: { input?: string; output?: string; column?: string; row?: number } = {},
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`, {
+      permanent: true,
+      location: { column: where.column, row: where.row },
+    });
   }
 }

@@ -1,3 +1,5 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /**
  * - `INPUT_MISSING` / `INPUT_UNKNOWN`: a model input has no feed, or a feed names no model input.
  * - `INPUT_TYPE_MISMATCH` / `INPUT_SHAPE_MISMATCH`: a feed's element type, rank, fixed dimension or
@@ -13,15 +15,19 @@ export type InferenceCode =
   | 'OUTPUT_UNSUPPORTED'
   | 'INFERENCE_FAILED';
 
-/** One run of the model failed. `input`/`output` name the value at fault where it is known. */
-export class InferenceError extends Error {
-  override readonly name = 'InferenceError';
+/**
+ * One run of the model failed. `input`/`output` name the value at fault where it is known. Permanent
+ * except `INFERENCE_FAILED`: feeds that disagree with the model disagree again on a retry, while a failed
+ * run (out of device memory, a provider hiccup) may succeed on another attempt.
+ */
+export class InferenceError extends QuiverError {
+  declare readonly code: InferenceCode;
 
   constructor(
-    readonly code: InferenceCode,
+    code: InferenceCode,
     readonly detail: string,
     readonly where: { input?: string; output?: string } = {},
   ) {
-    super(`${code}: ${detail}`);
+    super(code, `${code}: ${detail}`, { permanent: code !== 'INFERENCE_FAILED' });
   }
 }

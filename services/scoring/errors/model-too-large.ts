@@ -1,12 +1,12 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /**
  * The model object is larger than a worker may fetch (`QUIVER_MAX_MODEL_BYTES`, default 2 GiB): it would be
  * read whole into memory and then into a session. Refused from its size alone, before any byte is read.
  * Permanent for the job: retrying finds the same object.
  */
-export class ModelTooLarge extends Error {
+export class ModelTooLarge extends QuiverError {
   static readonly code = 'MODEL_TOO_LARGE';
-  override readonly name = 'ModelTooLarge';
-  readonly code = ModelTooLarge.code;
 
   constructor(
     readonly uri: string,
@@ -14,7 +14,9 @@ export class ModelTooLarge extends Error {
     readonly maxModelBytes: number,
   ) {
     super(
+      ModelTooLarge.code,
       `${ModelTooLarge.code}: ${uri} is ${bytes} bytes, over the ${maxModelBytes}-byte limit (QUIVER_MAX_MODEL_BYTES)`,
+      { permanent: true, location: { uri } },
     );
   }
 }

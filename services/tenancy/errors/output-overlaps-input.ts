@@ -1,11 +1,11 @@
+import { QuiverError } from '../../../schemas/errors/quiver-error.js';
+
 /**
  * A job's output prefix lies inside its input prefix, or the reverse: its parts would be read back as input
  * by this or a later run. Refused at submission.
  */
-export class OutputOverlapsInput extends Error {
+export class OutputOverlapsInput extends QuiverError {
   static readonly code = 'OUTPUT_OVERLAPS_INPUT';
-  override readonly name = 'OutputOverlapsInput';
-  readonly code = OutputOverlapsInput.code;
   constructor(
     readonly output: string,
     readonly input: string,
@@ -13,7 +13,9 @@ export class OutputOverlapsInput extends Error {
     readonly path = 'output.uri',
   ) {
     super(
+      OutputOverlapsInput.code,
       `${OutputOverlapsInput.code}: ${path} ${output} overlaps the input ${input}; write outside the input`,
+      { location: { uri: output, field: path } },
     );
   }
 }

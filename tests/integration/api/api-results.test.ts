@@ -9,7 +9,7 @@ import type { Manifest } from '../../../schemas/manifest.js';
 import { makeStorage } from '../../../services/storage/make-storage.js';
 import { makeS3Presigner, type Presigner } from '../../../services/storage/presign.js';
 import type { Storage } from '../../../jobs/ports/storage.js';
-import { fileUri } from '../../../services/storage/uri.js';
+import { fileUri } from '../../../jobs/ports/storage-uri.js';
 import { startS3Server, testS3Options, type TestS3Server } from '../../helpers/s3-server.js';
 import { auth, type ApiHarness, specInput, startApi } from './api-harness.js';
 

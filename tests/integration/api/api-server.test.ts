@@ -5,7 +5,7 @@ import type { JobView } from '../../../schemas/job-record.js';
 import { loadApiConfig } from '../../../services/api/api-options.js';
 import { runApiServer, startApiServer } from '../../../services/api/main.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
-import { makeJsonLog } from '../../../services/worker/json-log.js';
+import { makeLog } from '../../../services/process/log.js';
 import { keys, keysOf, specInput } from './api-harness.js';
 
 const prefix = `{test-${randomBytes(6).toString('hex')}}`;
@@ -18,10 +18,25 @@ const env = {
 };
 const authorization = `Bearer ${keys.acme}`;
 
+interface LogEvent {
+  msg: string;
+  level: string;
+  time: string;
+  reqId?: string;
+  [key: string]: unknown;
+}
+
+/** The process's logger, its lines kept as written and parsed. */
 function capturedLog() {
   const lines: string[] = [];
-  const sink = { write: (line: string) => lines.push(line) };
-  return { lines, log: makeJsonLog({ service: 'api' }, { out: sink, err: sink }) };
+  const events: LogEvent[] = [];
+  const destination = {
+    write: (line: string) => {
+      lines.push(line);
+      events.push(JSON.parse(line) as LogEvent);
+    },
+  };
+  return { lines, events, log: makeLog({ level: 'info', format: 'json', destination }) };
 }
 
 afterEach(async () => {
@@ -33,7 +48,7 @@ afterEach(async () => {
 
 describe('the API process', () => {
   it('listens on a real port, serves jobs over HTTP, and stops cleanly', async () => {
-    const { log } = capturedLog();
+    const { lines, events, log } = capturedLog();
     const server = await startApiServer(loadApiConfig([], env), log);
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'ready' });
@@ -46,6 +61,11 @@ describe('the API process', () => {
     const job = (await created.json()) as JobView;
     const read = await fetch(`${server.url}/v1/jobs/${job.id}`, { headers: { authorization } });
     expect(((await read.json()) as JobView).status).toBe('queued');
+    // Fastify's request logs go through the process's logger, at info, without the API key.
+    expect(events.filter((e) => e.msg === 'request completed')).toContainEqual(
+      expect.objectContaining({ level: 'info', res: { statusCode: 201 } }),
+    );
+    expect(lines.join('')).not.toContain(keys.acme);
 
     expect(await server.stop()).toBe(0);
     expect(server.state).toBe('stopped');
@@ -54,7 +74,7 @@ describe('the API process', () => {
   });
 
   it('stops on the first SIGTERM, answering a held long-poll at once; a second signal forces', async () => {
-    const { lines, log } = capturedLog();
+    const { events, log } = capturedLog();
     const signals = new EventEmitter();
     const exits: number[] = [];
     const running = runApiServer(loadApiConfig([], env), {
@@ -62,8 +82,8 @@ describe('the API process', () => {
       signals,
       exit: (code) => void exits.push(code),
     });
-    await expect.poll(() => lines.some((l) => l.includes('api listening'))).toBe(true);
-    const url = (JSON.parse(lines.find((l) => l.includes('api listening')) ?? '{}') as { url: string }).url;
+    await expect.poll(() => events.some((e) => e.msg === 'api listening')).toBe(true);
+    const url = events.find((e) => e.msg === 'api listening')?.url as string;
     const created = await fetch(`${url}/v1/jobs`, {
       method: 'POST',
       headers: { authorization, 'content-type': 'application/json' },
@@ -81,14 +101,16 @@ describe('the API process', () => {
     expect(await running).toBe(0);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(signals.listenerCount('SIGTERM')).toBe(0);
-    const events = lines.map((l) => JSON.parse(l) as { msg: string; level: string; time: string });
-    expect(events.map((e) => e.msg)).toEqual([
+    // The process's own lines; Fastify's request lines carry a `reqId`.
+    const own = events.filter((e) => e.reqId === undefined);
+    expect(own.map((e) => e.msg)).toEqual([
+      `Server listening at ${url}`,
       'api listening',
       'stopping',
       'second signal: exiting now',
       'stopped',
     ]);
-    expect(events.every((e) => !Number.isNaN(Date.parse(e.time)))).toBe(true);
+    expect(own.every((e) => e.service === 'api' && !Number.isNaN(Date.parse(e.time)))).toBe(true);
   });
 
   it('fails to start with a clear error when the port is taken, leaving nothing open', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPermanent } from '../../../jobs/pipeline-deps.js';
+import { isPermanent } from '../../../schemas/errors/quiver-error.js';
 import { apiErrorSchema, jobListSchema } from '../../../schemas/api.js';
 import { jobViewSchema } from '../../../schemas/job-record.js';
 import { freePort, waitForRedis } from '../../../scripts/lib/demo-redis.js';

@@ -6,7 +6,7 @@ import { modelPath } from '../../../scripts/lib/models.js';
 import { parseJobSpec } from '../../../schemas/job-spec.js';
 import { type JobView, jobViewSchema } from '../../../schemas/job-record.js';
 import { makeApi } from '../../../services/api/make-api.js';
-import { type CountingStorage, countingStorage } from '../../../services/storage/counting-storage.js';
+import { type CountingStorage, countingStorage } from '../../helpers/counting-storage.js';
 import { makeTenancy, tenantStorage } from '../../../services/tenancy/tenancy.js';
 import { featureColumns, startPipeline, writeDataset, type TestPipeline } from '../../helpers/pipeline.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';

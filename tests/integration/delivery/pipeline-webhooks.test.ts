@@ -11,6 +11,7 @@ import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { featureColumns, startPipeline, type TestPipeline } from '../../helpers/pipeline.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
+import { lastRecords } from '../../helpers/recording-log.js';
 
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 
@@ -78,8 +79,7 @@ describe('webhooks of jobs run by the pipeline (real Redis, files, ONNX Runtime,
   async function eventFor(jobId: string): Promise<WebhookEvent> {
     const deadline = Date.now() + 20_000;
     while (eventsOf(jobId).length === 0) {
-      if (Date.now() > deadline)
-        throw new Error(`no webhook for ${jobId}: ${pipeline.logs.slice(-5).join(' | ')}`);
+      if (Date.now() > deadline) throw new Error(`no webhook for ${jobId}: ${lastRecords(pipeline.log)}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return eventsOf(jobId)[0]!;

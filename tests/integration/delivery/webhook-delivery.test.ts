@@ -14,11 +14,13 @@ import {
   makeRedisDeliveries,
   type RedisDeliveries,
 } from '../../../services/delivery/redis-deliveries.js';
-import { type JobStore, makeRedisJobStore } from '../../../services/queue/job-store.js';
+import { makeRedisJobStore } from '../../../services/queue/job-store.js';
+import type { JobStore } from '../../../jobs/ports/job-store.js';
 import { makeQueues, type PipelineQueues } from '../../../services/queue/queues.js';
 import { makeRedis } from '../../../services/queue/redis-connection.js';
 import { freePort } from '../../../scripts/lib/demo-redis.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
+import { type RecordingLog, lastRecords, makeRecordingLog } from '../../helpers/recording-log.js';
 
 const newSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -30,7 +32,7 @@ interface Harness {
   queues: PipelineQueues;
   deliveries: RedisDeliveries;
   worker: Worker;
-  logs: string[];
+  log: RecordingLog;
 }
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -43,8 +45,8 @@ function harness(options: DeliveryOptions): Harness {
   const prefix = `{test-${randomUUID().slice(0, 8)}}`;
   const redis = makeRedis('redis://127.0.0.1:6379');
   const store = makeRedisJobStore(redis, prefix);
-  const logs: string[] = [];
-  const queues = makeQueues(redis, prefix, (error) => logs.push(`queue error ${error.message}`));
+  const log = makeRecordingLog();
+  const queues = makeQueues(redis, prefix, (error) => log.error({ err: error }, 'queue error'));
   const deliveries = makeRedisDeliveries({ redis, prefix, queues });
   const worker = makeDeliverWorker({
     connection: redis,
@@ -53,7 +55,7 @@ function harness(options: DeliveryOptions): Harness {
     ledger: deliveries,
     jobs: store,
     config: compileDeliveryOptions({ timeoutSeconds: 5, ...options }),
-    log: (message, context) => logs.push(`${message} ${JSON.stringify(context ?? {})}`),
+    log,
   });
   cleanups.push(async () => {
     await worker.close();
@@ -62,7 +64,7 @@ function harness(options: DeliveryOptions): Harness {
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
   });
-  return { prefix, redis, store, queues, deliveries, worker, logs };
+  return { prefix, redis, store, queues, deliveries, worker, log };
 }
 
 async function receiver(options: Parameters<typeof startWebhookReceiver>[0]): Promise<WebhookReceiver> {
@@ -112,7 +114,7 @@ async function deliveryWhen(
     const [delivery] = await h.deliveries.list(jobId);
     if (delivery && done(delivery)) return delivery;
     if (Date.now() > deadline) {
-      throw new Error(`delivery still ${JSON.stringify(delivery)}; ${h.logs.slice(-5).join(' | ')}`);
+      throw new Error(`delivery still ${JSON.stringify(delivery)}; ${lastRecords(h.log)}`);
     }
     await sleep(20);
   }

@@ -10,7 +10,7 @@ import { BadDataError } from '../../../services/formats/errors/bad-data-error.js
 import { makeParquetReader } from '../../../services/formats/parquet/parquet-reader.js';
 import { StorageNotFound } from '../../../jobs/ports/errors/storage-not-found.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
-import { countingStorage } from '../../../services/storage/make-storage.js';
+import { countingStorage } from '../../helpers/counting-storage.js';
 import type { Storage } from '../../../jobs/ports/storage.js';
 import { startFaultProxy } from '../../helpers/fault-proxy.js';
 import { makeTestS3Storage, startS3Server, type TestS3Server } from '../../helpers/s3-server.js';

@@ -15,6 +15,8 @@ import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import type { Storage } from '../../../jobs/ports/storage.js';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { featureColumns, startPipeline, type TestPipeline } from '../../helpers/pipeline.js';
+import { recordingQueue } from '../../helpers/recording-queue.js';
+import { makeRecordingLog } from '../../helpers/recording-log.js';
 
 const ROWS = 3_000;
 /** Input records (by id) that cannot be decoded: too few fields, too many, a non-number. */
@@ -132,34 +134,23 @@ describe('records that cannot be decoded (real Redis, files, ONNX Runtime)', () 
     const parsed = parseJobSpec({ ...spec('skip', 'resume'), batch: { rows: 256, chunkRows: 1_000_000 } });
     const { record } = await pipeline.store.create(parsed);
     await pipeline.store.transition(record.id, 'planning');
-    const [chunk] = await planInput(storage, parsed.input, { chunkRows: 1_000_000, chunkBytes: 1 << 30 });
+    const [chunk] = await planInput(storage, readers, parsed.input, {
+      chunkRows: 1_000_000,
+      chunkBytes: 1 << 30,
+    });
     expect(chunk!.parts).toHaveLength(2);
     await pipeline.store.setChunksTotal(record.id, 1);
     await pipeline.store.transition(record.id, 'running');
-    const logs: string[] = [];
     const abort = new AbortController();
-    const deps: PipelineDeps = {
-      ...pipeline.worker.deps,
-      enqueue: {
-        chunks: () => Promise.resolve(),
-        finalize: () => Promise.resolve(),
-        removeQueuedChunks: () => Promise.resolve(0),
-      },
-      checkpointMs: 0,
-      log: (m, c) => {
-        logs.push(`${m} ${JSON.stringify(c ?? {})}`);
-        // Killed after its fourth checkpoint: past the bad records at rows 0 and 700.
-        if (m === 'segment committed' && logs.filter((l) => l.startsWith('segment committed')).length === 4)
-          abort.abort(new Error('worker killed'));
-      },
-    };
+    // Killed after its fourth checkpoint: past the bad records at rows 0 and 700.
+    const log = makeRecordingLog(() => {
+      if (log.withMessage('segment committed').length === 4) abort.abort(new Error('worker killed'));
+    });
+    const deps: PipelineDeps = { ...pipeline.worker.deps, queue: recordingQueue(), checkpointMs: 0, log };
     await expect(processScore(deps, record.id, chunk!, abort.signal)).rejects.toThrow();
-    await processScore(
-      { ...deps, log: (m, c) => logs.push(`${m} ${JSON.stringify(c ?? {})}`) },
-      record.id,
-      chunk!,
-    );
-    expect(logs.some((l) => l.startsWith('chunk resumed'))).toBe(true);
+    const rerun = makeRecordingLog();
+    await processScore({ ...deps, log: rerun }, record.id, chunk!);
+    expect(rerun.withMessage('chunk resumed')).toHaveLength(1);
 
     const layout = outputLayout(parsed.output.uri, record.id, 'parquet');
     const commit = await readAcceptedCommit(pipeline.store, storage, layout, record.id, 0);

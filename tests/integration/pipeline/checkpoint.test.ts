@@ -12,12 +12,16 @@ import { planInput } from '../../../jobs/plan/plan-input.js';
 import { processScore } from '../../../jobs/score/process-score.js';
 import { parseJobSpec } from '../../../schemas/job-spec.js';
 import { makeFormatReaders } from '../../../services/formats/make-reader.js';
-import { type JobStore, makeRedisJobStore } from '../../../services/queue/job-store.js';
+import { makeRedisJobStore } from '../../../services/queue/job-store.js';
+import type { JobStore } from '../../../jobs/ports/job-store.js';
 import { makeRedis } from '../../../services/queue/redis-connection.js';
 import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { featureColumns, writeDataset } from '../../helpers/pipeline.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
+import { recordingQueue } from '../../helpers/recording-queue.js';
+import { type RecordingLog, makeRecordingLog } from '../../helpers/recording-log.js';
+import { outputWriters } from '../../../services/formats/writers/make-writer.js';
 
 const ROWS = 20_000;
 
@@ -67,7 +71,7 @@ describe('checkpointed chunks', () => {
     });
     const { record } = await store.create(spec);
     await store.transition(record.id, 'planning');
-    const [chunk] = await planInput(s3.storage, spec.input, {
+    const [chunk] = await planInput(s3.storage, readers, spec.input, {
       chunkRows: spec.batch.chunkRows,
       chunkBytes: 1 << 30,
     });
@@ -80,17 +84,14 @@ describe('checkpointed chunks', () => {
     };
   }
 
-  const deps = (logs: string[], checkpointMs: number): PipelineDeps => ({
+  const deps = (log: RecordingLog, checkpointMs: number): PipelineDeps => ({
     store,
     storage: s3.storage,
     readers,
     scorers,
-    enqueue: {
-      chunks: () => Promise.resolve(),
-      finalize: () => Promise.resolve(),
-      removeQueuedChunks: () => Promise.resolve(0),
-    },
-    log: (m, c) => logs.push(`${m} ${JSON.stringify(c ?? {})}`),
+    writers: outputWriters,
+    queue: recordingQueue(),
+    log,
     checkpointMs,
   });
 
@@ -112,38 +113,31 @@ describe('checkpointed chunks', () => {
   it('a chunk killed after some checkpoints resumes after the last one and scores every row once', async () => {
     // The reference: the same chunk scored in one go.
     const clean = await runningJob('clean');
-    await processScore(deps([], 3_600_000), clean.id, clean.chunk);
+    await processScore(deps(makeRecordingLog(), 3_600_000), clean.id, clean.chunk);
     const cleanCommit = await readAcceptedCommit(store, s3.storage, clean.layout, clean.id, 0);
     expect(cleanCommit.segments.map((s) => s.part.uri)).toEqual([
       clean.layout.segmentPart(0, cleanCommit.attempt, 0),
     ]);
 
     const job = await runningJob('killed');
-    const logs: string[] = [];
     const abort = new AbortController();
-    const first = deps(logs, 0);
     // Interrupt the first attempt after its third checkpoint, as a killed worker would stop.
-    const log = first.log;
-    first.log = (m, c) => {
-      log(m, c);
-      if (m === 'segment committed' && logs.filter((l) => l.startsWith('segment committed')).length === 3)
-        abort.abort(new Error('worker killed'));
-    };
-    await expect(processScore(first, job.id, job.chunk, abort.signal)).rejects.toThrow();
+    const firstLog = makeRecordingLog(() => {
+      if (firstLog.withMessage('segment committed').length === 3) abort.abort(new Error('worker killed'));
+    });
+    await expect(processScore(deps(firstLog, 0), job.id, job.chunk, abort.signal)).rejects.toThrow();
     expect(await store.isCommitted(job.id, 0)).toBe(false);
-    const before = logs.filter((l) => l.startsWith('segment committed')).length;
-    expect(before).toBeGreaterThanOrEqual(3);
+    expect(firstLog.withMessage('segment committed').length).toBeGreaterThanOrEqual(3);
 
-    await processScore(deps(logs, 0), job.id, job.chunk);
-    const resumed = logs.find((l) => l.startsWith('chunk resumed'));
-    expect(resumed).toBeDefined();
-    const fromRow = (JSON.parse(resumed!.slice('chunk resumed '.length)) as { fromRow: number }).fromRow;
+    const secondLog = makeRecordingLog();
+    await processScore(deps(secondLog, 0), job.id, job.chunk);
+    const [resumed] = secondLog.withMessage('chunk resumed');
+    expect(resumed).toMatchObject({ jobId: job.id, chunk: 0, fromRow: expect.any(Number) as unknown });
+    const fromRow = resumed!.fromRow as number;
     expect(fromRow).toBeGreaterThanOrEqual(3 * 1_024);
     // Nothing before the resume point was scored again.
-    const secondAttempt = logs.slice(logs.indexOf(resumed!)).filter((l) => l.startsWith('segment committed'));
-    expect(
-      (JSON.parse(secondAttempt[0]!.slice('segment committed '.length)) as { rowStart: number }).rowStart,
-    ).toBe(fromRow);
+    const [firstSegment] = secondLog.withMessage('segment committed');
+    expect(firstSegment).toMatchObject({ rowStart: fromRow, attempt: resumed!.attempt });
 
     const commit = await readAcceptedCommit(store, s3.storage, job.layout, job.id, 0);
     expect(commit.rows).toBe(ROWS);

@@ -25,6 +25,9 @@ import { modelPath } from '../../../scripts/lib/models.js';
 import { readAcceptedCommit } from '../../helpers/accepted-commit.js';
 import { featureColumns, startPipeline, writeDataset, type TestPipeline } from '../../helpers/pipeline.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
+import { recordingQueue } from '../../helpers/recording-queue.js';
+import { type LogRecord, type RecordingLog, makeRecordingLog } from '../../helpers/recording-log.js';
+import { outputWriters } from '../../../services/formats/writers/make-writer.js';
 
 /** Rows of the one-chunk dataset of the zombie test. */
 const ONE_ROWS = 20_000;
@@ -33,10 +36,6 @@ const MULTI_ROWS = 16_384;
 const MULTI_CHUNKS = 8;
 
 type Row = [bigint, number];
-interface LogEntry {
-  message: string;
-  context: Record<string, unknown>;
-}
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -152,7 +151,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
 
   interface TestWorker {
     worker: PipelineWorker;
-    logs: LogEntry[];
+    logs: LogRecord[];
     cacheDir: string;
     close(): Promise<void>;
   }
@@ -167,14 +166,15 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
       storage?: Storage;
       cacheDir?: string;
       scoreConcurrency?: number;
-      onLog?: (entry: LogEntry) => void;
+      onLog?: (entry: LogRecord) => void;
     } = {},
   ): Promise<TestWorker> {
     const cacheDir = options.cacheDir ?? (await mkdtemp(join(dir, 'models-')));
     const storage = options.storage ?? s3.storage;
     const workerReaders = makeFormatReaders();
     const scorers = makeScorerPool({ storage, cacheDir, intraOpThreads: 1 });
-    const logs: LogEntry[] = [];
+    const log = makeRecordingLog(options.onLog);
+    const logs = log.records;
     const worker = makePipelineWorker({
       connection: pipeline.redis,
       prefix: pipeline.prefix,
@@ -185,11 +185,8 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
         storage,
         readers: workerReaders,
         scorers,
-        log: (message, context) => {
-          const entry = { message, context: context ?? {} };
-          logs.push(entry);
-          options.onLog?.(entry);
-        },
+        writers: outputWriters,
+        log,
       },
     });
     let closing: Promise<void> | undefined;
@@ -322,7 +319,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     const scorers = makeScorerPool({ storage: s3.storage, cacheDir: join(dir, 'zombie-models') });
     try {
       /** In-process deps: chunks and finalize requests are collected, not queued. */
-      const local = (logs: LogEntry[], o: { storage?: Storage; checkpointMs?: number } = {}) => {
+      const local = (log: RecordingLog, o: { storage?: Storage; checkpointMs?: number } = {}) => {
         const queued: ChunkDescriptor[] = [];
         const finalizing: string[] = [];
         const deps: PipelineDeps = {
@@ -330,18 +327,19 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
           storage: o.storage ?? s3.storage,
           readers,
           scorers,
-          enqueue: {
-            chunks: (_id, chunks) => {
+          writers: outputWriters,
+          queue: {
+            ...recordingQueue(),
+            enqueueChunks: (_id, chunks) => {
               queued.push(...chunks);
               return Promise.resolve();
             },
-            finalize: (id) => {
+            enqueueFinalize: (id) => {
               finalizing.push(id);
               return Promise.resolve();
             },
-            removeQueuedChunks: () => Promise.resolve(0),
           },
-          log: (message, context) => logs.push({ message, context: context ?? {} }),
+          log,
           ...(o.checkpointMs === undefined ? {} : { checkpointMs: o.checkpointMs }),
         };
         return { deps, queued, finalizing };
@@ -359,7 +357,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
           batch: { rows: 1_024, chunkRows: 1_000_000 },
         });
         const { record } = await store.create(spec);
-        const plan = local([]);
+        const plan = local(makeRecordingLog());
         await processPlan(plan.deps, record.id);
         expect(plan.queued).toHaveLength(1);
         const running = (await store.get(record.id))!;
@@ -370,7 +368,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
 
       // The reference: the same chunk scored cleanly in one attempt.
       const clean = await planned('zombie-clean');
-      const cleanRun = local([], { checkpointMs: 3_600_000 });
+      const cleanRun = local(makeRecordingLog(), { checkpointMs: 3_600_000 });
       await processScore(cleanRun.deps, clean.record.id, clean.chunk);
       expect(cleanRun.finalizing).toEqual([clean.record.id]);
       await processFinalize(cleanRun.deps, clean.record.id);
@@ -383,8 +381,11 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
       const id = job.record.id;
       // Attempt A checkpoints after every scored call; once its first segment is accepted, its next write
       // (the second segment's part, after its fencing check passed) blocks until the gate opens.
-      const logsA: LogEntry[] = [];
       let armed = false;
+      const logA = makeRecordingLog((record) => {
+        if (record.msg === 'segment committed') armed = true;
+      });
+      const logsA = logA.records;
       const blocked = deferred<string>();
       const gate = makeGate();
       const writtenAfterBlock: string[] = [];
@@ -398,31 +399,27 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
           }
         },
       });
-      const a = local(logsA, { storage: storageA, checkpointMs: 0 });
-      const log = a.deps.log;
-      a.deps.log = (message, context) => {
-        log(message, context);
-        if (message === 'segment committed') armed = true;
-      };
+      const a = local(logA, { storage: storageA, checkpointMs: 0 });
       const attemptA = processScore(a.deps, id, job.chunk);
       const blockedUri = await blocked.promise;
-      const firstSegment = logsA.find((l) => l.message === 'segment committed')!;
-      const idA = firstSegment.context.attempt as string;
-      const firstEnd = firstSegment.context.rowEnd as number;
-      expect(firstSegment.context.rowStart).toBe(0);
+      const firstSegment = logsA.find((l) => l.msg === 'segment committed')!;
+      const idA = firstSegment.attempt as string;
+      const firstEnd = firstSegment.rowEnd as number;
+      expect(firstSegment.rowStart).toBe(0);
       expect(firstEnd).toBeGreaterThan(0);
       expect(firstEnd).toBeLessThan(ONE_ROWS);
       expect(blockedUri).toBe(job.layout.segmentPart(0, idA, firstEnd));
 
       // Attempt B takes the chunk over, resumes after A's accepted segment and completes; finalize runs.
-      const logsB: LogEntry[] = [];
-      const b = local(logsB);
+      const logB = makeRecordingLog();
+      const logsB = logB.records;
+      const b = local(logB);
       await processScore(b.deps, id, job.chunk);
-      const resumed = logsB.find((l) => l.message === 'chunk resumed');
-      expect(resumed?.context).toMatchObject({ fromRow: firstEnd, segments: 1 });
-      const committedB = logsB.find((l) => l.message === 'chunk committed');
+      const resumed = logsB.find((l) => l.msg === 'chunk resumed');
+      expect(resumed).toMatchObject({ fromRow: firstEnd, segments: 1 });
+      const committedB = logsB.find((l) => l.msg === 'chunk committed');
       expect(committedB).toBeDefined();
-      const idB = committedB!.context.attempt as string;
+      const idB = committedB!.attempt as string;
       expect(idB).not.toBe(idA);
       expect(b.finalizing).toEqual([id]);
       await processFinalize(b.deps, id);
@@ -431,10 +428,10 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
       // A is released: its blocked write goes through, then its commit is refused and it stops quietly.
       gate.open();
       await expect(attemptA).resolves.toBeUndefined();
-      const stopped = logsA.find((l) => l.message === 'attempt stopped');
-      expect(stopped?.context.attempt).toBe(idA);
-      expect(stopped?.context.state).not.toBe('current');
-      expect(logsA.some((l) => l.message === 'chunk committed')).toBe(false);
+      const stopped = logsA.find((l) => l.msg === 'attempt stopped');
+      expect(stopped?.attempt).toBe(idA);
+      expect(stopped?.state).not.toBe('current');
+      expect(logsA.some((l) => l.msg === 'chunk committed')).toBe(false);
       expect(writtenAfterBlock[0]).toBe(blockedUri);
 
       const done = (await store.get(id))!;
@@ -488,11 +485,11 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     const first: TestWorker = await startWorker(pipeline, {
       scoreConcurrency: 1,
       onLog: (e) => {
-        if (e.message === 'chunk committed') void first.worker.close();
+        if (e.msg === 'chunk committed') void first.worker.close();
       },
     });
     const record = await submit(pipeline, multiSpec(name, { model: { ...multiSpec('').model, uri } }));
-    await until('a first committed chunk', () => first.logs.some((l) => l.message === 'chunk committed'));
+    await until('a first committed chunk', () => first.logs.some((l) => l.msg === 'chunk committed'));
     await first.close();
     await s3.storage.write(uri, replacement);
     return { pipeline, first, record };
@@ -509,7 +506,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     expect(done.error?.message).toContain(mlpDigest);
     expect(done.error?.message).toContain(treeDigest);
     expect(done.modelSha256).toBe(mlpDigest);
-    expect(second.logs.some((l) => l.message === 'chunk committed')).toBe(false);
+    expect(second.logs.some((l) => l.msg === 'chunk committed')).toBe(false);
 
     // Never a mix: what was accepted was scored with the planned digest, and nothing is published.
     const layout = layoutOf(done);
@@ -535,7 +532,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
 
     const done = await pipeline.settle(record.id);
     expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
-    expect(second.logs.filter((l) => l.message === 'chunk committed').length).toBeGreaterThanOrEqual(1);
+    expect(second.logs.filter((l) => l.msg === 'chunk committed').length).toBeGreaterThanOrEqual(1);
     expect(done.modelSha256).toBe(mlpDigest);
     const layout = layoutOf(done);
     const commits = await readAcceptedCommits(
@@ -566,7 +563,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
       storage,
       scoreConcurrency: 1,
       onLog: (e) => {
-        if (e.message === 'chunk committed') committed = true;
+        if (e.msg === 'chunk committed') committed = true;
       },
     });
     const record = await submit(
@@ -596,7 +593,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     for (const c of commits) expect(c.inputs).toEqual([{ uri: input, etag: before.etag, size: before.size }]);
     expect(done.progress.chunksDone).toBeGreaterThanOrEqual(1);
     expect(done.progress.chunksDone).toBeLessThan(MULTI_CHUNKS);
-    expect(worker.logs.filter((l) => l.message === 'chunk committed').length).toBeLessThan(MULTI_CHUNKS);
+    expect(worker.logs.filter((l) => l.msg === 'chunk committed').length).toBeLessThan(MULTI_CHUNKS);
     const objects = await listed(s3.storage, layoutOf(done));
     expect(objects).not.toContain(layoutOf(done).success);
     expect(objects).not.toContain(layoutOf(done).manifest);
@@ -621,15 +618,15 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     const worker = await startWorker(pipeline, {
       storage,
       onLog: (e) => {
-        if (e.message === 'chunk committed') committed = true;
+        if (e.msg === 'chunk committed') committed = true;
       },
     });
     const first = await submit(pipeline, multiSpec('flush'), key);
     await until('chunks held mid-flight', () => gate.held > 0);
     const committedBefore = new Set(
       worker.logs
-        .filter((l) => l.message === 'chunk committed' && l.context.jobId === first.id)
-        .map((l) => l.context.chunk as number),
+        .filter((l) => l.msg === 'chunk committed' && l.jobId === first.id)
+        .map((l) => l.chunk as number),
     );
     expect(committedBefore.size).toBeGreaterThanOrEqual(1);
     expect(committedBefore.size).toBeLessThan(MULTI_CHUNKS);
@@ -649,24 +646,21 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     const done = await pipeline.settle(again.id);
     expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
 
-    const after = worker.logs.slice(logMark).filter((l) => l.context.jobId === done.id);
-    const replanned = after.find((l) => l.message === 'planned');
-    expect(replanned?.context.alreadyCommitted).toBeGreaterThanOrEqual(committedBefore.size);
+    const after = worker.logs.slice(logMark).filter((l) => l.jobId === done.id);
+    const replanned = after.find((l) => l.msg === 'planned');
+    expect(replanned?.alreadyCommitted).toBeGreaterThanOrEqual(committedBefore.size);
     // Chunks committed before the loss were not scored again: no part written for them, no commit.
     const rescored = partWrites.slice(writeMark).filter(([index]) => committedBefore.has(index));
     expect(rescored).toEqual([]);
     const recommitted = after.filter(
-      (l) => l.message === 'chunk committed' && committedBefore.has(l.context.chunk as number),
+      (l) => l.msg === 'chunk committed' && committedBefore.has(l.chunk as number),
     );
     expect(recommitted).toEqual([]);
     // Each chunk was counted by exactly one commit across both lives.
     const commitsPerChunk = new Map<number, number>();
     for (const l of worker.logs)
-      if (l.message === 'chunk committed' && l.context.jobId === done.id && l.context.first === true)
-        commitsPerChunk.set(
-          l.context.chunk as number,
-          (commitsPerChunk.get(l.context.chunk as number) ?? 0) + 1,
-        );
+      if (l.msg === 'chunk committed' && l.jobId === done.id && l.first === true)
+        commitsPerChunk.set(l.chunk as number, (commitsPerChunk.get(l.chunk as number) ?? 0) + 1);
     for (const [index, n] of commitsPerChunk) expect(n, `chunk ${index}`).toBe(1);
 
     expect(done.progress).toMatchObject({
@@ -709,15 +703,15 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
 
     const after = worker.logs.slice(logMark);
-    expect(after.find((l) => l.message === 'commit marker not adopted')?.context).toMatchObject({
+    expect(after.find((l) => l.msg === 'commit marker not adopted')).toMatchObject({
       jobId: done.id,
       chunk: forgedChunk,
       uri: forgedUri,
       reason: 'another model',
     });
-    expect(after.find((l) => l.message === 'planned')?.context.alreadyCommitted).toBe(MULTI_CHUNKS - 1);
-    const rescored = after.filter((l) => l.message === 'chunk committed');
-    expect(rescored.map((l) => l.context.chunk)).toEqual([forgedChunk]);
+    expect(after.find((l) => l.msg === 'planned')?.alreadyCommitted).toBe(MULTI_CHUNKS - 1);
+    const rescored = after.filter((l) => l.msg === 'chunk committed');
+    expect(rescored.map((l) => l.chunk)).toEqual([forgedChunk]);
 
     const accepted = await readAcceptedCommit(pipeline.store, s3.storage, layout, done.id, forgedChunk);
     expect(accepted.attempt).not.toBe(real.attempt);
@@ -753,7 +747,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
     expect(done.progress.chunksDone).toBeLessThan(done.progress.chunksTotal / 2);
     // Logged right after the transition settle saw.
     await until('the early failure log', () =>
-      worker.logs.some((l) => l.message === 'job failed early' && l.context.jobId === done.id),
+      worker.logs.some((l) => l.msg === 'job failed early' && l.jobId === done.id),
     );
     const objects = await listed(s3.storage, layoutOf(done));
     expect(objects).not.toContain(layoutOf(done).success);

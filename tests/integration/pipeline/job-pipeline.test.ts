@@ -105,9 +105,9 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
     };
     expect(manifest).toMatchObject({ inputRows: 8_500, rowsScored: 8_499, rowsRejected: 1 });
     // Parquet + columns mapped into a float32 input: the decoder packed the features.
-    expect(
-      pipeline.logs.some((l) => l.startsWith('features packed in the decoder') && l.includes(record.id)),
-    ).toBe(true);
+    expect(pipeline.log.withMessage('features packed in the decoder')).toContainEqual(
+      expect.objectContaining({ jobId: record.id, chunk: 0 }),
+    );
     await s3.storage.stat(`${root}/_SUCCESS`);
 
     // Every input id but the refused one, once, in order; scores equal ONNX Runtime's on the same features.
@@ -166,9 +166,9 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
     const body = spec({ errors: { onInvalidRow: 'skip', maxInvalidFraction: 0.01 } });
     const first = await submitJob({ store: pipeline.store, enqueuePlan }, body, { idempotencyKey: key });
     expect((await settle(first.record.id)).status).toBe('succeeded');
-    const committedBefore = pipeline.logs.filter(
-      (l) => l.startsWith('chunk committed') && l.includes(first.record.id),
-    ).length;
+    const committedBefore = pipeline.log
+      .withMessage('chunk committed')
+      .filter((r) => r.jobId === first.record.id).length;
     // Lose every Redis key of this deployment (the prefix is this test's own) and the _SUCCESS marker.
     const keys = await pipeline.redis.keys(`${pipeline.prefix}*`);
     await pipeline.redis.del(...keys);
@@ -179,9 +179,9 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
     const done = await settle(second.record.id);
     expect(done.status).toBe('succeeded');
     expect(done.progress.rowsScored).toBe(8_499);
-    const committedAfter = pipeline.logs.filter(
-      (l) => l.startsWith('chunk committed') && l.includes(first.record.id),
-    ).length;
+    const committedAfter = pipeline.log
+      .withMessage('chunk committed')
+      .filter((r) => r.jobId === first.record.id).length;
     expect(committedAfter).toBe(committedBefore);
     await s3.storage.stat(`s3://scores/fraud/${first.record.id}/_SUCCESS`);
   });

@@ -13,6 +13,7 @@ import { modelPath } from '../../../scripts/lib/models.js';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy.js';
 import { featureColumns, startPipeline, writeDataset, type TestPipeline } from '../../helpers/pipeline.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
+import { lastRecords } from '../../helpers/recording-log.js';
 
 const ROWS = 20_000;
 
@@ -131,7 +132,7 @@ describe('pipeline resilience', () => {
       pipeline = await startPipeline({ storage: s3.storage, redisUrl: `redis://127.0.0.1:${port}` });
       const id = await run(pipeline, spec('restart'));
       // Restart once the first chunk is committed, with chunks still queued.
-      for (let i = 0; i < 300 && !pipeline.logs.some((l) => l.startsWith('chunk committed')); i++)
+      for (let i = 0; i < 300 && pipeline.log.withMessage('chunk committed').length === 0; i++)
         await new Promise((r) => setTimeout(r, 20));
       expect((await pipeline.store.get(id))!.status).toBe('running');
       server.kill('SIGKILL');
@@ -188,19 +189,18 @@ describe('pipeline resilience', () => {
       }),
     );
     // Scoring starts right after the mapping is resolved (logged); give it a moment, then cancel.
-    for (let i = 0; i < 500 && !pipeline.logs.some((l) => l.includes('default mapping')); i++)
+    for (let i = 0; i < 500 && !pipeline.log.records.some((r) => r.msg.includes('default mapping')); i++)
       await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 300));
     const cancelledAt = performance.now();
     await cancel(pipeline, id);
     const done = await pipeline.settle(id);
     expect(done.status).toBe('cancelled');
-    for (let i = 0; i < 200 && !pipeline.logs.some((l) => l.startsWith('attempt stopped')); i++)
+    for (let i = 0; i < 200 && pipeline.log.withMessage('attempt stopped').length === 0; i++)
       await new Promise((r) => setTimeout(r, 20));
-    expect(
-      pipeline.logs.some((l) => l.startsWith('attempt stopped')),
-      pipeline.logs.join('\n'),
-    ).toBe(true);
+    expect(pipeline.log.withMessage('attempt stopped'), lastRecords(pipeline.log)).toContainEqual(
+      expect.objectContaining({ jobId: id, chunk: 0 }),
+    );
     expect(performance.now() - cancelledAt).toBeLessThan(5_000);
     expect(await pipeline.store.isCommitted(id, 0)).toBe(false);
   });
@@ -209,7 +209,7 @@ describe('pipeline resilience', () => {
     const pipeline = await startPipeline({ storage: s3.storage });
     pipelines.push(pipeline);
     const id = await run(pipeline, spec('cancel', { batch: { rows: 256, chunkRows: 1_024 } }));
-    for (let i = 0; i < 300 && !pipeline.logs.some((l) => l.startsWith('chunk committed')); i++)
+    for (let i = 0; i < 300 && pipeline.log.withMessage('chunk committed').length === 0; i++)
       await new Promise((r) => setTimeout(r, 20));
     await cancel(pipeline, id);
     const done = await pipeline.settle(id);

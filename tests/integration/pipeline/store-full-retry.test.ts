@@ -8,7 +8,8 @@ import { submitJob } from '../../../jobs/submit-job.js';
 import type { JobRecord } from '../../../schemas/job-record.js';
 import { manifestSchema } from '../../../schemas/manifest.js';
 import { makeFormatReaders } from '../../../services/formats/make-reader.js';
-import { type JobStore, makeRedisJobStore } from '../../../services/queue/job-store.js';
+import { makeRedisJobStore } from '../../../services/queue/job-store.js';
+import type { JobStore } from '../../../jobs/ports/job-store.js';
 import { makeQueues } from '../../../services/queue/queues.js';
 import { makeRedis } from '../../../services/queue/redis-connection.js';
 import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
@@ -16,6 +17,8 @@ import { makePipelineWorker } from '../../../services/worker/pipeline-worker.js'
 import { modelPath } from '../../../scripts/lib/models.js';
 import { featureColumns, writeDataset } from '../../helpers/pipeline.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
+import { lastRecords, makeRecordingLog } from '../../helpers/recording-log.js';
+import { outputWriters } from '../../../services/formats/writers/make-writer.js';
 
 const ROWS = 6_000;
 
@@ -57,7 +60,7 @@ describe('a worker whose commit meets a full Redis', () => {
     const queues = makeQueues(redis, prefix);
     const readers = makeFormatReaders();
     const scorers = makeScorerPool({ storage: s3.storage, cacheDir: join(dir, 'models'), intraOpThreads: 1 });
-    const logs: string[] = [];
+    const log = makeRecordingLog();
     const worker = makePipelineWorker({
       connection: redis,
       prefix,
@@ -67,7 +70,8 @@ describe('a worker whose commit meets a full Redis', () => {
         storage: s3.storage,
         readers,
         scorers,
-        log: (message, context) => logs.push(`${message} ${JSON.stringify(context ?? {})}`),
+        writers: outputWriters,
+        log,
       },
     });
     try {
@@ -90,7 +94,7 @@ describe('a worker whose commit meets a full Redis', () => {
         if (done && ['succeeded', 'failed', 'cancelled'].includes(done.status)) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(done?.status, `${JSON.stringify(done?.error)} ${logs.slice(-5).join(' | ')}`).toBe('succeeded');
+      expect(done?.status, `${JSON.stringify(done?.error)} ${lastRecords(log)}`).toBe('succeeded');
       expect(refused).toHaveLength(1);
       expect(done?.progress).toMatchObject({ chunksDone: done?.progress.chunksTotal, rowsScored: ROWS });
       const manifest = manifestSchema.parse(

@@ -6,7 +6,8 @@ import { adoptableCommits } from '../../../jobs/chunk-commits.js';
 import { outputLayout } from '../../../jobs/output-layout.js';
 import { listInput } from '../../../jobs/plan/plan-input.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
-import { fileUri } from '../../../services/storage/uri.js';
+import { fileUri } from '../../../jobs/ports/storage-uri.js';
+import { makeRecordingLog } from '../../helpers/recording-log.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -47,17 +48,21 @@ describe('what planning reads as input', () => {
     const layout = outputLayout(`${root}out/`, 'job-x', 'parquet');
     await storage.write(`${layout.commits}part-00000-zzz.json`, bytes('{ not json'));
     await storage.write(`${layout.commits}nested/part-00001-yyy.json`, bytes('{}'));
-    const logs: string[] = [];
+    const log = makeRecordingLog();
     const found = await adoptableCommits(
-      { storage, log: (m, c) => logs.push(`${m} ${JSON.stringify(c)}`) },
+      { storage, log },
       { id: 'job-x', specDigest: 'a'.repeat(64) },
       layout,
       [],
       'b'.repeat(64),
     );
     expect(found).toEqual([]);
-    expect(logs.filter((l) => l.startsWith('commit marker ignored'))).toHaveLength(1);
-    expect(logs.join('\n')).toContain('part-00000-zzz.json');
-    expect(logs.join('\n')).not.toContain('nested');
+    expect(log.records).toEqual([
+      expect.objectContaining({
+        msg: 'commit marker ignored',
+        jobId: 'job-x',
+        uri: `${layout.commits}part-00000-zzz.json`,
+      }),
+    ]);
   });
 });

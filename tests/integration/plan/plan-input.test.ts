@@ -10,7 +10,7 @@ import { EmptyInputError } from '../../../jobs/plan/errors/empty-input-error.js'
 import { planInput } from '../../../jobs/plan/plan-input.js';
 import { type FormatReaders, makeFormatReaders } from '../../../services/formats/make-reader.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
-import { countingStorage } from '../../../services/storage/make-storage.js';
+import { countingStorage } from '../../helpers/counting-storage.js';
 import type { Storage } from '../../../jobs/ports/storage.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 
@@ -75,6 +75,7 @@ describe('planInput → read every chunk', () => {
     const storage = countingStorage(s3.storage);
     const chunks = await planInput(
       storage,
+      readers,
       { uri: 's3://events/dt=2026-11-27/', format: 'parquet' },
       {
         chunkRows: 4_096,
@@ -104,6 +105,7 @@ describe('planInput → read every chunk', () => {
     const storage = makeFileStorage();
     const chunks = await planInput(
       storage,
+      readers,
       { uri: pathToFileURL(path).href, format: 'csv' },
       {
         chunkRows: 1_000_000,
@@ -125,7 +127,12 @@ describe('planInput → read every chunk', () => {
     await writeFile(path, lines.join('\n') + '\n');
     const storage = makeFileStorage();
     const uri = pathToFileURL(path).href;
-    const chunks = await planInput(storage, { uri, format: 'csv' }, { chunkRows: 1e9, chunkBytes: 4_000 });
+    const chunks = await planInput(
+      storage,
+      readers,
+      { uri, format: 'csv' },
+      { chunkRows: 1e9, chunkBytes: 4_000 },
+    );
     const failing = chunks.filter((c) => c.index > 0);
     const error = await readPlan(readers, storage, failing, 'id').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadDataError);
@@ -136,6 +143,7 @@ describe('planInput → read every chunk', () => {
   it('names the prefix when nothing of the format is there', async () => {
     const error = await planInput(
       s3.storage,
+      readers,
       { uri: 's3://events/dt=2026-11-28/', format: 'parquet' },
       {
         chunkRows: 1,

@@ -13,6 +13,8 @@ import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
 import { makePipelineWorker } from '../../../services/worker/pipeline-worker.js';
 import { makeMemoryStorage } from '../../helpers/memory-storage.js';
 import { featureColumns, writeDataset } from '../../helpers/pipeline.js';
+import { makeRecordingLog } from '../../helpers/recording-log.js';
+import { outputWriters } from '../../../services/formats/writers/make-writer.js';
 
 describe('chunks per job, through the pipeline (real Redis)', () => {
   const prefix = `{test-${randomUUID().slice(0, 8)}}`;
@@ -42,7 +44,16 @@ describe('chunks per job, through the pipeline (real Redis)', () => {
       connection: redis,
       prefix,
       queues,
-      deps: { store, storage, readers, scorers, maxChunksPerJob: 2, ...limits, log: () => undefined },
+      deps: {
+        store,
+        storage,
+        readers,
+        scorers,
+        writers: outputWriters,
+        maxChunksPerJob: 2,
+        ...limits,
+        log: makeRecordingLog(),
+      },
     });
   }
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sweepExpiredJobs } from '../../../jobs/retention/sweep-expired-jobs.js';
-import { type JobStore, makeRedisJobStore } from '../../../services/queue/job-store.js';
+import { makeRedisJobStore } from '../../../services/queue/job-store.js';
+import type { JobStore } from '../../../jobs/ports/job-store.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
 import { keysOf, spec } from '../api/api-harness.js';
 

@@ -6,9 +6,11 @@ import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TickDeps, processTick } from '../../../jobs/schedule/process-tick.js';
-import { parseSchedule, type ScheduleDefinition } from '../../../schemas/schedule.js';
+import type { ScheduleDefinition } from '../../../schemas/schedule.js';
+import { parseSchedule } from '../../../jobs/schedule/parse-schedule.js';
 import { makeRedisDeliveries } from '../../../services/delivery/redis-deliveries.js';
-import { makeRedisJobStore, type JobStore } from '../../../services/queue/job-store.js';
+import { makeRedisJobStore } from '../../../services/queue/job-store.js';
+import type { JobStore } from '../../../jobs/ports/job-store.js';
 import { type PipelineQueues, makeQueues, planJobId } from '../../../services/queue/queues.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
 import {
@@ -17,12 +19,14 @@ import {
   makeScheduleQueue,
   schedulerIdOf,
 } from '../../../services/scheduler/schedule-queue.js';
-import { type ScheduleStore, makeRedisScheduleStore } from '../../../services/scheduler/schedule-store.js';
+import { makeRedisScheduleStore } from '../../../services/scheduler/schedule-store.js';
+import type { ScheduleStore } from '../../../jobs/ports/schedule-store.js';
 import { type Schedules, makeSchedules } from '../../../services/scheduler/schedules.js';
 import { runSchedulerProcess } from '../../../services/scheduler/scheduler-process.js';
 import { type SchedulerOptions, schedulerDefaults } from '../../../services/scheduler/scheduler-options.js';
 import { makeSchedulerWorker } from '../../../services/scheduler/scheduler-worker.js';
-import { makeJsonLog } from '../../../services/worker/json-log.js';
+import { makeLog } from '../../../services/process/log.js';
+import { makeRecordingLog } from '../../helpers/recording-log.js';
 import { keysOf, spec, specInput } from '../api/api-harness.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,7 +95,7 @@ function startScheduler(extra: Partial<TickDeps> = {}): Worker<TickPayload> {
     connection: redis,
     prefix,
     deps: { ...tickDeps(), ...extra },
-    log: makeJsonLog({ service: 'scheduler' }, { out: sink, err: sink }),
+    log: makeLog({ level: 'info', format: 'json', destination: sink }),
   });
   workers.push(worker);
   return worker;
@@ -144,7 +148,7 @@ describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
   });
 
   it('a tick delivered twice makes one job; the day is the schedule’s time zone’s', async () => {
-    const log = () => undefined;
+    const log = makeRecordingLog();
     const deps = { ...tickDeps(), log };
     await scheduleStore.put('acme', { ...everySecond('utc'), cron: '30 * * * *' });
     await scheduleStore.put('acme', { ...everySecond('tokyo'), cron: '30 * * * *', timezone: 'Asia/Tokyo' });
@@ -169,10 +173,18 @@ describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
     expect(tokyo1).toMatchObject({ outcome: 'submitted', date: '2026-11-28' });
     expect(tokyo2).toMatchObject({ outcome: 'existing', date: '2026-11-28' });
     expect((await store.list({ tenant: 'acme' })).jobs).toHaveLength(3);
+    // One line per tick, scoped to its schedule and day.
+    expect(log.records.map((r) => [r.msg, r.schedule, r.date])).toEqual([
+      ['job submitted', 'utc', '2026-11-27'],
+      ["the day's job already exists", 'utc', '2026-11-27'],
+      ['job submitted', 'utc', '2026-11-28'],
+      ['job submitted', 'tokyo', '2026-11-28'],
+      ["the day's job already exists", 'tokyo', '2026-11-28'],
+    ]);
   });
 
   it('a later run of the day returns the day’s job even when the template now renders differently', async () => {
-    const deps = { ...tickDeps(), log: () => undefined };
+    const deps = { ...tickDeps(), log: makeRecordingLog() };
     await scheduleStore.put('acme', everySecond('stamped', { labels: { at: '{datetime}' } }));
     const one = await processTick(
       deps,
@@ -234,7 +246,7 @@ describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
   });
 
   it('a tick for a deleted or disabled schedule removes its job scheduler; sync removes strays and restores missing ones', async () => {
-    const deps = { ...tickDeps(), log: () => undefined };
+    const deps = { ...tickDeps(), log: makeRecordingLog() };
     await scheduleQueue.apply({
       tenant: 'acme',
       name: 'gone',
@@ -273,7 +285,7 @@ describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
           scheduler: { ...schedulerDefaults, shutdownGraceMs: 5_000, concurrency: 2, ...options },
           redis: { url: redisConfigFromEnv().url, prefix },
         },
-        { signals, log: makeJsonLog({}, { out: sink, err: sink }) },
+        { signals, log: makeLog({ level: 'info', format: 'json', destination: sink }) },
       );
     };
 

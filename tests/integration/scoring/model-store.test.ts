@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelDigestMismatch } from '../../../services/scoring/errors/model-digest-mismatch.js';
 import { fetchModel } from '../../../services/scoring/model-store.js';
-import { countingStorage } from '../../../services/storage/make-storage.js';
+import { countingStorage } from '../../helpers/counting-storage.js';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 

@@ -7,11 +7,11 @@ import { modelPath } from '../../../scripts/lib/models.js';
 import { ModelChanged } from '../../../jobs/errors/model-changed.js';
 import { ModelDigestMismatch } from '../../../services/scoring/errors/model-digest-mismatch.js';
 import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
-import { countingStorage } from '../../../services/storage/counting-storage.js';
+import { countingStorage } from '../../helpers/counting-storage.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import { StorageForbidden } from '../../../services/tenancy/errors/storage-forbidden.js';
 import { grantedStorage, makeGrantChecker } from '../../../services/tenancy/storage-grants.js';
-import { fileUri } from '../../../services/storage/uri.js';
+import { fileUri } from '../../../jobs/ports/storage-uri.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

@@ -9,7 +9,7 @@ import { StorageAccessDenied } from '../../../jobs/ports/errors/storage-access-d
 import { StorageNotFound } from '../../../jobs/ports/errors/storage-not-found.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import type { ObjectInfo } from '../../../jobs/ports/storage.js';
-import { fileUri } from '../../../services/storage/uri.js';
+import { fileUri } from '../../../jobs/ports/storage-uri.js';
 
 async function collect(iterable: AsyncIterable<ObjectInfo>): Promise<string[]> {
   const out: string[] = [];

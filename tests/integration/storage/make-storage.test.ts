@@ -5,15 +5,11 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { InvalidStorageConfig } from '../../../services/storage/errors/invalid-storage-config.js';
+import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
 import { InvalidStorageUri } from '../../../jobs/ports/errors/invalid-storage-uri.js';
-import {
-  asyncBuffer,
-  countingStorage,
-  makeStorage,
-  storageConfigFromEnv,
-} from '../../../services/storage/make-storage.js';
-import { fileUri } from '../../../services/storage/uri.js';
+import { asyncBuffer, makeStorage, storageConfigFromEnv } from '../../../services/storage/make-storage.js';
+import { countingStorage } from '../../helpers/counting-storage.js';
+import { fileUri } from '../../../jobs/ports/storage-uri.js';
 import { startS3Server, testS3Options, type TestS3Server } from '../../helpers/s3-server.js';
 
 describe('storageConfigFromEnv', () => {
@@ -33,7 +29,7 @@ describe('storageConfigFromEnv', () => {
     expect(() => storageConfigFromEnv({ QUIVER_S3_FORCE_PATH_STYLE: 'yes' })).toThrow(
       /QUIVER_S3_FORCE_PATH_STYLE/,
     );
-    expect(() => storageConfigFromEnv({ QUIVER_S3_ENDPOINT: 'minio:9000' })).toThrow(InvalidStorageConfig);
+    expect(() => storageConfigFromEnv({ QUIVER_S3_ENDPOINT: 'minio:9000' })).toThrow(InvalidConfig);
   });
 });
 

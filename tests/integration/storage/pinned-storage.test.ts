@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectChanged } from '../../../jobs/ports/errors/object-changed.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
-import { pinnedStorage } from '../../../services/storage/pinned-storage.js';
+import { pinnedStorage } from '../../../jobs/pinned-storage.js';
 import type { Storage } from '../../../jobs/ports/storage.js';
-import { fileUri } from '../../../services/storage/uri.js';
+import { fileUri } from '../../../jobs/ports/storage-uri.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);

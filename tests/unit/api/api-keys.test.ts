@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { bearerToken, loadApiKeys, parseApiKeys } from '../../../services/api/api-keys.js';
-import { InvalidApiConfig } from '../../../services/api/errors/invalid-api-config.js';
+import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
 import { thrown } from '../../helpers/thrown.js';
 
 const acmeKey = 'acme-0123456789abcdef';
@@ -48,7 +48,7 @@ describe('parseApiKeys', () => {
       ['acme:short', /at least 16/],
       [`acme:${acmeKey},globex:${acmeKey}`, /two tenants/],
     ] as const) {
-      const error = thrown(InvalidApiConfig, () => parseApiKeys(text, 'QUIVER_API_KEYS'));
+      const error = thrown(InvalidConfig, () => parseApiKeys(text, 'QUIVER_API_KEYS'));
       expect(error.variable).toBe('QUIVER_API_KEYS');
       expect(error.message).toMatch(reason);
       expect(error.message).not.toContain(acmeKey);
@@ -66,8 +66,8 @@ describe('loadApiKeys', () => {
   });
 
   it('requires at least one key, and a readable file', () => {
-    expect(thrown(InvalidApiConfig, () => loadApiKeys({})).variable).toBe('QUIVER_API_KEYS');
-    const unreadable = thrown(InvalidApiConfig, () =>
+    expect(thrown(InvalidConfig, () => loadApiKeys({})).variable).toBe('QUIVER_API_KEYS');
+    const unreadable = thrown(InvalidConfig, () =>
       loadApiKeys({ QUIVER_API_KEYS_FILE: '/nope' }, () => {
         throw new Error('ENOENT');
       }),

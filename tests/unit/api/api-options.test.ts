@@ -5,8 +5,7 @@ import {
   loadApiConfig,
   parseApiOptions,
 } from '../../../services/api/api-options.js';
-import { InvalidApiConfig } from '../../../services/api/errors/invalid-api-config.js';
-import { InvalidRedisConfig } from '../../../services/queue/errors/invalid-redis-config.js';
+import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
 import { thrown } from '../../helpers/thrown.js';
 
 describe('API options', () => {
@@ -73,9 +72,9 @@ describe('API options', () => {
       [{ QUIVER_API_TRUST_PROXY: '10.0.0.0/33' }, [], 'QUIVER_API_TRUST_PROXY'],
       [{ QUIVER_API_URL_EXPIRY_SECONDS: '604801' }, [], 'QUIVER_API_URL_EXPIRY_SECONDS'],
     ] as const) {
-      const error = thrown(InvalidApiConfig, () => parseApiOptions([...args], env));
+      const error = thrown(InvalidConfig, () => parseApiOptions([...args], env));
       expect(error.variable).toBe(variable);
-      expect(error.code).toBe('API_INVALID_CONFIG');
+      expect(error.code).toBe('CONFIG_INVALID');
     }
     expect(() => parseApiOptions(['--bogus'], {})).toThrow(
       expect.objectContaining({ code: expect.stringMatching(/^ERR_PARSE_ARGS/) as unknown }),
@@ -86,10 +85,10 @@ describe('API options', () => {
     const config = loadApiConfig([], { QUIVER_API_KEYS: 'acme:acme-0123456789abcdef' });
     expect(config.keys.size).toBe(1);
     expect(config.redis.prefix).toBe('{quiver}');
-    expect(() => loadApiConfig([], {})).toThrow(InvalidApiConfig);
+    expect(() => loadApiConfig([], {})).toThrow(InvalidConfig);
     expect(() =>
       loadApiConfig([], { QUIVER_API_KEYS: 'acme:acme-0123456789abcdef', QUIVER_PREFIX: 'nohashtag' }),
-    ).toThrow(InvalidRedisConfig);
+    ).toThrow(InvalidConfig);
     // The webhook allowlist is the workers' variable, read (and checked) the same way.
     const allowing = loadApiConfig([], {
       QUIVER_API_KEYS: 'acme:acme-0123456789abcdef',

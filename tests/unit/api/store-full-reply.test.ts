@@ -1,6 +1,6 @@
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { isPermanent } from '../../../jobs/pipeline-deps.js';
+import { isPermanent } from '../../../schemas/errors/quiver-error.js';
 import { errorReply } from '../../../services/api/error-reply.js';
 import { StoreFull } from '../../../jobs/ports/errors/store-full.js';
 import { redisReplyCode, storeFullOf } from '../../../services/queue/redis-connection.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from '../../../jobs/deliver/retry-policy.js';
 import { deliveryConfigFromEnv } from '../../../services/delivery/delivery-options.js';
-import { InvalidDeliveryConfig } from '../../../services/delivery/errors/invalid-delivery-config.js';
+import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
 import { emptyAllowlist } from '../../../services/delivery/ssrf-guard.js';
 import { loadWorkerConfig } from '../../../services/worker/worker-options.js';
 import { thrown } from '../../helpers/thrown.js';
@@ -41,10 +41,8 @@ describe('delivery options', () => {
     ['QUIVER_WEBHOOK_TIMEOUT_SECONDS', '15s'],
     ['QUIVER_WEBHOOK_CONCURRENCY', '1.5'],
   ])('stops the worker at start on %s=%j, naming the variable', (variable, value) => {
-    const error = thrown(InvalidDeliveryConfig, () =>
-      loadWorkerConfig([], { [variable]: value }, { gpuCount: 0 }),
-    );
-    expect(error.code).toBe('WEBHOOK_INVALID_CONFIG');
+    const error = thrown(InvalidConfig, () => loadWorkerConfig([], { [variable]: value }, { gpuCount: 0 }));
+    expect(error.code).toBe('CONFIG_INVALID');
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(variable);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isPermanent, jobErrorOf } from '../../../jobs/pipeline-deps.js';
+import { jobErrorOf } from '../../../jobs/job-error.js';
+import { isPermanent } from '../../../schemas/errors/quiver-error.js';
 import { BadDataError } from '../../../services/formats/errors/bad-data-error.js';
 import { ParquetFooterTooLarge } from '../../../services/formats/errors/parquet-footer-too-large.js';
 import {

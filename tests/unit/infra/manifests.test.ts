@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { PLACEHOLDER_API_KEY, loadApiConfig } from '../../../services/api/api-options.js';
-import { InvalidApiConfig } from '../../../services/api/errors/invalid-api-config.js';
+import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
 import { commands } from '../../../services/cli/main.js';
 import { thrown } from '../../helpers/thrown.js';
 
@@ -190,9 +190,7 @@ describe('infra manifests', () => {
         (d.doc as { kind?: string; metadata?: { name?: string } }).metadata?.name === 'quiver-api-keys',
     )?.doc as { stringData: { keys: string } };
     expect(secret.stringData.keys).toContain(PLACEHOLDER_API_KEY);
-    const error = thrown(InvalidApiConfig, () =>
-      loadApiConfig([], { QUIVER_API_KEYS: secret.stringData.keys }),
-    );
+    const error = thrown(InvalidConfig, () => loadApiConfig([], { QUIVER_API_KEYS: secret.stringData.keys }));
     expect(error.variable).toBe('QUIVER_API_KEYS');
   });
 });

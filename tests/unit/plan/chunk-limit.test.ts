@@ -6,7 +6,8 @@ import {
   planByteChunks,
   planParquetChunks,
 } from '../../../jobs/plan/plan-chunks.js';
-import { isPermanent, jobErrorOf } from '../../../jobs/pipeline-deps.js';
+import { jobErrorOf } from '../../../jobs/job-error.js';
+import { isPermanent } from '../../../schemas/errors/quiver-error.js';
 import { thrown } from '../../helpers/thrown.js';
 
 /** One Parquet file of `groups` row groups of `rows` rows each. */

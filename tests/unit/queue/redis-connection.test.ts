@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidRedisConfig } from '../../../services/queue/errors/invalid-redis-config.js';
+import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
 
 describe('redisConfigFromEnv', () => {
@@ -23,7 +23,7 @@ describe('redisConfigFromEnv', () => {
   it.each(['quiver', '{}', 'quiver}', '{quiver'])(
     'refuses prefix %j without a hash tag, naming the variable',
     (p) => {
-      expect(() => redisConfigFromEnv({ QUIVER_PREFIX: p })).toThrow(InvalidRedisConfig);
+      expect(() => redisConfigFromEnv({ QUIVER_PREFIX: p })).toThrow(InvalidConfig);
       expect(() => redisConfigFromEnv({ QUIVER_PREFIX: p })).toThrow(/QUIVER_PREFIX/);
     },
   );
@@ -35,8 +35,8 @@ describe('redisConfigFromEnv', () => {
         redisConfigFromEnv({ QUIVER_REDIS_URL: url });
         expect.unreachable();
       } catch (error) {
-        expect(error).toBeInstanceOf(InvalidRedisConfig);
-        expect((error as InvalidRedisConfig).variable).toBe('QUIVER_REDIS_URL');
+        expect(error).toBeInstanceOf(InvalidConfig);
+        expect((error as InvalidConfig).variable).toBe('QUIVER_REDIS_URL');
       }
     },
   );

@@ -3,13 +3,8 @@ import { cronProblem, nextRunAfter } from '../../../schemas/cron-pattern.js';
 import { renderTemplate, templateVars } from '../../../jobs/schedule/render-template.js';
 import { scheduleIdempotencyKey } from '../../../jobs/schedule/run-schedule.js';
 import { ScheduleInvalid } from '../../../schemas/errors/schedule-invalid.js';
-import {
-  type ScheduleInput,
-  type ScheduleRecord,
-  parseSchedule,
-  renderScheduledSpec,
-  toScheduleView,
-} from '../../../schemas/schedule.js';
+import { parseSchedule, renderScheduledSpec } from '../../../jobs/schedule/parse-schedule.js';
+import { type ScheduleInput, type ScheduleRecord, toScheduleView } from '../../../schemas/schedule.js';
 import { dueAtOf } from '../../../services/scheduler/scheduler-worker.js';
 import { thrown } from '../../helpers/thrown.js';
 

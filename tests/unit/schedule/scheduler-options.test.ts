@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidSchedulerConfig } from '../../../services/scheduler/errors/invalid-scheduler-config.js';
+import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
 import { loadSchedulerConfig, schedulerDefaults } from '../../../services/scheduler/scheduler-options.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -28,7 +28,7 @@ describe('scheduler options', () => {
     'refuses QUIVER_JOB_RETENTION_DAYS=%s, naming it',
     (value) => {
       const load = () => loadSchedulerConfig([], { QUIVER_JOB_RETENTION_DAYS: value });
-      expect(load).toThrow(InvalidSchedulerConfig);
+      expect(load).toThrow(InvalidConfig);
       expect(load).toThrow(/^Invalid QUIVER_JOB_RETENTION_DAYS: expected a positive number of days or "off"/);
     },
   );

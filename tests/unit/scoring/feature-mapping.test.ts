@@ -19,11 +19,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../helpers/thrown.js';
 import { FeatureMappingError } from '../../../services/scoring/errors/feature-mapping-error.js';
-import {
-  fillFeatures,
-  resolveFeatureMapping,
-  type RejectedRows,
-} from '../../../services/scoring/feature-mapping.js';
+import { resolveFeatureMapping } from '../../../services/scoring/feature-mapping.js';
+import { type RejectedRows, fillFeatures } from '../../../services/scoring/fill-features.js';
 import type { ModelMetadata } from '../../../services/scoring/inference-host.js';
 
 const model = (width: number | string = 3, type = 'float32'): ModelMetadata => ({

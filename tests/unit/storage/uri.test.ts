@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { InvalidStorageUri } from '../../../jobs/ports/errors/invalid-storage-uri.js';
-import { formatUri, joinUri, normalizeUri, parseUri } from '../../../services/storage/uri.js';
+import { formatUri, joinUri, normalizeUri, parseUri } from '../../../jobs/ports/storage-uri.js';
 
 describe('parseUri', () => {
   it('parses s3 URIs, keeping keys verbatim', () => {

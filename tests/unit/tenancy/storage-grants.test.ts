@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageForbidden } from '../../../services/tenancy/errors/storage-forbidden.js';
 import { type StorageGrants, makeGrantChecker } from '../../../services/tenancy/storage-grants.js';
-import { fileUri } from '../../../services/storage/uri.js';
+import { fileUri } from '../../../jobs/ports/storage-uri.js';
 
 const acme: StorageGrants = {
   read: ['s3://acme-events/', 's3://models/acme/'],

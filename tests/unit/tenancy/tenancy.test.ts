@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../../services/api/api-options.js';
-import { InvalidTenancyConfig } from '../../../services/tenancy/errors/invalid-tenancy-config.js';
+import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
 import { assertGrantsCover, loadTenancy } from '../../../services/tenancy/tenancy.js';
 
 const key = (c: string) => c.repeat(24);
@@ -37,7 +37,7 @@ describe('tenants file and grants mode', () => {
 
   it('refuses two tenants without grants at start, naming them, unless QUIVER_STORAGE_GRANTS=open', () => {
     const env = { QUIVER_API_KEYS: `acme:${key('a')},globex:${key('g')},initech:${key('i')}` };
-    expect(() => loadApiConfig([], env)).toThrow(InvalidTenancyConfig);
+    expect(() => loadApiConfig([], env)).toThrow(InvalidConfig);
     expect(() => loadApiConfig([], env)).toThrow(/tenants acme, globex, initech have no storage grants/);
     expect(loadApiConfig([], { ...env, QUIVER_STORAGE_GRANTS: 'open' }).tenancy.mode).toBe('open');
     // One tenant without grants is one trust domain already.

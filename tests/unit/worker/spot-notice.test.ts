@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type SpotNotice, decideSpotPoll, watchSpotNotice } from '../../../services/worker/spot-notice.js';
+import { makeRecordingLog } from '../../helpers/recording-log.js';
 
 describe('decideSpotPoll', () => {
   it('404 is no notice; a 200 with a JSON object is a notice, with action and time when given', () => {
@@ -51,7 +52,7 @@ function scriptedFetch(script: Array<{ status: number; body?: string } | Error>)
 
 function watch(script: Parameters<typeof scriptedFetch>[0]) {
   const { fetch, calls } = scriptedFetch(script);
-  const logs: Array<[string, Record<string, unknown> | undefined]> = [];
+  const log = makeRecordingLog();
   const notices: SpotNotice[] = [];
   let resolveNotice!: () => void;
   const noticed = new Promise<void>((resolve) => (resolveNotice = resolve));
@@ -59,13 +60,13 @@ function watch(script: Parameters<typeof scriptedFetch>[0]) {
     url: 'http://169.254.169.254/latest/meta-data/spot/instance-action',
     pollMs: 1,
     fetch,
-    log: (message, context) => logs.push([message, context]),
+    log,
     onNotice: (notice) => {
       notices.push(notice);
       resolveNotice();
     },
   });
-  return { watcher, calls, logs, notices, noticed };
+  return { watcher, calls, logs: log.records, notices, noticed };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 30));
@@ -97,12 +98,24 @@ describe('watchSpotNotice', () => {
     await noticed;
     expect(notices).toEqual([{ action: 'stop' }]);
     expect(calls).toHaveLength(7);
-    expect(logs.map(([m, c]) => `${m}: ${typeof c?.reason === 'string' ? c.reason : ''}`)).toEqual([
-      'spot notice poll failed; still polling: connect ECONNREFUSED',
-      'spot notice poll failed; still polling: HTTP 500',
-      expect.stringMatching(/^spot notice poll failed; still polling: HTTP 200 with a body that is not JSON/),
-      'spot notice poll answers again: ',
-      'spot interruption notice: ',
+    expect(logs).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'spot notice poll failed; still polling',
+        reason: 'connect ECONNREFUSED',
+      }),
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'spot notice poll failed; still polling',
+        reason: 'HTTP 500',
+      }),
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'spot notice poll failed; still polling',
+        reason: expect.stringMatching(/^HTTP 200 with a body that is not JSON/) as unknown,
+      }),
+      expect.objectContaining({ level: 'info', msg: 'spot notice poll answers again' }),
+      expect.objectContaining({ level: 'info', msg: 'spot interruption notice', action: 'stop' }),
     ]);
   });
 

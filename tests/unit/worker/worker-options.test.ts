@@ -1,9 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidRedisConfig } from '../../../services/queue/errors/invalid-redis-config.js';
-import { InvalidStorageConfig } from '../../../services/storage/errors/invalid-storage-config.js';
-import { InvalidWorkerConfig } from '../../../services/worker/errors/invalid-worker-config.js';
+import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
 import {
   AWS_SPOT_NOTICE_URL,
   addWorkerDefaults,
@@ -120,7 +118,7 @@ describe('worker options', () => {
     [{ QUIVER_MAX_CHUNKS_PER_JOB: '0' }, 'QUIVER_MAX_CHUNKS_PER_JOB'],
     [{ QUIVER_MAX_MODEL_BYTES: '2GiB' }, 'QUIVER_MAX_MODEL_BYTES'],
   ])('refuses %j, naming %s', (env, variable) => {
-    expect(() => loadWorkerConfig([], env, noGpu)).toThrow(InvalidWorkerConfig);
+    expect(() => loadWorkerConfig([], env, noGpu)).toThrow(InvalidConfig);
     expect(() => loadWorkerConfig([], env, noGpu)).toThrow(`Invalid ${variable}:`);
   });
 
@@ -135,17 +133,15 @@ describe('worker options', () => {
       loadWorkerConfig(['--spot-notice-url', 'nope'], {}, noGpu);
       expect.unreachable();
     } catch (error) {
-      expect(error).toBeInstanceOf(InvalidWorkerConfig);
-      expect((error as InvalidWorkerConfig).variable).toBe('--spot-notice-url');
-      expect((error as InvalidWorkerConfig).code).toBe('WORKER_INVALID_CONFIG');
+      expect(error).toBeInstanceOf(InvalidConfig);
+      expect((error as InvalidConfig).variable).toBe('--spot-notice-url');
+      expect((error as InvalidConfig).code).toBe('CONFIG_INVALID');
     }
   });
 
   it('checks Redis and storage settings too, and refuses unknown flags as usage errors', () => {
-    expect(() => loadWorkerConfig([], { QUIVER_PREFIX: 'quiver' }, noGpu)).toThrow(InvalidRedisConfig);
-    expect(() => loadWorkerConfig([], { QUIVER_S3_FORCE_PATH_STYLE: 'maybe' }, noGpu)).toThrow(
-      InvalidStorageConfig,
-    );
+    expect(() => loadWorkerConfig([], { QUIVER_PREFIX: 'quiver' }, noGpu)).toThrow(InvalidConfig);
+    expect(() => loadWorkerConfig([], { QUIVER_S3_FORCE_PATH_STYLE: 'maybe' }, noGpu)).toThrow(InvalidConfig);
     expect(() => loadWorkerConfig(['--threads', '4'], {}, noGpu)).toThrow(
       expect.objectContaining({ code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' }),
     );

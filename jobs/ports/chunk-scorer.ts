@@ -1,0 +1,69 @@
+import type { InputFormat } from '../../schemas/chunk-descriptor.js';
+import type { ErrorLocation } from '../../schemas/errors/quiver-error.js';
+import type { BatchSpec, ModelSpec } from '../../schemas/model-spec.js';
+import type { KeyTable, OutputBatch, RowBatch } from './batches.js';
+import type { ReadProjection } from './input-readers.js';
+import type { Log } from './log.js';
+import type { Storage } from './storage.js';
+
+/** What one inference call produced: output rows (passthrough, then scores) and the rows refused. */
+export interface ScoredRows {
+  /** Rows of the input stream this call covered, `[rowStart, rowStart + rows)`. */
+  rowStart: number;
+  rows: number;
+  output: OutputBatch;
+  /** Input rows (stream indexes) refused by a `reject` null policy, with the column that was null. */
+  rejected: { rows: readonly number[]; columns: readonly string[] };
+  /** The passthrough columns of the refused rows, in `rejected` order (absent when none were refused). */
+  rejectedKeys?: KeyTable;
+}
+
+/** One chunk's scoring as the score processor asks for it: "features for this model" from these rows. */
+export interface ScoreChunkRequest {
+  format: InputFormat;
+  passthrough: string[];
+  batch: BatchSpec;
+  /**
+   * The chunk's rows, read with the projection the scorer chose for this model (which columns, and which
+   * of them the decoder packs into tensors); called once.
+   */
+  read(projection: ReadProjection | undefined): AsyncIterable<RowBatch>;
+  /** Where row `row` of the stream lives (object, row there): errors about a row carry it. */
+  locate(row: number): ErrorLocation | undefined;
+  signal?: AbortSignal;
+  log: Log;
+  /** Log how the features are read (packed in the decoder or not): the processor asks on chunk 0 only. */
+  logFeaturePlan?: boolean;
+}
+
+/** An open model lent to one chunk attempt. */
+export interface ScorerLease {
+  /** The digest of the bytes this session scores with (DESIGN invariant 8). */
+  readonly sha256: string;
+  /**
+   * Maps the rows onto the model's inputs (failing before any row is scored when they cannot be), picks
+   * the batch size and scores every row, in order. Errors are QuiverErrors with their location.
+   */
+  score(request: ScoreChunkRequest): AsyncIterable<ScoredRows>;
+  /** Once the attempt is done with it; safe to call twice. */
+  release(): void;
+}
+
+/** The models a worker scores with (services/scoring/scorer-pool.ts: one session per digest). */
+export interface ChunkScorer {
+  /**
+   * The model's digest: the spec's pin (verified against the bytes), or the digest of what the URI serves
+   * now. Planning records it, so every chunk scores with exactly these bytes.
+   */
+  resolve(spec: ModelSpec, signal?: AbortSignal, storage?: Storage): Promise<string>;
+  /**
+   * Opens (or shares) the session for the model with `sha256` (default: the spec's pin, else what the URI
+   * serves), through `storage` (the tenant's grants); other bytes at the URI throw `MODEL_CHANGED`.
+   */
+  acquire(
+    spec: ModelSpec,
+    sha256: string | undefined,
+    signal?: AbortSignal,
+    storage?: Storage,
+  ): Promise<ScorerLease>;
+}

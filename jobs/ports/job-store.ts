@@ -1,0 +1,156 @@
+import type { JobRecord, JobStatus } from '../../schemas/job-record.js';
+import type { JobSpec } from '../../schemas/job-spec.js';
+
+export interface CreateJobOptions {
+  /** Default `crypto.randomUUID()`. */
+  id?: string;
+  /** Default `'default'`. */
+  tenant?: string;
+  /** Same tenant + key + spec → the existing job; same key, other spec → `IdempotencyConflict`. */
+  idempotencyKey?: string;
+  /**
+   * Refuse (`TooManyActiveJobs`) when the tenant already has this many active jobs, checked in the same
+   * atomic step that creates the job, so concurrent creates never overshoot. Default: no limit. A repeated
+   * idempotency key returns its job whatever the count.
+   */
+  maxActiveJobs?: number;
+}
+
+export interface ListJobsOptions {
+  /** Only this tenant's jobs. Default: every tenant's (operators). */
+  tenant?: string;
+  /** Only jobs in this state. */
+  status?: JobStatus;
+  /** Only jobs carrying every one of these labels with these values. */
+  labels?: Readonly<Record<string, string>>;
+  /** Page size. Default 20. */
+  limit?: number;
+  /** `nextCursor` of the previous page. Throws `InvalidListCursor` for anything else. */
+  cursor?: string;
+  /**
+   * Index entries examined at most per call. A selective filter may then return a short (even empty) page
+   * with a `nextCursor` to go on from, instead of scanning every job of the tenant in one request.
+   * Default 1000.
+   */
+  scanLimit?: number;
+}
+
+/** Jobs newest first; `nextCursor` is null once nothing older is left. */
+export interface JobPage {
+  jobs: JobRecord[];
+  nextCursor: string | null;
+}
+
+export interface TransitionPatch {
+  error?: JobRecord['error'];
+  modelSha256?: string;
+  manifestUri?: string;
+}
+
+export interface ChunkCommitResult {
+  /**
+   * `accepted`: the chunk is counted for this attempt (by this call when `first`; a resent call of the
+   * same attempt gets `first: false`). `duplicate`: another attempt's commit was counted (a re-delivered
+   * chunk). `stale`: refused — the attempt is no longer the chunk's current one, or the job is not in the
+   * state the commit needs (`running`; `planning` for adoption). Only `accepted` commits are referenced.
+   */
+  outcome: 'accepted' | 'duplicate' | 'stale';
+  /** True only for the call that counted the chunk. */
+  first: boolean;
+  chunksDone: number;
+  chunksTotal: number;
+  /**
+   * True when, with this commit, the job's refused rows exceed `maxInvalidFraction` of its input rows
+   * (known after planning): the job cannot succeed any more.
+   */
+  overLimit: boolean;
+}
+
+/** Where an attempt of a chunk stands: it may go on only while `current`. */
+export type AttemptState = 'current' | 'superseded' | 'committed' | 'missing' | JobStatus;
+
+/** What `beginAttempt` found. */
+export type AttemptStart =
+  | {
+      state: 'started';
+      /** Accepted segments of earlier attempts, in row order (`segmentRef`s). */ segments: string[];
+    }
+  | { state: 'committed' }
+  | { state: 'stopped'; status: JobStatus | 'missing' };
+
+export interface PlanFacts {
+  chunksTotal: number;
+  /** Rows of the whole input, when planning knows them all (Parquet, counted CSV). */
+  inputRows?: number;
+  /** The one model digest every chunk scores with (DESIGN invariant 8). */
+  modelSha256?: string;
+}
+
+/**
+ * Job records and chunk bookkeeping. Holds descriptors and counters only, never data (DESIGN invariant 1);
+ * every write that must not race is one atomic step (on Redis: services/queue/job-store.ts, one Lua script
+ * each).
+ */
+export interface JobStore {
+  create(spec: JobSpec, o?: CreateJobOptions): Promise<{ record: JobRecord; created: boolean }>;
+  get(id: string): Promise<JobRecord | undefined>;
+  /**
+   * Moves the job to `to` (throws `InvalidJobTransition` when the lifecycle forbids it, `JobNotFound` when
+   * there is no job). Moving to the state it is already in returns the record unchanged, so a retried
+   * processor does not fail; the patch then is ignored.
+   */
+  transition(id: string, to: JobStatus, patch?: TransitionPatch): Promise<JobRecord>;
+  setChunksTotal(id: string, chunksTotal: number): Promise<void>;
+  /** Records what planning found: the chunk count, and the input rows and model digest when known. */
+  setPlan(id: string, plan: PlanFacts): Promise<void>;
+  /**
+   * Starts attempt `attempt` of chunk `index` (fencing token: from now on only it may commit the chunk's
+   * segments or the chunk), while the job is `running` and the chunk not yet committed.
+   */
+  beginAttempt(id: string, index: number, attempt: string): Promise<AttemptStart>;
+  /** Whether `attempt` is still the current attempt of a running job's uncommitted chunk (one round trip). */
+  attemptState(id: string, index: number, attempt: string): Promise<AttemptState>;
+  /**
+   * Appends segment `ref` to the chunk's accepted chain, atomically and only while `attemptState` would
+   * answer `current`; returns that state (`current` when accepted).
+   */
+  acceptSegment(id: string, index: number, attempt: string, ref: string): Promise<AttemptState>;
+  /**
+   * Counts chunk `index` done exactly once, however often and concurrently it is committed, and only for
+   * its current attempt while the job is `running`; `maxInvalidFraction` makes the reply tell whether the
+   * job's refused rows are now over its limit.
+   */
+  commitChunk(
+    id: string,
+    index: number,
+    c: { rows: number; rejected: number; attempt: string; maxInvalidFraction?: number },
+  ): Promise<ChunkCommitResult>;
+  /**
+   * Counts a chunk whose commit marker planning found in storage (Redis lost the job and it was
+   * resubmitted): accepted only while the job is `planning`.
+   */
+  adoptChunk(
+    id: string,
+    index: number,
+    c: { rows: number; rejected: number; attempt: string },
+  ): Promise<ChunkCommitResult>;
+  isCommitted(id: string, index: number): Promise<boolean>;
+  /** Committed chunk indexes, ascending. */
+  committedChunks(id: string): Promise<number[]>;
+  /** The accepted attempt of every committed chunk: the only commit markers finalize reads. */
+  acceptedCommits(id: string): Promise<Map<number, string>>;
+  /**
+   * Jobs newest first, a page at a time. Pages are cut at exact positions in a creation-ordered index, so
+   * walking the cursors visits every job once, however many are created meanwhile (those come first).
+   */
+  list(options?: ListJobsOptions): Promise<JobPage>;
+  /**
+   * Every tenant's jobs created before `createdBefore`, oldest first, a page at a time (for retention).
+   * Index entries whose record is gone are passed over.
+   */
+  listOldest(options: { createdBefore: Date; limit: number; cursor?: string }): Promise<JobPage>;
+  /** How many of the tenant's jobs are not yet succeeded, failed or cancelled. */
+  countActive(tenant: string): Promise<number>;
+  /** Removes the record, its chunk set, its idempotency key and its index entries (for tests and retention). */
+  delete(id: string): Promise<void>;
+}

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { AttemptState } from '../../jobs/ports/job-store.js';
+
+/**
+ * Every Lua script of the house, by the name of its file under `./lua/` (its header says KEYS, ARGV and
+ * the reply), with its number of KEYS. `undefined` where a key is optional (`job-create`'s idempotency
+ * key, `job-transition`'s active set): the count then goes with each call.
+ */
+const numberOfKeys = {
+  'job-create': undefined,
+  'job-release-key': 1,
+  'job-transition': undefined,
+  'job-set-plan': 1,
+  'job-begin-attempt': 4,
+  'job-attempt': 4,
+  'job-commit-chunk': 3,
+  'job-delete': 9,
+  'schedule-record': 1,
+  'delivery-create': 3,
+  'delivery-record-attempt': 2,
+  'delivery-reopen': 2,
+} as const satisfies Record<string, number | undefined>;
+
+export type LuaScriptName = keyof typeof numberOfKeys;
+
+/** What each script replies, as ioredis hands it over (Lua tables → arrays, `false` → null). */
+export interface LuaReplies {
+  'job-create': ['created'] | ['exists'] | ['full'] | ['idem', string];
+  'job-release-key': 0;
+  'job-transition': ['missing'] | ['same'] | ['invalid', string] | ['moved', string];
+  'job-set-plan': 0 | 1;
+  'job-begin-attempt': ['started', string] | ['committed'] | ['missing'] | ['stopped', string];
+  'job-attempt': AttemptState;
+  'job-commit-chunk': ['missing'] | ['accepted' | 'again' | 'duplicate' | 'stale', number, number, 0 | 1];
+  'job-delete': 0;
+  'schedule-record': 0 | 1;
+  'delivery-create': [string, number];
+  'delivery-record-attempt': 0 | 1;
+  'delivery-reopen': number | null;
+}
+
+/** Runs the scripts defined on one connection. */
+export interface LuaCommands {
+  run<S extends LuaScriptName>(
+    script: S,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<LuaReplies[S]>;
+}
+
+/**
+ * The ioredis command a script is defined as: prefixed, so it can never shadow a Redis command or one
+ * BullMQ defines on a shared connection.
+ */
+const commandName = (script: LuaScriptName): string => `quiver:${script}`;
+
+/** Read once per process; `import.meta.url` finds the files next to this module under tsx, with no build. */
+const sources = new Map(
+  (Object.keys(numberOfKeys) as LuaScriptName[]).map((script) => [
+    script,
+    readFileSync(new URL(`./lua/${script}.lua`, import.meta.url), 'utf8'),
+  ]),
+);
+
+const definedOn = new WeakMap<Redis, LuaCommands>();
+
+type ScriptMethod = (...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Defines every script on `redis` with ioredis `defineCommand`, once per connection (later calls return the
+ * same commands). ioredis then sends each by digest, and on NOSCRIPT (Redis restarted or failed over, or
+ * `SCRIPT FLUSH`) sends the source once and goes back to the digest; on a Cluster it does so per node.
+ * KEYS get the connection's `keyPrefix`, like the keys of any other command; ARGV never do.
+ */
+export function defineQuiverCommands(redis: Redis): LuaCommands {
+  const known = definedOn.get(redis);
+  if (known !== undefined) return known;
+  for (const [script, lua] of sources) {
+    const keys = numberOfKeys[script];
+    redis.defineCommand(commandName(script), keys === undefined ? { lua } : { lua, numberOfKeys: keys });
+  }
+  const commands: LuaCommands = {
+    async run(script, keys, args) {
+      const fixed: number | undefined = numberOfKeys[script];
+      if (fixed !== undefined && keys.length !== fixed) {
+        throw new RangeError(`${script} takes ${fixed} keys, got ${keys.length}`);
+      }
+      const method = (redis as unknown as Record<string, ScriptMethod>)[commandName(script)];
+      if (method === undefined) throw new Error(`Lua command ${script} is not defined on this connection`);
+      const counted = fixed === undefined ? [keys.length, ...keys] : keys;
+      return (await method.call(redis, ...counted, ...args)) as LuaReplies[typeof script];
+    },
+  };
+  definedOn.set(redis, commands);
+  return commands;
+}

@@ -1,0 +1,364 @@
+import { randomUUID } from 'node:crypto';
+import { progressOf } from '../../../jobs/job-progress.js';
+import { assertTransition, isTerminal } from '../../../jobs/job-state.js';
+import { IdempotencyConflict } from '../../../jobs/ports/errors/idempotency-conflict.js';
+import { JobAlreadyExists } from '../../../jobs/ports/errors/job-already-exists.js';
+import { JobNotFound } from '../../../jobs/ports/errors/job-not-found.js';
+import { TooManyActiveJobs } from '../../../jobs/ports/errors/too-many-active-jobs.js';
+import type { Clock } from '../../../jobs/ports/clock.js';
+import type {
+  AttemptState,
+  ChunkCommitResult,
+  JobPage,
+  JobStore,
+} from '../../../jobs/ports/job-store.js';
+import { type JobRecord, type JobStatus, jobRecordSchema } from '../../../schemas/job-record.js';
+import { type JobSpec, specDigest } from '../../../schemas/job-spec.js';
+import { decodeCursor, encodeCursor, indexMember } from '../../../services/queue/job-list-cursor.js';
+import type { MemoryJobEvents } from './memory-job-events.js';
+
+/** One job as the Redis store keeps it: scalar fields and counters, plus its chunk bookkeeping. */
+interface StoredJob {
+  id: string;
+  tenant: string;
+  status: JobStatus;
+  spec: JobSpec;
+  specDigest: string;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  outputUri: string;
+  manifestUri?: string;
+  modelSha256?: string;
+  error?: JobRecord['error'];
+  idempotencyKey?: string;
+  chunksTotal?: number;
+  chunksDone: number;
+  rowsScored: number;
+  rowsRejected: number;
+  inputRows?: number;
+  /** Chunk index → the attempt whose commit was counted (the Redis `:commits` hash). */
+  commits: Map<number, string>;
+  /** Chunk index → its current attempt, the fencing token (`:attempts`). */
+  attempts: Map<number, string>;
+  /** Chunk index → its accepted segment refs in row order (`:segments`). */
+  segments: Map<number, string[]>;
+}
+
+export interface MemoryJobStore extends JobStore {
+  /** Every call made, by method name, in order (a test asserts what a processor asked for). */
+  readonly calls: Array<{ method: string; id: string }>;
+}
+
+export interface MemoryJobStoreOptions {
+  /** Clock for timestamps and progress rates. Default `() => new Date()`. */
+  now?: Clock;
+  /** Announces every status change, as the Redis store publishes it on its channel. */
+  events?: MemoryJobEvents;
+}
+
+function assertCount(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+  }
+}
+
+/**
+ * A {@link JobStore} in memory that keeps the Redis store's semantics step for step
+ * (`services/queue/job-store.ts` and its Lua scripts): the lifecycle of `jobs/job-state.ts`, idempotency
+ * keys, the tenant's active set, attempts as fencing tokens, exactly-once chunk counts and the accepted
+ * segment chains. Every method is one synchronous step behind a promise, so it is as atomic as a script.
+ */
+export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): MemoryJobStore {
+  const now = options.now ?? (() => new Date());
+  const jobs = new Map<string, StoredJob>();
+  /** `<tenant>\n<key>` → the job id the key was first used for (`:idem:<tenant>:<key>`). */
+  const idempotency = new Map<string, string>();
+  const calls: MemoryJobStore['calls'] = [];
+  const call = (method: string, id: string): void => {
+    calls.push({ method, id });
+  };
+
+  const recordOf = (job: StoredJob): JobRecord =>
+    jobRecordSchema.parse({
+      id: job.id,
+      tenant: job.tenant,
+      status: job.status,
+      // A copy: a caller changing what it got must not change the store.
+      spec: structuredClone(job.spec),
+      specDigest: job.specDigest,
+      createdAt: job.createdAt,
+      updatedAt: job.updatedAt,
+      startedAt: job.startedAt,
+      finishedAt: job.finishedAt,
+      progress: progressOf(
+        {
+          chunksTotal: job.chunksTotal,
+          chunksDone: job.chunksDone,
+          rowsScored: job.rowsScored,
+          rowsRejected: job.rowsRejected,
+          inputRows: job.inputRows,
+          startedAt: job.startedAt,
+          finishedAt: job.finishedAt,
+        },
+        job.status,
+        now().getTime(),
+      ),
+      output: { uri: job.outputUri, manifestUri: job.manifestUri },
+      modelSha256: job.modelSha256,
+      error: job.error === undefined ? undefined : structuredClone(job.error),
+      idempotencyKey: job.idempotencyKey,
+    });
+
+  const mustFind = (id: string): StoredJob => {
+    const job = jobs.get(id);
+    if (job === undefined) throw new JobNotFound(id);
+    return job;
+  };
+
+  /** `job-attempt.lua`: the attempt's state and, given a ref, the append to the chunk's chain. */
+  const attemptCall = (id: string, index: number, attempt: string, ref: string): AttemptState => {
+    const job = jobs.get(id);
+    if (job === undefined) return 'missing';
+    const chain = job.segments.get(index);
+    // A resent append was accepted already.
+    if (ref !== '' && chain?.includes(ref)) return 'current';
+    if (job.commits.has(index)) return 'committed';
+    if (job.status !== 'running') return job.status;
+    if (job.attempts.get(index) !== attempt) return 'superseded';
+    if (ref !== '') job.segments.set(index, [...(chain ?? []), ref]);
+    return 'current';
+  };
+
+  /** `job-commit-chunk.lua`: the fencing check, the exactly-once count and the counters in one step. */
+  const countChunk = (
+    id: string,
+    index: number,
+    c: { rows: number; rejected: number; attempt: string },
+    mode: 'attempt' | 'adopt',
+    maxInvalidFraction: number | undefined,
+  ): ChunkCommitResult => {
+    assertCount('chunk index', index);
+    assertCount('rows', c.rows);
+    assertCount('rejected', c.rejected);
+    const job = mustFind(id);
+    const reply = (outcome: ChunkCommitResult['outcome'], first: boolean, overLimit: boolean) => ({
+      outcome,
+      first,
+      chunksDone: job.chunksDone,
+      chunksTotal: job.chunksTotal ?? 0,
+      overLimit,
+    });
+    const accepted = job.commits.get(index);
+    if (accepted === c.attempt) return reply('accepted', false, false);
+    if (accepted !== undefined) return reply('duplicate', false, false);
+    if (mode === 'adopt' ? job.status !== 'planning' : job.status !== 'running') {
+      return reply('stale', false, false);
+    }
+    if (mode === 'attempt' && job.attempts.get(index) !== c.attempt) return reply('stale', false, false);
+    job.commits.set(index, c.attempt);
+    job.chunksDone += 1;
+    job.rowsScored += c.rows;
+    job.rowsRejected += c.rejected;
+    job.updatedAt = now().toISOString();
+    const fraction = maxInvalidFraction ?? -1;
+    const inputRows = job.inputRows ?? -1;
+    return reply('accepted', true, fraction >= 0 && inputRows > 0 && job.rowsRejected > fraction * inputRows);
+  };
+
+  const activeOf = (tenant: string): number =>
+    [...jobs.values()].filter((j) => j.tenant === tenant && !isTerminal(j.status)).length;
+
+  /** Index members newest first (`<created ms>:<id>`), as the Redis sorted sets order them. */
+  const membersOf = (tenant: string | undefined): Array<{ member: string; job: StoredJob }> =>
+    [...jobs.values()]
+      .filter((j) => tenant === undefined || j.tenant === tenant)
+      .map((job) => ({ member: indexMember(job.createdAt, job.id), job }))
+      .sort((a, b) => (a.member < b.member ? 1 : a.member > b.member ? -1 : 0));
+
+  const store: MemoryJobStore = {
+    calls,
+
+    get(id) {
+      call('get', id);
+      const job = jobs.get(id);
+      return Promise.resolve(job && recordOf(job));
+    },
+
+    async create(spec, o = {}) {
+      const id = o.id ?? randomUUID();
+      call('create', id);
+      const tenant = o.tenant ?? 'default';
+      const digest = specDigest(spec);
+      if (o.maxActiveJobs !== undefined) assertCount('maxActiveJobs', o.maxActiveJobs);
+      const idem = o.idempotencyKey === undefined ? undefined : `${tenant}\n${o.idempotencyKey}`;
+      const existingId = idem === undefined ? undefined : idempotency.get(idem);
+      if (existingId !== undefined) {
+        const existing = jobs.get(existingId);
+        if (existing !== undefined) {
+          if (existing.specDigest === digest) return { record: recordOf(existing), created: false };
+          throw new IdempotencyConflict(o.idempotencyKey ?? '', existingId);
+        }
+        // A key left behind by a deleted job is released, then the create goes through.
+        idempotency.delete(idem!);
+      }
+      if (jobs.has(id)) throw new JobAlreadyExists(id);
+      if (o.maxActiveJobs !== undefined && activeOf(tenant) >= o.maxActiveJobs) {
+        throw new TooManyActiveJobs(tenant, o.maxActiveJobs);
+      }
+      const createdAt = now().toISOString();
+      const job: StoredJob = {
+        id,
+        tenant,
+        status: 'queued',
+        spec: structuredClone(spec),
+        specDigest: digest,
+        createdAt,
+        updatedAt: createdAt,
+        outputUri: `${spec.output.uri.replace(/\/+$/, '')}/${id}/`,
+        chunksDone: 0,
+        rowsScored: 0,
+        rowsRejected: 0,
+        commits: new Map(),
+        attempts: new Map(),
+        segments: new Map(),
+      };
+      if (o.idempotencyKey !== undefined) job.idempotencyKey = o.idempotencyKey;
+      if (idem !== undefined) idempotency.set(idem, id);
+      jobs.set(id, job);
+      await Promise.resolve();
+      return { record: recordOf(job), created: true };
+    },
+
+    async transition(id, to, patch = {}) {
+      call('transition', id);
+      const job = mustFind(id);
+      if (job.status !== to) {
+        assertTransition(job.status, to, id);
+        const at = now().toISOString();
+        job.status = to;
+        job.updatedAt = at;
+        if (to === 'planning') job.startedAt ??= at;
+        if (isTerminal(to)) job.finishedAt = at;
+        if (patch.error !== undefined) job.error = structuredClone(patch.error);
+        if (patch.modelSha256 !== undefined) job.modelSha256 = patch.modelSha256;
+        if (patch.manifestUri !== undefined) job.manifestUri = patch.manifestUri;
+        options.events?.announce(id);
+      }
+      await Promise.resolve();
+      return recordOf(job);
+    },
+
+    setChunksTotal(id, chunksTotal) {
+      return store.setPlan(id, { chunksTotal });
+    },
+
+    setPlan(id, plan) {
+      call('setPlan', id);
+      assertCount('chunksTotal', plan.chunksTotal);
+      if (plan.inputRows !== undefined) assertCount('inputRows', plan.inputRows);
+      const job = mustFind(id);
+      job.chunksTotal = plan.chunksTotal;
+      job.updatedAt = now().toISOString();
+      if (plan.inputRows !== undefined) job.inputRows = plan.inputRows;
+      if (plan.modelSha256 !== undefined) job.modelSha256 = plan.modelSha256;
+      return Promise.resolve();
+    },
+
+    beginAttempt(id, index, attempt) {
+      call('beginAttempt', id);
+      assertCount('chunk index', index);
+      const job = jobs.get(id);
+      if (job === undefined) return Promise.resolve({ state: 'stopped', status: 'missing' });
+      if (job.commits.has(index)) return Promise.resolve({ state: 'committed' });
+      if (job.status !== 'running') return Promise.resolve({ state: 'stopped', status: job.status });
+      job.attempts.set(index, attempt);
+      return Promise.resolve({ state: 'started', segments: [...(job.segments.get(index) ?? [])] });
+    },
+
+    attemptState(id, index, attempt) {
+      call('attemptState', id);
+      return Promise.resolve(attemptCall(id, index, attempt, ''));
+    },
+    acceptSegment(id, index, attempt, ref) {
+      call('acceptSegment', id);
+      return Promise.resolve(attemptCall(id, index, attempt, ref));
+    },
+    commitChunk(id, index, c) {
+      call('commitChunk', id);
+      return Promise.resolve(countChunk(id, index, c, 'attempt', c.maxInvalidFraction));
+    },
+    adoptChunk(id, index, c) {
+      call('adoptChunk', id);
+      return Promise.resolve(countChunk(id, index, c, 'adopt', undefined));
+    },
+
+    isCommitted(id, index) {
+      return Promise.resolve(jobs.get(id)?.commits.has(index) ?? false);
+    },
+    committedChunks(id) {
+      return Promise.resolve([...(jobs.get(id)?.commits.keys() ?? [])].sort((a, b) => a - b));
+    },
+    acceptedCommits(id) {
+      call('acceptedCommits', id);
+      return Promise.resolve(new Map(jobs.get(id)?.commits ?? []));
+    },
+
+    list(o = {}) {
+      const limit = o.limit ?? 20;
+      assertCount('limit', limit);
+      const scanLimit = Math.max(1, o.scanLimit ?? 1000);
+      const after = o.cursor === undefined ? undefined : decodeCursor(o.cursor);
+      const entries = membersOf(o.tenant).filter(({ member }) => after === undefined || member < after);
+      const page: JobPage = { jobs: [], nextCursor: null };
+      let examined = 0;
+      for (const [i, { job }] of entries.entries()) {
+        if (page.jobs.length === limit || examined === scanLimit) {
+          page.nextCursor = i > 0 ? encodeCursor(entries[i - 1]!.member) : null;
+          return Promise.resolve(page);
+        }
+        examined += 1;
+        const labels = o.labels ?? {};
+        if (
+          (o.status === undefined || job.status === o.status) &&
+          Object.entries(labels).every(([k, v]) => job.spec.labels[k] === v)
+        ) {
+          page.jobs.push(recordOf(job));
+        }
+      }
+      return Promise.resolve(page);
+    },
+
+    listOldest({ createdBefore, limit, cursor }) {
+      assertCount('limit', limit);
+      const below = indexMember(createdBefore.toISOString(), '');
+      const from = cursor === undefined ? undefined : decodeCursor(cursor);
+      const entries = membersOf(undefined)
+        .reverse()
+        .filter(({ member }) => member < below && (from === undefined || member > from))
+        .slice(0, limit);
+      const last = entries.at(-1);
+      return Promise.resolve({
+        jobs: entries.map(({ job }) => recordOf(job)),
+        nextCursor: entries.length === limit && last !== undefined ? encodeCursor(last.member) : null,
+      });
+    },
+
+    countActive(tenant) {
+      return Promise.resolve(activeOf(tenant));
+    },
+
+    delete(id) {
+      call('delete', id);
+      const job = jobs.get(id);
+      if (job?.idempotencyKey !== undefined) {
+        const idem = `${job.tenant}\n${job.idempotencyKey}`;
+        if (idempotency.get(idem) === id) idempotency.delete(idem);
+      }
+      jobs.delete(id);
+      return Promise.resolve();
+    },
+  };
+  return store;
+}
