@@ -3,6 +3,7 @@ import { type JobSpec, parseJobSpec } from '../schemas/job-spec.js';
 import type { SpecLimits } from '../schemas/spec-limits.js';
 import type { JobRecord } from '../schemas/job-record.js';
 import type { JobStore } from './ports/job-store.js';
+import type { PipelineQueue } from './ports/pipeline-queue.js';
 
 export interface SubmitOptions {
   /** Bounds the spec must keep (`schemas/spec-limits.ts`). Default `specLimitDefaults`. */
@@ -25,7 +26,7 @@ export function idempotentJobId(tenant: string, key: string): string {
 export async function submitJob(
   deps: {
     store: JobStore;
-    enqueuePlan: (jobId: string, priority: number) => Promise<void>;
+    queue: Pick<PipelineQueue, 'enqueuePlan'>;
     /**
      * Refuses a spec the tenant may not run (its URIs outside the tenant's storage grants): throws, and
      * nothing is recorded. Absent: every valid spec is accepted (in-process use, tests).
@@ -45,6 +46,6 @@ export async function submitJob(
       : {}),
   });
   if (created.created || created.record.status === 'queued')
-    await deps.enqueuePlan(created.record.id, spec.priority);
+    await deps.queue.enqueuePlan(created.record.id, spec.priority);
   return created;
 }

@@ -74,7 +74,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     const { record } = await submitJob(
       {
         store,
-        enqueuePlan: (jobId: string, priority: number) => queues.enqueuePlan(jobId, priority),
+        queue: queues,
       },
       {
         name: 'demo',

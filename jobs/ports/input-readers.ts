@@ -25,7 +25,8 @@ export interface InvalidRecord {
   rowInPart: number;
 }
 
-export interface ReadPartOptions extends ReadProjection {
+/** Read options; `R` is what a reader hands `onInvalidRecord` (a reader may promise a narrower error). */
+export interface ReadPartOptions<R extends InvalidRecord = InvalidRecord> extends ReadProjection {
   /** CSV/JSONL: explicit column types; columns not named are inferred. */
   schema?: Record<string, ColumnTypeName>;
   /** CSV: whether the first line of the object is a header (default true). */
@@ -38,7 +39,7 @@ export interface ReadPartOptions extends ReadProjection {
    * extent is unknown (an unterminated quote, bytes that are not UTF-8) still throw. Absent: every fault
    * throws.
    */
-  onInvalidRecord?(invalid: InvalidRecord): void;
+  onInvalidRecord?: (invalid: R) => void;
   signal?: AbortSignal;
 }
 

@@ -89,32 +89,20 @@ export async function processScore(
   if (begun.state === 'committed') return finishIfLast(deps, jobId, record.progress);
   if (begun.state === 'stopped') return;
   const log = deps.log.child({ jobId, chunk: chunk.index, attempt });
+  const stopping = watchAttempt(deps, jobId, chunk.index, attempt, signal);
   try {
-    await scoreAttempt(deps, record, chunk, attempt, begun.segments, log, signal, progress);
+    await scoreAttempt(deps, record, chunk, attempt, begun.segments, log, stopping.signal, progress);
   } catch (error) {
-    if (!(error instanceof AttemptStopped)) throw error;
-    log.info({ state: error.state }, 'attempt stopped');
-  }
-}
-
-async function scoreAttempt(
-  deps: PipelineDeps,
-  record: JobRecord,
-  chunk: ChunkDescriptor,
-  attempt: string,
-  acceptedSegments: readonly string[],
-  log: Log,
-  outer: AbortSignal | undefined,
-  progress: () => void,
-): Promise<void> {
-  const stopping = watchAttempt(deps, record.id, chunk.index, attempt, outer);
-  try {
-    await scoreWatched(deps, record, chunk, attempt, acceptedSegments, log, stopping.signal, progress);
-  } catch (error) {
-    // Whatever the abort surfaced as inside a read or a run, the attempt stopped for this reason.
+    // Whatever the abort surfaced as inside a read or a run, the attempt stopped for the watch's reason.
     const reason: unknown = stopping.signal.reason;
-    if (stopping.signal.aborted && reason instanceof AttemptStopped) throw reason;
-    throw error;
+    const stopped =
+      error instanceof AttemptStopped
+        ? error
+        : stopping.signal.aborted && reason instanceof AttemptStopped
+          ? reason
+          : undefined;
+    if (!stopped) throw error;
+    log.info({ state: stopped.state }, 'attempt stopped');
   } finally {
     stopping.close();
   }
@@ -159,7 +147,7 @@ function watchAttempt(
   return { signal: stop.signal, close };
 }
 
-async function scoreWatched(
+async function scoreAttempt(
   deps: PipelineDeps,
   record: JobRecord,
   chunk: ChunkDescriptor,

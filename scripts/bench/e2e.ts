@@ -175,7 +175,7 @@ try {
     const queues = makeQueues(redis, prefix);
     const runJob = async (): Promise<number> => {
       const started = performance.now();
-      const { record } = await submitJob({ store, enqueuePlan: (id, p) => queues.enqueuePlan(id, p) }, spec);
+      const { record } = await submitJob({ store, queue: queues }, spec);
       for (;;) {
         const job = (await store.get(record.id))!;
         if (job.status === 'succeeded') break;

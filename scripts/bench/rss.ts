@@ -58,7 +58,7 @@ async function peakRss(rows: number): Promise<{ rows: number; peakRssBytes: numb
   try {
     const started = performance.now();
     const { record } = await submitJob(
-      { store, enqueuePlan: (id, p) => queues.enqueuePlan(id, p) },
+      { store, queue: queues },
       {
         input: { uri: pathToFileURL(dataset).href, format: 'parquet' },
         model: { uri: pathToFileURL(model).href },

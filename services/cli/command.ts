@@ -1,4 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { InvalidConfig } from '../../schemas/errors/invalid-config.js';
+import { readConfig } from '../../schemas/config.js';
 import { type ApiClient, DEFAULT_API_URL, makeApiClient } from './api-client.js';
 import { UsageError } from './errors/usage-error.js';
 import type { OutputStream } from './output.js';
@@ -106,10 +108,23 @@ export function clientFor(
   values: { 'api-url'?: string | undefined; 'api-key'?: string | undefined },
   context: CliContext,
 ): ApiClient {
-  const baseUrl = values['api-url'] ?? (context.env.QUIVER_API_URL?.trim() || DEFAULT_API_URL);
-  const apiKey = values['api-key'] ?? context.env.QUIVER_API_KEY?.trim();
-  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol))
-    throw new UsageError(`expected an http(s) URL for the API, got ${JSON.stringify(baseUrl)}`);
-  if (!apiKey) throw new UsageError('no API key: set QUIVER_API_KEY or pass --api-key');
-  return makeApiClient({ baseUrl, apiKey, fetch: context.fetch });
+  let config: { QUIVER_API_URL: string; QUIVER_API_KEY: string | undefined };
+  try {
+    config = readConfig(context.env, ['QUIVER_API_URL', 'QUIVER_API_KEY'], {
+      flags: {
+        QUIVER_API_URL: { flag: '--api-url', text: values['api-url'] },
+        QUIVER_API_KEY: { flag: '--api-key', text: values['api-key'] },
+      },
+    });
+  } catch (error) {
+    // A bad URL is the command line's fault: a usage error (exit 2), as for any other bad flag.
+    if (error instanceof InvalidConfig) throw new UsageError(error.message);
+    throw error;
+  }
+  if (!config.QUIVER_API_KEY) throw new UsageError('no API key: set QUIVER_API_KEY or pass --api-key');
+  return makeApiClient({
+    baseUrl: config.QUIVER_API_URL,
+    apiKey: config.QUIVER_API_KEY,
+    fetch: context.fetch,
+  });
 }

@@ -10,15 +10,13 @@ import type { BadDataError } from './errors/bad-data-error.js';
 
 export type { ColumnTypeName } from '../../jobs/ports/input-readers.js';
 
-/** A record a reader skipped; its error is always a BadDataError here. */
+/** A record a reader skipped (handed to `ReadPartOptions.onInvalidRecord`); its error is a BadDataError here. */
 export interface InvalidRecord extends PortInvalidRecord {
   error: BadDataError;
 }
 
-/** The options of the port (jobs/ports/input-readers.ts), with the readers' own error type. */
-export interface ReadPartOptions extends PortReadPartOptions {
-  onInvalidRecord?(invalid: InvalidRecord): void;
-}
+/** The port's read options, whose skipped records carry BadDataErrors. */
+export type ReadPartOptions = PortReadPartOptions<InvalidRecord>;
 
 /** A reader of one format: the port's, yielding Arrow record batches. */
 export interface FormatReader extends PortFormatReader {

@@ -58,7 +58,7 @@ export function runSchedulerProcess(
     log,
     deps: {
       store,
-      enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority),
+      queue: queues,
       ...(config.tenancy ? { authorize: specAuthorizer(config.tenancy) } : {}),
       schedules,
       removeScheduler: (tenant, name) => scheduleQueue.remove(tenant, name),

@@ -102,7 +102,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       fleet,
       async submit(output: string, chunkRows?: number, model?: string): Promise<string> {
         const { record } = await submitJob(
-          { store, enqueuePlan: (id, priority) => queues.enqueuePlan(id, priority) },
+          { store, queue: queues },
           spec(output, chunkRows, model),
         );
         return record.id;

@@ -66,7 +66,7 @@ describe('zombie attempts (real worker processes, Redis, S3-protocol server, ONN
       },
       async submit(output: string, chunkRows: number): Promise<string> {
         const { record } = await submitJob(
-          { store, enqueuePlan: (id, priority) => queues.enqueuePlan(id, priority) },
+          { store, queue: queues },
           {
             name: 'zombie-e2e',
             input: { uri: 's3://events/zombie/', format: 'parquet' },

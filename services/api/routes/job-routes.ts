@@ -84,7 +84,7 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
       const { record, created } = await submitJob(
         {
           store: context.limitedStore,
-          enqueuePlan: (id, priority) => deps.queues.enqueuePlan(id, priority),
+          queue: deps.queues,
           authorize: context.authorize,
         },
         request.body,

@@ -198,7 +198,7 @@ export function registerScheduleRoutes(app: ZodFastify, context: ApiContext, sch
       const run = await runSchedule(
         {
           store: context.limitedStore,
-          enqueuePlan: (id, priority) => deps.queues.enqueuePlan(id, priority),
+          queue: deps.queues,
           authorize: context.authorize,
           schedules,
         },

@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readConfig } from '../../../schemas/config.js';
 import type { ValueInfo } from '../../scoring/inference-host.js';
 import { type Command, parseCommandArgs } from '../command.js';
 import { exitCodes } from '../exit-codes.js';
@@ -35,7 +36,8 @@ Environment: QUIVER_MODEL_CACHE (default <tmp>/quiver-models), plus the S3 setti
     const { makeStorage, storageConfigFromEnv } = await import('../../storage/make-storage.js');
     const storage = makeStorage(storageConfigFromEnv(context.env));
     try {
-      const cacheDir = context.env.QUIVER_MODEL_CACHE ?? join(tmpdir(), 'quiver-models');
+      const cacheDir =
+        readConfig(context.env, ['QUIVER_MODEL_CACHE']).QUIVER_MODEL_CACHE ?? join(tmpdir(), 'quiver-models');
       const uri = positionals[0]!;
       const spec = values.sha256 ? { uri, sha256: values.sha256 } : { uri };
       const { model, host } = await openModel(storage, spec, { cacheDir, intraOpThreads: 1 });

@@ -65,7 +65,7 @@ describe('webhooks of jobs run by the pipeline (real Redis, files, ONNX Runtime,
     submitJob(
       {
         store: pipeline.store,
-        enqueuePlan: (jobId, priority) => pipeline.queues.enqueuePlan(jobId, priority),
+        queue: pipeline.queues,
       },
       body,
     );

@@ -88,7 +88,7 @@ describe('records that cannot be decoded (real Redis, files, ONNX Runtime)', () 
 
   it('under skip, refuses exactly the bad records with their text and reason, and scores the rest once', async () => {
     const { record } = await submitJob(
-      { store: pipeline.store, enqueuePlan: (id, p) => pipeline.queues.enqueuePlan(id, p) },
+      { store: pipeline.store, queue: pipeline.queues },
       spec('skip', 'skip'),
     );
     const done = await pipeline.settle(record.id);
@@ -122,7 +122,7 @@ describe('records that cannot be decoded (real Redis, files, ONNX Runtime)', () 
 
   it('under fail, fails the job with the code, the object and the row', async () => {
     const { record } = await submitJob(
-      { store: pipeline.store, enqueuePlan: (id, p) => pipeline.queues.enqueuePlan(id, p) },
+      { store: pipeline.store, queue: pipeline.queues },
       spec('fail', 'fail'),
     );
     const done = await pipeline.settle(record.id);

@@ -218,7 +218,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
   const submit = async (pipeline: TestPipeline, body: JobSpecInput, idempotencyKey?: string) =>
     (
       await submitJob(
-        { store: pipeline.store, enqueuePlan: (id, p) => pipeline.queues.enqueuePlan(id, p) },
+        { store: pipeline.store, queue: pipeline.queues },
         body,
         idempotencyKey === undefined ? {} : { idempotencyKey },
       )

@@ -58,11 +58,10 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
     ...overrides,
   });
 
-  const enqueuePlan = (jobId: string, priority: number) => pipeline.queues.enqueuePlan(jobId, priority);
   const settle = (id: string) => pipeline.settle(id);
 
   it('fails a job whose feature is null under nulls: fail, naming the code, the object and the row', async () => {
-    const { record } = await submitJob({ store: pipeline.store, enqueuePlan }, spec());
+    const { record } = await submitJob({ store: pipeline.store, queue: pipeline.queues }, spec());
     const done = await settle(record.id);
     expect(done.status).toBe('failed');
     expect(done.error).toMatchObject({
@@ -77,7 +76,7 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
 
   it('scores every row exactly once under onInvalidRow: skip, writes the refused row with its reason, and a manifest', async () => {
     const { record, created } = await submitJob(
-      { store: pipeline.store, enqueuePlan },
+      { store: pipeline.store, queue: pipeline.queues },
       spec({ errors: { onInvalidRow: 'skip', maxInvalidFraction: 0.01 } }),
       { idempotencyKey: 'nightly-2026-11-27' },
     );
@@ -149,7 +148,7 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
 
     // The same key and spec is the same job; the same key with another spec is refused.
     const again = await submitJob(
-      { store: pipeline.store, enqueuePlan },
+      { store: pipeline.store, queue: pipeline.queues },
       spec({ errors: { onInvalidRow: 'skip', maxInvalidFraction: 0.01 } }),
       {
         idempotencyKey: 'nightly-2026-11-27',
@@ -157,14 +156,14 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
     );
     expect([again.created, again.record.id]).toEqual([false, record.id]);
     await expect(
-      submitJob({ store: pipeline.store, enqueuePlan }, spec(), { idempotencyKey: 'nightly-2026-11-27' }),
+      submitJob({ store: pipeline.store, queue: pipeline.queues }, spec(), { idempotencyKey: 'nightly-2026-11-27' }),
     ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
   });
 
   it('after Redis forgets the job, resubmitting with the same key finishes it without scoring committed chunks again', async () => {
     const key = 'nightly-resubmit';
     const body = spec({ errors: { onInvalidRow: 'skip', maxInvalidFraction: 0.01 } });
-    const first = await submitJob({ store: pipeline.store, enqueuePlan }, body, { idempotencyKey: key });
+    const first = await submitJob({ store: pipeline.store, queue: pipeline.queues }, body, { idempotencyKey: key });
     expect((await settle(first.record.id)).status).toBe('succeeded');
     const committedBefore = pipeline.log
       .withMessage('chunk committed')
@@ -173,7 +172,7 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
     const keys = await pipeline.redis.keys(`${pipeline.prefix}*`);
     await pipeline.redis.del(...keys);
     await s3.storage.delete(`s3://scores/fraud/${first.record.id}/_SUCCESS`);
-    const second = await submitJob({ store: pipeline.store, enqueuePlan }, body, { idempotencyKey: key });
+    const second = await submitJob({ store: pipeline.store, queue: pipeline.queues }, body, { idempotencyKey: key });
     expect(second.created).toBe(true);
     expect(second.record.id).toBe(first.record.id);
     const done = await settle(second.record.id);

@@ -67,7 +67,7 @@ describe('pipeline resilience', () => {
   });
   const run = async (pipeline: TestPipeline, body: JobSpecInput) => {
     const { record } = await submitJob(
-      { store: pipeline.store, enqueuePlan: (id, p) => pipeline.queues.enqueuePlan(id, p) },
+      { store: pipeline.store, queue: pipeline.queues },
       body,
     );
     return record.id;

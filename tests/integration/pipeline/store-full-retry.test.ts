@@ -76,7 +76,7 @@ describe('a worker whose commit meets a full Redis', () => {
     });
     try {
       const { record } = await submitJob(
-        { store, enqueuePlan: (id, priority) => queues.enqueuePlan(id, priority) },
+        { store, queue: queues },
         {
           input: { uri: 's3://events/day/', format: 'parquet' },
           model: {

@@ -60,7 +60,7 @@ describe('chunks per job, through the pipeline (real Redis)', () => {
   /** A job over the three-row-group file at chunkRows 1,000 (three chunks), whose model is never read. */
   const submitWide = () =>
     submitJob(
-      { store, enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority) },
+      { store, queue: queues },
       {
         input: { uri: 's3://events/wide/', format: 'parquet' },
         model: { uri: 's3://models/never-read.onnx', inputs: { features: { columns: featureColumns } } },

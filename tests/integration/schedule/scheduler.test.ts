@@ -83,7 +83,7 @@ afterEach(async () => {
 
 const tickDeps = (): Omit<TickDeps, 'log'> => ({
   store,
-  enqueuePlan: (jobId, priority) => queues.enqueuePlan(jobId, priority),
+  queue: queues,
   schedules: scheduleStore,
   removeScheduler: (tenant, name) => scheduleQueue.remove(tenant, name),
 });

@@ -105,7 +105,7 @@ describe('record size limit', () => {
     expect(csv.bytesRead).toBeLessThan((64 << 20) + (2 << 20));
     const jsonl = await tooLong(makeJsonlReader(), JSONL, `{"v":"${body}"}`);
     expect(jsonl.error).toMatchObject({ code: 'JSONL_RECORD_TOO_LONG', byteOffset: 0 });
-  });
+  }, 30_000); // 64 MiB of text: seconds on a loaded 2-core machine
 
   it('a record spanning a thousand reads is copied a few times over, not once per read', async () => {
     const value = 'x'.repeat(1 << 20);
