@@ -92,7 +92,10 @@ function groupPieces(format: InputFormat, candidates: Candidate[], options: Plan
       return { ...last, range: { ...a, end: b.end }, rows: (last.rows ?? 0) + (next.rows ?? 0) };
     }
     if (a.kind === 'bytes' && b.kind === 'bytes' && a.end === b.start) {
-      return { ...last, range: { ...a, end: b.end } };
+      // The merged part holds both pieces' rows (known only when both are): error rows stay exact.
+      const { rows: _rows, ...part } = last;
+      const rows = addRows(last.rows, next.rows);
+      return { ...part, range: { ...a, end: b.end }, ...(rows === undefined ? {} : { rows }) };
     }
     return undefined;
   };

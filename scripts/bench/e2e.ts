@@ -130,7 +130,8 @@ try {
             format: 'parquet',
             passthrough: spec.output.passthrough,
             batch: spec.batch,
-            read: (projection) => readers.readerFor('parquet').readPart(local, chunk.parts[0]!, projection ?? {}),
+            read: (projection) =>
+              readers.readerFor('parquet').readPart(local, chunk.parts[0]!, projection ?? {}),
             locate: () => undefined,
             log: quiet,
           },

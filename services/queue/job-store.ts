@@ -194,7 +194,6 @@ export function makeRedisJobStore(
         rowsRejected: '0',
       };
       if (o.idempotencyKey !== undefined) fields.idempotencyKey = o.idempotencyKey;
-      const maxActive = o.maxActiveJobs ?? 0;
       if (o.maxActiveJobs !== undefined) assertCount('maxActiveJobs', o.maxActiveJobs);
       const keys = [jobKey(id), activeKey(tenant), tenantIndexKey(tenant), globalIndexKey];
       const idem = o.idempotencyKey === undefined ? undefined : idemKey(tenant, o.idempotencyKey);
@@ -204,14 +203,14 @@ export function makeRedisJobStore(
       for (let attempt = 0; ; attempt++) {
         const reply = await lua.run('job-create', keys, [
           id,
-          // 0 means "no limit" to the script, so a limit of 0 becomes "refuse every job".
-          o.maxActiveJobs === 0 ? -1 : maxActive,
+          // -1: no limit. (A limit of 0 refuses every job; it used to be sent as -1 and refuse none.)
+          o.maxActiveJobs ?? -1,
           indexMember(createdAt, id),
           ...Object.entries(fields).flat(),
         ]);
         if (reply[0] === 'created') return { record: await mustGet(id), created: true };
         if (reply[0] === 'exists') throw new JobAlreadyExists(id);
-        if (reply[0] === 'full') throw new TooManyActiveJobs(tenant, maxActive);
+        if (reply[0] === 'full') throw new TooManyActiveJobs(tenant, o.maxActiveJobs ?? 0);
         const existingId = reply[1];
         const existing = await get(existingId);
         if (existing !== undefined) {

@@ -101,10 +101,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
       queues,
       fleet,
       async submit(output: string, chunkRows?: number, model?: string): Promise<string> {
-        const { record } = await submitJob(
-          { store, queue: queues },
-          spec(output, chunkRows, model),
-        );
+        const { record } = await submitJob({ store, queue: queues }, spec(output, chunkRows, model));
         return record.id;
       },
       async settle(id: string, timeoutMs: number): Promise<JobRecord> {

@@ -3,7 +3,7 @@
   limit of active jobs. The limit is checked here, with the write, so racing creates cannot overshoot it.
   KEYS[1] job, KEYS[2] tenant's active set, KEYS[3] tenant's index, KEYS[4] global index,
   KEYS[5] idempotency key (only when the job has one)
-  ARGV[1] id, ARGV[2] max active jobs (0: no limit), ARGV[3] index member, ARGV[4..] field, value, …
+  ARGV[1] id, ARGV[2] max active jobs (negative: no limit; 0 refuses every job), ARGV[3] index member, ARGV[4..] field, value, …
   Replies {'created'}, {'exists'} (id taken), {'idem', existingId} or {'full'}.
 ]]
 if KEYS[5] then
@@ -12,7 +12,7 @@ if KEYS[5] then
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 local limit = tonumber(ARGV[2])
-if limit > 0 and redis.call('SCARD', KEYS[2]) >= limit then return {'full'} end
+if limit >= 0 and redis.call('SCARD', KEYS[2]) >= limit then return {'full'} end
 if KEYS[5] then redis.call('SET', KEYS[5], ARGV[1]) end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('SADD', KEYS[2], ARGV[1])

@@ -7,6 +7,7 @@ import { JobNotFound } from '../../../jobs/ports/errors/job-not-found.js';
 import { TooManyActiveJobs } from '../../../jobs/ports/errors/too-many-active-jobs.js';
 import type { Clock } from '../../../jobs/ports/clock.js';
 import type {
+  AttemptStart,
   AttemptState,
   ChunkCommitResult,
   JobPage,
@@ -46,17 +47,15 @@ interface StoredJob {
   segments: Map<number, string[]>;
 }
 
-export interface MemoryJobStore extends JobStore {
-  /** Every call made, by method name, in order (a test asserts what a processor asked for). */
-  readonly calls: Array<{ method: string; id: string }>;
-}
-
 export interface MemoryJobStoreOptions {
   /** Clock for timestamps and progress rates. Default `() => new Date()`. */
   now?: Clock;
   /** Announces every status change, as the Redis store publishes it on its channel. */
   events?: MemoryJobEvents;
 }
+
+/** Runs one step as a promise: what it throws rejects, as a failed Redis call would. */
+const step = <T>(run: () => T): Promise<T> => new Promise((resolve) => resolve(run()));
 
 function assertCount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -70,15 +69,11 @@ function assertCount(name: string, value: number): void {
  * keys, the tenant's active set, attempts as fencing tokens, exactly-once chunk counts and the accepted
  * segment chains. Every method is one synchronous step behind a promise, so it is as atomic as a script.
  */
-export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): MemoryJobStore {
+export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStore {
   const now = options.now ?? (() => new Date());
   const jobs = new Map<string, StoredJob>();
   /** `<tenant>\n<key>` → the job id the key was first used for (`:idem:<tenant>:<key>`). */
   const idempotency = new Map<string, string>();
-  const calls: MemoryJobStore['calls'] = [];
-  const call = (method: string, id: string): void => {
-    calls.push({ method, id });
-  };
 
   const recordOf = (job: StoredJob): JobRecord =>
     jobRecordSchema.parse({
@@ -177,121 +172,111 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): MemoryJ
       .map((job) => ({ member: indexMember(job.createdAt, job.id), job }))
       .sort((a, b) => (a.member < b.member ? 1 : a.member > b.member ? -1 : 0));
 
-  const store: MemoryJobStore = {
-    calls,
-
+  const store: JobStore = {
     get(id) {
-      call('get', id);
       const job = jobs.get(id);
       return Promise.resolve(job && recordOf(job));
     },
 
-    async create(spec, o = {}) {
-      const id = o.id ?? randomUUID();
-      call('create', id);
-      const tenant = o.tenant ?? 'default';
-      const digest = specDigest(spec);
-      if (o.maxActiveJobs !== undefined) assertCount('maxActiveJobs', o.maxActiveJobs);
-      const idem = o.idempotencyKey === undefined ? undefined : `${tenant}\n${o.idempotencyKey}`;
-      const existingId = idem === undefined ? undefined : idempotency.get(idem);
-      if (existingId !== undefined) {
-        const existing = jobs.get(existingId);
-        if (existing !== undefined) {
-          if (existing.specDigest === digest) return { record: recordOf(existing), created: false };
-          throw new IdempotencyConflict(o.idempotencyKey ?? '', existingId);
+    create: (spec, o = {}) =>
+      step(() => {
+        const id = o.id ?? randomUUID();
+        const tenant = o.tenant ?? 'default';
+        const digest = specDigest(spec);
+        if (o.maxActiveJobs !== undefined) assertCount('maxActiveJobs', o.maxActiveJobs);
+        const idem = o.idempotencyKey === undefined ? undefined : `${tenant}\n${o.idempotencyKey}`;
+        const existingId = idem === undefined ? undefined : idempotency.get(idem);
+        if (existingId !== undefined) {
+          const existing = jobs.get(existingId);
+          if (existing !== undefined) {
+            if (existing.specDigest === digest) return { record: recordOf(existing), created: false };
+            throw new IdempotencyConflict(o.idempotencyKey ?? '', existingId);
+          }
+          // A key left behind by a deleted job is released, then the create goes through.
+          idempotency.delete(idem!);
         }
-        // A key left behind by a deleted job is released, then the create goes through.
-        idempotency.delete(idem!);
-      }
-      if (jobs.has(id)) throw new JobAlreadyExists(id);
-      if (o.maxActiveJobs !== undefined && activeOf(tenant) >= o.maxActiveJobs) {
-        throw new TooManyActiveJobs(tenant, o.maxActiveJobs);
-      }
-      const createdAt = now().toISOString();
-      const job: StoredJob = {
-        id,
-        tenant,
-        status: 'queued',
-        spec: structuredClone(spec),
-        specDigest: digest,
-        createdAt,
-        updatedAt: createdAt,
-        outputUri: `${spec.output.uri.replace(/\/+$/, '')}/${id}/`,
-        chunksDone: 0,
-        rowsScored: 0,
-        rowsRejected: 0,
-        commits: new Map(),
-        attempts: new Map(),
-        segments: new Map(),
-      };
-      if (o.idempotencyKey !== undefined) job.idempotencyKey = o.idempotencyKey;
-      if (idem !== undefined) idempotency.set(idem, id);
-      jobs.set(id, job);
-      await Promise.resolve();
-      return { record: recordOf(job), created: true };
-    },
+        if (jobs.has(id)) throw new JobAlreadyExists(id);
+        if (o.maxActiveJobs !== undefined && activeOf(tenant) >= o.maxActiveJobs) {
+          throw new TooManyActiveJobs(tenant, o.maxActiveJobs);
+        }
+        const createdAt = now().toISOString();
+        const job: StoredJob = {
+          id,
+          tenant,
+          status: 'queued',
+          spec: structuredClone(spec),
+          specDigest: digest,
+          createdAt,
+          updatedAt: createdAt,
+          outputUri: `${spec.output.uri.replace(/\/+$/, '')}/${id}/`,
+          chunksDone: 0,
+          rowsScored: 0,
+          rowsRejected: 0,
+          commits: new Map(),
+          attempts: new Map(),
+          segments: new Map(),
+        };
+        if (o.idempotencyKey !== undefined) job.idempotencyKey = o.idempotencyKey;
+        if (idem !== undefined) idempotency.set(idem, id);
+        jobs.set(id, job);
+        return { record: recordOf(job), created: true };
+      }),
 
-    async transition(id, to, patch = {}) {
-      call('transition', id);
-      const job = mustFind(id);
-      if (job.status !== to) {
-        assertTransition(job.status, to, id);
-        const at = now().toISOString();
-        job.status = to;
-        job.updatedAt = at;
-        if (to === 'planning') job.startedAt ??= at;
-        if (isTerminal(to)) job.finishedAt = at;
-        if (patch.error !== undefined) job.error = structuredClone(patch.error);
-        if (patch.modelSha256 !== undefined) job.modelSha256 = patch.modelSha256;
-        if (patch.manifestUri !== undefined) job.manifestUri = patch.manifestUri;
-        options.events?.announce(id);
-      }
-      await Promise.resolve();
-      return recordOf(job);
-    },
+    transition: (id, to, patch = {}) =>
+      step(() => {
+        const job = mustFind(id);
+        if (job.status !== to) {
+          assertTransition(job.status, to, id);
+          const at = now().toISOString();
+          job.status = to;
+          job.updatedAt = at;
+          if (to === 'planning') job.startedAt ??= at;
+          if (isTerminal(to)) job.finishedAt = at;
+          if (patch.error !== undefined) job.error = structuredClone(patch.error);
+          if (patch.modelSha256 !== undefined) job.modelSha256 = patch.modelSha256;
+          if (patch.manifestUri !== undefined) job.manifestUri = patch.manifestUri;
+          options.events?.announce(id);
+        }
+        return recordOf(job);
+      }),
 
     setChunksTotal(id, chunksTotal) {
       return store.setPlan(id, { chunksTotal });
     },
 
-    setPlan(id, plan) {
-      call('setPlan', id);
-      assertCount('chunksTotal', plan.chunksTotal);
-      if (plan.inputRows !== undefined) assertCount('inputRows', plan.inputRows);
-      const job = mustFind(id);
-      job.chunksTotal = plan.chunksTotal;
-      job.updatedAt = now().toISOString();
-      if (plan.inputRows !== undefined) job.inputRows = plan.inputRows;
-      if (plan.modelSha256 !== undefined) job.modelSha256 = plan.modelSha256;
-      return Promise.resolve();
-    },
+    setPlan: (id, plan) =>
+      step(() => {
+        assertCount('chunksTotal', plan.chunksTotal);
+        if (plan.inputRows !== undefined) assertCount('inputRows', plan.inputRows);
+        const job = mustFind(id);
+        job.chunksTotal = plan.chunksTotal;
+        job.updatedAt = now().toISOString();
+        if (plan.inputRows !== undefined) job.inputRows = plan.inputRows;
+        if (plan.modelSha256 !== undefined) job.modelSha256 = plan.modelSha256;
+      }),
 
-    beginAttempt(id, index, attempt) {
-      call('beginAttempt', id);
-      assertCount('chunk index', index);
-      const job = jobs.get(id);
-      if (job === undefined) return Promise.resolve({ state: 'stopped', status: 'missing' });
-      if (job.commits.has(index)) return Promise.resolve({ state: 'committed' });
-      if (job.status !== 'running') return Promise.resolve({ state: 'stopped', status: job.status });
-      job.attempts.set(index, attempt);
-      return Promise.resolve({ state: 'started', segments: [...(job.segments.get(index) ?? [])] });
-    },
+    beginAttempt: (id, index, attempt) =>
+      step((): AttemptStart => {
+        assertCount('chunk index', index);
+        const job = jobs.get(id);
+        if (job === undefined) return { state: 'stopped', status: 'missing' };
+        if (job.commits.has(index)) return { state: 'committed' };
+        if (job.status !== 'running') return { state: 'stopped', status: job.status };
+        job.attempts.set(index, attempt);
+        return { state: 'started', segments: [...(job.segments.get(index) ?? [])] };
+      }),
 
     attemptState(id, index, attempt) {
-      call('attemptState', id);
       return Promise.resolve(attemptCall(id, index, attempt, ''));
     },
     acceptSegment(id, index, attempt, ref) {
-      call('acceptSegment', id);
       return Promise.resolve(attemptCall(id, index, attempt, ref));
     },
     commitChunk(id, index, c) {
-      call('commitChunk', id);
-      return Promise.resolve(countChunk(id, index, c, 'attempt', c.maxInvalidFraction));
+      return step(() => countChunk(id, index, c, 'attempt', c.maxInvalidFraction));
     },
     adoptChunk(id, index, c) {
-      call('adoptChunk', id);
-      return Promise.resolve(countChunk(id, index, c, 'adopt', undefined));
+      return step(() => countChunk(id, index, c, 'adopt', undefined));
     },
 
     isCommitted(id, index) {
@@ -301,56 +286,56 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): MemoryJ
       return Promise.resolve([...(jobs.get(id)?.commits.keys() ?? [])].sort((a, b) => a - b));
     },
     acceptedCommits(id) {
-      call('acceptedCommits', id);
       return Promise.resolve(new Map(jobs.get(id)?.commits ?? []));
     },
 
-    list(o = {}) {
-      const limit = o.limit ?? 20;
-      assertCount('limit', limit);
-      const scanLimit = Math.max(1, o.scanLimit ?? 1000);
-      const after = o.cursor === undefined ? undefined : decodeCursor(o.cursor);
-      const entries = membersOf(o.tenant).filter(({ member }) => after === undefined || member < after);
-      const page: JobPage = { jobs: [], nextCursor: null };
-      let examined = 0;
-      for (const [i, { job }] of entries.entries()) {
-        if (page.jobs.length === limit || examined === scanLimit) {
-          page.nextCursor = i > 0 ? encodeCursor(entries[i - 1]!.member) : null;
-          return Promise.resolve(page);
+    list: (o = {}) =>
+      step((): JobPage => {
+        const limit = o.limit ?? 20;
+        assertCount('limit', limit);
+        const scanLimit = Math.max(1, o.scanLimit ?? 1000);
+        const after = o.cursor === undefined ? undefined : decodeCursor(o.cursor);
+        const entries = membersOf(o.tenant).filter(({ member }) => after === undefined || member < after);
+        const page: JobPage = { jobs: [], nextCursor: null };
+        let examined = 0;
+        for (const [i, { job }] of entries.entries()) {
+          if (page.jobs.length === limit || examined === scanLimit) {
+            page.nextCursor = i > 0 ? encodeCursor(entries[i - 1]!.member) : null;
+            return page;
+          }
+          examined += 1;
+          const labels = o.labels ?? {};
+          if (
+            (o.status === undefined || job.status === o.status) &&
+            Object.entries(labels).every(([k, v]) => job.spec.labels[k] === v)
+          ) {
+            page.jobs.push(recordOf(job));
+          }
         }
-        examined += 1;
-        const labels = o.labels ?? {};
-        if (
-          (o.status === undefined || job.status === o.status) &&
-          Object.entries(labels).every(([k, v]) => job.spec.labels[k] === v)
-        ) {
-          page.jobs.push(recordOf(job));
-        }
-      }
-      return Promise.resolve(page);
-    },
+        return page;
+      }),
 
-    listOldest({ createdBefore, limit, cursor }) {
-      assertCount('limit', limit);
-      const below = indexMember(createdBefore.toISOString(), '');
-      const from = cursor === undefined ? undefined : decodeCursor(cursor);
-      const entries = membersOf(undefined)
-        .reverse()
-        .filter(({ member }) => member < below && (from === undefined || member > from))
-        .slice(0, limit);
-      const last = entries.at(-1);
-      return Promise.resolve({
-        jobs: entries.map(({ job }) => recordOf(job)),
-        nextCursor: entries.length === limit && last !== undefined ? encodeCursor(last.member) : null,
-      });
-    },
+    listOldest: ({ createdBefore, limit, cursor }) =>
+      step((): JobPage => {
+        assertCount('limit', limit);
+        const below = indexMember(createdBefore.toISOString(), '');
+        const from = cursor === undefined ? undefined : decodeCursor(cursor);
+        const entries = membersOf(undefined)
+          .reverse()
+          .filter(({ member }) => member < below && (from === undefined || member > from))
+          .slice(0, limit);
+        const last = entries.at(-1);
+        return {
+          jobs: entries.map(({ job }) => recordOf(job)),
+          nextCursor: entries.length === limit && last !== undefined ? encodeCursor(last.member) : null,
+        };
+      }),
 
     countActive(tenant) {
       return Promise.resolve(activeOf(tenant));
     },
 
     delete(id) {
-      call('delete', id);
       const job = jobs.get(id);
       if (job?.idempotencyKey !== undefined) {
         const idem = `${job.tenant}\n${job.idempotencyKey}`;

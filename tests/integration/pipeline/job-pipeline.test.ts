@@ -156,14 +156,18 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
     );
     expect([again.created, again.record.id]).toEqual([false, record.id]);
     await expect(
-      submitJob({ store: pipeline.store, queue: pipeline.queues }, spec(), { idempotencyKey: 'nightly-2026-11-27' }),
+      submitJob({ store: pipeline.store, queue: pipeline.queues }, spec(), {
+        idempotencyKey: 'nightly-2026-11-27',
+      }),
     ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
   });
 
   it('after Redis forgets the job, resubmitting with the same key finishes it without scoring committed chunks again', async () => {
     const key = 'nightly-resubmit';
     const body = spec({ errors: { onInvalidRow: 'skip', maxInvalidFraction: 0.01 } });
-    const first = await submitJob({ store: pipeline.store, queue: pipeline.queues }, body, { idempotencyKey: key });
+    const first = await submitJob({ store: pipeline.store, queue: pipeline.queues }, body, {
+      idempotencyKey: key,
+    });
     expect((await settle(first.record.id)).status).toBe('succeeded');
     const committedBefore = pipeline.log
       .withMessage('chunk committed')
@@ -172,7 +176,9 @@ describe('job pipeline end to end (real Redis, S3-protocol server, ONNX Runtime)
     const keys = await pipeline.redis.keys(`${pipeline.prefix}*`);
     await pipeline.redis.del(...keys);
     await s3.storage.delete(`s3://scores/fraud/${first.record.id}/_SUCCESS`);
-    const second = await submitJob({ store: pipeline.store, queue: pipeline.queues }, body, { idempotencyKey: key });
+    const second = await submitJob({ store: pipeline.store, queue: pipeline.queues }, body, {
+      idempotencyKey: key,
+    });
     expect(second.created).toBe(true);
     expect(second.record.id).toBe(first.record.id);
     const done = await settle(second.record.id);

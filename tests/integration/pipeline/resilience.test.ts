@@ -66,10 +66,7 @@ describe('pipeline resilience', () => {
     ...overrides,
   });
   const run = async (pipeline: TestPipeline, body: JobSpecInput) => {
-    const { record } = await submitJob(
-      { store: pipeline.store, queue: pipeline.queues },
-      body,
-    );
+    const { record } = await submitJob({ store: pipeline.store, queue: pipeline.queues }, body);
     return record.id;
   };
 

@@ -575,6 +575,15 @@ describe('RedisJobStore', () => {
     expect(await store.countActive('acme')).toBe(4);
   });
 
+  it('refuses every create under a limit of 0, and none without a limit', async () => {
+    await expect(store.create(spec, { tenant: 'acme', maxActiveJobs: 0 })).rejects.toBeInstanceOf(
+      TooManyActiveJobs,
+    );
+    expect(await store.countActive('acme')).toBe(0);
+    for (let i = 0; i < 3; i++) expect((await store.create(spec, { tenant: 'acme' })).created).toBe(true);
+    expect(await store.countActive('acme')).toBe(3);
+  });
+
   it('publishes every status change on the status channel', async () => {
     const subscriber = redis.duplicate();
     try {

@@ -149,6 +149,8 @@ describe('planByteChunks', () => {
       [{ kind: 'bytes', start: 600, end: 1_000 }],
     ]);
     expect(chunks.map((c) => c.rows)).toEqual([10, 12, 12]);
+    // A part merged from two pieces holds both pieces' rows (error locations rely on it).
+    expect(chunks.map((c) => c.parts.map((p) => p.rows))).toEqual([[10], [12], [12]]);
   });
 
   it('gives CSV parts the index of their first record so errors can name exact rows', () => {
