@@ -66,19 +66,29 @@ export const healthSchema = z.object({ status: z.enum(['ok', 'ready']) });
 const queueDepthSchema = z.object({
   /** Waiting to run (prioritized included). */
   waiting: z.number().int().nonnegative(),
+  /** Of `waiting`, those with a priority (every chunk has one): BullMQ keeps them in their own set. */
+  prioritized: z.number().int().nonnegative(),
   active: z.number().int().nonnegative(),
   /** Scheduled for later (retries, webhook attempts). */
   delayed: z.number().int().nonnegative(),
   failed: z.number().int().nonnegative(),
+  /**
+   * The work the pool has or will have: waiting (prioritized included) + delayed + active. What worker
+   * autoscaling follows: a backlog of prioritized chunks or delayed retries is never read as zero, and a
+   * busy pool is not scaled in under its running chunks.
+   */
+  backlog: z.number().int().nonnegative(),
 });
 
-/** `GET /v1/queues`: jobs per queue by state, what autoscaling follows (`score.waiting`). */
+/** `GET /v1/queues`: jobs per queue by state, what autoscaling follows (`score.backlog`). */
 export const queueDepthsSchema = z.object({
   plan: queueDepthSchema,
   score: queueDepthSchema,
   finalize: queueDepthSchema,
   deliver: queueDepthSchema,
 });
+export type QueueDepth = z.infer<typeof queueDepthSchema>;
+export type QueueDepths = z.infer<typeof queueDepthsSchema>;
 
 /**
  * `GET /v1/jobs/:id/results` of a succeeded job: its manifest, and for each part (and rejected file) a

@@ -6,6 +6,7 @@ import type {
   PlanPayload,
   ScorePayload,
 } from '../../jobs/ports/pipeline-queue.js';
+import type { QueueDepth, QueueDepths } from '../../schemas/api.js';
 
 /** Queue names; BullMQ keys live under the deployment's hash-tagged prefix (one Redis Cluster slot). */
 export const queueNames = { plan: 'plan', score: 'score', finalize: 'finalize', deliver: 'deliver' } as const;
@@ -45,15 +46,6 @@ export interface PipelineQueues extends PipelineQueue {
   depths(): Promise<QueueDepths>;
   close(): Promise<void>;
 }
-
-/** Jobs of one queue by state; `waiting` includes prioritized jobs (every chunk has a priority). */
-export interface QueueDepth {
-  waiting: number;
-  active: number;
-  delayed: number;
-  failed: number;
-}
-export type QueueDepths = Record<keyof typeof queueNames, QueueDepth>;
 
 /**
  * The pipeline's queues. Chunks retry transient failures with exponential backoff; permanent failures
@@ -124,11 +116,14 @@ export function makeQueues(
         (Object.keys(queueNames) as Array<keyof typeof queueNames>).map(async (name) => {
           const queue = { plan, score, finalize, deliver }[name];
           const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+          const waiting = (c.waiting ?? 0) + (c.prioritized ?? 0);
           const depth: QueueDepth = {
-            waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+            waiting,
+            prioritized: c.prioritized ?? 0,
             active: c.active ?? 0,
             delayed: c.delayed ?? 0,
             failed: c.failed ?? 0,
+            backlog: waiting + (c.delayed ?? 0) + (c.active ?? 0),
           };
           return [name, depth] as const;
         }),

@@ -12,7 +12,8 @@ export function registerQueueRoutes(app: ZodFastify, context: ApiContext): void 
       schema: {
         summary: 'Queue depths (admin)',
         description:
-          'Jobs in each queue by state; `score.waiting` is the chunks waiting for a worker, which worker ' +
+          'Jobs in each queue by state; `score.backlog` (waiting, prioritized included, + delayed + active) ' +
+          'is the work the scoring pool has or will have, which worker ' +
           'autoscaling follows. Needs an admin key (403 `ADMIN_REQUIRED` otherwise).',
         tags: ['operations'],
         response: { 200: queueDepthsSchema, ...errorResponses(...v1Errors, 403) },

@@ -1,4 +1,8 @@
 import { Redis } from 'ioredis';
+import { Worker } from 'bullmq';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiErrorSchema, jobListSchema, queueDepthsSchema } from '../../../schemas/api.js';
 import { parseWebhookAllowlist } from '../../../services/delivery/ssrf-guard.js';
@@ -647,7 +651,7 @@ describe('GET /v1/queues', () => {
       const response = await h.app.inject({ url: '/v1/queues', headers: auth('ops') });
       expect(response.statusCode).toBe(200);
       expect(queueDepthsSchema.parse(response.json())).toMatchObject({
-        score: { waiting: 3, active: 0, delayed: 0 },
+        score: { waiting: 3, prioritized: 3, active: 0, delayed: 0, backlog: 3 },
         deliver: { waiting: 0, delayed: 1 },
         plan: { waiting: 0 },
       });
@@ -657,6 +661,50 @@ describe('GET /v1/queues', () => {
         paths: Record<string, unknown>;
       }>();
       expect(Object.keys(openapi.paths)).toContain('/v1/queues');
+    } finally {
+      await queues.close();
+    }
+  });
+
+  it('gives the KEDA trigger a non-zero backlog when the score queue holds only delayed or running chunks', async () => {
+    // The trigger as deployed: its URL path and valueLocation, read the way KEDA's metrics-api scaler does.
+    const manifests = parseAllDocuments(
+      await readFile(join(import.meta.dirname, '../../../infra/k8s/autoscaling.yaml'), 'utf8'),
+    ).map(
+      (d) => d.toJS() as { kind?: string; spec?: { triggers?: Array<{ metadata: Record<string, string> }> } },
+    );
+    const trigger = manifests.find((m) => m.kind === 'ScaledObject')?.spec?.triggers?.[0]?.metadata;
+    if (!trigger) throw new Error('no KEDA trigger in infra/k8s/autoscaling.yaml');
+    const read = async (): Promise<number> => {
+      const response = await h.app.inject({ url: new URL(trigger.url!).pathname, headers: auth('ops') });
+      let value: unknown = response.json();
+      for (const key of trigger.valueLocation!.split('.')) value = (value as Record<string, unknown>)[key];
+      return value as number;
+    };
+    const queues = makeQueues(h.redis, h.prefix);
+    try {
+      expect(await read()).toBe(0);
+      // A retry waiting out its backoff: delayed only.
+      await queues.score.add(
+        'score',
+        { jobId: 'j', chunk: {} as never },
+        { jobId: 'j-chunk-0', delay: 60_000 },
+      );
+      expect(await read()).toBe(1);
+      // A chunk being scored: active only (taken by a worker that holds it).
+      await queues.score.add(
+        'score',
+        { jobId: 'j', chunk: {} as never },
+        { jobId: 'j-chunk-1', priority: 1 },
+      );
+      const worker = new Worker('score', null, { connection: h.redis, prefix: h.prefix });
+      try {
+        expect(await worker.getNextJob('token')).toBeDefined();
+        expect(await queues.depths()).toMatchObject({ score: { waiting: 0, active: 1, delayed: 1 } });
+        expect(await read()).toBe(2);
+      } finally {
+        await worker.close(true);
+      }
     } finally {
       await queues.close();
     }
