@@ -6,6 +6,7 @@ import type { PipelineQueue } from './ports/pipeline-queue.js';
 import type { JobRecord } from '../schemas/job-record.js';
 import type { JobStore } from './ports/job-store.js';
 import type { Log } from './ports/log.js';
+import type { Metrics } from './ports/metrics.js';
 import type { Storage } from './ports/storage.js';
 
 /** What the plan, score and finalize processors need; passed in, never global. */
@@ -35,6 +36,8 @@ export interface PipelineDeps {
   maxFooterBytes?: number;
   /** The process's log; each unit of work writes through a child carrying its `{ jobId, chunk, attempt }`. */
   log: Log;
+  /** Where chunks report rows and outcomes (the process's Prometheus registry). Absent: nothing is counted. */
+  metrics?: Metrics;
   /**
    * Status announcements: running chunks stop as soon as their job leaves `running` (the worker wires one
    * subscription per process). Absent: chunks re-check their attempt every quarter second.

@@ -298,6 +298,12 @@ export const configTable = {
     doc: 'Time a drain may take to finish the chunk (ticks) in hand before the process exits non-zero. `--grace-seconds`.',
     processes: ['worker', 'scheduler'],
   }),
+  QUIVER_METRICS_PORT: setting({
+    parser: orOff(wholeNumber(0, 65535), 'a TCP port from 0 to 65535'),
+    default: 9464,
+    doc: 'Port of a worker’s or the scheduler’s Prometheus `/metrics`; device process i of several: this + i; `off` serves none.',
+    processes: ['worker', 'scheduler'],
+  }),
   QUIVER_JOB_RETENTION_DAYS: setting({
     parser: orOff(positiveNumber('days'), 'a positive number of days'),
     default: 30,

@@ -5,6 +5,7 @@ import type { WebhookRequest } from '../ports/webhook-sender.js';
 import type { DeliveryLedger } from '../ports/delivery-ledger.js';
 import type { DeliverPayload } from '../ports/pipeline-queue.js';
 import type { Log } from '../ports/log.js';
+import { type Metrics, noMetrics } from '../ports/metrics.js';
 import {
   type AttemptOutcome,
   type DeliveryDecision,
@@ -27,6 +28,8 @@ export interface DeliverDeps {
   /** Jitter source. Default `Math.random`. */
   random?: () => number;
   log: Log;
+  /** Where attempts are counted (the process's Prometheus registry). Absent: nothing is counted. */
+  metrics?: Metrics;
 }
 
 /** The body of a delivery: the same bytes on every attempt, as long as the job record stays as it ended. */
@@ -109,6 +112,8 @@ export async function processDeliver(deps: DeliverDeps, payload: DeliverPayload)
     },
     'webhook attempt',
   );
+  // An attempt another run recorded first is that run's to count.
+  if (recorded) (deps.metrics ?? noMetrics).webhookAttempt(decision.status, record.durationMs / 1000);
   if (recorded && decision.status === 'pending') {
     await deps.schedule({ jobId, deliveryId, attempt: attempt + 1 }, decision.delayMs);
   }

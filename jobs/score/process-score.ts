@@ -12,6 +12,7 @@ import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
 import type { RowBatch } from '../ports/batches.js';
 import type { ReadProjection } from '../ports/input-readers.js';
 import type { Log } from '../ports/log.js';
+import { noMetrics } from '../ports/metrics.js';
 import { type SkippedRecord, makeChunkCheckpoint } from './chunk-checkpoint.js';
 import { AttemptStopped } from './errors/attempt-stopped.js';
 
@@ -90,6 +91,7 @@ export async function processScore(
   if (begun.state === 'stopped') return;
   const log = deps.log.child({ jobId, chunk: chunk.index, attempt });
   const stopping = watchAttempt(deps, jobId, chunk.index, attempt, signal);
+  const started = performance.now();
   try {
     await scoreAttempt(deps, record, chunk, attempt, begun.segments, log, stopping.signal, progress);
   } catch (error) {
@@ -103,6 +105,7 @@ export async function processScore(
           : undefined;
     if (!stopped) throw error;
     log.info({ state: stopped.state }, 'attempt stopped');
+    (deps.metrics ?? noMetrics).chunkFinished('superseded', (performance.now() - started) / 1000);
   } finally {
     stopping.close();
   }
@@ -257,6 +260,12 @@ async function scoreAttempt(
       },
       'chunk committed',
     );
+    // Counted once per chunk: a re-run that finds its chunk already counted reports nothing.
+    if (counted.first) {
+      const metrics = deps.metrics ?? noMetrics;
+      metrics.rowsScored(commit.rows, commit.rejected);
+      metrics.chunkFinished('committed', commit.seconds);
+    }
     if (counted.overLimit) return await failOverLimit(deps, jobId, chunk.index, layout.root);
     await finishIfLast(deps, jobId, counted);
   } finally {

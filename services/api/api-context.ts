@@ -8,6 +8,7 @@ import type {
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { jobIdSchema } from '../../schemas/api.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { JobSpec } from '../../schemas/job-spec.js';
@@ -60,6 +61,11 @@ export interface ApiDeps {
    * has one.
    */
   tenancy?: Tenancy;
+  /**
+   * The process's Prometheus registry (`makeMetricsRegistry`, with the queue series): served on
+   * `GET /metrics`. Absent: no `/metrics` route.
+   */
+  metricsRegistry?: Registry;
 }
 
 /** The Fastify instance routes are declared on: zod schemas type their requests and replies. */

@@ -13,6 +13,7 @@ import { makeS3Presigner } from '../storage/presign.js';
 import { logOptionsFromEnv, makeLog } from '../process/log.js';
 import { type ApiConfig, loadApiConfig, wantsApiHelp } from './api-options.js';
 import { makeApi } from './make-api.js';
+import { makeMetricsRegistry, registerQueueMetrics } from '../process/metrics.js';
 
 /** A listening API process: `'running' → 'stopping' → 'stopped'`. */
 export interface ApiServer {
@@ -40,6 +41,8 @@ export async function startApiServer(config: ApiConfig, log: Logger): Promise<Ap
   const scheduleQueue = makeScheduleQueue(redis, redisConfig.prefix, onQueueError);
   const storage = makeStorage(config.storage);
   const presigner = makeS3Presigner(config.storage.s3);
+  const metricsRegistry = makeMetricsRegistry();
+  registerQueueMetrics(metricsRegistry, queues);
   let app: FastifyInstance | undefined;
   const closeConnections = async (): Promise<void> => {
     // Every step runs even when one fails.
@@ -64,6 +67,7 @@ export async function startApiServer(config: ApiConfig, log: Logger): Promise<Ap
         keys: config.keys,
         tenancy: config.tenancy,
         schedules: makeSchedules(makeRedisScheduleStore(redis, redisConfig.prefix), scheduleQueue),
+        metricsRegistry,
       },
       { ...api, loggerInstance: log },
     );

@@ -20,6 +20,7 @@ import { makeJobWatcher } from '../queue/job-watcher.js';
 import { validatorCompiler } from './request-validation.js';
 import { registerDeliveryRoutes } from './routes/delivery-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
+import { registerMetricsRoutes } from './routes/metrics-routes.js';
 import { registerJobRoutes } from './routes/job-routes.js';
 import { registerQueueRoutes } from './routes/queue-routes.js';
 import { registerScheduleRoutes } from './routes/schedule-routes.js';
@@ -47,7 +48,8 @@ const SUBSCRIBE_WAIT_MS = 2_000;
  *   — Bearer API key required, scoped to its tenant, rate limited per tenant; `GET /v1/queues` (admin);
  * - with `deps.schedules`: `POST /v1/schedules`, `GET /v1/schedules`, `GET /v1/schedules/:name`,
  *   `DELETE /v1/schedules/:name`, `POST /v1/schedules/:name/run` (writes need the admin scope);
- * - `GET /healthz`, `GET /readyz`, `GET /openapi.json` (OpenAPI 3.1), `GET /docs` (Swagger UI) — public.
+ * - `GET /healthz`, `GET /readyz`, `GET /openapi.json` (OpenAPI 3.1), `GET /docs` (Swagger UI), and with
+ *   `deps.metricsRegistry` `GET /metrics` (Prometheus) — public.
  *
  * Every error is `{ error: { code, message, problems? } }` with a stable code. `close()` ends long-polls at
  * once and closes the API's own subscriber connection; the caller closes `deps`.
@@ -154,6 +156,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
     // been parsed on its way out of Redis; checking them again per reply would only cost latency.
     zodScope.setSerializerCompiler(() => (data) => JSON.stringify(data));
     registerHealthRoutes(zodScope, context);
+    if (deps.metricsRegistry) registerMetricsRoutes(zodScope, deps.metricsRegistry);
 
     await zodScope.register(
       (v1, _options, done) => {

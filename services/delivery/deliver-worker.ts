@@ -22,6 +22,8 @@ export interface DeliverWorkerOptions {
   /** Hostname resolution for the SSRF guard. Default the system resolver. */
   resolve?: Resolve;
   log: DeliverDeps['log'];
+  /** Where attempts are counted. Default: nothing is. */
+  metrics?: DeliverDeps['metrics'];
   /** How long an attempt's lock lasts without renewal. Default 30 s (BullMQ renews it while it runs). */
   lockDurationMs?: number;
 }
@@ -45,6 +47,7 @@ export function makeDeliverWorker(options: DeliverWorkerOptions): Worker<Deliver
     schedule: (payload, delayMs) => queues.enqueueDelivery(payload, delayMs),
     policy: config.policy,
     log,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   };
   const worker = new Worker<DeliverPayload>(queueNames.deliver, (job) => processDeliver(deps, job.data), {
     connection: options.connection,

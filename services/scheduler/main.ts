@@ -1,5 +1,6 @@
 import { wantsHelp } from '../cli/command.js';
 import { type SchedulerConfig, loadSchedulerConfig } from './scheduler-options.js';
+import { metricsPortFromEnv } from '../process/metrics.js';
 import { runSchedulerProcess } from './scheduler-process.js';
 
 /**
@@ -13,13 +14,15 @@ export async function schedulerMain(args: string[], usage: string): Promise<numb
     return 0;
   }
   let config: SchedulerConfig;
+  let metricsPort;
   try {
     config = loadSchedulerConfig(args, process.env);
+    metricsPort = metricsPortFromEnv(process.env);
   } catch (error) {
     if (!String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw error;
     process.stderr.write(`quiver scheduler: ${(error as Error).message}\n\n${usage}`);
     return 2;
   }
   // Exit explicitly: a drain that ran out of grace, or a forced stop, leaves sockets behind.
-  process.exit(await runSchedulerProcess(config).exited);
+  process.exit(await runSchedulerProcess(config, { metricsPort }).exited);
 }

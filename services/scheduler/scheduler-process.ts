@@ -6,6 +6,7 @@ import { makeLoggedRedis } from '../queue/redis-connection.js';
 import { specAuthorizer } from '../tenancy/authorize-spec.js';
 import type { Log } from '../../jobs/ports/log.js';
 import { logOptionsFromEnv, makeLog } from '../process/log.js';
+import { makeMetricsRegistry, registerQueueMetrics, serveMetrics } from '../process/metrics.js';
 import {
   type DrainingProcess,
   type DrainingProcessState,
@@ -38,7 +39,13 @@ export type SchedulerProcess = DrainingProcess;
  */
 export function runSchedulerProcess(
   config: SchedulerConfig,
-  io: { signals?: SignalSource; /** Default: {@link makeLog} as `QUIVER_LOG_*` ask. */ log?: Log } = {},
+  io: {
+    signals?: SignalSource;
+    /** Default: {@link makeLog} as `QUIVER_LOG_*` ask. */
+    log?: Log;
+    /** Port to serve the queues' `/metrics` on (`QUIVER_METRICS_PORT`, which `quiver scheduler` passes). Default `off`. */
+    metricsPort?: number | 'off';
+  } = {},
 ): SchedulerProcess {
   const { scheduler: options, redis: redisConfig } = config;
   const { prefix } = redisConfig;
@@ -48,6 +55,11 @@ export function runSchedulerProcess(
   const redis = makeLoggedRedis(redisConfig.url, log);
   const onQueueError = (error: Error) => log.error({ err: error }, 'queue error');
   const queues = makeQueues(redis, prefix, onQueueError);
+  // The queues are seen from here too: a worker pool scaled to zero serves no metrics.
+  const metricsPort = io.metricsPort ?? 'off';
+  const registry = makeMetricsRegistry();
+  registerQueueMetrics(registry, queues);
+  const metricsServer = metricsPort === 'off' ? undefined : serveMetrics(registry, metricsPort, log);
   const scheduleQueue = makeScheduleQueue(redis, prefix, onQueueError);
   const schedules = makeRedisScheduleStore(redis, prefix);
   const store = makeRedisJobStore(redis, prefix);
@@ -113,6 +125,8 @@ export function runSchedulerProcess(
       ],
       ['start-up sync', () => syncing],
       ['worker', () => worker.close()],
+      // Before the queues it reads at every scrape.
+      ['metrics server', () => metricsServer?.close()],
       ['schedule queue', () => scheduleQueue.close()],
       ['queues', () => queues.close()],
       ['redis', () => redis.quit()],

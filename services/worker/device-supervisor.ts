@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { formatDeviceRequest } from '../scoring/devices.js';
 import type { Log } from '../../jobs/ports/log.js';
 import { logOptionsFromEnv, makeLog } from '../process/log.js';
+import { metricsPortFromEnv } from '../process/metrics.js';
 import type { CompiledWorkerOptions } from './worker-options.js';
 import type { SignalSource } from '../process/drain-on-signals.js';
 
@@ -46,7 +47,9 @@ export async function superviseDevices(
   const drainSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
   for (const signal of drainSignals) signals.on(signal, forward);
 
-  const ended = options.devices.map((device) => {
+  const env = io.env ?? process.env;
+  const metricsPort = metricsPortFromEnv(env);
+  const ended = options.devices.map((device, index) => {
     const label = formatDeviceRequest(device);
     const child = spawn(
       process.execPath,
@@ -61,7 +64,14 @@ export async function superviseDevices(
         '--spot-notice-url',
         options.spotNoticeUrl ?? 'off',
       ],
-      { stdio: ['ignore', io.output ?? 'inherit', io.output ?? 'inherit'], env: io.env ?? process.env },
+      {
+        stdio: ['ignore', io.output ?? 'inherit', io.output ?? 'inherit'],
+        // One port per device process: `QUIVER_METRICS_PORT` + its index (0 keeps picking a free one).
+        env:
+          metricsPort === 'off' || metricsPort === 0
+            ? env
+            : { ...env, QUIVER_METRICS_PORT: String(metricsPort + index) },
+      },
     );
     children.set(child, label);
     log.info({ device: label, childPid: child.pid }, 'device worker started');

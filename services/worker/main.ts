@@ -1,4 +1,5 @@
 import { detectGpuCount } from '../scoring/devices.js';
+import { metricsPortFromEnv } from '../process/metrics.js';
 import { superviseDevices } from './device-supervisor.js';
 import { loadWorkerConfig, wantsWorkerHelp } from './worker-options.js';
 import { runWorkerProcess } from './worker-process.js';
@@ -14,14 +15,17 @@ export async function workerMain(args: string[], usage: string): Promise<number>
     return 0;
   }
   let config;
+  let metricsPort;
   try {
     config = loadWorkerConfig(args, process.env, { gpuCount: detectGpuCount() });
+    metricsPort = metricsPortFromEnv(process.env);
   } catch (error) {
     if (!String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw error;
     process.stderr.write(`quiver worker: ${(error as Error).message}\n\n${usage}`);
     return 2;
   }
+  // The supervisor runs no workers and serves no metrics: each device process serves its own.
   if (config.worker.devices.length > 1) return superviseDevices(config.worker);
   // Exit explicitly: a drain that ran out of grace, or a forced stop, leaves work and sockets behind.
-  process.exit(await runWorkerProcess(config).exited);
+  process.exit(await runWorkerProcess(config, { metricsPort }).exited);
 }

@@ -10,6 +10,7 @@ import { type DeliverWorkerOptions, makeDeliverWorker } from '../delivery/delive
 import type { FinalizePayload, PlanPayload, ScorePayload } from '../../jobs/ports/pipeline-queue.js';
 import { isStalledOut } from '../queue/bullmq-errors.js';
 import { type PipelineQueues, queueNames } from '../queue/queues.js';
+import type { WorkerMetrics } from '../process/metrics.js';
 import { ChunkStalled } from './errors/chunk-stalled.js';
 
 export interface PipelineWorkerOptions {
@@ -35,6 +36,8 @@ export interface PipelineWorkerOptions {
    * does not). Announcing is separate: set `deps.onTerminal` to the deliveries' `announce`.
    */
   deliver?: Pick<DeliverWorkerOptions, 'ledger' | 'config' | 'resolve'>;
+  /** Where failed chunk attempts are counted (`retried` or `failed`); the processors report to `deps.metrics`. */
+  metrics?: Pick<WorkerMetrics, 'chunkFailed'>;
 }
 
 export type PipelineWorkerState = 'running' | 'draining' | 'stopped';
@@ -127,8 +130,11 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
       // Our processors record permanent failures themselves before throwing UnrecoverableError; BullMQ's
       // own "stalled more than allowable limit" failure is recorded here, or the job would hang.
       const stalledOut = isStalledOut(error);
-      if (!stalledOut && (error instanceof UnrecoverableError || job.attemptsMade < (job.opts.attempts ?? 1)))
-        return;
+      const attemptsLeft = job.attemptsMade < (job.opts.attempts ?? 1);
+      if (worker.name === queueNames.score) {
+        options.metrics?.chunkFailed(!stalledOut && !(error instanceof UnrecoverableError) && attemptsLeft);
+      }
+      if (!stalledOut && (error instanceof UnrecoverableError || attemptsLeft)) return;
       void deps.store
         .transition(job.data.jobId, 'failed', { error: jobErrorOf(error) })
         .catch((e: unknown) =>
@@ -147,6 +153,7 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
       queues,
       jobs: deps.store,
       log: deps.log,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
       lockDurationMs: lockDuration,
     });
 

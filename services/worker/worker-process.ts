@@ -19,6 +19,7 @@ import {
 import { makeStorage } from '../storage/make-storage.js';
 import type { Log } from '../../jobs/ports/log.js';
 import { logOptionsFromEnv, makeLog } from '../process/log.js';
+import { makeMetricsRegistry, makeWorkerMetrics, serveMetrics } from '../process/metrics.js';
 import { makePipelineWorker } from './pipeline-worker.js';
 import { type SpotNoticeWatcher, watchSpotNotice } from './spot-notice.js';
 import type { WorkerConfig } from './worker-options.js';
@@ -37,6 +38,8 @@ export interface WorkerProcessIo {
   signals?: SignalSource;
   /** Default: {@link makeLog} as `QUIVER_LOG_*` ask (JSON lines on stdout unless on a terminal). */
   log?: Log;
+  /** Port to serve `/metrics` on (`QUIVER_METRICS_PORT`, which `quiver worker` passes). Default `off`. */
+  metricsPort?: number | 'off';
 }
 
 /** Drains chunks: stops taking them, lets the ones in hand finish within the grace period. */
@@ -63,6 +66,10 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
   if (device.warning !== undefined) log.warn({}, device.warning);
 
   const redis = makeLoggedRedis(redisConfig.url, log);
+  const registry = makeMetricsRegistry();
+  const metrics = makeWorkerMetrics(registry);
+  const metricsPort = io.metricsPort ?? 'off';
+  const metricsServer = metricsPort === 'off' ? undefined : serveMetrics(registry, metricsPort, log);
   const storage = makeStorage(config.storage);
   const readers = makeFormatReaders({
     text: { maxRecordBytes: options.maxRecordBytes },
@@ -90,7 +97,9 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
     queues,
     lockDurationMs: options.lockDurationMs,
     deliver: { ledger: deliveries, config: config.delivery },
+    metrics,
     deps: {
+      metrics,
       // Every job that ends (succeeded, failed, cancelled) queues its webhook, when its spec has one.
       onTerminal: (record) => deliveries.announce(record),
       store: makeRedisJobStore(redis, redisConfig.prefix),
@@ -124,6 +133,8 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
       ['readers', () => readers.close()],
       ['storage', () => storage.close()],
       ['redis', () => redis.quit()],
+      // Last: a scrape during the drain still sees the chunks in hand finish.
+      ['metrics server', () => metricsServer?.close()],
     ],
   });
   if (options.spotNoticeUrl !== undefined) {

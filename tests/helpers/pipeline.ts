@@ -16,6 +16,7 @@ import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js'
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { fileTuningCache } from '../../services/scoring/auto-batch.js';
 import { makeScorerPool } from '../../services/scoring/scorer-pool.js';
+import type { WorkerMetrics } from '../../services/process/metrics.js';
 import type { Storage } from '../../jobs/ports/storage.js';
 import { type PipelineWorker, makePipelineWorker } from '../../services/worker/pipeline-worker.js';
 import { type RecordingLog, lastRecords, makeRecordingLog } from './recording-log.js';
@@ -84,6 +85,8 @@ export async function startPipeline(options: {
   deliveries?: DeliveryConfig;
   /** Scopes each job's storage to its tenant (`PipelineDeps.storageFor`). */
   storageFor?: (tenant: string) => Storage;
+  /** Where the processors and the score queue's failures report (`deps.metrics`); default nothing is counted. */
+  metrics?: WorkerMetrics;
 }): Promise<TestPipeline> {
   const prefix = `{test-${randomUUID().slice(0, 8)}}`;
   const dir = await mkdtemp(join(tmpdir(), 'quiver-pipeline-'));
@@ -107,6 +110,7 @@ export async function startPipeline(options: {
     prefix,
     queues,
     ...(options.chunkStallMs !== undefined ? { chunkStallMs: options.chunkStallMs } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(deliveries && options.deliveries
       ? { deliver: { ledger: deliveries, config: options.deliveries } }
       : {}),
@@ -115,6 +119,7 @@ export async function startPipeline(options: {
       store,
       storage,
       ...(options.storageFor ? { storageFor: options.storageFor } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
       readers,
       scorers,
       writers: outputWriters,

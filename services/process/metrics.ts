@@ -1,0 +1,199 @@
+import { type Server, createServer } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Log } from '../../jobs/ports/log.js';
+import type { Metrics } from '../../jobs/ports/metrics.js';
+import { readConfig } from '../../schemas/config.js';
+import { type PipelineQueues, queueNames } from '../queue/queues.js';
+
+/**
+ * The process's one Prometheus registry, with prom-client's default process and event-loop metrics
+ * (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, …). One per process, passed in, never
+ * prom-client's global one: tests run several in one process.
+ */
+export function makeMetricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** How a chunk attempt ended: the processor reports the first two, BullMQ's `failed` event the others. */
+const chunkOutcomes = ['committed', 'superseded', 'retried', 'failed'] as const;
+const webhookOutcomes = ['delivered', 'pending', 'failed', 'disabled', 'refused'] as const;
+
+/** A worker's series: the {@link Metrics} port processors report to, plus what the queue's events tell. */
+export interface WorkerMetrics extends Metrics {
+  /** A chunk's attempt threw: BullMQ runs it again (`retried: true`) or has given up on it. */
+  chunkFailed(retried: boolean): void;
+}
+
+/**
+ * `quiver_rows_scored_total`, `quiver_rows_rejected_total`, `quiver_chunks_total{outcome}`,
+ * `quiver_chunk_duration_seconds` (committed chunks, buckets up to an hour),
+ * `quiver_webhook_deliveries_total{outcome}` (one per attempt, by the delivery's status after it) and
+ * `quiver_webhook_delivery_seconds`, on `registry`. Every outcome is there from the start, at 0, so a rate
+ * over it never reads "no data".
+ */
+export function makeWorkerMetrics(registry: Registry): WorkerMetrics {
+  const registers = [registry];
+  const rowsScored = new Counter({
+    name: 'quiver_rows_scored_total',
+    help: 'Rows scored and committed.',
+    registers,
+  });
+  const rowsRejected = new Counter({
+    name: 'quiver_rows_rejected_total',
+    help: 'Rows refused (invalid input) in committed chunks.',
+    registers,
+  });
+  const chunks = new Counter({
+    name: 'quiver_chunks_total',
+    help: 'Chunk attempts by how they ended: committed, superseded, retried, failed.',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const chunkSeconds = new Histogram({
+    name: 'quiver_chunk_duration_seconds',
+    help: 'Wall time of committed chunk attempts.',
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600],
+    registers,
+  });
+  const deliveries = new Counter({
+    name: 'quiver_webhook_deliveries_total',
+    help: 'Webhook attempts by the delivery status after them: delivered, pending (retried), failed, disabled, refused.',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const deliverySeconds = new Histogram({
+    name: 'quiver_webhook_delivery_seconds',
+    help: 'Time of one webhook attempt, request to answer (or error).',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  for (const outcome of chunkOutcomes) chunks.labels(outcome).inc(0);
+  for (const outcome of webhookOutcomes) deliveries.labels(outcome).inc(0);
+  return {
+    rowsScored(rows, rejected) {
+      rowsScored.inc(rows);
+      rowsRejected.inc(rejected);
+    },
+    chunkFinished(outcome, seconds) {
+      chunks.labels(outcome).inc();
+      if (outcome === 'committed') chunkSeconds.observe(seconds);
+    },
+    chunkFailed(retried) {
+      chunks.labels(retried ? 'retried' : 'failed').inc();
+    },
+    webhookAttempt(outcome, seconds) {
+      deliveries.labels(outcome).inc();
+      deliverySeconds.observe(seconds);
+    },
+  };
+}
+
+/** The queue states `quiver_queue_jobs` shows: disjoint, so their sum is everything the queue holds. */
+const queueStates = ['waiting', 'prioritized', 'delayed', 'active', 'failed'] as const;
+
+/**
+ * `quiver_queue_jobs{queue,state}` and `quiver_queue_oldest_waiting_seconds{queue}`, read from Redis at
+ * scrape time. Served by the API and the scheduler, which run even when the worker pool is scaled to zero.
+ * The oldest waiting job is the oldest of the FIFO list's head and the prioritized set's next job (BullMQ
+ * orders that set by priority, so an older low-priority job behind it is not seen); 0 when none waits.
+ */
+export function registerQueueMetrics(
+  registry: Registry,
+  queues: Pick<PipelineQueues, 'depths' | keyof typeof queueNames>,
+): void {
+  new Gauge({
+    name: 'quiver_queue_jobs',
+    help: 'Jobs in each queue by state (waiting excludes prioritized).',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      const depths = await queues.depths();
+      this.reset();
+      for (const [queue, depth] of Object.entries(depths)) {
+        // `depths()` counts prioritized jobs among the waiting ones (what autoscaling follows).
+        const counts = { ...depth, waiting: depth.waiting - depth.prioritized };
+        for (const state of queueStates) this.labels(queue, state).set(counts[state]);
+      }
+    },
+  });
+  new Gauge({
+    name: 'quiver_queue_oldest_waiting_seconds',
+    help: 'Age of the oldest job waiting to start in each queue (0 when none waits).',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      const names = Object.keys(queueNames) as Array<keyof typeof queueNames>;
+      const ages = await Promise.all(
+        names.map(async (name) => {
+          const heads = await queues[name].getJobs(['waiting', 'prioritized'], 0, 0, true);
+          const oldest = Math.min(...heads.map((job) => job.timestamp));
+          return [name, Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0] as const;
+        }),
+      );
+      this.reset();
+      for (const [queue, age] of ages) this.labels(queue).set(age);
+    },
+  });
+}
+
+/** `QUIVER_METRICS_PORT`: the port a worker or scheduler serves `/metrics` on, or `off`. */
+export function metricsPortFromEnv(env: NodeJS.ProcessEnv): number | 'off' {
+  return readConfig(env, ['QUIVER_METRICS_PORT']).QUIVER_METRICS_PORT;
+}
+
+export interface MetricsServer {
+  /** The port it listens on once listening (the real one when 0 was asked for); undefined if it could not. */
+  readonly listening: Promise<number | undefined>;
+  /** Stops listening and ends open connections. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * `GET /metrics` of `registry` on `port` (all interfaces), for a worker or the scheduler; no key, as
+ * scrapers have none. A port that cannot be bound (taken by another process) is logged and the process
+ * runs on without metrics: scoring matters more than its statistics.
+ */
+export function serveMetrics(registry: Registry, port: number, log: Log): MetricsServer {
+  const server: Server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => response.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      (error: unknown) => {
+        log.error({ err: error }, 'metrics scrape failed');
+        response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics could not be read\n');
+      },
+    );
+  });
+  const listening = new Promise<number | undefined>((resolve) => {
+    server.once('error', (error) => {
+      log.error({ err: error, port }, 'metrics server could not listen; running without /metrics');
+      resolve(undefined);
+    });
+    server.listen(port, () => {
+      const address = server.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      log.info({ port: bound }, 'metrics served on /metrics');
+      resolve(bound);
+    });
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    listening,
+    close() {
+      closing ??= listening.then(
+        () =>
+          new Promise<void>((resolve) => {
+            if (!server.listening) return resolve();
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      );
+      return closing;
+    },
+  };
+}
