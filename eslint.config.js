@@ -35,7 +35,7 @@ const layers = [
                 'jobs/ reaches services only through its ports (jobs/ports/); services implement them.',
             },
             {
-              regex: '^(?!\\.{1,2}/|node:|zod$)',
+              regex: '^(?!\\.{1,2}/|node:)',
               message:
                 'jobs/ imports only schemas/, jobs/ and node built-ins: a library belongs behind a port.',
             },

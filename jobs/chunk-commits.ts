@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { z } from 'zod';
 import type { ChunkDescriptor } from '../schemas/chunk-descriptor.js';
 import {
   type ChunkCommit,
@@ -47,13 +46,18 @@ export function chunkInputDigest(chunk: Pick<ChunkDescriptor, 'format' | 'parts'
 
 const encode = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
+/** What `readMarker` needs of a marker's schema (a zod schema from schemas/chunk-commit.ts). */
+interface MarkerSchema<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { message: string } };
+}
+
 /** A marker file, parsed and validated; a marker that is not one is an error naming its URI. */
-async function readMarker<S extends z.ZodType>(
+async function readMarker<T>(
   storage: Storage,
   uri: string,
-  schema: S,
+  schema: MarkerSchema<T>,
   signal?: AbortSignal,
-): Promise<z.infer<S>> {
+): Promise<T> {
   const text = new TextDecoder().decode(await storage.read(uri, undefined, { signal }));
   let json: unknown;
   try {
