@@ -89,16 +89,8 @@ export function makeWriter(format: OutputFormat): BatchWriter {
   };
 }
 
-const writers = new Map<OutputFormat, BatchWriter>();
-
-/** The writers of every output format (the pipeline's `OutputWriters` port). */
-export const outputWriters: OutputWriters = {
-  writerFor(format) {
-    let writer = writers.get(format);
-    if (!writer) writers.set(format, (writer = makeWriter(format)));
-    return writer;
-  },
-};
+/** The writers of every output format (the pipeline's `OutputWriters` port); a writer holds no state. */
+export const outputWriters: OutputWriters = { writerFor: makeWriter };
 
 /** Encodes batches in `format` into one buffer; see `BatchWriter`. */
 export async function encodeBatches(
