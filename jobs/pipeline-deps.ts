@@ -1,4 +1,5 @@
 import type { ChunkScorer } from './ports/chunk-scorer.js';
+import type { CpuMeter } from './ports/cpu-meter.js';
 import type { InputReaders } from './ports/input-readers.js';
 import type { JobEvents } from './ports/job-events.js';
 import type { OutputWriters } from './ports/output-writers.js';
@@ -38,6 +39,8 @@ export interface PipelineDeps {
   log: Log;
   /** Where chunks report rows and outcomes (the process's Prometheus registry). Absent: nothing is counted. */
   metrics?: Metrics;
+  /** CPU seconds of each chunk attempt, for the job's usage. Absent: usage shows 0 CPU seconds. */
+  cpu?: CpuMeter;
   /**
    * Status announcements: running chunks stop as soon as their job leaves `running` (the worker wires one
    * subscription per process). Absent: chunks re-check their attempt every quarter second.

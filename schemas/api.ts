@@ -126,3 +126,46 @@ export type JobResults = z.infer<typeof jobResultsSchema>;
 
 export const deliveryListSchema = z.object({ deliveries: z.array(deliveryRecordSchema) });
 export type DeliveryList = z.infer<typeof deliveryListSchema>;
+
+/** `GET /v1/jobs/:id/chunks` query: a page of the chunk list, by index. */
+export const chunkReportQuerySchema = z
+  .object({
+    offset: z.coerce.number().int().min(0).default(0),
+    /** Chunks listed, 1–1000 (default 500); the counts and the timeline cover all of them regardless. */
+    limit: z.coerce.number().int().min(1).max(1000).default(500),
+  })
+  .strict();
+
+const chunkStateSchema = z.enum(['waiting', 'running', 'committed']);
+
+/** The most points `timeline` has: enough for a chart, bounded for a job of 100,000 chunks. */
+export const TIMELINE_POINTS = 200;
+
+/**
+ * `GET /v1/jobs/:id/chunks`: the job's chunks by state, and its progress over time. `running` means an
+ * attempt began and has not committed (it may be a crashed attempt the queue has not yet retried).
+ */
+export const chunkReportSchema = z.object({
+  /** Chunks planned (0 before planning). */
+  total: z.number().int().nonnegative(),
+  counts: z.record(chunkStateSchema, z.number().int().nonnegative()),
+  /** Chunks `[offset, offset + limit)` of the query. */
+  chunks: z.array(
+    z.object({
+      index: z.number().int().nonnegative(),
+      state: chunkStateSchema,
+      /** Attempts begun (0 while waiting; more than 1 after a retry). */
+      attempts: z.number().int().nonnegative(),
+      /** Of a committed chunk: rows scored and rows refused, and when it committed. */
+      rows: z.number().int().nonnegative().optional(),
+      rejected: z.number().int().nonnegative().optional(),
+      committedAt: z.string().optional(),
+    }),
+  ),
+  /**
+   * Rows done (scored + refused) over time: one point per chunk commit, oldest first, thinned evenly to at
+   * most `TIMELINE_POINTS` (the last always kept), starting at the job's start with 0.
+   */
+  timeline: z.array(z.object({ at: z.string(), rows: z.number().int().nonnegative() })),
+});
+export type ChunkReport = z.infer<typeof chunkReportSchema>;

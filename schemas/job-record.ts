@@ -34,6 +34,33 @@ export const jobProgressSchema = z.object({
 });
 export type JobProgress = z.infer<typeof jobProgressSchema>;
 
+/**
+ * What a job cost: the resources its chunk attempts used (every attempt, the superseded and failed ones
+ * too), and the rate over the wall time it spent scoring. Present once its first chunk attempt began.
+ */
+export const jobUsageSchema = z.object({
+  /**
+   * CPU seconds of the worker processes (every thread: decoding, mapping, inference) while the job's
+   * attempts ran, shared equally among the attempts a process ran at once.
+   */
+  cpuSeconds: z.number().nonnegative(),
+  /** Seconds the inference threads spent in the model's `run()` for the job. */
+  deviceSeconds: z.number().nonnegative(),
+  /** Input bytes read (through storage, or in place by a native decoder). */
+  bytesRead: count,
+  /** Output bytes written: parts, rejected rows, commit markers. */
+  bytesWritten: count,
+  /** Wall seconds from the first chunk attempt's start to the last chunk commit (to now while running). */
+  scoringSeconds: z.number().nonnegative(),
+  /** Rows scored per second of `scoringSeconds`. */
+  rowsPerSecond: z.number().nonnegative(),
+  /** Chunk attempts after each chunk's first (a crashed, stalled, interrupted or failed attempt's retry). */
+  retries: count,
+  /** Attempts that stopped because another attempt of their chunk replaced them. */
+  supersededAttempts: count,
+});
+export type JobUsage = z.infer<typeof jobUsageSchema>;
+
 /** Why a job failed, and where: the object, the row within it, the chunk. */
 export const jobErrorSchema = z.object({
   code: z.string().min(1),
@@ -71,6 +98,7 @@ export const jobRecordSchema = z.object({
    */
   modelSha256: z.string().optional(),
   error: jobErrorSchema.optional(),
+  usage: jobUsageSchema.optional(),
   idempotencyKey: z.string().optional(),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { outputFormatSchema } from './chunk-descriptor.js';
 import { inputVersionSchema, sha256Hex } from './chunk-commit.js';
+import { jobUsageSchema } from './job-record.js';
 
 const count = z.number().int().nonnegative();
 
@@ -46,5 +47,7 @@ export const manifestSchema = z.object({
     createdAt: z.string(),
     finishedAt: z.string(),
   }),
+  /** What the job cost, as its record says when it succeeded. Absent in manifests before v0.3. */
+  usage: jobUsageSchema.optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;

@@ -113,6 +113,7 @@ export async function processFinalize(
       createdAt: record.createdAt,
       finishedAt: new Date().toISOString(),
     },
+    ...(record.usage ? { usage: record.usage } : {}),
   };
   await storage.write(layout.manifest, new TextEncoder().encode(JSON.stringify(manifest, null, 2)), {
     signal,

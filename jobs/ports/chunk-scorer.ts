@@ -16,6 +16,10 @@ export interface ScoredRows {
   rejected: { rows: readonly number[]; columns: readonly string[] };
   /** The passthrough columns of the refused rows, in `rejected` order (absent when none were refused). */
   rejectedKeys?: KeyTable;
+  /** Seconds spent mapping this call's rows into tensors. */
+  mapSeconds?: number;
+  /** Seconds the device spent running this call (the inference thread's `run()`). */
+  inferSeconds?: number;
 }
 
 /** One chunk's scoring as the score processor asks for it: "features for this model" from these rows. */

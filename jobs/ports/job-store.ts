@@ -1,3 +1,4 @@
+import type { ChunkReport } from '../../schemas/api.js';
 import type { JobRecord, JobStatus } from '../../schemas/job-record.js';
 import type { JobSpec } from '../../schemas/job-spec.js';
 
@@ -86,6 +87,25 @@ export interface PlanFacts {
   modelSha256?: string;
 }
 
+/** An attempt's resources, added to its job's usage; absent fields add nothing. */
+export interface UsageDelta {
+  cpuSeconds?: number;
+  deviceSeconds?: number;
+  bytesRead?: number;
+  bytesWritten?: number;
+  supersededAttempts?: number;
+}
+
+/** Terminal statuses, counted as jobs finish: they only ever grow (a deleted job stays counted). */
+export type FinishedOutcome = 'succeeded' | 'failed' | 'cancelled';
+
+export interface JobCounts {
+  byStatus: Record<JobStatus, number>;
+  finished: Record<FinishedOutcome, number>;
+  /** Running jobs without progress since `stalledSince`. */
+  stalled: number;
+}
+
 /**
  * Job records and chunk bookkeeping. Holds descriptors and counters only, never data (DESIGN invariant 1);
  * every write that must not race is one atomic step (on Redis: services/queue/job-store.ts, one Lua script
@@ -151,6 +171,18 @@ export interface JobStore {
   listOldest(options: { createdBefore: Date; limit: number; cursor?: string }): Promise<JobPage>;
   /** How many of the tenant's jobs are not yet succeeded, failed or cancelled. */
   countActive(tenant: string): Promise<number>;
+  /**
+   * Adds an attempt's resource use to the job's `usage` (every attempt's, whatever its end). A job gone
+   * meanwhile is left gone.
+   */
+  addUsage(id: string, delta: UsageDelta): Promise<void>;
+  /** The job's chunks by state (a page of them) and its progress over time; undefined when there is no job. */
+  chunkReport(id: string, page: { offset: number; limit: number }): Promise<ChunkReport | undefined>;
+  /**
+   * Every tenant's jobs by status, the finished totals, and the running jobs whose last progress (a chunk
+   * or segment accepted, or the move to `running`) is older than `stalledSince`.
+   */
+  counts(options: { stalledSince: Date }): Promise<JobCounts>;
   /** Removes the record, its chunk set, its idempotency key and its index entries (for tests and retention). */
   delete(id: string): Promise<void>;
 }

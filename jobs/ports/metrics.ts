@@ -9,7 +9,21 @@ export interface Metrics {
   chunkFinished(outcome: ChunkOutcome, seconds: number): void;
   /** A webhook attempt was made and took `seconds`; `outcome` is the delivery's status after it. */
   webhookAttempt(outcome: WebhookAttemptOutcome, seconds: number): void;
+  /** Wall seconds a chunk attempt spent in one stage of scoring. */
+  stageSeconds(stage: ScoreStage, seconds: number): void;
+  /** Bytes a chunk attempt moved: input read (through storage or in place), output and markers written. */
+  storageBytes(direction: 'read' | 'written', bytes: number): void;
 }
+
+/**
+ * Where a chunk attempt's time goes: fetching input (`read`), decoding it to rows (`decode`), mapping rows
+ * into tensors (`map`), the model's run (`infer`), encoding and writing output segments (`write`), and
+ * committing the chunk (`commit`). `read`, `decode`, `write` and `commit` are wall time on the attempt's
+ * path; `map` and `infer` are the time of the work itself (they overlap: the next tensor is filled while
+ * the model runs the previous one).
+ */
+export type ScoreStage = 'read' | 'decode' | 'map' | 'infer' | 'write' | 'commit';
+export const scoreStages: readonly ScoreStage[] = ['read', 'decode', 'map', 'infer', 'write', 'commit'];
 
 /** How the processor saw an attempt end; `retried` and `failed` are the queue's to count. */
 export type ChunkOutcome = 'committed' | 'superseded';
@@ -22,4 +36,6 @@ export const noMetrics: Metrics = {
   rowsScored: () => undefined,
   chunkFinished: () => undefined,
   webhookAttempt: () => undefined,
+  stageSeconds: () => undefined,
+  storageBytes: () => undefined,
 };

@@ -13,6 +13,7 @@ import type { RowBatch } from '../ports/batches.js';
 import type { ReadProjection } from '../ports/input-readers.js';
 import type { Log } from '../ports/log.js';
 import { noMetrics } from '../ports/metrics.js';
+import { type AttemptMeter, makeAttemptMeter } from './attempt-meter.js';
 import { type SkippedRecord, makeChunkCheckpoint } from './chunk-checkpoint.js';
 import { AttemptStopped } from './errors/attempt-stopped.js';
 
@@ -92,8 +93,10 @@ export async function processScore(
   const log = deps.log.child({ jobId, chunk: chunk.index, attempt });
   const stopping = watchAttempt(deps, jobId, chunk.index, attempt, signal);
   const started = performance.now();
+  const meter = makeAttemptMeter(chunk, deps.metrics, deps.cpu);
+  let superseded = false;
   try {
-    await scoreAttempt(deps, record, chunk, attempt, begun.segments, log, stopping.signal, progress);
+    await scoreAttempt(deps, record, chunk, attempt, begun.segments, log, stopping.signal, progress, meter);
   } catch (error) {
     // Whatever the abort surfaced as inside a read or a run, the attempt stopped for the watch's reason.
     const reason: unknown = stopping.signal.reason;
@@ -104,11 +107,27 @@ export async function processScore(
           ? reason
           : undefined;
     if (!stopped) throw error;
+    superseded = stopped.state === 'superseded';
     log.info({ state: stopped.state }, 'attempt stopped');
     (deps.metrics ?? noMetrics).chunkFinished('superseded', (performance.now() - started) / 1000);
   } finally {
     stopping.close();
+    // An attempt that failed or stopped cost what it used too; a committed one was charged already.
+    await chargeUsage(deps, jobId, meter, superseded).catch((error: unknown) =>
+      log.warn({ err: error }, 'usage of the attempt not recorded'),
+    );
   }
+}
+
+/** Adds the attempt's use to its job's usage, once (later calls do nothing). */
+async function chargeUsage(
+  deps: PipelineDeps,
+  jobId: string,
+  meter: AttemptMeter,
+  superseded: boolean,
+): Promise<void> {
+  const usage = meter.finish(superseded);
+  if (usage) await deps.store.addUsage(jobId, usage);
 }
 
 /**
@@ -159,9 +178,12 @@ async function scoreAttempt(
   log: Log,
   signal: AbortSignal,
   progress: () => void,
+  meter: AttemptMeter,
 ): Promise<void> {
   const jobId = record.id;
   const started = performance.now();
+  // Every byte the attempt reads and writes is counted and timed (the job's usage, the stage metrics).
+  deps = { ...deps, storage: meter.storage(deps.storage) };
   const spec = record.spec;
   const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
   const checkpointMs = deps.checkpointMs ?? 30_000;
@@ -204,7 +226,10 @@ async function scoreAttempt(
       batch: spec.batch,
       read: (projection) =>
         moving(
-          skipRows(readChunk(deps, storage, record, chunk, signal, projection, onSkipped), resumeRow),
+          skipRows(
+            meter.decoding(readChunk(deps, storage, record, chunk, signal, projection, onSkipped)),
+            resumeRow,
+          ),
           progress,
         ),
       locate: (row) => locateChunkRow(chunk, resumeRow + row),
@@ -216,6 +241,9 @@ async function scoreAttempt(
     for await (const rows of scored) {
       progress();
       signal.throwIfAborted();
+      meter.add('map', rows.mapSeconds ?? 0);
+      meter.add('infer', rows.inferSeconds ?? 0);
+      const writing = performance.now();
       checkpoint.add(
         rows.output,
         rows.rejected.rows.length,
@@ -229,9 +257,10 @@ async function scoreAttempt(
         await checkpoint.commit(resumeRow + rows.rowStart + rows.rows);
         segmentStartedAt = performance.now();
       }
+      meter.add('write', (performance.now() - writing) / 1000);
     }
     // The last segment; a chunk with no rows at all still gets its (empty) part when the schema is known.
-    if (checkpoint.pending()) await checkpoint.commit(checkpoint.rowEnd, true);
+    if (checkpoint.pending()) await meter.time('write', () => checkpoint.commit(checkpoint.rowEnd, true));
 
     const segments = checkpoint.segments;
     const commit: ChunkCommit = {
@@ -249,7 +278,11 @@ async function scoreAttempt(
       ),
       seconds: (performance.now() - started) / 1000,
     };
-    const counted = await acceptChunk(deps, jobId, layout, commit, spec.errors.maxInvalidFraction, signal);
+    const counted = await meter.time('commit', () =>
+      acceptChunk(deps, jobId, layout, commit, spec.errors.maxInvalidFraction, signal),
+    );
+    // Before the job can finalize: its manifest carries the usage of every chunk.
+    await chargeUsage(deps, jobId, meter, false);
     log.info(
       {
         rows: commit.rows,

@@ -13,7 +13,7 @@ import { makeS3Presigner } from '../storage/presign.js';
 import { logOptionsFromEnv, makeLog } from '../process/log.js';
 import { type ApiConfig, loadApiConfig, wantsApiHelp } from './api-options.js';
 import { makeApi } from './make-api.js';
-import { makeMetricsRegistry, registerQueueMetrics } from '../process/metrics.js';
+import { makeMetricsRegistry, registerJobMetrics, registerQueueMetrics } from '../process/metrics.js';
 
 /** A listening API process: `'running' → 'stopping' → 'stopped'`. */
 export interface ApiServer {
@@ -41,8 +41,10 @@ export async function startApiServer(config: ApiConfig, log: Logger): Promise<Ap
   const scheduleQueue = makeScheduleQueue(redis, redisConfig.prefix, onQueueError);
   const storage = makeStorage(config.storage);
   const presigner = makeS3Presigner(config.storage.s3);
+  const store = makeRedisJobStore(redis, redisConfig.prefix);
   const metricsRegistry = makeMetricsRegistry();
   registerQueueMetrics(metricsRegistry, queues);
+  registerJobMetrics(metricsRegistry, store);
   let app: FastifyInstance | undefined;
   const closeConnections = async (): Promise<void> => {
     // Every step runs even when one fails.
@@ -57,7 +59,7 @@ export async function startApiServer(config: ApiConfig, log: Logger): Promise<Ap
   try {
     app = await makeApi(
       {
-        store: makeRedisJobStore(redis, redisConfig.prefix),
+        store,
         queues,
         storage,
         presigner,

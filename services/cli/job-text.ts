@@ -1,5 +1,5 @@
-import type { JobView } from '../../schemas/job-record.js';
-import { describeJobError, formatCount, formatDuration, secondsBetween } from './output.js';
+import type { JobUsage, JobView } from '../../schemas/job-record.js';
+import { describeJobError, formatBytes, formatCount, formatDuration, secondsBetween } from './output.js';
 import { renderProgressLine } from './progress.js';
 
 /**
@@ -19,6 +19,22 @@ export function summarizeOutcome(job: JobView): string {
     default:
       return `job ${job.id} ${job.status}: ${p.chunksDone}/${p.chunksTotal} chunks, ${formatCount(p.rowsScored)} rows`;
   }
+}
+
+/**
+ * `cpu 12.4s, device 9.8s, read 1.2 GB, wrote 310 MB, 48,213 rows/s over 21s, 1 retry, 0 superseded`.
+ */
+export function describeUsage(usage: JobUsage): string {
+  const plural = (n: number, one: string, many: string) => `${formatCount(n)} ${n === 1 ? one : many}`;
+  return [
+    `cpu ${usage.cpuSeconds.toFixed(1)}s`,
+    `device ${usage.deviceSeconds.toFixed(1)}s`,
+    `read ${formatBytes(usage.bytesRead)}`,
+    `wrote ${formatBytes(usage.bytesWritten)}`,
+    `${formatCount(Math.round(usage.rowsPerSecond))} rows/s over ${formatDuration(usage.scoringSeconds)}`,
+    plural(usage.retries, 'retry', 'retries'),
+    `${formatCount(usage.supersededAttempts)} superseded`,
+  ].join(', ');
 }
 
 /** `quiver status`'s text: one labelled line per fact, the absent ones left out. */
@@ -43,6 +59,7 @@ export function describeJob(job: JobView): string {
     ['model', spec.model.uri],
     ['output', `${job.output.uri} (${spec.output.format})`],
     ['manifest', job.output.manifestUri],
+    ['usage', job.usage ? describeUsage(job.usage) : undefined],
     [
       'labels',
       Object.keys(spec.labels).length > 0

@@ -1,7 +1,9 @@
 import { type Server, createServer } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Log } from '../../jobs/ports/log.js';
-import type { Metrics } from '../../jobs/ports/metrics.js';
+import type { FinishedOutcome, JobCounts, JobStore } from '../../jobs/ports/job-store.js';
+import { type Metrics, scoreStages } from '../../jobs/ports/metrics.js';
+import { jobStatusSchema } from '../../schemas/job-record.js';
 import { readConfig } from '../../schemas/config.js';
 import { type PipelineQueues, queueNames } from '../queue/queues.js';
 
@@ -24,6 +26,42 @@ const webhookOutcomes = ['delivered', 'pending', 'failed', 'disabled', 'refused'
 export interface WorkerMetrics extends Metrics {
   /** A chunk's attempt threw: BullMQ runs it again (`retried: true`) or has given up on it. */
   chunkFailed(retried: boolean): void;
+  /** One inference call ran `rows` rows on `device` (`cpu`, `webgpu:0`, …) and kept it busy `seconds`. */
+  inference(device: string, rows: number, seconds: number): void;
+}
+
+/** The window `quiver_device_busy_ratio` looks back over. */
+const BUSY_WINDOW_MS = 60_000;
+
+/**
+ * Share of the last minute each device's inference thread spent in `run()` (runs counted as they end; a
+ * device seen for less than a minute is measured over the time since it was first seen).
+ */
+function makeBusyWindow(now: () => number = () => performance.now()) {
+  const devices = new Map<string, { firstMs: number; runs: Array<{ endMs: number; seconds: number }> }>();
+  const prune = (runs: Array<{ endMs: number }>, from: number): void => {
+    let drop = 0;
+    while (drop < runs.length && runs[drop]!.endMs < from) drop++;
+    runs.splice(0, drop);
+  };
+  return {
+    add(device: string, seconds: number): void {
+      const at = now();
+      const entry = devices.get(device) ?? { firstMs: at - seconds * 1000, runs: [] };
+      devices.set(device, entry);
+      entry.runs.push({ endMs: at, seconds });
+      prune(entry.runs, at - BUSY_WINDOW_MS);
+    },
+    ratios(): Array<[device: string, ratio: number]> {
+      const at = now();
+      return [...devices].map(([device, entry]) => {
+        prune(entry.runs, at - BUSY_WINDOW_MS);
+        const span = Math.min(BUSY_WINDOW_MS, at - entry.firstMs) / 1000;
+        const busy = entry.runs.reduce((s, run) => s + run.seconds, 0);
+        return [device, span > 0 ? Math.min(1, busy / span) : 0];
+      });
+    },
+  };
 }
 
 /**
@@ -69,8 +107,45 @@ export function makeWorkerMetrics(registry: Registry): WorkerMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers,
   });
+  const stageSeconds = new Counter({
+    name: 'quiver_stage_seconds_total',
+    help: 'Seconds chunk attempts spent per stage: read (input fetch), decode, map (rows into tensors), infer (model run), write (output segments), commit.',
+    labelNames: ['stage'] as const,
+    registers,
+  });
+  const storageBytes = new Counter({
+    name: 'quiver_storage_bytes_total',
+    help: 'Bytes chunk attempts read (input, through storage or in place) and wrote (output parts, markers).',
+    labelNames: ['direction'] as const,
+    registers,
+  });
+  const batchRows = new Histogram({
+    name: 'quiver_batch_rows',
+    help: 'Rows per inference call, by device.',
+    labelNames: ['device'] as const,
+    buckets: [1, 16, 64, 256, 1024, 4096, 16384, 65536, 262144],
+    registers,
+  });
+  const busySeconds = new Counter({
+    name: 'quiver_device_busy_seconds_total',
+    help: 'Seconds each device’s inference thread spent in the model’s run().',
+    labelNames: ['device'] as const,
+    registers,
+  });
+  const busy = makeBusyWindow();
+  new Gauge({
+    name: 'quiver_device_busy_ratio',
+    help: 'Share of the last minute each device’s inference thread spent in run() (runs counted as they end).',
+    labelNames: ['device'] as const,
+    registers,
+    collect() {
+      for (const [device, ratio] of busy.ratios()) this.labels(device).set(ratio);
+    },
+  });
   for (const outcome of chunkOutcomes) chunks.labels(outcome).inc(0);
   for (const outcome of webhookOutcomes) deliveries.labels(outcome).inc(0);
+  for (const stage of scoreStages) stageSeconds.labels(stage).inc(0);
+  for (const direction of ['read', 'written']) storageBytes.labels(direction).inc(0);
   return {
     rowsScored(rows, rejected) {
       rowsScored.inc(rows);
@@ -87,7 +162,70 @@ export function makeWorkerMetrics(registry: Registry): WorkerMetrics {
       deliveries.labels(outcome).inc();
       deliverySeconds.observe(seconds);
     },
+    stageSeconds(stage, seconds) {
+      stageSeconds.labels(stage).inc(seconds);
+    },
+    storageBytes(direction, bytes) {
+      storageBytes.labels(direction).inc(bytes);
+    },
+    inference(device, rows, seconds) {
+      batchRows.labels(device).observe(rows);
+      busySeconds.labels(device).inc(seconds);
+      busy.add(device, seconds);
+    },
   };
+}
+
+/** How long a running job may go without progress before `quiver_jobs_stalled` counts it. */
+export const STALLED_AFTER_MS = 15 * 60_000;
+
+/**
+ * `quiver_jobs{status}`, `quiver_jobs_finished_total{outcome}` and `quiver_jobs_stalled` (running jobs
+ * without a chunk or segment accepted for 15 minutes), read from the job store at scrape time (one read
+ * per scrape): served by the API and the scheduler, like the queue series. The finished totals are kept in
+ * Redis, so they never reset when a process restarts and every process serving them tells the same.
+ */
+export function registerJobMetrics(registry: Registry, store: Pick<JobStore, 'counts'>): void {
+  let read: { atMs: number; counts: Promise<JobCounts> } | undefined;
+  const counts = (): Promise<JobCounts> => {
+    const atMs = Date.now();
+    // The three series of one scrape share one read.
+    if (!read || atMs - read.atMs > 1_000) {
+      read = { atMs, counts: store.counts({ stalledSince: new Date(atMs - STALLED_AFTER_MS) }) };
+    }
+    return read.counts;
+  };
+  const registers = [registry];
+  new Gauge({
+    name: 'quiver_jobs',
+    help: 'Jobs by status, every tenant.',
+    labelNames: ['status'] as const,
+    registers,
+    async collect() {
+      const { byStatus } = await counts();
+      for (const status of jobStatusSchema.options) this.labels(status).set(byStatus[status]);
+    },
+  });
+  const outcomes: FinishedOutcome[] = ['succeeded', 'failed', 'cancelled'];
+  new Counter({
+    name: 'quiver_jobs_finished_total',
+    help: 'Jobs that reached a terminal status, by it (kept in Redis: never resets).',
+    labelNames: ['outcome'] as const,
+    registers,
+    async collect() {
+      const { finished } = await counts();
+      this.reset();
+      for (const outcome of outcomes) this.labels(outcome).inc(finished[outcome]);
+    },
+  });
+  new Gauge({
+    name: 'quiver_jobs_stalled',
+    help: 'Running jobs that have had no chunk or segment accepted for 15 minutes.',
+    registers,
+    async collect() {
+      this.set((await counts()).stalled);
+    },
+  });
 }
 
 /** The queue states `quiver_queue_jobs` shows: disjoint, so their sum is everything the queue holds. */

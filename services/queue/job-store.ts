@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { progressOf } from '../../jobs/job-progress.js';
+import { type CommittedChunkFacts, chunkReportOf, progressOf, usageOf } from '../../jobs/job-progress.js';
 import { assertTransition, canTransition, isTerminal } from '../../jobs/job-state.js';
-import type { AttemptState, ChunkCommitResult, JobStore } from '../../jobs/ports/job-store.js';
+import type {
+  AttemptState,
+  ChunkCommitResult,
+  FinishedOutcome,
+  JobCounts,
+  JobStore,
+  UsageDelta,
+} from '../../jobs/ports/job-store.js';
 import {
   jobRecordSchema,
   jobStatusSchema,
@@ -59,11 +66,17 @@ function hasLabels(record: JobRecord, labels: Readonly<Record<string, string>>):
  * - `<prefix>:job:<id>:commits` — hash: committed chunk index → the attempt whose commit was accepted;
  * - `<prefix>:job:<id>:attempts` — hash: chunk index → its current attempt (the fencing token);
  * - `<prefix>:job:<id>:segments` — hash: chunk index → its accepted checkpoint segments, comma-separated;
+ * - `<prefix>:job:<id>:chunk-stats` — hash: committed chunk index → `rows,rejected,committed ms`;
+ * - `<prefix>:job:<id>:attempt-counts` — hash: chunk index → attempts begun;
  * - `<prefix>:job:<id>:chunks` — before v0.2, the set of committed chunk indexes (only deleted now);
  * - `<prefix>:idem:<tenant>:<key>` — the job id an idempotency key was first used for;
  * - `<prefix>:tenant:<tenant>:active` — set of the tenant's jobs not yet terminal (for its limit);
  * - `<prefix>:tenant:<tenant>:jobs` and `<prefix>:jobs` — the tenant's and every job, as a sorted set of
  *   `<created ms>:<id>` members (all scored 0, ordered lexicographically) for listing newest first;
+ * - `<prefix>:job-counts` — hash: status → jobs in it (made once from the records by `job-recount`, then
+ *   kept by every create, move and delete); `<prefix>:jobs-finished` — hash: terminal status → jobs that
+ *   reached it (only grows); `<prefix>:running-progress` — sorted set: running job id → ms of its last
+ *   progress (for the stalled-jobs gauge);
  * - channel `jobStatusChannel(prefix)` — each status change, published with the job id.
  */
 export function makeRedisJobStore(
@@ -78,6 +91,11 @@ export function makeRedisJobStore(
   const commitsKey = (id: string): string => `${prefix}:job:${id}:commits`;
   const attemptsKey = (id: string): string => `${prefix}:job:${id}:attempts`;
   const segmentsKey = (id: string): string => `${prefix}:job:${id}:segments`;
+  const chunkStatsKey = (id: string): string => `${prefix}:job:${id}:chunk-stats`;
+  const attemptCountsKey = (id: string): string => `${prefix}:job:${id}:attempt-counts`;
+  const countsKey = `${prefix}:job-counts`;
+  const finishedKey = `${prefix}:jobs-finished`;
+  const runningKey = `${prefix}:running-progress`;
   const idemKey = (tenant: string, key: string): string => `${prefix}:idem:${tenant}:${key}`;
   const activeKey = (tenant: string): string => `${prefix}:tenant:${tenant}:active`;
   const tenantIndexKey = (tenant: string): string => `${prefix}:tenant:${tenant}:jobs`;
@@ -103,6 +121,8 @@ export function makeRedisJobStore(
   function recordOf(fields: Record<string, string>): JobRecord | undefined {
     if (fields.status === undefined) return undefined;
     const status = jobStatusSchema.parse(fields.status);
+    const nowMs = now().getTime();
+    const number = (field: string): number => Number(fields[field] ?? 0);
     return jobRecordSchema.parse({
       id: fields.id,
       tenant: fields.tenant,
@@ -124,7 +144,22 @@ export function makeRedisJobStore(
           finishedAt: fields.finishedAt,
         },
         status,
-        now().getTime(),
+        nowMs,
+      ),
+      usage: usageOf(
+        {
+          scoringStartedAt: fields.scoringStartedAt,
+          lastCommitAt: fields.lastCommitAt,
+          cpuSeconds: number('usageCpuSeconds'),
+          deviceSeconds: number('usageDeviceSeconds'),
+          bytesRead: number('usageBytesRead'),
+          bytesWritten: number('usageBytesWritten'),
+          retries: number('usageRetries'),
+          supersededAttempts: number('usageSuperseded'),
+          rowsScored: number('rowsScored'),
+        },
+        status,
+        nowMs,
       ),
       output: { uri: fields.outputUri, manifestUri: fields.manifestUri },
       modelSha256: fields.modelSha256,
@@ -136,8 +171,8 @@ export function makeRedisJobStore(
   async function attemptCall(id: string, index: number, attempt: string, ref: string): Promise<AttemptState> {
     return lua.run(
       'job-attempt',
-      [jobKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id)],
-      [index, attempt, ref],
+      [jobKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id), runningKey],
+      [index, attempt, ref, id, now().getTime()],
     );
   }
 
@@ -151,10 +186,21 @@ export function makeRedisJobStore(
     assertCount('chunk index', index);
     assertCount('rows', c.rows);
     assertCount('rejected', c.rejected);
+    const at = now();
     const reply = await lua.run(
       'job-commit-chunk',
-      [jobKey(id), commitsKey(id), attemptsKey(id)],
-      [index, c.attempt, c.rows, c.rejected, now().toISOString(), mode, maxInvalidFraction ?? -1],
+      [jobKey(id), commitsKey(id), attemptsKey(id), runningKey, chunkStatsKey(id)],
+      [
+        index,
+        c.attempt,
+        c.rows,
+        c.rejected,
+        at.toISOString(),
+        mode,
+        maxInvalidFraction ?? -1,
+        id,
+        at.getTime(),
+      ],
     );
     if (reply[0] === 'missing') throw new JobNotFound(id);
     return {
@@ -195,7 +241,7 @@ export function makeRedisJobStore(
       };
       if (o.idempotencyKey !== undefined) fields.idempotencyKey = o.idempotencyKey;
       if (o.maxActiveJobs !== undefined) assertCount('maxActiveJobs', o.maxActiveJobs);
-      const keys = [jobKey(id), activeKey(tenant), tenantIndexKey(tenant), globalIndexKey];
+      const keys = [jobKey(id), activeKey(tenant), tenantIndexKey(tenant), globalIndexKey, countsKey];
       const idem = o.idempotencyKey === undefined ? undefined : idemKey(tenant, o.idempotencyKey);
       if (idem !== undefined) keys.push(idem);
 
@@ -223,12 +269,13 @@ export function makeRedisJobStore(
     },
 
     async transition(id, to, patch = {}) {
-      const at = now().toISOString();
+      const moment = now();
+      const at = moment.toISOString();
       const patchFields: string[] = [];
       if (patch.error !== undefined) patchFields.push('error', JSON.stringify(patch.error));
       if (patch.modelSha256 !== undefined) patchFields.push('modelSha256', patch.modelSha256);
       if (patch.manifestUri !== undefined) patchFields.push('manifestUri', patch.manifestUri);
-      const keys = [jobKey(id)];
+      const keys = [jobKey(id), countsKey, finishedKey, runningKey];
       if (isTerminal(to)) {
         // A job's tenant never changes, so reading it ahead of the script cannot race.
         const tenant = await redis.hget(jobKey(id), 'tenant');
@@ -242,6 +289,7 @@ export function makeRedisJobStore(
         isTerminal(to) ? '1' : '0',
         id,
         statusChannel,
+        moment.getTime(),
         ...patchFields,
       ]);
       if (reply[0] === 'missing') throw new JobNotFound(id);
@@ -273,8 +321,8 @@ export function makeRedisJobStore(
       assertCount('chunk index', index);
       const reply = await lua.run(
         'job-begin-attempt',
-        [jobKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id)],
-        [index, attempt],
+        [jobKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id), attemptCountsKey(id)],
+        [index, attempt, now().toISOString()],
       );
       if (reply[0] === 'committed') return { state: 'committed' };
       if (reply[0] === 'started') {
@@ -368,6 +416,78 @@ export function makeRedisJobStore(
       };
     },
 
+    async addUsage(id, delta) {
+      const fields = usageFields(delta);
+      if (fields.length > 0) await lua.run('job-add-usage', [jobKey(id)], fields);
+    },
+
+    async chunkReport(id, page) {
+      const [[, fields], [, commits], [, stats], [, attempts]] = (await redis
+        .multi()
+        .hmget(jobKey(id), 'status', 'chunksTotal', 'startedAt')
+        .hkeys(commitsKey(id))
+        .hgetall(chunkStatsKey(id))
+        .hgetall(attemptCountsKey(id))
+        .exec()) as [
+        [null, (string | null)[]],
+        [null, string[]],
+        [null, Record<string, string>],
+        [null, Record<string, string>],
+      ];
+      const [status, chunksTotal, startedAt] = fields;
+      if (status == null) return undefined;
+      const committed = new Map<number, CommittedChunkFacts | undefined>();
+      for (const index of commits) {
+        const [rows, rejected, atMs] = (stats[index] ?? '').split(',').map(Number);
+        committed.set(
+          Number(index),
+          rows === undefined || rejected === undefined || atMs === undefined || Number.isNaN(atMs)
+            ? undefined
+            : { rows, rejected, atMs },
+        );
+      }
+      return chunkReportOf(
+        {
+          total: Number(chunksTotal ?? 0),
+          ...(startedAt == null ? {} : { startedAt }),
+          committed,
+          attempts: new Map(Object.entries(attempts).map(([index, n]) => [Number(index), Number(n)])),
+        },
+        page,
+      );
+    },
+
+    async counts({ stalledSince }) {
+      await lua.run(
+        'job-recount',
+        [countsKey, finishedKey, globalIndexKey, runningKey],
+        [
+          `${prefix}:job:`,
+          now().getTime(),
+          statuses.join(','),
+          statuses.filter(isTerminal).join(','),
+          CREATED_MS_DIGITS,
+        ],
+      );
+      const [[, byStatus], [, finished], [, stalled]] = (await redis
+        .multi()
+        .hgetall(countsKey)
+        .hgetall(finishedKey)
+        .zcount(runningKey, '-inf', `(${stalledSince.getTime()}`)
+        .exec()) as [[null, Record<string, string>], [null, Record<string, string>], [null, number]];
+      const counts = Object.fromEntries(
+        statuses.map((status) => [status, Math.max(0, Number(byStatus[status] ?? 0))]),
+      ) as JobCounts['byStatus'];
+      const outcomes: FinishedOutcome[] = ['succeeded', 'failed', 'cancelled'];
+      return {
+        byStatus: counts,
+        finished: Object.fromEntries(
+          outcomes.map((outcome) => [outcome, Number(finished[outcome] ?? 0)]),
+        ) as JobCounts['finished'],
+        stalled,
+      };
+    },
+
     async countActive(tenant) {
       return redis.scard(activeKey(tenant));
     },
@@ -375,7 +495,15 @@ export function makeRedisJobStore(
     async delete(id) {
       const [tenant, key, createdAt] = await redis.hmget(jobKey(id), 'tenant', 'idempotencyKey', 'createdAt');
       if (tenant == null || createdAt == null) {
-        await redis.del(jobKey(id), chunksKey(id), commitsKey(id), attemptsKey(id), segmentsKey(id));
+        await redis.del(
+          jobKey(id),
+          chunksKey(id),
+          commitsKey(id),
+          attemptsKey(id),
+          segmentsKey(id),
+          chunkStatsKey(id),
+          attemptCountsKey(id),
+        );
         return;
       }
       const keys = [
@@ -389,8 +517,30 @@ export function makeRedisJobStore(
         commitsKey(id),
         attemptsKey(id),
         segmentsKey(id),
+        countsKey,
+        runningKey,
+        chunkStatsKey(id),
+        attemptCountsKey(id),
       ];
       await lua.run('job-delete', keys, [id, indexMember(createdAt, id)]);
     },
   };
+}
+
+/** The job hash's usage counters a delta moves, as `job-add-usage` arguments. */
+function usageFields(delta: UsageDelta): (string | number)[] {
+  const fields: Record<keyof UsageDelta, string> = {
+    cpuSeconds: 'usageCpuSeconds',
+    deviceSeconds: 'usageDeviceSeconds',
+    bytesRead: 'usageBytesRead',
+    bytesWritten: 'usageBytesWritten',
+    supersededAttempts: 'usageSuperseded',
+  };
+  return (Object.keys(fields) as (keyof UsageDelta)[]).flatMap((key) => {
+    const value = delta[key];
+    if (value === undefined || value === 0) return [];
+    if (!Number.isFinite(value) || value < 0)
+      throw new RangeError(`usage ${key} must be a non-negative number, got ${value}`);
+    return [fields[key], value];
+  });
 }

@@ -12,10 +12,12 @@ const numberOfKeys = {
   'job-release-key': 1,
   'job-transition': undefined,
   'job-set-plan': 1,
-  'job-begin-attempt': 4,
-  'job-attempt': 4,
-  'job-commit-chunk': 3,
-  'job-delete': 9,
+  'job-begin-attempt': 5,
+  'job-attempt': 5,
+  'job-commit-chunk': 5,
+  'job-add-usage': 1,
+  'job-recount': 4,
+  'job-delete': 13,
   'schedule-record': 1,
   'delivery-create': 3,
   'delivery-record-attempt': 2,
@@ -33,6 +35,8 @@ export interface LuaReplies {
   'job-begin-attempt': ['started', string] | ['committed'] | ['missing'] | ['stopped', string];
   'job-attempt': AttemptState;
   'job-commit-chunk': ['missing'] | ['accepted' | 'again' | 'duplicate' | 'stale', number, number, 0 | 1];
+  'job-add-usage': 0 | 1;
+  'job-recount': 0 | 1;
   'job-delete': 0;
   'schedule-record': 0 | 1;
   'delivery-create': [string, number];

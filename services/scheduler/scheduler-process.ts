@@ -6,7 +6,12 @@ import { makeLoggedRedis } from '../queue/redis-connection.js';
 import { specAuthorizer } from '../tenancy/authorize-spec.js';
 import type { Log } from '../../jobs/ports/log.js';
 import { logOptionsFromEnv, makeLog } from '../process/log.js';
-import { makeMetricsRegistry, registerQueueMetrics, serveMetrics } from '../process/metrics.js';
+import {
+  makeMetricsRegistry,
+  registerJobMetrics,
+  registerQueueMetrics,
+  serveMetrics,
+} from '../process/metrics.js';
 import {
   type DrainingProcess,
   type DrainingProcessState,
@@ -57,12 +62,13 @@ export function runSchedulerProcess(
   const queues = makeQueues(redis, prefix, onQueueError);
   // The queues are seen from here too: a worker pool scaled to zero serves no metrics.
   const metricsPort = io.metricsPort ?? 'off';
+  const store = makeRedisJobStore(redis, prefix);
   const registry = makeMetricsRegistry();
   registerQueueMetrics(registry, queues);
+  registerJobMetrics(registry, store);
   const metricsServer = metricsPort === 'off' ? undefined : serveMetrics(registry, metricsPort, log);
   const scheduleQueue = makeScheduleQueue(redis, prefix, onQueueError);
   const schedules = makeRedisScheduleStore(redis, prefix);
-  const store = makeRedisJobStore(redis, prefix);
   const worker = makeSchedulerWorker({
     connection: redis,
     prefix,

@@ -63,6 +63,8 @@ export interface RunOptions {
    * a small VM (measured 30–60 ns per 256-byte row). Not called for runs that fail or are aborted.
    */
   recycle?: (buffers: ArrayBuffer[]) => void;
+  /** Told how long the run kept the inference thread busy, in seconds (before the run's promise settles). */
+  onRun?: (seconds: number) => void;
 }
 
 /**

@@ -23,7 +23,14 @@ export type FromWorker =
   | { type: 'ready'; metadata: ModelMetadata; device: ResolvedDevice; warning?: string }
   | { type: 'start-failed'; error: WireError }
   /** `feeds`: the run's feed buffers, handed back for reuse. */
-  | { type: 'result'; id: number; outputs: Record<string, HostTensor>; feeds: ArrayBuffer[] }
+  | {
+      type: 'result';
+      id: number;
+      outputs: Record<string, HostTensor>;
+      feeds: ArrayBuffer[];
+      /** Seconds the run took on the worker thread (tensors wrapped, `session.run()`, outputs read). */
+      seconds: number;
+    }
   | { type: 'run-failed'; id: number; error: WireError };
 
 /** Errors cross the thread boundary as data: structured clone keeps no class, so each is rebuilt. */

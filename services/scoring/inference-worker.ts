@@ -145,11 +145,13 @@ async function serve(port: MessagePort, start: WorkerStart): Promise<void> {
           if (fetches.length === 0) {
             throw new InferenceError('OUTPUT_UNSUPPORTED', 'the model has no tensor output to fetch');
           }
+          const started = performance.now();
           const outputs = await runOnce(session, fetches, message.feeds);
+          const seconds = (performance.now() - started) / 1000;
           // The feeds go back too: ONNX Runtime is done with them, and the caller refills them.
           const feeds = transferablesOf(Object.values(message.feeds));
           const transfer = [...new Set([...transferablesOf(Object.values(outputs)), ...feeds])];
-          post(port, { type: 'result', id: message.id, outputs, feeds }, transfer);
+          post(port, { type: 'result', id: message.id, outputs, feeds, seconds }, transfer);
         } catch (error) {
           post(port, { type: 'run-failed', id: message.id, error: toWireError(error) });
         }

@@ -26,6 +26,8 @@ export interface ScorerPoolOptions {
   log?: (message: string) => void;
   /** Batch sizes tuned per model digest and device, shared by every lease. */
   tuningCache?: TuningCache;
+  /** Told of every inference call: the device it ran on, its rows and the seconds it kept the device busy. */
+  onInference?: (device: string, rows: number, seconds: number) => void;
 }
 
 /** An open model lent to one chunk; `release()` once the chunk is done with it (safe to call twice). */
@@ -44,6 +46,18 @@ interface Entry {
  * planning), so a model replaced at its URI is never mistaken for the one a job planned with.
  */
 export function makeScorerPool(options: ScorerPoolOptions): ScorerPool {
+  const onInference = options.onInference;
+  /** The scored calls as they are, each told to `onInference` first. */
+  async function* observed(calls: AsyncGenerator<ScoredBatch>, device: string): AsyncGenerator<ScoredBatch> {
+    if (!onInference) {
+      yield* calls;
+      return;
+    }
+    for await (const call of calls) {
+      onInference(device, call.rows, call.inferSeconds);
+      yield call;
+    }
+  }
   const maxOpen = options.maxOpenModels ?? 4;
   // Map order is recency order: a used entry is moved to the end.
   const open = new Map<string, Entry>();
@@ -136,7 +150,8 @@ export function makeScorerPool(options: ScorerPoolOptions): ScorerPool {
           ...opened,
           sha256: digest,
           release,
-          score: (request) => scoreChunk(opened, spec, request, options.tuningCache),
+          score: (request) =>
+            observed(scoreChunk(opened, spec, request, options.tuningCache), opened.host.device.label),
         };
       } catch (error) {
         release();

@@ -34,6 +34,10 @@ export interface ScoredBatch {
   rejected: RejectedRows;
   /** The passthrough columns of the refused rows, in `rejected` order (absent when none were refused). */
   rejectedKeys?: Table;
+  /** Seconds this call's rows took to map into its tensors (on this thread). */
+  mapSeconds: number;
+  /** Seconds the host spent running it (the inference thread's own measure). */
+  inferSeconds: number;
 }
 
 interface PendingCall {
@@ -44,6 +48,8 @@ interface PendingCall {
   feeds: Record<string, HostTensor>;
   passthrough: Data[][];
   rejected: RejectedRows;
+  mapSeconds: number;
+  inferSeconds: number;
 }
 
 /**
@@ -85,6 +91,8 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
       feeds: {},
       passthrough: passthrough.map(() => []),
       rejected: { rows: [], columns: [] },
+      mapSeconds: 0,
+      inferSeconds: 0,
       tensors,
     };
   }
@@ -138,6 +146,8 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
       rows: call.rows,
       output: new Table(columns),
       rejected: call.rejected,
+      mapSeconds: call.mapSeconds,
+      inferSeconds: call.inferSeconds,
     };
     if (refusedKeys) scored.rejectedKeys = new Table(refusedKeys);
     return scored;
@@ -166,6 +176,8 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
         rows: parts.flatMap((part) => part.rejected.rows.map((row) => row + call.rowStart)),
         columns: parts.flatMap((part) => part.rejected.columns),
       },
+      mapSeconds: call.mapSeconds + parts.reduce((s, part) => s + part.mapSeconds, 0),
+      inferSeconds: parts.reduce((s, part) => s + part.inferSeconds, 0),
     };
   }
 
@@ -183,7 +195,10 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
 
     const launch = async function* (): AsyncGenerator<ScoredBatch> {
       const sealed = seal(call);
-      const result = host.run(sealed.feeds, { signal, recycle });
+      const onRun = (seconds: number): void => {
+        sealed.inferSeconds = seconds;
+      };
+      const result = host.run(sealed.feeds, { signal, recycle, onRun });
       // Keep an early failure from surfacing as an unhandled rejection while earlier calls drain.
       result.catch(() => undefined);
       inflight.push({ call: sealed, result });
@@ -201,6 +216,7 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
       for (let offset = 0; offset < batch.numRows;) {
         const take = Math.min(batch.numRows - offset, call.capacity - call.rows);
         const slice = offset === 0 && take === batch.numRows ? batch : batch.slice(offset, offset + take);
+        const mapStarted = performance.now();
         inputs.forEach((input, i) =>
           fillFeatures(call.tensors[i]!, call.rows, slice, input, call.rejected, streamRow),
         );
@@ -215,6 +231,7 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
           call.passthrough[i]!.push(...(column.data as Data[]));
         });
         call.slices.push(slice);
+        call.mapSeconds += (performance.now() - mapStarted) / 1000;
         call.rows += take;
         offset += take;
         streamRow += take;

@@ -142,7 +142,7 @@ function abortError(signal: AbortSignal): Error {
 }
 
 interface PendingRun {
-  resolve(outputs: Record<string, HostTensor>, feeds: ArrayBuffer[]): void;
+  resolve(outputs: Record<string, HostTensor>, feeds: ArrayBuffer[], seconds: number): void;
   reject(error: Error): void;
 }
 
@@ -221,7 +221,7 @@ export async function makeWorkerInferenceHost(
         // An aborted run's result arrives for nobody and is dropped.
         const run = pending.get(message.id);
         pending.delete(message.id);
-        if (message.type === 'result') run?.resolve(message.outputs, message.feeds);
+        if (message.type === 'result') run?.resolve(message.outputs, message.feeds, message.seconds);
         else run?.reject(fromWireError(message.error));
       }
     }
@@ -266,7 +266,7 @@ export async function makeWorkerInferenceHost(
       return state as WorkerInferenceHostState;
     },
     async run(feeds, runOptions: RunOptions = {}) {
-      const { signal, recycle } = runOptions;
+      const { signal, recycle, onRun } = runOptions;
       if (state === 'crashed' && crash) throw crash;
       if (state !== 'ready') throw new InferenceHostClosedError(`the inference host is ${state}`);
       if (signal?.aborted) throw abortError(signal);
@@ -278,9 +278,10 @@ export async function makeWorkerInferenceHost(
           if (signal) reject(abortError(signal));
         };
         pending.set(id, {
-          resolve(outputs, returned) {
+          resolve(outputs, returned, seconds) {
             signal?.removeEventListener('abort', onAbort);
             recycle?.(returned);
+            onRun?.(seconds);
             resolve(outputs);
           },
           reject(error) {

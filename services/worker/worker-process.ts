@@ -19,6 +19,7 @@ import {
 import { makeStorage } from '../storage/make-storage.js';
 import type { Log } from '../../jobs/ports/log.js';
 import { logOptionsFromEnv, makeLog } from '../process/log.js';
+import { makeProcessCpuMeter } from '../process/cpu-meter.js';
 import { makeMetricsRegistry, makeWorkerMetrics, serveMetrics } from '../process/metrics.js';
 import { makePipelineWorker } from './pipeline-worker.js';
 import { type SpotNoticeWatcher, watchSpotNotice } from './spot-notice.js';
@@ -83,6 +84,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
     tuningCache: fileTuningCache(options.tuningCachePath),
     device,
     log: (message) => log.info({}, message),
+    onInference: (label, rows, seconds) => metrics.inference(label, rows, seconds),
   });
   const queues = makeQueues(redis, redisConfig.prefix);
   // One subscription per process: running chunks hear their job leave `running` at once.
@@ -100,6 +102,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
     metrics,
     deps: {
       metrics,
+      cpu: makeProcessCpuMeter(),
       // Every job that ends (succeeded, failed, cancelled) queues its webhook, when its spec has one.
       onTerminal: (record) => deliveries.announce(record),
       store: makeRedisJobStore(redis, redisConfig.prefix),

@@ -16,6 +16,7 @@ import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js'
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { fileTuningCache } from '../../services/scoring/auto-batch.js';
 import { makeScorerPool } from '../../services/scoring/scorer-pool.js';
+import { makeProcessCpuMeter } from '../../services/process/cpu-meter.js';
 import type { WorkerMetrics } from '../../services/process/metrics.js';
 import type { Storage } from '../../jobs/ports/storage.js';
 import { type PipelineWorker, makePipelineWorker } from '../../services/worker/pipeline-worker.js';
@@ -97,11 +98,13 @@ export async function startPipeline(options: {
   const storage = options.workStorage ?? options.storage;
   const readers = makeFormatReaders();
   const deliveries = options.deliveries && makeRedisDeliveries({ redis, prefix, queues });
+  const metrics = options.metrics;
   const scorers = makeScorerPool({
     storage,
     cacheDir: join(dir, 'models'),
     intraOpThreads: 1,
     tuningCache: fileTuningCache(join(dir, 'tuning.json')),
+    ...(metrics ? { onInference: (...call) => metrics.inference(...call) } : {}),
   });
   const events = makeJobWatcher(redis.duplicate(), jobStatusChannel(prefix));
   await events.start();
@@ -120,6 +123,7 @@ export async function startPipeline(options: {
       storage,
       ...(options.storageFor ? { storageFor: options.storageFor } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
+      cpu: makeProcessCpuMeter(),
       readers,
       scorers,
       writers: outputWriters,

@@ -7,6 +7,8 @@ import { specLimitsOf } from '../api-options.js';
 import { JobSpecInvalid } from '../../../schemas/errors/job-spec-invalid.js';
 import type { WebhookAllowlist } from '../../delivery/ssrf-guard.js';
 import {
+  chunkReportQuerySchema,
+  chunkReportSchema,
   getJobQuerySchema,
   jobListSchema,
   jobResultsSchema,
@@ -131,6 +133,30 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
       );
       if (changed === undefined) throw new JobNotFound(record.id);
       return toJobView(changed);
+    },
+  );
+
+  /** A job's chunks by state and its progress over time. */
+  app.get(
+    '/jobs/:id/chunks',
+    {
+      schema: {
+        summary: 'A job’s chunks',
+        description:
+          'How many of the job’s chunks wait, run (an attempt began and has not committed) and are ' +
+          'committed; a page of the chunks (`offset`, `limit`) with their attempts and, once committed, ' +
+          'their rows and commit time; and the rows done over time (at most 200 points), for a chart.',
+        tags: ['jobs'],
+        params: jobParams,
+        querystring: chunkReportQuerySchema,
+        response: { 200: chunkReportSchema, ...errorResponses(...v1Errors, 404) },
+      },
+    },
+    async (request) => {
+      const record = await visibleJob(deps.store, principalOf(request), request.params.id);
+      const report = await deps.store.chunkReport(record.id, request.query);
+      if (report === undefined) throw new JobNotFound(record.id);
+      return report;
     },
   );
 

@@ -70,6 +70,10 @@ function keyTable(rows: readonly { uri: string; row: number }[]): KeyTable {
  * {@link fakeScore}, with an injectable mapping failure and refused rows. It reads through the request as
  * the real scorer does, so the processor's resume skip, locations and checkpoints run for real.
  */
+/** The mapping and inference seconds every fake call reports. */
+export const FAKE_MAP_SECONDS = 0.002;
+export const FAKE_INFER_SECONDS = 0.005;
+
 export function makeFakeScorer(options: FakeScorerOptions = {}): FakeScorer {
   const calls: FakeScorer['calls'] = [];
   const scoredRows: string[] = [];
@@ -107,6 +111,9 @@ export function makeFakeScorer(options: FakeScorerOptions = {}): FakeScorer {
         output,
         rejected: { rows: refused, columns: refused.map(() => 'f3') },
         ...(refused.length > 0 ? { rejectedKeys: keyTable(refusedKeys) } : {}),
+        // What a real engine reports per call: its mapping time and the device's run time.
+        mapSeconds: FAKE_MAP_SECONDS,
+        inferSeconds: FAKE_INFER_SECONDS,
       };
       rowStart += batch.numRows;
     }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { progressOf } from '../../../jobs/job-progress.js';
+import { type CommittedChunkFacts, chunkReportOf, progressOf, usageOf } from '../../../jobs/job-progress.js';
 import { assertTransition, isTerminal } from '../../../jobs/job-state.js';
 import { IdempotencyConflict } from '../../../jobs/ports/errors/idempotency-conflict.js';
 import { JobAlreadyExists } from '../../../jobs/ports/errors/job-already-exists.js';
@@ -10,10 +10,17 @@ import type {
   AttemptStart,
   AttemptState,
   ChunkCommitResult,
+  JobCounts,
   JobPage,
   JobStore,
+  UsageDelta,
 } from '../../../jobs/ports/job-store.js';
-import { type JobRecord, type JobStatus, jobRecordSchema } from '../../../schemas/job-record.js';
+import {
+  type JobRecord,
+  type JobStatus,
+  jobRecordSchema,
+  jobStatusSchema,
+} from '../../../schemas/job-record.js';
 import { type JobSpec, specDigest } from '../../../schemas/job-spec.js';
 import { decodeCursor, encodeCursor, indexMember } from '../../../services/queue/job-list-cursor.js';
 import type { MemoryJobEvents } from './memory-job-events.js';
@@ -45,6 +52,16 @@ interface StoredJob {
   attempts: Map<number, string>;
   /** Chunk index → its accepted segment refs in row order (`:segments`). */
   segments: Map<number, string[]>;
+  /** Committed chunk index → its rows, refused rows and commit time (`:chunk-stats`). */
+  chunkStats: Map<number, CommittedChunkFacts>;
+  /** Chunk index → attempts begun (`:attempt-counts`). */
+  attemptCounts: Map<number, number>;
+  scoringStartedAt?: string;
+  lastCommitAt?: string;
+  /** The usage counters (`usage*` fields of the hash). */
+  usage: Required<UsageDelta> & { retries: number };
+  /** Ms of the last progress while running (`:running-progress`). */
+  progressAtMs?: number;
 }
 
 export interface MemoryJobStoreOptions {
@@ -74,6 +91,8 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
   const jobs = new Map<string, StoredJob>();
   /** `<tenant>\n<key>` → the job id the key was first used for (`:idem:<tenant>:<key>`). */
   const idempotency = new Map<string, string>();
+  /** `:jobs-finished`: terminal status → jobs that reached it, never decremented. */
+  const finished: JobCounts['finished'] = { succeeded: 0, failed: 0, cancelled: 0 };
 
   const recordOf = (job: StoredJob): JobRecord =>
     jobRecordSchema.parse({
@@ -103,6 +122,16 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
       output: { uri: job.outputUri, manifestUri: job.manifestUri },
       modelSha256: job.modelSha256,
       error: job.error === undefined ? undefined : structuredClone(job.error),
+      usage: usageOf(
+        {
+          scoringStartedAt: job.scoringStartedAt,
+          lastCommitAt: job.lastCommitAt,
+          ...job.usage,
+          rowsScored: job.rowsScored,
+        },
+        job.status,
+        now().getTime(),
+      ),
       idempotencyKey: job.idempotencyKey,
     });
 
@@ -122,7 +151,10 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
     if (job.commits.has(index)) return 'committed';
     if (job.status !== 'running') return job.status;
     if (job.attempts.get(index) !== attempt) return 'superseded';
-    if (ref !== '') job.segments.set(index, [...(chain ?? []), ref]);
+    if (ref !== '') {
+      job.segments.set(index, [...(chain ?? []), ref]);
+      job.progressAtMs = now().getTime();
+    }
     return 'current';
   };
 
@@ -156,7 +188,11 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
     job.chunksDone += 1;
     job.rowsScored += c.rows;
     job.rowsRejected += c.rejected;
-    job.updatedAt = now().toISOString();
+    const at = now();
+    job.updatedAt = at.toISOString();
+    job.lastCommitAt = job.updatedAt;
+    job.chunkStats.set(index, { rows: c.rows, rejected: c.rejected, atMs: at.getTime() });
+    if (job.progressAtMs !== undefined) job.progressAtMs = at.getTime();
     const fraction = maxInvalidFraction ?? -1;
     const inputRows = job.inputRows ?? -1;
     return reply('accepted', true, fraction >= 0 && inputRows > 0 && job.rowsRejected > fraction * inputRows);
@@ -215,6 +251,16 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
           commits: new Map(),
           attempts: new Map(),
           segments: new Map(),
+          chunkStats: new Map(),
+          attemptCounts: new Map(),
+          usage: {
+            cpuSeconds: 0,
+            deviceSeconds: 0,
+            bytesRead: 0,
+            bytesWritten: 0,
+            supersededAttempts: 0,
+            retries: 0,
+          },
         };
         if (o.idempotencyKey !== undefined) job.idempotencyKey = o.idempotencyKey;
         if (idem !== undefined) idempotency.set(idem, id);
@@ -228,10 +274,16 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
         if (job.status !== to) {
           assertTransition(job.status, to, id);
           const at = now().toISOString();
+          const from = job.status;
           job.status = to;
           job.updatedAt = at;
           if (to === 'planning') job.startedAt ??= at;
-          if (isTerminal(to)) job.finishedAt = at;
+          if (isTerminal(to)) {
+            job.finishedAt = at;
+            finished[to as keyof typeof finished] += 1;
+          }
+          if (to === 'running') job.progressAtMs = now().getTime();
+          else if (from === 'running') delete job.progressAtMs;
           if (patch.error !== undefined) job.error = structuredClone(patch.error);
           if (patch.modelSha256 !== undefined) job.modelSha256 = patch.modelSha256;
           if (patch.manifestUri !== undefined) job.manifestUri = patch.manifestUri;
@@ -263,6 +315,10 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
         if (job.commits.has(index)) return { state: 'committed' };
         if (job.status !== 'running') return { state: 'stopped', status: job.status };
         job.attempts.set(index, attempt);
+        const attempts = (job.attemptCounts.get(index) ?? 0) + 1;
+        job.attemptCounts.set(index, attempts);
+        if (attempts > 1) job.usage.retries += 1;
+        job.scoringStartedAt ??= now().toISOString();
         return { state: 'started', segments: [...(job.segments.get(index) ?? [])] };
       }),
 
@@ -333,6 +389,46 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
 
     countActive(tenant) {
       return Promise.resolve(activeOf(tenant));
+    },
+
+    addUsage: (id, delta) =>
+      step(() => {
+        const job = jobs.get(id);
+        if (job === undefined) return;
+        for (const key of Object.keys(delta) as (keyof UsageDelta)[]) {
+          const value = delta[key] ?? 0;
+          if (!Number.isFinite(value) || value < 0)
+            throw new RangeError(`usage ${key} must be a non-negative number, got ${value}`);
+          job.usage[key] += value;
+        }
+      }),
+
+    chunkReport(id, page) {
+      const job = jobs.get(id);
+      if (job === undefined) return Promise.resolve(undefined);
+      return Promise.resolve(
+        chunkReportOf(
+          {
+            total: job.chunksTotal ?? 0,
+            ...(job.startedAt === undefined ? {} : { startedAt: job.startedAt }),
+            committed: new Map([...job.commits.keys()].map((index) => [index, job.chunkStats.get(index)])),
+            attempts: job.attemptCounts,
+          },
+          page,
+        ),
+      );
+    },
+
+    counts({ stalledSince }) {
+      const byStatus = Object.fromEntries(
+        jobStatusSchema.options.map((status) => [status, 0]),
+      ) as JobCounts['byStatus'];
+      let stalled = 0;
+      for (const job of jobs.values()) {
+        byStatus[job.status] += 1;
+        if (job.progressAtMs !== undefined && job.progressAtMs < stalledSince.getTime()) stalled += 1;
+      }
+      return Promise.resolve({ byStatus, finished: { ...finished }, stalled });
     },
 
     delete(id) {

@@ -4,7 +4,7 @@ import { submitJob } from '../../../jobs/submit-job.js';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { makeMetricsRegistry, makeWorkerMetrics } from '../../../services/process/metrics.js';
 import { featureColumns, startPipeline, writeDataset, type TestPipeline } from '../../helpers/pipeline.js';
-import { parseScrape, sampleValue } from '../../helpers/prometheus-scrape.js';
+import { histogramOf, parseScrape, sampleValue } from '../../helpers/prometheus-scrape.js';
 import { startS3Server, type TestS3Server } from '../../helpers/s3-server.js';
 
 describe('worker metrics of a real job (real Redis, S3-protocol server, ONNX Runtime)', () => {
@@ -63,6 +63,51 @@ describe('worker metrics of a real job (real Redis, S3-protocol server, ONNX Run
     for (const outcome of ['superseded', 'retried', 'failed']) {
       expect(moved('quiver_chunks_total', { outcome })).toBe(0);
     }
+
+    // Where the time went: every stage of a real S3 Parquet job took some.
+    for (const stage of ['read', 'decode', 'map', 'infer', 'write', 'commit']) {
+      expect(moved('quiver_stage_seconds_total', { stage }), stage).toBeGreaterThan(0);
+    }
+    // Inference calls of at most the job's batch rows, on the CPU, whose busy time the counter and ratio show
+    // (series per device appear with the device's first call: this job's).
+    expect(before.get('quiver_batch_rows')?.type).toBe('HISTOGRAM');
+    const batches = await histogramOf(registry, 'quiver_batch_rows', { device: 'cpu' });
+    expect(batches.count).toBeGreaterThanOrEqual(8_000 / 1_024);
+    expect(batches.sum).toBe(8_000);
+    expect(batches.buckets.get(256)).toBe(0);
+    expect(batches.buckets.get(1024)).toBe(batches.count);
+    const busy = sampleValue(after, 'quiver_device_busy_seconds_total', { device: 'cpu' });
+    expect(busy).toBeGreaterThan(0);
+    expect(moved('quiver_stage_seconds_total', { stage: 'infer' })).toBeCloseTo(busy, 6);
+    const ratio = sampleValue(after, 'quiver_device_busy_ratio', { device: 'cpu' });
+    expect(ratio).toBeGreaterThan(0);
+    expect(ratio).toBeLessThanOrEqual(1);
+
+    // Bytes: at least the input objects; exactly what the job's folder holds (parts and markers), and the
+    // job's usage and manifest say the same.
+    const inputBytes = (
+      await Promise.all(['part-a', 'part-b'].map((p) => s3.storage.stat(`s3://events/in/${p}.parquet`)))
+    ).reduce((n, info) => n + info.size, 0);
+    const read = moved('quiver_storage_bytes_total', { direction: 'read' });
+    expect(read).toBeGreaterThanOrEqual(inputBytes);
+    let folder = 0;
+    for await (const object of s3.storage.list(done.output.uri)) {
+      if (!/_manifest\.json$|_SUCCESS$/.test(object.uri)) folder += object.size;
+    }
+    expect(moved('quiver_storage_bytes_total', { direction: 'written' })).toBe(folder);
+    expect(done.usage).toMatchObject({
+      bytesRead: read,
+      bytesWritten: folder,
+      retries: 0,
+      supersededAttempts: 0,
+    });
+    expect(done.usage?.cpuSeconds).toBeGreaterThan(0);
+    expect(done.usage?.deviceSeconds).toBeCloseTo(busy, 2);
+    expect(done.usage?.rowsPerSecond).toBeGreaterThan(0);
+    const manifest = JSON.parse(
+      new TextDecoder().decode(await s3.storage.read(done.output.manifestUri!)),
+    ) as { usage?: unknown };
+    expect(manifest.usage).toEqual(done.usage);
   }, 120_000);
 
   it('counts the chunk that fails permanently as failed, not retried', async () => {
