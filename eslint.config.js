@@ -82,4 +82,20 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The dashboard's browser modules and its service worker (no build step): browser globals only.
+    files: ['services/api/ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          ...['window', 'document', 'location', 'navigator', 'sessionStorage', 'confirm', 'self'],
+          ...['fetch', 'Headers', 'Request', 'Response', 'URL', 'URLSearchParams', 'AbortController'],
+          ...['MessageChannel', 'DOMException', 'Node', 'HTMLElement', 'Blob', 'console'],
+          ...['setTimeout', 'clearTimeout'],
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+    rules: { 'no-undef': 'error' },
+  },
 );

@@ -2,6 +2,7 @@ import type {
   FastifyBaseLogger,
   FastifyInstance,
   FastifyRequest,
+  onRequestAsyncHookHandler,
   RawReplyDefaultExpression,
   RawRequestDefaultExpression,
   RawServerDefault,
@@ -89,6 +90,8 @@ export interface ApiContext {
   /** Aborted when the API starts closing: long-polls answer at once. */
   closing: AbortSignal;
   now: Clock;
+  /** The `/v1` gate (API key, tenant, auth-failure limit), for every route that needs a key. */
+  authenticate: onRequestAsyncHookHandler;
 }
 
 declare module 'fastify' {

@@ -24,6 +24,7 @@ import { registerMetricsRoutes } from './routes/metrics-routes.js';
 import { registerJobRoutes } from './routes/job-routes.js';
 import { registerQueueRoutes } from './routes/queue-routes.js';
 import { registerScheduleRoutes } from './routes/schedule-routes.js';
+import { registerUiRoutes } from './routes/ui-routes.js';
 import { systemClock } from '../../jobs/ports/clock.js';
 
 export type { ApiDeps } from './api-context.js';
@@ -147,6 +148,11 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
     watcher,
     closing: closing.signal,
     now: deps.now ?? systemClock,
+    // One gate, one failure limiter, for `/v1` and the queue board alike.
+    authenticate: makeAuthenticate(app, deps.keys, {
+      max: settings.authFailureLimit,
+      windowMs: settings.rateLimitWindowSeconds * 1000,
+    }),
   };
 
   await app.register(async (scope) => {
@@ -160,13 +166,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
 
     await zodScope.register(
       (v1, _options, done) => {
-        v1.addHook(
-          'onRequest',
-          makeAuthenticate(app, deps.keys, {
-            max: settings.authFailureLimit,
-            windowMs: settings.rateLimitWindowSeconds * 1000,
-          }),
-        );
+        v1.addHook('onRequest', context.authenticate);
         registerJobRoutes(v1, context);
         registerDeliveryRoutes(v1, context);
         registerQueueRoutes(v1, context);
@@ -176,5 +176,6 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
       { prefix: '/v1' },
     );
   });
+  await registerUiRoutes(app, context);
   return app;
 }
