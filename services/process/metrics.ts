@@ -186,14 +186,14 @@ export const STALLED_AFTER_MS = 15 * 60_000;
  * Redis, so they never reset when a process restarts and every process serving them tells the same.
  */
 export function registerJobMetrics(registry: Registry, store: Pick<JobStore, 'counts'>): void {
-  let read: { atMs: number; counts: Promise<JobCounts> } | undefined;
+  let reading: Promise<JobCounts> | undefined;
+  // The three series of one scrape share one read: a scrape starts every collect at once, so they all find
+  // it in flight; the next scrape reads again.
   const counts = (): Promise<JobCounts> => {
-    const atMs = Date.now();
-    // The three series of one scrape share one read.
-    if (!read || atMs - read.atMs > 1_000) {
-      read = { atMs, counts: store.counts({ stalledSince: new Date(atMs - STALLED_AFTER_MS) }) };
-    }
-    return read.counts;
+    reading ??= store
+      .counts({ stalledSince: new Date(Date.now() - STALLED_AFTER_MS) })
+      .finally(() => (reading = undefined));
+    return reading;
   };
   const registers = [registry];
   new Gauge({
