@@ -5,6 +5,10 @@
  * a local file (no queues, no object store, no process hop; features packed in the decoder when the job
  * maps them, as the pipeline does). One JSON line per model.
  *   npm run bench:e2e [-- --models tabular-mlp,compute-heavy --workers 1]
+ * With `--against <checkout>`, a second pool of workers from another checkout of Quiver (e.g. a `git
+ * worktree` of the commit before a change, with its own node_modules) scores the same job on its own queues,
+ * in alternating rounds (`--rounds`, default 3): the line gains `againstWorkerCpuSeconds` and
+ * `workerCpuRatio` (medians), what the change costs in worker CPU for the same rows.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -42,8 +46,11 @@ const { values } = parseArgs({
     storage: { type: 'string', default: 's3' },
     /** `columns`: the job maps f0..f63 explicitly (Parquet packs them in the decoder); `default`: no mapping. */
     mapping: { type: 'string', default: 'columns' },
+    against: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
   },
 });
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rowsFor: Record<string, number> = { 'tabular-mlp': 1_000_000, 'compute-heavy': 40_000 };
 const chunkRowsFor: Record<string, number> = { 'tabular-mlp': 245_760, 'compute-heavy': 16_384 };
 const threads = availableParallelism();
@@ -150,35 +157,45 @@ try {
     await opened.host.close();
     await readers.close();
 
-    // The pipeline: worker processes, Redis queues, the S3-protocol server.
-    const prefix = `{bench-e2e-${process.pid}-${name}}`;
-    const env = {
-      ...process.env,
-      QUIVER_REDIS_URL: redisInfo.url,
-      QUIVER_PREFIX: prefix,
-      QUIVER_S3_ENDPOINT: s3.endpoint,
-      QUIVER_S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_REGION: 'us-east-1',
-      QUIVER_MODEL_CACHE: join(work, 'worker-models'),
-      QUIVER_TUNING_CACHE: join(work, 'tuning.json'),
-    };
-    for (let i = 0; i < Number(values.workers); i++) {
-      workers.push(
-        spawn(process.execPath, [join(import.meta.dirname, '../../services/cli/quiver.js'), 'worker'], {
-          env,
-          stdio: 'ignore',
-        }),
-      );
-    }
-    const store = makeRedisJobStore(redis, prefix);
-    const queues = makeQueues(redis, prefix);
-    const runJob = async (): Promise<number> => {
+    // The pipeline: worker processes, Redis queues, the S3-protocol server. One pool per checkout, each on
+    // its own queues (prefix), idle while the other's job runs.
+    const pools = [join(import.meta.dirname, '../..'), ...(values.against ? [values.against] : [])].map(
+      (checkout, p) => {
+        const prefix = `{bench-e2e-${process.pid}-${name}-${p}}`;
+        const env = {
+          ...process.env,
+          QUIVER_REDIS_URL: redisInfo.url,
+          QUIVER_PREFIX: prefix,
+          QUIVER_S3_ENDPOINT: s3.endpoint,
+          QUIVER_S3_FORCE_PATH_STYLE: 'true',
+          AWS_ACCESS_KEY_ID: 'S3RVER',
+          AWS_SECRET_ACCESS_KEY: 'S3RVER',
+          AWS_REGION: 'us-east-1',
+          QUIVER_MODEL_CACHE: join(work, `worker-models-${p}`),
+          QUIVER_TUNING_CACHE: join(work, `tuning-${p}.json`),
+        };
+        const own: ChildProcess[] = [];
+        for (let i = 0; i < Number(values.workers); i++) {
+          const worker = spawn(process.execPath, [join(checkout, 'services/cli/quiver.js'), 'worker'], {
+            env,
+            stdio: 'ignore',
+          });
+          own.push(worker);
+          workers.push(worker);
+        }
+        return {
+          prefix,
+          workers: own,
+          store: makeRedisJobStore(redis, prefix),
+          queues: makeQueues(redis, prefix),
+        };
+      },
+    );
+    const runJob = async (pool: (typeof pools)[number]): Promise<number> => {
       const started = performance.now();
-      const { record } = await submitJob({ store, queue: queues }, spec);
+      const { record } = await submitJob({ store: pool.store, queue: pool.queues }, spec);
       for (;;) {
-        const job = (await store.get(record.id))!;
+        const job = (await pool.store.get(record.id))!;
         if (job.status === 'succeeded') break;
         if (job.status === 'failed' || job.status === 'cancelled')
           throw new Error(`${name}: job ${job.status} ${JSON.stringify(job.error)}`);
@@ -186,26 +203,41 @@ try {
       }
       return (performance.now() - started) / 1000;
     };
-    await runJob(); // warm: workers load the model and tune the batch size once
-    // Where the timed job's CPU goes: the worker processes, and this process, which serves the S3
+    // Warm: workers load the model and tune the batch size once.
+    for (const pool of pools) await runJob(pool);
+    // Where a timed job's CPU goes: the pool's worker processes, and this process, which serves the S3
     // protocol (s3rver runs in it; otherwise it only polls the job every 50 ms).
-    const workerCpu = async () => {
-      const each = await Promise.all(workers.map((w) => processCpuSeconds(w.pid!)));
-      return each.some((s) => s === undefined) ? undefined : each.reduce((a, b) => a! + b!, 0)!;
+    const workerCpu = async (pool: (typeof pools)[number]) => {
+      const each = await Promise.all(pool.workers.map((w) => processCpuSeconds(w.pid!)));
+      return each.some((c) => c === undefined) ? undefined : each.reduce((a, b) => a! + b!, 0)!;
     };
-    const workerCpuBefore = await workerCpu();
-    const serverCpu = process.cpuUsage();
-    const seconds = await runJob();
-    const serverCpuSeconds = ownCpuSeconds(serverCpu);
-    const workerCpuAfter = await workerCpu();
-    const workerCpuSeconds =
-      workerCpuBefore === undefined || workerCpuAfter === undefined
-        ? undefined
-        : workerCpuAfter - workerCpuBefore;
-    await queues.close();
-    for (const worker of workers.splice(0)) worker.kill('SIGTERM');
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    const rounds = values.against ? Number(values.rounds) : 1;
+    const figures = pools.map(() => ({
+      seconds: [] as number[],
+      worker: [] as number[],
+      server: [] as number[],
+    }));
+    for (let round = 0; round < rounds; round++) {
+      for (const [p, pool] of pools.entries()) {
+        const before = await workerCpu(pool);
+        const serverCpu = process.cpuUsage();
+        figures[p]!.seconds.push(await runJob(pool));
+        figures[p]!.server.push(ownCpuSeconds(serverCpu));
+        const after = await workerCpu(pool);
+        if (before !== undefined && after !== undefined) figures[p]!.worker.push(after - before);
+      }
+    }
+    for (const pool of pools) {
+      await pool.queues.close();
+      for (const worker of pool.workers) worker.kill('SIGTERM');
+      const keys = await redis.keys(`${pool.prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    workers.splice(0);
+    const seconds = median(figures[0]!.seconds);
+    const serverCpuSeconds = median(figures[0]!.server);
+    const workerCpuSeconds = figures[0]!.worker.length > 0 ? median(figures[0]!.worker) : undefined;
+    const againstWorkerCpuSeconds = figures[1]?.worker.length ? median(figures[1].worker) : undefined;
 
     const rowsPerSec = rows / seconds;
     console.log(
@@ -226,6 +258,15 @@ try {
         inProcessCpuSeconds: round2(inProcessCpuSeconds),
         ...(workerCpuSeconds !== undefined && { workerCpuSeconds: round2(workerCpuSeconds) }),
         serverCpuSeconds: round2(serverCpuSeconds),
+        ...(againstWorkerCpuSeconds !== undefined &&
+          workerCpuSeconds !== undefined && {
+            against: values.against,
+            rounds,
+            againstWorkerCpuSeconds: round2(againstWorkerCpuSeconds),
+            workerCpuRatio: Number((workerCpuSeconds / againstWorkerCpuSeconds).toFixed(3)),
+            workerCpuSecondsByRound: figures[0]!.worker.map(round2),
+            againstByRound: figures[1]!.worker.map(round2),
+          }),
         cores: threads,
       }),
     );
