@@ -136,7 +136,7 @@ export async function runQueueCeiling(options: QueueCeilingOptions): Promise<Que
       outputs.push(lines);
       ready.push(
         new Promise((resolve, reject) => {
-          createInterface({ input: child.stdout! }).on('line', (line) => {
+          createInterface({ input: child.stdout }).on('line', (line) => {
             lines.push(line);
             if (line.includes('"ready"')) resolve();
           });
