@@ -141,6 +141,17 @@ const hashTagPrefix: Parser<string> = z.string().regex(/^[^{]*\{[^}]+\}/, {
   message: 'expected a hash tag such as {quiver} so every key lands in one Redis Cluster slot',
 });
 
+/** `host:port,…`: the nodes of a Redis Cluster or the Sentinels of a master. */
+const hostPorts: Parser<Array<{ host: string; port: number }>> = z.string().transform((given, context) => {
+  const nodes = given.split(',').map((entry) => entry.trim());
+  const parsed = nodes.map((node) => /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(node));
+  if (nodes.length === 0 || parsed.some((m) => !m || Number(m[2]) < 1 || Number(m[2]) > 65_535)) {
+    context.addIssue({ code: 'custom', message: 'expected host:port[,host:port…]' });
+    return z.NEVER;
+  }
+  return parsed.map((m) => ({ host: m![1]!.replace(/^\[|\]$/g, ''), port: Number(m![2]) }));
+});
+
 const servers = ['api', 'worker', 'scheduler'] as const;
 const storageReaders = ['api', 'worker'] as const;
 
@@ -150,6 +161,22 @@ export const configTable = {
     default: 'redis://127.0.0.1:6379',
     doc: 'Redis holding queues, job records and schedules.',
     secret: maskUrlPassword,
+    processes: servers,
+  }),
+  QUIVER_REDIS_CLUSTER_NODES: setting({
+    parser: hostPorts,
+    doc: 'A Redis Cluster to use instead of `QUIVER_REDIS_URL`: `host:port,…` of some of its nodes (the rest are discovered); password and TLS come from `QUIVER_REDIS_URL`.',
+    processes: servers,
+  }),
+  QUIVER_REDIS_SENTINELS: setting({
+    parser: hostPorts,
+    doc: 'Redis Sentinels to ask for the master instead of `QUIVER_REDIS_URL`: `host:port,…`; password and TLS of the master come from `QUIVER_REDIS_URL`.',
+    processes: servers,
+  }),
+  QUIVER_REDIS_SENTINEL_NAME: setting({
+    parser: text(200),
+    default: 'mymaster',
+    doc: 'The master name the Sentinels of `QUIVER_REDIS_SENTINELS` watch.',
     processes: servers,
   }),
   QUIVER_PREFIX: setting({

@@ -38,3 +38,12 @@ export const cronPatternSchema = z
     const problem = cronProblem(pattern);
     if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
   });
+
+/**
+ * The ticks of `pattern` in `timeZone` strictly after `after`, one per call, walked forward as BullMQ's job
+ * schedulers walk them (jobs/schedule/schedule-ticks.ts builds catch-up and backfill on it).
+ */
+export function tickIterator(pattern: string, timeZone: string, after: Date): () => Date {
+  const iterator = CronExpressionParser.parse(pattern, { tz: timeZone, currentDate: after });
+  return () => iterator.next().toDate();
+}

@@ -8,7 +8,7 @@ import {
   jobTemplateSchema,
   scheduleInputSchema,
 } from '../../schemas/schedule.js';
-import { renderTemplate, templateVars } from './render-template.js';
+import { renderTemplate } from './render-template.js';
 
 /** A job spec problem's path as a schedule's: under `job.` (`job.input.uri`, `job` for the whole spec). */
 function underJob(path: string): string {
@@ -17,11 +17,11 @@ function underJob(path: string): string {
 }
 
 /**
- * The job spec `template` renders to for a run at `at`, its day taken in `timeZone`. Throws
+ * The job spec `template` renders to for a run whose logical time is `at`, read in `timeZone`. Throws
  * `ScheduleInvalid` with every unknown placeholder and every job spec problem, under `job.`.
  */
 export function renderScheduledSpec(template: JobTemplate, at: Date, timeZone: string): JobSpec {
-  const { rendered, problems } = renderTemplate(template, templateVars(at, timeZone));
+  const { rendered, problems } = renderTemplate(template, at, timeZone);
   const found: ScheduleProblem[] = problems.map((p) => ({ path: underJob(p.path), message: p.message }));
   try {
     const spec = parseJobSpec(rendered);

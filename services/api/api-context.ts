@@ -8,7 +8,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection.js';
 import type { Registry } from 'prom-client';
 import { jobIdSchema } from '../../schemas/api.js';
 import type { JobRecord } from '../../schemas/job-record.js';
@@ -45,7 +45,7 @@ export interface ApiDeps {
    * Redis for rate-limit counters and `/readyz`; duplicated once for the long-poll subscriber, which the
    * API closes with itself. The caller keeps and closes this connection.
    */
-  redis: Redis;
+  redis: RedisClient;
   /** The deployment's hash-tagged key prefix (as the store's): the status channel and rate-limit keys use it. */
   prefix: string;
   keys: ApiKeys;

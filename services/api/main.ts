@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
-import { makeRedis } from '../queue/redis-connection.js';
+import { makeRedisClient } from '../queue/redis-connection.js';
 import { makeScheduleQueue } from '../scheduler/schedule-queue.js';
+import { makeRedisScheduleRuns } from '../scheduler/schedule-runs.js';
 import { makeRedisScheduleStore } from '../scheduler/schedule-store.js';
 import { makeSchedules } from '../scheduler/schedules.js';
 import { makeStorage } from '../storage/make-storage.js';
@@ -34,7 +35,7 @@ export interface ApiServer {
 export async function startApiServer(config: ApiConfig, log: Logger): Promise<ApiServer> {
   const { api, redis: redisConfig } = config;
   // Requests fail after two retries while Redis is away instead of hanging; /readyz tells the balancer.
-  const redis = makeRedis(redisConfig.url, { maxRetriesPerRequest: 2 });
+  const redis = makeRedisClient(redisConfig, { maxRetriesPerRequest: 2 });
   redis.on('error', (error: Error) => log.error({ err: error }, 'redis error'));
   const onQueueError = (error: Error) => log.error({ err: error }, 'queue error');
   const queues = makeQueues(redis, redisConfig.prefix, onQueueError);
@@ -68,7 +69,11 @@ export async function startApiServer(config: ApiConfig, log: Logger): Promise<Ap
         prefix: redisConfig.prefix,
         keys: config.keys,
         tenancy: config.tenancy,
-        schedules: makeSchedules(makeRedisScheduleStore(redis, redisConfig.prefix), scheduleQueue),
+        schedules: makeSchedules(
+          makeRedisScheduleStore(redis, redisConfig.prefix),
+          scheduleQueue,
+          makeRedisScheduleRuns(redis, redisConfig.prefix),
+        ),
         metricsRegistry,
       },
       { ...api, loggerInstance: log },

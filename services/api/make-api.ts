@@ -17,6 +17,7 @@ import { type ApiOptions, addApiDefaults } from './api-options.js';
 import { RouteNotFound } from './errors/route-not-found.js';
 import { errorReply } from './error-reply.js';
 import { makeJobWatcher } from '../queue/job-watcher.js';
+import { duplicateClient } from '../queue/redis-connection.js';
 import { validatorCompiler } from './request-validation.js';
 import { registerDeliveryRoutes } from './routes/delivery-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -75,7 +76,7 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
   });
 
   const closing = new AbortController();
-  const watcher = makeJobWatcher(deps.redis.duplicate(), jobStatusChannel(deps.prefix), (error) =>
+  const watcher = makeJobWatcher(duplicateClient(deps.redis), jobStatusChannel(deps.prefix), (error) =>
     app.log.error({ err: error }, 'status subscriber error'),
   );
   // Long-polls also re-read on a timer, so a slow or failed subscribe (Redis down at start) delays wake-ups

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection.js';
 import type { DeliveryLedger, DeliveryState } from '../../jobs/ports/delivery-ledger.js';
 import {
   deliveryAttemptSchema,
@@ -15,7 +15,7 @@ import type { Deliveries } from './deliveries.js';
 import { type Clock, systemClock } from '../../jobs/ports/clock.js';
 
 export interface RedisDeliveriesOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The deployment's hash-tagged prefix (`{quiver}`), the same as the job store's. */
   prefix: string;
   /** Where attempts are queued: the deployment's queues from `makeQueues`. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { type CommittedChunkFacts, chunkReportOf, progressOf, usageOf } from '../../jobs/job-progress.js';
 import { assertTransition, canTransition, isTerminal } from '../../jobs/job-state.js';
 import type {
@@ -80,7 +80,7 @@ function hasLabels(record: JobRecord, labels: Readonly<Record<string, string>>):
  * - channel `jobStatusChannel(prefix)` — each status change, published with the job id.
  */
 export function makeRedisJobStore(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   options: RedisJobStoreOptions = {},
 ): JobStore {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { isTerminal } from '../../jobs/job-state.js';
 import type { JobEvents } from '../../jobs/ports/job-events.js';
 import type { JobRecord } from '../../schemas/job-record.js';
@@ -31,7 +31,7 @@ export interface JobWatcher extends JobEvents {
  * errors go to `onError` (ioredis reconnects and resubscribes by itself).
  */
 export function makeJobWatcher(
-  subscriber: Redis,
+  subscriber: RedisClient,
   channel: string,
   onError: (error: Error) => void = () => undefined,
 ): JobWatcher {

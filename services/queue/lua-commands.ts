@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { AttemptState } from '../../jobs/ports/job-store.js';
 
 /**
@@ -19,6 +19,9 @@ const numberOfKeys = {
   'job-recount': 4,
   'job-delete': 13,
   'schedule-record': 1,
+  'schedule-runs-add': 5,
+  'schedule-runs-admit': 3,
+  'schedule-run-mark': 2,
   'delivery-create': 3,
   'delivery-record-attempt': 2,
   'delivery-reopen': 2,
@@ -39,6 +42,9 @@ export interface LuaReplies {
   'job-recount': 0 | 1;
   'job-delete': 0;
   'schedule-record': 0 | 1;
+  'schedule-runs-add': string[];
+  'schedule-runs-admit': string[];
+  'schedule-run-mark': 0 | 1;
   'delivery-create': [string, number];
   'delivery-record-attempt': 0 | 1;
   'delivery-reopen': number | null;
@@ -67,7 +73,7 @@ const sources = new Map(
   ]),
 );
 
-const definedOn = new WeakMap<Redis, LuaCommands>();
+const definedOn = new WeakMap<RedisClient, LuaCommands>();
 
 type ScriptMethod = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -77,7 +83,7 @@ type ScriptMethod = (...args: (string | number)[]) => Promise<unknown>;
  * `SCRIPT FLUSH`) sends the source once and goes back to the digest; on a Cluster it does so per node.
  * KEYS get the connection's `keyPrefix`, like the keys of any other command; ARGV never do.
  */
-export function defineQuiverCommands(redis: Redis): LuaCommands {
+export function defineQuiverCommands(redis: RedisClient): LuaCommands {
   const known = definedOn.get(redis);
   if (known !== undefined) return known;
   for (const [script, lua] of sources) {

@@ -1,11 +1,27 @@
-import { Redis, type RedisOptions, ReplyError } from 'ioredis';
+import { Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { readConfig } from '../../schemas/config.js';
 import { StoreFull } from '../../jobs/ports/errors/store-full.js';
+import { InvalidConfig } from '../../schemas/errors/invalid-config.js';
 import type { Log } from '../../jobs/ports/log.js';
 
+/** Any Redis Quiver talks to: one node (or Sentinel's master), or a Cluster. */
+export type RedisClient = Redis | Cluster;
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
 export interface RedisConfig {
-  /** `redis://` or `rediss://` URL. Default `redis://127.0.0.1:6379` (`QUIVER_REDIS_URL`). */
+  /**
+   * `redis://` or `rediss://` URL. Default `redis://127.0.0.1:6379` (`QUIVER_REDIS_URL`). With `cluster` or
+   * `sentinel`, only its credentials and TLS (`rediss:`) are used.
+   */
   url: string;
+  /** A Redis Cluster: some of its nodes (`QUIVER_REDIS_CLUSTER_NODES`); the rest are discovered. */
+  cluster?: HostPort[];
+  /** Sentinels and the master name they watch (`QUIVER_REDIS_SENTINELS`, `QUIVER_REDIS_SENTINEL_NAME`). */
+  sentinel?: { sentinels: HostPort[]; name: string };
   /**
    * Prefix of every key and queue of the deployment. Default `{quiver}` (`QUIVER_PREFIX`). It must hold a
    * `{…}` hash tag so all keys land in one Redis Cluster slot: Lua scripts and BullMQ's multi-key commands
@@ -19,11 +35,83 @@ export interface RedisConfig {
  * variable.
  */
 export function redisConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RedisConfig {
-  const { QUIVER_REDIS_URL: url, QUIVER_PREFIX: prefix } = readConfig(env, [
+  const config = readConfig(env, [
     'QUIVER_REDIS_URL',
     'QUIVER_PREFIX',
+    'QUIVER_REDIS_CLUSTER_NODES',
+    'QUIVER_REDIS_SENTINELS',
+    'QUIVER_REDIS_SENTINEL_NAME',
   ]);
-  return { url, prefix };
+  const cluster = config.QUIVER_REDIS_CLUSTER_NODES;
+  const sentinels = config.QUIVER_REDIS_SENTINELS;
+  if (cluster && sentinels)
+    throw new InvalidConfig(
+      'QUIVER_REDIS_SENTINELS',
+      'set either QUIVER_REDIS_CLUSTER_NODES or QUIVER_REDIS_SENTINELS, not both',
+    );
+  return {
+    url: config.QUIVER_REDIS_URL,
+    prefix: config.QUIVER_PREFIX,
+    ...(cluster ? { cluster } : {}),
+    ...(sentinels ? { sentinel: { sentinels, name: config.QUIVER_REDIS_SENTINEL_NAME } } : {}),
+  };
+}
+
+/** What `url` says about every node: its credentials, database and TLS (`rediss:`). */
+function nodeOptionsOf(url: string): RedisOptions {
+  const parsed = new URL(url);
+  const db = Number(parsed.pathname.replace(/^\//, '') || '0');
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(Number.isInteger(db) && db > 0 ? { db } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+/**
+ * The client `config` names: a Cluster (commands follow the slot's master through failovers and
+ * resharding; every key of the deployment shares the prefix's hash tag, so one slot, one master), a
+ * Sentinel-watched master (reconnects to whichever node the Sentinels promote), or one node. With the same
+ * settings BullMQ needs everywhere: commands wait out a reconnect (`maxRetriesPerRequest: null`) and the
+ * ready check holds them until a node has loaded its data. `options` override them (the API fails commands
+ * fast instead).
+ */
+export function makeRedisClient(
+  config: Pick<RedisConfig, 'url' | 'cluster' | 'sentinel'>,
+  options: RedisOptions = {},
+): RedisClient {
+  const node: RedisOptions = {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    ...nodeOptionsOf(config.url),
+    ...options,
+  };
+  if (config.cluster) {
+    return new Cluster(config.cluster, {
+      redisOptions: node,
+      enableReadyCheck: true,
+      // A failover takes the cluster's node timeout; commands wait for the new master instead of failing.
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 500,
+      retryDelayOnTryAgain: 200,
+      maxRedirections: 32,
+    });
+  }
+  if (config.sentinel) {
+    const { username, password, tls, ...rest } = node;
+    return new Redis({
+      ...rest,
+      sentinels: config.sentinel.sentinels,
+      name: config.sentinel.name,
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      ...(tls ? { tls, enableTLSForSentinelMode: true } : {}),
+      // A promoted replica is found by asking the Sentinels again on every reconnect.
+      failoverDetector: true,
+    });
+  }
+  return makeRedis(config.url, options);
 }
 
 /**
@@ -39,8 +127,11 @@ export function makeRedis(url: string, options: RedisOptions = {}): Redis {
  * A Redis client for a long-running process whose connection errors are logged once per distinct error:
  * ioredis repeats the same error on every reconnect attempt while Redis is away.
  */
-export function makeLoggedRedis(url: string, log: Pick<Log, 'error'>): Redis {
-  const redis = makeRedis(url);
+export function makeLoggedRedis(
+  config: string | Pick<RedisConfig, 'url' | 'cluster' | 'sentinel'>,
+  log: Pick<Log, 'error'>,
+): RedisClient {
+  const redis = makeRedisClient(typeof config === 'string' ? { url: config } : config);
   let last: string | undefined;
   redis.on('error', (error: Error) => {
     if (error.message !== last) log.error({ err: error }, 'redis error');
@@ -72,4 +163,9 @@ export function storeFullOf(error: unknown): StoreFull | undefined {
   if (code === 'EXECABORT' && Array.isArray(previous) && previous.some((e) => redisReplyCode(e) === 'OOM'))
     return new StoreFull({ cause: error });
   return undefined;
+}
+
+/** Another connection like `client` (a subscriber, a blocking reader): to the same node, Cluster or master. */
+export function duplicateClient(client: RedisClient): RedisClient {
+  return client instanceof Cluster ? client.duplicate() : client.duplicate();
 }

@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection.js';
 import type { ScheduleStore } from '../../jobs/ports/schedule-store.js';
 import { type ScheduleRecord, scheduleRecordSchema } from '../../schemas/schedule.js';
 import { defineQuiverCommands } from '../queue/lua-commands.js';
+import { scheduleRunKeys } from './schedule-runs.js';
 import { type Clock, systemClock } from '../../jobs/ports/clock.js';
 
 /** Member of the index: `<tenant>/<name>`; neither may contain `/`, and `/` sorts before every name. */
@@ -9,8 +10,11 @@ const member = (tenant: string, name: string): string => `${tenant}/${name}`;
 
 function recordOf(fields: Record<string, string>): ScheduleRecord | undefined {
   if (fields.definition === undefined) return undefined;
+  const definition = JSON.parse(fields.definition) as { enabled?: boolean; paused?: boolean };
   return scheduleRecordSchema.parse({
-    ...(JSON.parse(fields.definition) as object),
+    ...definition,
+    // Definitions stored before `paused` carry only `enabled`.
+    paused: definition.paused ?? definition.enabled === false,
     tenant: fields.tenant,
     createdAt: fields.createdAt,
     updatedAt: fields.updatedAt,
@@ -23,11 +27,13 @@ function recordOf(fields: Record<string, string>): ScheduleRecord | undefined {
  * A `ScheduleStore` on Redis. Layout under `prefix` (hash-tagged, so one Cluster slot):
  * - `<prefix>:schedule:<tenant>:<name>` — hash: `definition` (JSON), `tenant`, `createdAt`, `updatedAt`,
  *   `lastRun` and `lastError` (JSON);
+ * - its runs under `<prefix>:schedule-runs:<tenant>:<name>…` (services/scheduler/schedule-runs.ts), removed
+ *   with it;
  * - `<prefix>:schedules` — every schedule as `<tenant>/<name>` in one sorted set read by lexical range, so a
  *   tenant's schedules are one range of it.
  */
 export function makeRedisScheduleStore(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   options: { now?: Clock } = {},
 ): ScheduleStore {
@@ -79,9 +85,11 @@ export function makeRedisScheduleStore(
       });
     },
     async delete(tenant, name) {
+      const runs = scheduleRunKeys(prefix, tenant, name);
       const replies = await redis
         .multi()
         .del(scheduleKey(tenant, name))
+        .del(runs.runs, runs.history, runs.waiting, runs.active)
         .zrem(indexKey, member(tenant, name))
         .exec();
       return replies?.[0]?.[1] === 1;

@@ -21,6 +21,11 @@ export interface SchedulerOptions {
   jobRetentionMs: number | undefined;
   /** How often the retention sweep runs (and once at start). Default 1 hour. */
   retentionSweepMs: number;
+  /**
+   * How often every schedule is brought up to now (and once at start): missed ticks caught up, ended runs
+   * let waiting ones start, runs a crashed process admitted given their jobs. Default 5 s.
+   */
+  sweepMs: number;
 }
 
 /** Everything a scheduler process needs from its configuration. */
@@ -44,6 +49,7 @@ export const schedulerDefaults: SchedulerOptions = {
   concurrency: 4,
   jobRetentionMs: retentionDays * DAY_MS,
   retentionSweepMs: 60 * 60 * 1000,
+  sweepMs: 5_000,
 };
 
 const flags = {

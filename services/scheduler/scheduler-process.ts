@@ -20,7 +20,10 @@ import {
   drainOnSignals,
 } from '../process/drain-on-signals.js';
 import { makeScheduleQueue } from './schedule-queue.js';
+import { makeRedisScheduleRuns } from './schedule-runs.js';
 import { makeRedisScheduleStore } from './schedule-store.js';
+import { tickSchedule } from '../../jobs/schedule/tick-schedule.js';
+import type { Clock } from '../../jobs/ports/clock.js';
 import { DAY_MS, type SchedulerConfig } from './scheduler-options.js';
 import { makeSchedulerWorker } from './scheduler-worker.js';
 
@@ -50,6 +53,8 @@ export function runSchedulerProcess(
     log?: Log;
     /** Port to serve the queues' `/metrics` on (`QUIVER_METRICS_PORT`, which `quiver scheduler` passes). Default `off`. */
     metricsPort?: number | 'off';
+    /** The time as the scheduler reads it (catch-up, run bookkeeping). Default the system clock. */
+    now?: Clock;
   } = {},
 ): SchedulerProcess {
   const { scheduler: options, redis: redisConfig } = config;
@@ -57,7 +62,7 @@ export function runSchedulerProcess(
   const signals = io.signals ?? process;
   const log = (io.log ?? makeLog(logOptionsFromEnv(process.env))).child({ service: 'scheduler' });
 
-  const redis = makeLoggedRedis(redisConfig.url, log);
+  const redis = makeLoggedRedis(redisConfig, log);
   const onQueueError = (error: Error) => log.error({ err: error }, 'queue error');
   const queues = makeQueues(redis, prefix, onQueueError);
   // The queues are seen from here too: a worker pool scaled to zero serves no metrics.
@@ -69,19 +74,49 @@ export function runSchedulerProcess(
   const metricsServer = metricsPort === 'off' ? undefined : serveMetrics(registry, metricsPort, log);
   const scheduleQueue = makeScheduleQueue(redis, prefix, onQueueError);
   const schedules = makeRedisScheduleStore(redis, prefix);
+  const now: Clock = io.now ?? (() => new Date());
+  const deps = {
+    store,
+    queue: queues,
+    ...(config.tenancy ? { authorize: specAuthorizer(config.tenancy) } : {}),
+    schedules,
+    runs: makeRedisScheduleRuns(redis, prefix),
+    now,
+    removeScheduler: (tenant: string, name: string) => scheduleQueue.remove(tenant, name),
+  };
   const worker = makeSchedulerWorker({
     connection: redis,
     prefix,
     concurrency: options.concurrency,
     log,
-    deps: {
-      store,
-      queue: queues,
-      ...(config.tenancy ? { authorize: specAuthorizer(config.tenancy) } : {}),
-      schedules,
-      removeScheduler: (tenant, name) => scheduleQueue.remove(tenant, name),
-    },
+    deps,
   });
+
+  // Every schedule brought up to now: missed ticks caught up per its policy, finished runs let waiting ones
+  // start. At start, then every `sweepMs`, in every scheduler process (all of it idempotent by logical time).
+  let sweepingSchedules: Promise<void> | undefined;
+  const stopSchedules = new AbortController();
+  const sweepSchedules = (): Promise<void> => {
+    if (sweepingSchedules !== undefined || stopSchedules.signal.aborted)
+      return sweepingSchedules ?? Promise.resolve();
+    sweepingSchedules = (async () => {
+      for (const record of await schedules.list()) {
+        if (stopSchedules.signal.aborted) return;
+        try {
+          await tickSchedule({ ...deps, log }, record);
+        } catch (error) {
+          log.error({ err: error, tenant: record.tenant, schedule: record.name }, 'schedule sweep failed');
+        }
+      }
+    })()
+      .catch((error: unknown) => log.error({ err: error }, 'schedule sweep failed'))
+      .finally(() => {
+        sweepingSchedules = undefined;
+      });
+    return sweepingSchedules;
+  };
+  const scheduleTimer = setInterval(() => void sweepSchedules(), options.sweepMs);
+  scheduleTimer.unref();
 
   const syncing = schedules
     .list()
@@ -89,7 +124,9 @@ export function runSchedulerProcess(
     .then(({ records, removed }) =>
       log.info({ schedules: records.length, removedStale: removed }, 'job schedulers in sync'),
     )
-    .catch((error: unknown) => log.error({ err: error }, 'could not sync job schedulers'));
+    .catch((error: unknown) => log.error({ err: error }, 'could not sync job schedulers'))
+    .then(() => sweepSchedules())
+    .then(() => log.info({}, 'schedules caught up'));
 
   // Retention: ended jobs' records go after `jobRetentionMs`, swept at start and then periodically.
   const retentionMs = options.jobRetentionMs;
@@ -121,6 +158,14 @@ export function runSchedulerProcess(
     drainingMessage: 'draining: no new ticks; finishing the ones in hand',
     graceExpiredMessage: 'grace period over before the drain finished: exiting',
     closeSteps: () => [
+      [
+        'schedule sweep',
+        async () => {
+          clearInterval(scheduleTimer);
+          stopSchedules.abort();
+          await sweepingSchedules;
+        },
+      ],
       [
         'retention sweep',
         async () => {

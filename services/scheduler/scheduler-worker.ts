@@ -2,8 +2,7 @@ import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from 'bu
 import { type TickDeps, processTick } from '../../jobs/schedule/process-tick.js';
 import type { Log } from '../../jobs/ports/log.js';
 import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
-import { OutputOverlapsInput } from '../tenancy/errors/output-overlaps-input.js';
-import { StorageForbidden } from '../tenancy/errors/storage-forbidden.js';
+import { isRefusal } from '../../jobs/schedule/run-schedule.js';
 import { type TickPayload, scheduleQueueName } from './schedule-queue.js';
 
 export interface SchedulerWorkerOptions {
@@ -38,27 +37,22 @@ export function makeSchedulerWorker(options: SchedulerWorkerOptions): Worker<Tic
       try {
         return await processTick(deps, job.data, dueAtOf(job));
       } catch (error) {
-        if (error instanceof StorageForbidden || error instanceof OutputOverlapsInput) {
-          // The tenant's grants no longer cover the template (they changed after it was saved): retrying
-          // cannot fix that either.
-          await deps.schedules.recordError(job.data.tenant, job.data.name, {
-            at: dueAtOf(job).toISOString(),
-            code: error.code,
-            message: error.message,
-            problems: [{ path: `job.${error.path ?? '(root)'}`, message: error.message }],
-          });
-          log.error(
-            { tenant: job.data.tenant, schedule: job.data.name, code: error.code },
-            'tick refused: the job template reaches outside the tenant’s storage grants',
-          );
-          throw new UnrecoverableError(error.message);
-        }
-        if (!(error instanceof ScheduleInvalid)) throw error;
+        // A refusal (the template no longer renders to a valid spec, or reaches outside the tenant's
+        // grants) was recorded on the schedule; retrying cannot fix it.
+        if (!isRefusal(error)) throw error;
+        const { code } = error as { code?: string };
         log.error(
-          { tenant: job.data.tenant, schedule: job.data.name, code: error.code, problems: error.problems },
-          'tick failed: the job template no longer renders to a valid job spec',
+          {
+            tenant: job.data.tenant,
+            schedule: job.data.name,
+            code,
+            problems: error instanceof ScheduleInvalid ? error.problems : undefined,
+          },
+          error instanceof ScheduleInvalid
+            ? 'tick failed: the job template no longer renders to a valid job spec'
+            : 'tick refused: the job template reaches outside the tenant’s storage grants',
         );
-        throw new UnrecoverableError(error.message);
+        throw new UnrecoverableError((error as Error).message);
       }
     },
     {

@@ -4,7 +4,7 @@ import { outputWriters } from '../formats/writers/make-writer.js';
 import { makeJobWatcher } from '../queue/job-watcher.js';
 import { jobStatusChannel, makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
-import { makeLoggedRedis } from '../queue/redis-connection.js';
+import { duplicateClient, makeLoggedRedis } from '../queue/redis-connection.js';
 import { fileTuningCache } from '../scoring/auto-batch.js';
 import { formatDeviceRequest } from '../scoring/devices.js';
 import { makeScorerPool } from '../scoring/scorer-pool.js';
@@ -66,7 +66,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
   });
   if (device.warning !== undefined) log.warn({}, device.warning);
 
-  const redis = makeLoggedRedis(redisConfig.url, log);
+  const redis = makeLoggedRedis(redisConfig, log);
   const registry = makeMetricsRegistry();
   const metrics = makeWorkerMetrics(registry);
   const metricsPort = io.metricsPort ?? 'off';
@@ -88,7 +88,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
   });
   const queues = makeQueues(redis, redisConfig.prefix);
   // One subscription per process: running chunks hear their job leave `running` at once.
-  const events = makeJobWatcher(redis.duplicate(), jobStatusChannel(redisConfig.prefix), (error) =>
+  const events = makeJobWatcher(duplicateClient(redis), jobStatusChannel(redisConfig.prefix), (error) =>
     log.warn({ err: error }, 'status subscription error'),
   );
   void events.start().catch((error: unknown) => log.warn({ err: error }, 'status subscription failed'));

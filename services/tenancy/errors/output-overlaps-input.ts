@@ -15,7 +15,7 @@ export class OutputOverlapsInput extends QuiverError {
     super(
       OutputOverlapsInput.code,
       `${OutputOverlapsInput.code}: ${path} ${output} overlaps the input ${input}; write outside the input`,
-      { location: { uri: output, field: path } },
+      { permanent: true, location: { uri: output, field: path } },
     );
   }
 }

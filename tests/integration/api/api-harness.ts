@@ -10,6 +10,7 @@ import type { JobStore } from '../../../jobs/ports/job-store.js';
 import { makeQueues } from '../../../services/queue/queues.js';
 import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
 import { makeScheduleQueue, type ScheduleQueue } from '../../../services/scheduler/schedule-queue.js';
+import { makeRedisScheduleRuns } from '../../../services/scheduler/schedule-runs.js';
 import { makeRedisScheduleStore } from '../../../services/scheduler/schedule-store.js';
 import { makeSchedules, type Schedules } from '../../../services/scheduler/schedules.js';
 
@@ -96,7 +97,11 @@ export async function startApi(
   const realQueues = makeQueues(redis, prefix);
   const deliveries = fakeDeliveries();
   const scheduleQueue = makeScheduleQueue(redis, prefix);
-  const schedules = makeSchedules(makeRedisScheduleStore(redis, prefix), scheduleQueue);
+  const schedules = makeSchedules(
+    makeRedisScheduleStore(redis, prefix),
+    scheduleQueue,
+    makeRedisScheduleRuns(redis, prefix),
+  );
   const queued = { plans: [] as string[], finalizes: [] as string[], removed: [] as string[] };
   const deps: ApiDeps = {
     store,

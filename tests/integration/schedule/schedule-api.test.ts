@@ -2,8 +2,17 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiErrorSchema } from '../../../schemas/api.js';
 import { jobViewSchema } from '../../../schemas/job-record.js';
-import { type ScheduleInput, scheduleListSchema, scheduleViewSchema } from '../../../schemas/schedule.js';
+import {
+  type ScheduleInput,
+  backfillReplySchema,
+  scheduleDetailSchema,
+  scheduleListSchema,
+  scheduleRunPageSchema,
+  scheduleViewSchema,
+} from '../../../schemas/schedule.js';
 import { templateVars } from '../../../jobs/schedule/render-template.js';
+import { runNowTick } from '../../../jobs/schedule/backfill.js';
+import { formatLogicalTime } from '../../../jobs/schedule/logical-time.js';
 import { makeTenancy } from '../../../services/tenancy/tenancy.js';
 import { schedulerIdOf } from '../../../services/scheduler/schedule-queue.js';
 import { type ApiHarness, auth, type keys, specInput, startApi } from '../api/api-harness.js';
@@ -73,7 +82,10 @@ describe('/v1/schedules', () => {
 
     const read = await get('ops', '/nightly-fraud');
     expect(read.statusCode).toBe(200);
-    expect(read.json()).toEqual(view);
+    const detail = scheduleDetailSchema.parse(read.json());
+    expect(detail).toMatchObject({ ...view, paused: false, runs: [], waitingRuns: 0, activeRuns: 0 });
+    expect(detail.nextRunTimes).toHaveLength(5);
+    expect(detail.nextRunTimes[0]).toBe(view.nextRunAt);
 
     const replaced = await put('ops', { ...schedule, cron: '0 3 * * *' });
     expect(replaced.statusCode).toBe(200);
@@ -181,8 +193,13 @@ describe('/v1/schedules', () => {
     expect(first.statusCode).toBe(202);
     const job = jobViewSchema.parse(first.json());
     expect(first.headers.location).toBe(`/v1/jobs/${job.id}`);
-    const { date } = templateVars(new Date(), 'Europe/Berlin');
-    expect(job).toMatchObject({ tenant: 'acme', idempotencyKey: `schedule:nightly-fraud:${date}` });
+    // The latest 02:30 tick in Berlin: its logical time keys the job, its day renders {date}.
+    const tick = runNowTick({ cron: '30 2 * * *', timezone: 'Europe/Berlin' }, undefined, new Date());
+    const { date } = templateVars(tick, 'Europe/Berlin');
+    expect(job).toMatchObject({
+      tenant: 'acme',
+      idempotencyKey: `schedule:nightly-fraud:${formatLogicalTime(tick, 'Europe/Berlin')}`,
+    });
     expect(job.spec.input.uri).toBe(`s3://events/dt=${date}/`);
     expect(first.body).not.toContain('whsec_');
     expect(h.queued.plans).toEqual([job.id]);
@@ -209,6 +226,10 @@ describe('/v1/schedules', () => {
       ...schedule,
       timezone: 'UTC',
       enabled: true,
+      paused: false,
+      catchUp: 'latest',
+      catchUpWindow: 'P3D',
+      maxActiveRuns: 1,
       job: { ...schedule.job, priority: 0 },
     });
     const run = await h.app.inject({
@@ -304,6 +325,96 @@ describe('/v1/schedules', () => {
     );
     // Whatever was saved still reads back.
     expect((await get('ops', '')).statusCode).toBe(200);
+  });
+
+  it('backfills 3 days: 3 jobs with yesterday’s partitions, oldest first, at most maxActiveRuns at once; again creates none', async () => {
+    const daily = {
+      ...schedule,
+      timezone: 'UTC',
+      maxActiveRuns: 2,
+      job: { ...schedule.job, input: { uri: 's3://events/dt={date-1d}/', format: 'parquet' } },
+    };
+    expect((await put('ops', daily)).statusCode).toBe(201);
+    const backfill = (body: unknown) =>
+      h.app.inject({
+        method: 'POST',
+        url: '/v1/schedules/nightly-fraud/backfill',
+        headers: auth('ops'),
+        payload: body as Record<string, unknown>,
+      });
+    const first = await backfill({ from: '2026-11-01', to: '2026-11-03' });
+    expect(first.statusCode).toBe(202);
+    const reply = backfillReplySchema.parse(first.json());
+    expect(reply.created).toBe(3);
+    expect(reply.runs.map((r) => [r.logicalTime, r.status])).toEqual([
+      ['2026-11-01T02:30+00:00', 'queued'],
+      ['2026-11-02T02:30+00:00', 'queued'],
+      ['2026-11-03T02:30+00:00', 'waiting'],
+    ]);
+    const jobs = await Promise.all(reply.runs.slice(0, 2).map((r) => h.store.get(r.jobId)));
+    expect(jobs.map((j) => j?.spec.input.uri)).toEqual([
+      's3://events/dt=2026-10-31/',
+      's3://events/dt=2026-11-01/',
+    ]);
+    expect(await h.store.get(reply.runs[2]!.jobId)).toBeUndefined();
+
+    const again = backfillReplySchema.parse(
+      (await backfill({ from: '2026-11-01', to: '2026-11-03' })).json(),
+    );
+    expect(again.created).toBe(0);
+    expect(again.runs.map((r) => r.jobId)).toEqual(reply.runs.map((r) => r.jobId));
+    expect(h.queued.plans).toHaveLength(2);
+
+    const page = scheduleRunPageSchema.parse((await get('ops', '/nightly-fraud/runs?limit=2')).json());
+    expect(page.runs.map((r) => r.logicalTime)).toEqual(['2026-11-03T02:30+00:00', '2026-11-02T02:30+00:00']);
+    const rest = scheduleRunPageSchema.parse(
+      (await get('ops', `/nightly-fraud/runs?limit=2&cursor=${page.nextCursor}`)).json(),
+    );
+    expect(rest).toEqual({
+      runs: [expect.objectContaining({ logicalTime: '2026-11-01T02:30+00:00' })],
+      nextCursor: null,
+    });
+    const detail = scheduleDetailSchema.parse((await get('ops', '/nightly-fraud')).json());
+    expect(detail).toMatchObject({ waitingRuns: 1, activeRuns: 2 });
+
+    // Reversed, too long, unreadable: 400 with the field path.
+    const paths = async (body: unknown) =>
+      expectError(await backfill(body), 400, 'SCHEDULE_INVALID').error.problems?.map((p) => p.path);
+    expect(await paths({ from: '2026-11-03', to: '2026-11-01' })).toEqual(['to']);
+    expect(await paths({ from: '2024-01-01', to: '2026-01-01' })).toEqual(['to']);
+    expect(await paths({ from: 'last week', to: '2026-11-01' })).toEqual(['from']);
+    expectError(await backfill({ from: '2026-11-01' }), 400, 'REQUEST_INVALID');
+  });
+
+  it('pauses and resumes (enabled is the older name of !paused), and refuses unknown offsets at their path', async () => {
+    expect((await put('ops')).statusCode).toBe(201);
+    const action = (what: string) =>
+      h.app.inject({ method: 'POST', url: `/v1/schedules/nightly-fraud/${what}`, headers: auth('ops') });
+    const paused = scheduleDetailSchema.parse((await action('pause')).json());
+    expect(paused).toMatchObject({ paused: true, enabled: false, nextRunAt: null, nextRunTimes: [] });
+    expect(await schedulerOf('ops', 'nightly-fraud')).toBeUndefined();
+    const resumed = scheduleDetailSchema.parse((await action('resume')).json());
+    expect(resumed).toMatchObject({ paused: false, enabled: true });
+    expect(await schedulerOf('ops', 'nightly-fraud')).toBeDefined();
+    expectError(await action('pause?tenant=nobody'), 404, 'SCHEDULE_NOT_FOUND');
+    expectError(
+      await h.app.inject({ method: 'POST', url: '/v1/schedules/nightly-fraud/pause', headers: auth('acme') }),
+      403,
+      'ADMIN_REQUIRED',
+    );
+
+    const bad = await put('ops', {
+      ...schedule,
+      maxActiveRuns: 0,
+      catchUp: 'sometimes',
+      job: { ...schedule.job, input: { uri: 's3://events/dt={date-1x}/', format: 'parquet' } },
+    });
+    const body = expectError(bad, 400, 'SCHEDULE_INVALID');
+    expect(body.error.problems?.map((p) => p.path).sort()).toEqual([
+      'catchUp',
+      'job.input.uri',
+      'maxActiveRuns',
+    ]);
   });
 
   it('shows the schedule routes in the OpenAPI document', async () => {

@@ -6,6 +6,7 @@ import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TickDeps, processTick } from '../../../jobs/schedule/process-tick.js';
+import { tickSchedule } from '../../../jobs/schedule/tick-schedule.js';
 import type { ScheduleDefinition } from '../../../schemas/schedule.js';
 import { parseSchedule } from '../../../jobs/schedule/parse-schedule.js';
 import { makeRedisDeliveries } from '../../../services/delivery/redis-deliveries.js';
@@ -19,7 +20,9 @@ import {
   makeScheduleQueue,
   schedulerIdOf,
 } from '../../../services/scheduler/schedule-queue.js';
+import { makeRedisScheduleRuns } from '../../../services/scheduler/schedule-runs.js';
 import { makeRedisScheduleStore } from '../../../services/scheduler/schedule-store.js';
+import type { ScheduleRuns } from '../../../jobs/ports/schedule-runs.js';
 import type { ScheduleStore } from '../../../jobs/ports/schedule-store.js';
 import { type Schedules, makeSchedules } from '../../../services/scheduler/schedules.js';
 import { runSchedulerProcess } from '../../../services/scheduler/scheduler-process.js';
@@ -58,6 +61,7 @@ let queues: PipelineQueues;
 let scheduleStore: ScheduleStore;
 let scheduleQueue: ScheduleQueue;
 let schedules: Schedules;
+let runs: ScheduleRuns;
 let workers: Worker<TickPayload>[];
 let events: LogEvent[];
 
@@ -68,7 +72,8 @@ beforeEach(() => {
   queues = makeQueues(redis, prefix);
   scheduleStore = makeRedisScheduleStore(redis, prefix);
   scheduleQueue = makeScheduleQueue(redis, prefix);
-  schedules = makeSchedules(scheduleStore, scheduleQueue);
+  runs = makeRedisScheduleRuns(redis, prefix);
+  schedules = makeSchedules(scheduleStore, scheduleQueue, runs);
   workers = [];
   events = [];
 });
@@ -85,6 +90,8 @@ const tickDeps = (): Omit<TickDeps, 'log'> => ({
   store,
   queue: queues,
   schedules: scheduleStore,
+  runs,
+  now: () => new Date(),
   removeScheduler: (tenant, name) => scheduleQueue.remove(tenant, name),
 });
 
@@ -102,40 +109,46 @@ function startScheduler(extra: Partial<TickDeps> = {}): Worker<TickPayload> {
 }
 
 const ticked = () =>
-  events.filter((e) => e.msg === 'job submitted' || e.msg === "the day's job already exists");
+  events.filter((e) => e.msg === 'job submitted' || e.msg === "the run's job already exists");
 
 const everySecond = (name = 'every-second', job: Record<string, unknown> = {}): ScheduleDefinition =>
   parseSchedule({
     name,
     cron: '* * * * * *',
     job: { ...specInput, input: { uri: 'file:///data/dt={date}/', format: 'parquet' }, ...job },
+    maxActiveRuns: 100,
   });
 
+/** The schedule store with its clock in the past: schedules created before the simulated ticks. */
+const pastStore = () =>
+  makeRedisScheduleStore(redis, prefix, { now: () => new Date('2026-01-01T00:00:00Z') });
+
 describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
-  it('ticking every second, two scheduler workers make one job per day with the date rendered; delete stops the ticks', async () => {
+  it('ticking every second, two scheduler workers make one job per logical second with the date rendered; delete stops the ticks', async () => {
     await schedules.save('acme', everySecond());
     startScheduler();
     startScheduler();
     await eventually(() => (ticked().length >= 3 ? true : undefined), 15_000);
 
-    const dates = new Set(ticked().map((e) => e.date as string));
-    const { jobs } = await store.list({ tenant: 'acme' });
-    // One job per day the ticks fell on (one, unless the test ran across midnight UTC).
-    expect(jobs).toHaveLength(dates.size);
+    const { jobs } = await store.list({ tenant: 'acme', limit: 100 });
+    const keys = jobs.map((j) => j.idempotencyKey);
+    // One job per tick, keyed by its logical time (seconds shown when not zero).
+    expect(new Set(keys).size).toBe(jobs.length);
+    for (const key of keys)
+      expect(key).toMatch(/^schedule:every-second:\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?\+00:00$/);
     const job = jobs[0];
     expect(job?.spec.input.uri).toMatch(/^file:\/\/\/data\/dt=\d{4}-\d\d-\d\d\/$/);
-    expect(dates.has(job?.spec.input.uri.slice('file:///data/dt='.length, -1) ?? '')).toBe(true);
-    expect(job?.idempotencyKey).toMatch(/^schedule:every-second:\d{4}-\d\d-\d\d$/);
-    expect(ticked().filter((e) => e.msg === 'job submitted')).toHaveLength(dates.size);
     expect(await queues.plan.getJob(planJobId(job?.id ?? ''))).toBeDefined();
+    const submitted = ticked().filter((e) => e.msg === 'job submitted');
+    expect(new Set(submitted.map((e) => e.jobId)).size).toBe(submitted.length);
 
     const schedule = await scheduleStore.get('acme', 'every-second');
-    expect(schedule?.lastRun?.jobId).toBe(job?.id);
     // The tick's due time (whole seconds), not the moment a worker took it.
     expect(schedule?.lastRun?.at).toMatch(/:\d\d\.000Z$/);
 
     expect(await schedules.delete('acme', 'every-second')).toBe(true);
     expect(await scheduleQueue.queue.getJobScheduler(schedulerIdOf('acme', 'every-second'))).toBeUndefined();
+    expect(await keysOf(redis, `${prefix}:schedule-runs:acme:every-second`)).toEqual([]);
     await sleep(300); // a tick already in hand may finish
     const before = events.length;
     await sleep(2_000);
@@ -147,60 +160,63 @@ describe('quiver scheduler (BullMQ job schedulers, real Redis)', () => {
     });
   });
 
-  it('a tick delivered twice makes one job; the day is the schedule’s time zone’s', async () => {
+  it('maxActiveRuns on Redis: ticks beyond it wait in order and start as runs end, never twice', async () => {
     const log = makeRecordingLog();
-    const deps = { ...tickDeps(), log };
-    await scheduleStore.put('acme', { ...everySecond('utc'), cron: '30 * * * *' });
-    await scheduleStore.put('acme', { ...everySecond('tokyo'), cron: '30 * * * *', timezone: 'Asia/Tokyo' });
-    const lateEvening = new Date('2026-11-27T23:30:00Z');
-    const afterMidnight = new Date('2026-11-28T00:30:00Z');
-
-    const first = await processTick(deps, { tenant: 'acme', name: 'utc' }, lateEvening);
-    const again = await processTick(deps, { tenant: 'acme', name: 'utc' }, lateEvening);
-    const nextDay = await processTick(deps, { tenant: 'acme', name: 'utc' }, afterMidnight);
-    expect(first).toMatchObject({ outcome: 'submitted', date: '2026-11-27' });
-    expect(again).toMatchObject({ outcome: 'existing', date: '2026-11-27' });
-    expect(nextDay).toMatchObject({ outcome: 'submitted', date: '2026-11-28' });
-    if (first.outcome === 'skipped' || again.outcome === 'skipped' || nextDay.outcome === 'skipped')
-      throw new Error('unexpected skip');
-    expect(again.record.id).toBe(first.record.id);
-    expect(nextDay.record.id).not.toBe(first.record.id);
-    expect(first.record.spec.input.uri).toBe('file:///data/dt=2026-11-27/');
-
-    // Both times are the 28th in Tokyo: one job.
-    const tokyo1 = await processTick(deps, { tenant: 'acme', name: 'tokyo' }, lateEvening);
-    const tokyo2 = await processTick(deps, { tenant: 'acme', name: 'tokyo' }, afterMidnight);
-    expect(tokyo1).toMatchObject({ outcome: 'submitted', date: '2026-11-28' });
-    expect(tokyo2).toMatchObject({ outcome: 'existing', date: '2026-11-28' });
-    expect((await store.list({ tenant: 'acme' })).jobs).toHaveLength(3);
-    // One line per tick, scoped to its schedule and day.
-    expect(log.records.map((r) => [r.msg, r.schedule, r.date])).toEqual([
-      ['job submitted', 'utc', '2026-11-27'],
-      ["the day's job already exists", 'utc', '2026-11-27'],
-      ['job submitted', 'utc', '2026-11-28'],
-      ['job submitted', 'tokyo', '2026-11-28'],
-      ["the day's job already exists", 'tokyo', '2026-11-28'],
+    let now = new Date('2026-11-27T02:00:00Z');
+    const deps = { ...tickDeps(), log, now: () => now };
+    await pastStore().put('acme', { ...everySecond('hourly'), cron: '0 * * * *', maxActiveRuns: 2 });
+    for (const hour of ['02', '03', '04', '05']) {
+      now = new Date(`2026-11-27T${hour}:00:00Z`);
+      await processTick(deps, { tenant: 'acme', name: 'hourly' }, now);
+    }
+    const keysNow = async () =>
+      (await store.list({ tenant: 'acme' })).jobs.map((j) => j.idempotencyKey).sort();
+    expect(await keysNow()).toEqual([
+      'schedule:hourly:2026-11-27T02:00+00:00',
+      'schedule:hourly:2026-11-27T03:00+00:00',
     ]);
+    expect(await runs.waitingCount('acme', 'hourly')).toBe(2);
+    const first = (await store.list({ tenant: 'acme' })).jobs.find((j) =>
+      j.idempotencyKey?.endsWith('T02:00+00:00'),
+    )!;
+    await store.transition(first.id, 'cancelling');
+    await store.transition(first.id, 'cancelled');
+    // Three passes at once (three processes): one slot freed, one run starts.
+    const record = (await scheduleStore.get('acme', 'hourly'))!;
+    await Promise.all([0, 1, 2].map(() => tickSchedule(deps, record)));
+    expect(await keysNow()).toHaveLength(3);
+    expect((await keysNow())[2]).toBe('schedule:hourly:2026-11-27T04:00+00:00');
+    expect(await runs.waitingCount('acme', 'hourly')).toBe(1);
+    const page = await runs.page('acme', 'hourly', { limit: 3 });
+    expect(page.runs.map((r) => [r.logicalTime, r.state])).toEqual([
+      ['2026-11-27T05:00+00:00', 'waiting'],
+      ['2026-11-27T04:00+00:00', 'submitted'],
+      ['2026-11-27T03:00+00:00', 'submitted'],
+    ]);
+    expect((await runs.page('acme', 'hourly', { limit: 3, before: page.nextBefore! })).runs).toHaveLength(1);
   });
 
-  it('a later run of the day returns the day’s job even when the template now renders differently', async () => {
-    const deps = { ...tickDeps(), log: makeRecordingLog() };
-    await scheduleStore.put('acme', everySecond('stamped', { labels: { at: '{datetime}' } }));
-    const one = await processTick(
-      deps,
-      { tenant: 'acme', name: 'stamped' },
-      new Date('2026-11-27T10:00:00Z'),
-    );
-    const two = await processTick(
-      deps,
-      { tenant: 'acme', name: 'stamped' },
-      new Date('2026-11-27T11:00:00Z'),
-    );
-    expect(one.outcome).toBe('submitted');
-    expect(two.outcome).toBe('existing');
-    if (one.outcome === 'skipped' || two.outcome === 'skipped') throw new Error('unexpected skip');
-    expect(two.record.id).toBe(one.record.id);
-    expect(two.record.spec.labels).toEqual({ at: '2026-11-27T10:00:00.000Z' });
+  it('a tick delivered twice makes one job; the day is the schedule’s time zone’s', async () => {
+    const log = makeRecordingLog();
+    const lateEvening = new Date('2026-11-27T23:30:00Z');
+    const afterMidnight = new Date('2026-11-28T00:30:00Z');
+    let now = lateEvening;
+    const deps = { ...tickDeps(), log, now: () => now };
+    await pastStore().put('acme', { ...everySecond('tokyo'), cron: '30 * * * *', timezone: 'Asia/Tokyo' });
+
+    await processTick(deps, { tenant: 'acme', name: 'tokyo' }, lateEvening);
+    await processTick(deps, { tenant: 'acme', name: 'tokyo' }, lateEvening);
+    now = afterMidnight;
+    await processTick(deps, { tenant: 'acme', name: 'tokyo' }, afterMidnight);
+    const jobs = (await store.list({ tenant: 'acme' })).jobs;
+    expect(jobs.map((j) => [j.idempotencyKey, j.spec.input.uri]).sort()).toEqual([
+      ['schedule:tokyo:2026-11-28T08:30+09:00', 'file:///data/dt=2026-11-28/'],
+      ['schedule:tokyo:2026-11-28T09:30+09:00', 'file:///data/dt=2026-11-28/'],
+    ]);
+    expect(log.records.filter((r) => r.msg === 'job submitted').map((r) => r.logicalTime)).toEqual([
+      '2026-11-28T08:30+09:00',
+      '2026-11-28T09:30+09:00',
+    ]);
   });
 
   it('a template that no longer renders fails the tick once (no retries), logged and recorded; a fix clears it', async () => {

@@ -28,6 +28,8 @@ describe('templateVars', () => {
       yyyy: '2026',
       mm: '11',
       dd: '27',
+      hour: '23',
+      minute: '30',
       datetime: '2026-11-27T23:30:00.000Z',
     });
     // 08:30 the next morning in Tokyo (UTC+9).
@@ -45,7 +47,7 @@ describe('templateVars', () => {
 });
 
 describe('renderTemplate', () => {
-  const vars = templateVars(new Date('2026-11-27T23:30:00Z'), 'Asia/Tokyo');
+  const at = new Date('2026-11-27T23:30:00Z');
 
   it('replaces placeholders in every string, nested and in arrays, and leaves regex quantifiers alone', () => {
     const { rendered, problems } = renderTemplate(
@@ -55,7 +57,8 @@ describe('renderTemplate', () => {
         re: '^f\\d{2}$',
         deep: { t: '{datetime}' },
       },
-      vars,
+      at,
+      'Asia/Tokyo',
     );
     expect(problems).toEqual([]);
     expect(rendered).toEqual({
@@ -69,7 +72,7 @@ describe('renderTemplate', () => {
   it('reports every unknown placeholder with its path, and does not change the template', () => {
     const template = { input: { uri: 's3://x/{day}/' }, output: { passthrough: ['id', '{Date}'] } };
     const before = structuredClone(template);
-    const { problems } = renderTemplate(template, vars);
+    const { problems } = renderTemplate(template, at, 'Asia/Tokyo');
     expect(problems.map((p) => p.path)).toEqual(['input.uri', 'output.passthrough[1]']);
     expect(problems[0]?.message).toContain('unknown placeholder {day}');
     expect(problems[0]?.message).toContain('{date}');
@@ -104,11 +107,26 @@ describe('parseSchedule', () => {
 
   it('fills defaults and keeps the template as written', () => {
     const parsed = parseSchedule(schedule, at);
-    expect(parsed).toEqual({ ...schedule, timezone: 'UTC', enabled: true });
+    expect(parsed).toEqual({
+      ...schedule,
+      timezone: 'UTC',
+      enabled: true,
+      paused: false,
+      catchUp: 'latest',
+      catchUpWindow: 'P3D',
+      maxActiveRuns: 1,
+    });
+    // `enabled` is the older name of `!paused`: either may be given, both must agree.
     expect(parseSchedule({ ...schedule, timezone: 'asia/tokyo', enabled: false }, at)).toMatchObject({
       timezone: 'Asia/Tokyo',
       enabled: false,
+      paused: true,
     });
+    expect(parseSchedule({ ...schedule, paused: true }, at)).toMatchObject({ enabled: false, paused: true });
+    const conflict = thrown(ScheduleInvalid, () =>
+      parseSchedule({ ...schedule, paused: true, enabled: true }, at),
+    );
+    expect(problemsOf(conflict).map((p) => p.path)).toEqual(['paused']);
   });
 
   it('reports a bad cron, a bad time zone, an unknown placeholder and a bad job spec, all at once, with paths', () => {
@@ -176,7 +194,10 @@ describe('renderScheduledSpec', () => {
 });
 
 describe('scheduleIdempotencyKey', () => {
-  it('is one key per schedule and day', () => {
+  it('is one key per schedule and stamp (a logical time; a day under older versions)', () => {
+    expect(scheduleIdempotencyKey('hourly', '2026-11-28T03:00+01:00')).toBe(
+      'schedule:hourly:2026-11-28T03:00+01:00',
+    );
     expect(scheduleIdempotencyKey('nightly-fraud', '2026-11-28')).toBe('schedule:nightly-fraud:2026-11-28');
     expect(scheduleIdempotencyKey('a', '2026-11-28')).not.toBe(scheduleIdempotencyKey('a', '2026-11-29'));
   });
@@ -191,13 +212,13 @@ describe('toScheduleView', () => {
     updatedAt: '2026-11-27T00:00:00.000Z',
   };
 
-  it('leaves out webhook secrets and tells the next run, null when disabled', () => {
+  it('leaves out webhook secrets and tells the next run, null when paused', () => {
     const view = toScheduleView(record, new Date('2026-11-27T23:30:00Z'));
     expect(view.job.webhook).toEqual({ url: 'https://example.com/hooks' });
     expect(JSON.stringify(view)).not.toContain('whsec_');
     expect(view.nextRunAt).toBe('2026-11-28T02:30:00.000Z');
     expect(record.job.webhook).toMatchObject({ secret: 'whsec_c2VjcmV0' });
-    expect(toScheduleView({ ...record, enabled: false }, new Date()).nextRunAt).toBeNull();
+    expect(toScheduleView({ ...record, enabled: false, paused: true }, new Date()).nextRunAt).toBeNull();
   });
 });
 
