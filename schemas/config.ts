@@ -141,15 +141,18 @@ const hashTagPrefix: Parser<string> = z.string().regex(/^[^{]*\{[^}]+\}/, {
   message: 'expected a hash tag such as {quiver} so every key lands in one Redis Cluster slot',
 });
 
-/** `host:port,…`: the nodes of a Redis Cluster or the Sentinels of a master. */
-const hostPorts: Parser<Array<{ host: string; port: number }>> = z.string().transform((given, context) => {
+/** `host:port,…`: the nodes of a Redis Cluster or the Sentinels of a master (IPv6 hosts in brackets). */
+const hostPorts: Parser<string[]> = z.string().transform((given, context) => {
   const nodes = given.split(',').map((entry) => entry.trim());
-  const parsed = nodes.map((node) => /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(node));
-  if (nodes.length === 0 || parsed.some((m) => !m || Number(m[2]) < 1 || Number(m[2]) > 65_535)) {
+  const valid = (node: string) => {
+    const m = /^(\[[0-9a-fA-F:]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(node);
+    return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65_535;
+  };
+  if (!nodes.every(valid)) {
     context.addIssue({ code: 'custom', message: 'expected host:port[,host:port…]' });
     return z.NEVER;
   }
-  return parsed.map((m) => ({ host: m![1]!.replace(/^\[|\]$/g, ''), port: Number(m![2]) }));
+  return nodes;
 });
 
 const servers = ['api', 'worker', 'scheduler'] as const;

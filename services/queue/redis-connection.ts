@@ -42,8 +42,8 @@ export function redisConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RedisC
     'QUIVER_REDIS_SENTINELS',
     'QUIVER_REDIS_SENTINEL_NAME',
   ]);
-  const cluster = config.QUIVER_REDIS_CLUSTER_NODES;
-  const sentinels = config.QUIVER_REDIS_SENTINELS;
+  const cluster = config.QUIVER_REDIS_CLUSTER_NODES?.map(hostPortOf);
+  const sentinels = config.QUIVER_REDIS_SENTINELS?.map(hostPortOf);
   if (cluster && sentinels)
     throw new InvalidConfig(
       'QUIVER_REDIS_SENTINELS',
@@ -55,6 +55,12 @@ export function redisConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RedisC
     ...(cluster ? { cluster } : {}),
     ...(sentinels ? { sentinel: { sentinels, name: config.QUIVER_REDIS_SENTINEL_NAME } } : {}),
   };
+}
+
+/** `host:port` (validated by the config table; `[::1]:6379` for IPv6) as ioredis takes a node. */
+function hostPortOf(node: string): HostPort {
+  const colon = node.lastIndexOf(':');
+  return { host: node.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(node.slice(colon + 1)) };
 }
 
 /** What `url` says about every node: its credentials, database and TLS (`rediss:`). */

@@ -16,8 +16,9 @@ import {
   makeRedisClient,
 } from '../../services/queue/redis-connection.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
-import { startRedisCluster, startRedisSentinel } from '../helpers/redis-topologies.js';
+import { hostPortsOf, startRedisCluster, startRedisSentinel } from '../helpers/redis-topologies.js';
 import { type TestS3Server, startS3Server, testS3ProcessEnv } from '../helpers/s3-server.js';
+import { readVerifiedOutput } from '../helpers/verified-output.js';
 import { type WorkerFleet, commitsByChunk, makeWorkerFleet } from '../helpers/worker-processes.js';
 
 const CHUNK_ROWS = 2_048;
@@ -128,24 +129,10 @@ describe('Redis Cluster and Sentinel: real nodes, 3 worker processes, the master
     };
   }
 
-  /** The job's scores from its manifest's parts, by id; every id once. */
+  /** The job's scores, by id, read through its manifest with every part's size and digest checked. */
   async function outputRows(record: JobRecord): Promise<{ ids: bigint[]; scores: Float32Array }> {
-    const manifest = JSON.parse(
-      new TextDecoder().decode(await s3.storage.read(record.output.manifestUri!)),
-    ) as {
-      parts: Array<{ uri: string; bytes: number }>;
-    };
-    const rows: Array<[bigint, number]> = [];
-    for (const part of manifest.parts) {
-      for await (const batch of readers
-        .readerFor('parquet')
-        .readPart(s3.storage, { uri: part.uri, size: part.bytes, range: { kind: 'whole' } })) {
-        const id = batch.getChild('id')!;
-        const score = batch.getChild('score')!;
-        for (let r = 0; r < batch.numRows; r++) rows.push([id.get(r) as bigint, score.get(r) as number]);
-      }
-    }
-    rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const { parts, rows } = await readVerifiedOutput(s3.storage, readers, record.output.manifestUri!);
+    expect(parts.every((part) => part.ok)).toBe(true);
     return { ids: rows.map((r) => r[0]), scores: Float32Array.from(rows, (r) => r[1]) };
   }
 
@@ -175,10 +162,7 @@ describe('Redis Cluster and Sentinel: real nodes, 3 worker processes, the master
   it('a 3-master + 3-replica Cluster: output identical to one plain node; a failover of the prefix’s master mid-job loses nothing', async () => {
     const cluster = await startRedisCluster(join(dir, 'cluster'));
     stops.push(() => cluster.stop());
-    const nodes = cluster.nodeList.split(',').map((node) => {
-      const [host, port] = node.split(':');
-      return { host: host!, port: Number(port) };
-    });
+    const nodes = hostPortsOf(cluster.nodeList);
     const d = deployment(
       { url: 'redis://127.0.0.1:6379', cluster: nodes },
       { QUIVER_REDIS_CLUSTER_NODES: cluster.nodeList },
@@ -202,10 +186,7 @@ describe('Redis Cluster and Sentinel: real nodes, 3 worker processes, the master
   it('a Sentinel-watched master with one replica: the master killed mid-job, the promoted replica finishes it', async () => {
     const sentinel = await startRedisSentinel(join(dir, 'sentinel'));
     stops.push(() => sentinel.stop());
-    const sentinels = sentinel.sentinelList.split(',').map((node) => {
-      const [host, port] = node.split(':');
-      return { host: host!, port: Number(port) };
-    });
+    const sentinels = hostPortsOf(sentinel.sentinelList);
     const d = deployment(
       { url: 'redis://127.0.0.1:6379', sentinel: { sentinels, name: sentinel.name } },
       { QUIVER_REDIS_SENTINELS: sentinel.sentinelList, QUIVER_REDIS_SENTINEL_NAME: sentinel.name },

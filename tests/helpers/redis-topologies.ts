@@ -17,6 +17,26 @@ export interface RedisNode {
   kill(): Promise<void>;
 }
 
+/** What every node of a test topology runs with: loopback, no persistence, Quiver's `noeviction`. */
+const NODE_ARGS = [
+  '--bind',
+  '127.0.0.1',
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--maxmemory-policy',
+  'noeviction',
+];
+
+/** `127.0.0.1:port,…` as the client takes it. */
+export function hostPortsOf(list: string): Array<{ host: string; port: number }> {
+  return list.split(',').map((node) => {
+    const [host, port] = node.split(':');
+    return { host: host!, port: Number(port) };
+  });
+}
+
 function startNode(args: string[], port: number): RedisNode {
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -83,8 +103,6 @@ export async function startRedisCluster(dir: string, masters = 3): Promise<Local
         [
           '--port',
           String(port),
-          '--bind',
-          '127.0.0.1',
           '--dir',
           nodeDir,
           '--cluster-enabled',
@@ -93,12 +111,7 @@ export async function startRedisCluster(dir: string, masters = 3): Promise<Local
           'nodes.conf',
           '--cluster-node-timeout',
           '1000',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--maxmemory-policy',
-          'noeviction',
+          ...NODE_ARGS,
         ],
         port,
       ),
@@ -157,16 +170,7 @@ export interface LocalRedisSentinel {
 
 /** A master, one replica and three sentinels (quorum 2) that fail over within a few seconds. */
 export async function startRedisSentinel(dir: string, name = 'quiver'): Promise<LocalRedisSentinel> {
-  const data = [
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--maxmemory-policy',
-    'noeviction',
-    '--bind',
-    '127.0.0.1',
-  ];
+  const data = NODE_ARGS;
   const [masterPort, replicaPort] = [await freePort(), await freePort()];
   await mkdir(join(dir, 'master'), { recursive: true });
   await mkdir(join(dir, 'replica'), { recursive: true });
