@@ -9,6 +9,9 @@
  * worktree` of the commit before a change, with its own node_modules) scores the same job on its own queues,
  * in alternating rounds (`--rounds`, default 3): the line gains `againstWorkerCpuSeconds` and
  * `workerCpuRatio` (medians), what the change costs in worker CPU for the same rows.
+ * The in-process reference runs in the same alternating rounds, and `cpuOverhead` = `workerCpuSeconds` ÷
+ * `inProcessCpuSeconds` (medians): what the pipeline costs beyond decode, map, infer and encode. The tabular
+ * MLP also gets a CSV line (`--formats`, default `parquet,csv`): the same rows as a CSV object.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -30,7 +33,7 @@ import { openModel } from '../../services/scoring/open-scorer.js';
 import { makeLog } from '../../services/process/log.js';
 import { makeFileStorage } from '../../services/storage/file-storage.js';
 import { startS3Server } from '../../tests/helpers/s3-server.js';
-import { tabularParquet } from '../lib/datasets.js';
+import { tabularAs, tabularParquet } from '../lib/datasets.js';
 import { demoRedis } from '../lib/demo-redis.js';
 import { type ModelName, modelPath } from '../lib/models.js';
 import { ownCpuSeconds, processCpuSeconds } from '../lib/cpu-time.js';
@@ -48,6 +51,8 @@ const { values } = parseArgs({
     mapping: { type: 'string', default: 'columns' },
     against: { type: 'string' },
     rounds: { type: 'string', default: '3' },
+    /** Input formats for the tabular MLP (other models: Parquet only). */
+    formats: { type: 'string', default: 'parquet,csv' },
   },
 });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -63,19 +68,26 @@ const redis = makeRedis(redisInfo.url);
 const workers: ChildProcess[] = [];
 
 try {
-  for (const name of values.models.split(',') as ModelName[]) {
+  const runs = (values.models.split(',') as ModelName[]).flatMap((name) =>
+    (name === 'tabular-mlp' ? values.formats.split(',') : ['parquet']).map((format) => ({
+      name,
+      format: format as 'parquet' | 'csv',
+    })),
+  );
+  for (const { name, format } of runs) {
     const rows = rowsFor[name] ?? 1_000_000;
-    const dataset = await tabularParquet(rows, 64);
+    const dataset = format === 'csv' ? await tabularAs('csv', rows, 64) : await tabularParquet(rows, 64);
     const model = await modelPath(name);
     const viaS3 = values.storage === 's3';
+    const inputKey = `${name}-${format}`;
     if (viaS3) {
-      await s3.storage.write(`s3://bench-in/${name}/data.parquet`, await readFile(dataset));
+      await s3.storage.write(`s3://bench-in/${inputKey}/data.${format}`, await readFile(dataset));
       await s3.storage.write(`s3://bench-models/${name}.onnx`, await readFile(model));
     }
     const spec = {
       input: {
-        uri: viaS3 ? `s3://bench-in/${name}/` : pathToFileURL(dataset).href,
-        format: 'parquet' as const,
+        uri: viaS3 ? `s3://bench-in/${inputKey}/` : pathToFileURL(dataset).href,
+        format,
       },
       model: {
         uri: viaS3 ? `s3://bench-models/${name}.onnx` : pathToFileURL(model).href,
@@ -88,7 +100,7 @@ try {
           : {}),
       },
       output: {
-        uri: viaS3 ? `s3://bench-out/${name}/` : pathToFileURL(join(work, 'out', name)).href,
+        uri: viaS3 ? `s3://bench-out/${inputKey}/` : pathToFileURL(join(work, 'out', inputKey)).href,
         passthrough: ['id'],
       },
       batch: { rows: 'auto' as const, chunkRows: chunkRowsFor[name] ?? 245_760 },
@@ -113,19 +125,16 @@ try {
       { uri: pathToFileURL(model).href },
       { cacheDir: join(work, 'models') },
     );
-    // Run twice: the first pass tunes the batch size (cached), the second is timed.
-    let inProcessRows = 0;
-    let inProcessStart = 0;
-    let inProcessCpu = process.cpuUsage();
+    // One pass: decode → score → encode every chunk here; the first pass also tunes the batch size (cached).
     const quiet = makeLog({ level: 'silent', format: 'json' });
-    for (let pass = 0; pass < 2; pass++) {
-      inProcessRows = 0;
-      inProcessStart = performance.now();
-      inProcessCpu = process.cpuUsage();
+    const inProcessPass = async (): Promise<{ seconds: number; cpu: number }> => {
+      let inProcessRows = 0;
+      const started = performance.now();
+      const cpu = process.cpuUsage();
       const chunks = await planInput(
         local,
         readers,
-        { uri: pathToFileURL(dataset).href, format: 'parquet' },
+        { uri: pathToFileURL(dataset).href, format },
         { chunkRows: spec.batch.chunkRows, chunkBytes: 1 << 30 },
       );
       for (const chunk of chunks) {
@@ -134,11 +143,11 @@ try {
           opened,
           spec.model,
           {
-            format: 'parquet',
+            format,
             passthrough: spec.output.passthrough,
             batch: spec.batch,
             read: (projection) =>
-              readers.readerFor('parquet').readPart(local, chunk.parts[0]!, projection ?? {}),
+              readers.readerFor(format).readPart(local, chunk.parts[0]!, { header: true, ...projection }),
             locate: () => undefined,
             log: quiet,
           },
@@ -151,17 +160,16 @@ try {
         }
         await makeWriter('parquet').encode(out);
       }
-    }
-    const inProcessRowsPerSec = inProcessRows / ((performance.now() - inProcessStart) / 1000);
-    const inProcessCpuSeconds = ownCpuSeconds(inProcessCpu);
-    await opened.host.close();
-    await readers.close();
-
+      if (inProcessRows !== rows)
+        throw new Error(`${name}: in-process scored ${inProcessRows} of ${rows} rows`);
+      return { seconds: (performance.now() - started) / 1000, cpu: ownCpuSeconds(cpu) };
+    };
+    await inProcessPass();
     // The pipeline: worker processes, Redis queues, the S3-protocol server. One pool per checkout, each on
     // its own queues (prefix), idle while the other's job runs.
     const pools = [join(import.meta.dirname, '../..'), ...(values.against ? [values.against] : [])].map(
       (checkout, p) => {
-        const prefix = `{bench-e2e-${process.pid}-${name}-${p}}`;
+        const prefix = `{bench-e2e-${process.pid}-${inputKey}-${p}}`;
         const env = {
           ...process.env,
           QUIVER_REDIS_URL: redisInfo.url,
@@ -211,13 +219,15 @@ try {
       const each = await Promise.all(pool.workers.map((w) => processCpuSeconds(w.pid!)));
       return each.some((c) => c === undefined) ? undefined : each.reduce((a, b) => a! + b!, 0)!;
     };
-    const rounds = values.against ? Number(values.rounds) : 1;
+    const rounds = Number(values.rounds);
     const figures = pools.map(() => ({
       seconds: [] as number[],
       worker: [] as number[],
       server: [] as number[],
     }));
+    const inProcess: Array<{ seconds: number; cpu: number }> = [];
     for (let round = 0; round < rounds; round++) {
+      inProcess.push(await inProcessPass());
       for (const [p, pool] of pools.entries()) {
         const before = await workerCpu(pool);
         const serverCpu = process.cpuUsage();
@@ -234,6 +244,10 @@ try {
       if (keys.length > 0) await redis.del(...keys);
     }
     workers.splice(0);
+    await opened.host.close();
+    await readers.close();
+    const inProcessRowsPerSec = rows / median(inProcess.map((p) => p.seconds));
+    const inProcessCpuSeconds = median(inProcess.map((p) => p.cpu));
     const seconds = median(figures[0]!.seconds);
     const serverCpuSeconds = median(figures[0]!.server);
     const workerCpuSeconds = figures[0]!.worker.length > 0 ? median(figures[0]!.worker) : undefined;
@@ -244,6 +258,7 @@ try {
       JSON.stringify({
         bench: 'e2e',
         model: name,
+        format,
         storage: values.storage,
         mapping: values.mapping,
         rows,
@@ -256,7 +271,12 @@ try {
         // CPU seconds for the same rows: the in-process path, the pipeline's workers, and the S3 server
         // (plus this process's polling), which on a small machine shares the workers' cores.
         inProcessCpuSeconds: round2(inProcessCpuSeconds),
-        ...(workerCpuSeconds !== undefined && { workerCpuSeconds: round2(workerCpuSeconds) }),
+        ...(workerCpuSeconds !== undefined && {
+          workerCpuSeconds: round2(workerCpuSeconds),
+          cpuOverhead: Number((workerCpuSeconds / inProcessCpuSeconds).toFixed(3)),
+          workerCpuSecondsByRound: figures[0]!.worker.map(round2),
+          inProcessCpuSecondsByRound: inProcess.map((p) => round2(p.cpu)),
+        }),
         serverCpuSeconds: round2(serverCpuSeconds),
         ...(againstWorkerCpuSeconds !== undefined &&
           workerCpuSeconds !== undefined && {
@@ -264,7 +284,6 @@ try {
             rounds,
             againstWorkerCpuSeconds: round2(againstWorkerCpuSeconds),
             workerCpuRatio: Number((workerCpuSeconds / againstWorkerCpuSeconds).toFixed(3)),
-            workerCpuSecondsByRound: figures[0]!.worker.map(round2),
             againstByRound: figures[1]!.worker.map(round2),
           }),
         cores: threads,

@@ -2,6 +2,9 @@
  * bench:score — per model: raw ONNX Runtime on in-memory tensors at the best fixed batch (the limit), the
  * batch the auto-tuner picks, and Quiver's engine scoring Arrow batches (2,048-row batches, as the Parquet
  * reader yields them) end to end: mapping, worker-thread inference, output assembly. One JSON line each.
+ * `engineOverheadNsPerRow`: what the engine costs beyond ONNX Runtime itself, in CPU (all threads of this
+ * process, `process.cpuUsage`): engine CPU-s − raw CPU-s over the same rows, in calls of the engine's batch
+ * size on a session with the engine's options (threads that do not spin), ÷ rows; median of the rounds.
  *   npm run bench:score [-- --models tabular-mlp,compute-heavy --rows 1000000 --threads 2 --rounds 3]
  */
 import { availableParallelism } from 'node:os';
@@ -10,10 +13,18 @@ import * as ort from 'onnxruntime-node';
 import { autoBatchRows } from '../../services/scoring/auto-batch.js';
 import { resolveFeatureMapping } from '../../services/scoring/feature-mapping.js';
 import { resolveOutputMapping } from '../../services/scoring/output-mapping.js';
+import { sessionOptionsFor } from '../../services/scoring/execution-providers.js';
 import { makeScoringEngine } from '../../services/scoring/scoring-engine.js';
 import { makeWorkerInferenceHost } from '../../services/scoring/worker-inference-host.js';
 import { type ModelName, modelFacts, modelPath } from '../lib/models.js';
-import { arrowData, bestFixedBatch, median, packedArrowData, rawRowsPerSec } from '../lib/score-bench.js';
+import {
+  arrowData,
+  bestFixedBatch,
+  median,
+  packedArrowData,
+  rawCpuSeconds,
+  rawRowsPerSec,
+} from '../lib/score-bench.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,6 +58,11 @@ for (const name of values.models.split(',') as ModelName[]) {
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });
+  // Raw ONNX Runtime as the engine's sessions run it (threads that do not spin): the CPU reference.
+  const quiet = await ort.InferenceSession.create(
+    path,
+    sessionOptionsFor({ label: 'cpu', provider: 'cpu', index: 0 }, { intraOpThreads: threads }),
+  );
   const data = values.layout === 'packed' ? packedArrowData(rows, width) : arrowData(rows, width);
   const host = await makeWorkerInferenceHost({ modelPath: path, intraOpThreads: threads });
   try {
@@ -64,9 +80,10 @@ for (const name of values.models.split(',') as ModelName[]) {
 
     // This VM's speed drifts ±40% over seconds (noisy neighbours), so raw and engine are measured in
     // alternating rounds and the ratio is the median of each round's own ratio.
-    const rounds: Array<{ raw: number; engine: number }> = [];
+    const rounds: Array<{ raw: number; engine: number; overheadNs: number }> = [];
     for (let round = 0; round < Number(values.rounds); round++) {
       const rawNow = await rawRowsPerSec(session, input.name, width, best.rows, Math.max(1, probeSeconds));
+      const rawCpu = await rawCpuSeconds(quiet, input.name, width, tuning.rows, rows);
       const engine = makeScoringEngine({
         host,
         inputs,
@@ -76,9 +93,16 @@ for (const name of values.models.split(',') as ModelName[]) {
       });
       let scored = 0;
       const started = performance.now();
+      const cpu = process.cpuUsage();
       for await (const out of engine.score(data)) scored += out.output.numRows;
+      const used = process.cpuUsage(cpu);
       if (scored !== rows) throw new Error(`${name}: scored ${scored} of ${rows} rows`);
-      rounds.push({ raw: rawNow, engine: scored / ((performance.now() - started) / 1000) });
+      const engineCpu = (used.user + used.system) / 1e6;
+      rounds.push({
+        raw: rawNow,
+        engine: scored / ((performance.now() - started) / 1000),
+        overheadNs: ((engineCpu - rawCpu) / rows) * 1e9,
+      });
     }
     const ratios = rounds.map((r) => r.engine / r.raw);
     const middle = median(ratios);
@@ -99,10 +123,13 @@ for (const name of values.models.split(',') as ModelName[]) {
         engineRowsPerSec: Math.round(engineRowsPerSec),
         ratio: Number(middle.toFixed(3)),
         roundRatios: ratios.map((r) => Number(r.toFixed(3))),
+        engineOverheadNsPerRow: Math.round(median(rounds.map((r) => r.overheadNs))),
+        roundOverheadNs: rounds.map((r) => Math.round(r.overheadNs)),
       }),
     );
   } finally {
     await host.close();
     await session.release();
+    await quiet.release();
   }
 }

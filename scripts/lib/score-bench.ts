@@ -101,6 +101,29 @@ export async function rawRowsPerSec(
 }
 
 /**
+ * CPU seconds (all threads of this process: `process.cpuUsage`) that raw ONNX Runtime spends scoring `rows`
+ * rows from in-memory tensors in calls of `batch` rows: the floor the engine's CPU per row is compared with.
+ */
+export async function rawCpuSeconds(
+  session: ort.InferenceSession,
+  input: string,
+  width: number,
+  batch: number,
+  rows: number,
+): Promise<number> {
+  const data = Float32Array.from({ length: batch * width }, random(batch));
+  const full = { [input]: new ort.Tensor('float32', data, [batch, width]) };
+  const rest = rows % batch;
+  const tail = { [input]: new ort.Tensor('float32', data.subarray(0, rest * width), [rest, width]) };
+  await session.run(full);
+  const from = process.cpuUsage();
+  for (let done = 0; done + batch <= rows; done += batch) await session.run(full);
+  if (rest > 0) await session.run(tail);
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
+}
+
+/**
  * The fastest batch size of `sizes` for raw ONNX Runtime, with every measurement: each size's rate is the
  * median of `rounds` passes over all the sizes, so a slow spell of the machine lands on every size alike
  * instead of on whichever was being measured.

@@ -14,6 +14,7 @@ const ARRAYS = {
  * than packing the row into it. Contents are stale; callers overwrite every element they feed.
  */
 export function makeTensorPool(options: { maxPerSize: number }) {
+  let maxPerSize = options.maxPerSize;
   const free = new Map<number, ArrayBuffer[]>();
   let reused = 0;
   let allocated = 0;
@@ -34,9 +35,13 @@ export function makeTensorPool(options: { maxPerSize: number }) {
       for (const buffer of buffers) {
         if (buffer.byteLength === 0) continue; // detached
         const list = free.get(buffer.byteLength) ?? [];
-        if (list.length < options.maxPerSize) list.push(buffer);
+        if (list.length < maxPerSize) list.push(buffer);
         free.set(buffer.byteLength, list);
       }
+    },
+    /** Keeps at least `count` buffers of one size from now on (another user of the pool needs them). */
+    allow(count: number): void {
+      maxPerSize = Math.max(maxPerSize, count);
     },
     /** Drops every kept buffer (the batch size changed: they would never fit again). */
     clear(): void {

@@ -208,6 +208,16 @@ describe('scoring engine = ONNX Runtime on the same rows', () => {
       expect(recycling.onRecycled).toBe(calls - 3);
       // Keys stay aligned with their scores, in input order.
       expect(column(scored, 'id').map(Number)).toEqual(Array.from({ length: rows }, (_, i) => i));
+      // Keys from several input batches are joined: each call's output is one record batch.
+      expect(scored.every((s) => s.output.batches.length === 1)).toBe(true);
+      // The next engine on the host (the next chunk) fills the buffers the first one left: none fresh.
+      const again = await collect(
+        makeScoringEngine({ host: recycling.host, inputs, outputs, passthrough: ['id'], batchRows }).score(
+          batches,
+        ),
+      );
+      expect(flat(again)).toEqual(got);
+      expect(recycling.onRecycled).toBe(2 * calls - 3);
 
       const other = await collect(
         makeScoringEngine({ host: h, inputs, outputs, passthrough: ['id'], batchRows: 1_000 }).score(batches),
