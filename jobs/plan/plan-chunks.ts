@@ -37,7 +37,10 @@ export interface ByteLayout {
 }
 
 export interface PlanOptions {
-  /** Target rows per chunk (Parquet); a single larger row group still makes one chunk. */
+  /**
+   * Target rows per chunk: Parquet by row groups (a single larger row group still makes one chunk), CSV
+   * exactly (the scan counts rows), JSONL by a byte estimate from the object's first MiB.
+   */
   chunkRows: number;
   /** Target input bytes per chunk; small objects are grouped up to this. */
   chunkBytes: number;

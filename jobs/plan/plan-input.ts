@@ -119,6 +119,7 @@ export async function planInput(
     if (input.format === 'csv' || input.format === 'jsonl') {
       layout.segments = await readers.textSplits(storage, object, input.format, {
         targetBytes: options.chunkBytes,
+        targetRows: options.chunkRows,
         scanBlockBytes: blockBytes,
         header: input.header ?? true,
         signal,

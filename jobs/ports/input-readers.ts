@@ -63,6 +63,12 @@ export interface TextSplit {
 export interface TextSplitOptions {
   /** Bytes per part to aim for. */
   targetBytes: number;
+  /**
+   * Rows per part to aim for (the job's `batch.chunkRows`): CSV parts are cut at exactly this many data
+   * rows (or sooner at `targetBytes`); JSONL parts at the bytes that hold about this many lines, estimated
+   * from the object's first MiB.
+   */
+  targetRows?: number;
   /** CSV: bytes per ranged read of the scan for record starts. */
   scanBlockBytes: number;
   /** CSV: whether the object's first record is a header, not counted as a row (default true). */

@@ -37,3 +37,26 @@ export async function tabularParquet(rows: number, features = 64): Promise<strin
   await rename(partial, path);
   return path;
 }
+
+/**
+ * The tabular dataset of `tabularParquet(rows, features)` in another format, converted by DuckDB once and
+ * cached: CSV with a header, JSONL (one object per line) or an Arrow IPC file (through apache-arrow, from
+ * the Parquet reader's batches).
+ */
+export async function tabularAs(format: 'csv' | 'jsonl', rows: number, features = 64): Promise<string> {
+  const path = join(cacheDir, 'datasets', `tabular-${rows}x${features}.${format}`);
+  if (await exists(path)) return path;
+  const parquet = await tabularParquet(rows, features);
+  const partial = `${path}.partial`;
+  const instance = await DuckDBInstance.create(':memory:');
+  try {
+    const connection = await instance.connect();
+    const options = format === 'csv' ? '(HEADER)' : '(FORMAT json)';
+    await connection.run(`COPY (SELECT * FROM read_parquet('${parquet}')) TO '${partial}' ${options}`);
+    connection.closeSync();
+  } finally {
+    instance.closeSync();
+  }
+  await rename(partial, path);
+  return path;
+}

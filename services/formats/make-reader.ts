@@ -3,7 +3,7 @@ import { readParquetFooter } from './parquet/parquet-footer.js';
 import type { InputFormat } from '../../schemas/chunk-descriptor.js';
 import type { InputReaders } from '../../jobs/ports/input-readers.js';
 import { makeArrowReader } from './arrow-reader.js';
-import { makeCsvReader } from './text/csv-reader.js';
+import { type CsvReaderOptions, makeCsvReader } from './text/csv-duckdb-reader.js';
 import type { FormatReader } from './format-reader.js';
 import { makeJsonlReader } from './text/jsonl-reader.js';
 import { type ParquetReaderOptions, makeParquetReader } from './parquet/parquet-reader.js';
@@ -13,7 +13,7 @@ import { planTextSplits } from './text/text-split.js';
 /** The port's readers, yielding Arrow record batches; they also split text objects for the planner. */
 export interface FormatReaders extends InputReaders {
   readerFor(format: InputFormat): FormatReader;
-  /** Releases the Parquet decoder's native resources. Safe to call twice. */
+  /** Releases the Parquet and CSV decoders' native resources. Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -23,13 +23,16 @@ export function makeFormatReaders(
     parquet?: ParquetReaderOptions;
     /** CSV and JSONL reads: block sizes, batch rows, `maxRecordBytes` (64 MiB); each has its default. */
     text?: TextReaderOptions;
+    /** CSV's DuckDB path: staging folder and threads. */
+    csv?: Pick<CsvReaderOptions, 'tempDir' | 'threads'>;
   } = {},
 ): FormatReaders {
   const parquet = makeParquetReader(options.parquet);
+  const csv = makeCsvReader({ ...options.text, ...options.csv });
   const readers: Record<InputFormat, FormatReader> = {
     parquet,
     arrow: makeArrowReader(),
-    csv: makeCsvReader(options.text),
+    csv,
     jsonl: makeJsonlReader(options.text),
   };
   return {
@@ -43,6 +46,10 @@ export function makeFormatReaders(
       );
       return footer.rowGroups.map((group) => ({ rows: group.rows, bytes: group.byteEnd - group.byteStart }));
     },
-    close: () => parquet.close(),
+    async close() {
+      const results = await Promise.allSettled([parquet.close(), csv.close()]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
   };
 }

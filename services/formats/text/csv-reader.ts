@@ -127,34 +127,42 @@ export async function readCsvLayout(
 }
 
 /**
- * A CSV `FormatReader`. Parts must start at record starts (see the file comment); `readerOptions` tune the
- * reads and batch size.
+ * The exact CSV `FormatReader`: Quiver's own parser, record by record. It is the reference the DuckDB path
+ * (csv-duckdb-reader.ts) is tested against, and the path that reads any range DuckDB refuses, so errors and
+ * skipped records keep their exact row, byte offset and text. Parts must start at record starts (see the
+ * file comment); `readerOptions` tune the reads and batch size.
  */
-export function makeCsvReader(readerOptions: TextReaderOptions = {}): FormatReader {
+export function makeExactCsvReader(readerOptions: TextReaderOptions = {}): FormatReader {
   const knobs = textReaderKnobs(readerOptions);
-  return { readPart: (storage, part, options) => readCsvPart(storage, part, options ?? {}, knobs) };
+  return { readPart: (storage, part, options) => readCsvPartExact(storage, part, options ?? {}, knobs) };
 }
 
-async function* readCsvPart(
-  storage: Storage,
-  part: ChunkPart,
-  options: ReadPartOptions,
-  knobs: Required<TextReaderOptions>,
-): AsyncGenerator<RecordBatch> {
-  const uri = part.uri;
+/** Checks the delimiter option and fills in the settings' defaults. */
+export function csvSettings(uri: string, options: ReadPartOptions): CsvSettings {
   const delimiter = options.delimiter ?? ',';
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
     throw new TypeError(
       `CSV delimiter must be one character other than a quote or line break, got "${delimiter}"`,
     );
   }
-  const settings: CsvSettings = {
+  return {
     uri,
     header: options.header ?? true,
     delimiter,
     explicit: options.schema ?? {},
     skipInvalid: options.onInvalidRecord !== undefined,
   };
+}
+
+export async function* readCsvPartExact(
+  storage: Storage,
+  part: ChunkPart,
+  options: ReadPartOptions,
+  knobs: Required<TextReaderOptions>,
+): AsyncGenerator<RecordBatch> {
+  const uri = part.uri;
+  const settings = csvSettings(uri, options);
+  const { delimiter } = settings;
   const access = textPartAccess(storage, part, options.signal);
   if (!access) return;
   const { read, size, range } = access;

@@ -12,7 +12,7 @@
  */
 import type { TextSplit, TextSplitOptions } from '../../../jobs/ports/input-readers.js';
 import type { ObjectInfo, Storage } from '../../../jobs/ports/storage.js';
-import { CR, forEachCsvRecordStart, type CsvScanState } from './record-boundaries.js';
+import { CR, LF, forEachCsvRecordStart, type CsvScanState } from './record-boundaries.js';
 
 /**
  * The splits of one stored CSV or JSONL object (`InputReaders.textSplits`): JSONL from its size, CSV by
@@ -24,18 +24,48 @@ export async function planTextSplits(
   format: 'csv' | 'jsonl',
   options: TextSplitOptions,
 ): Promise<TextSplit[]> {
-  if (format === 'jsonl') return planJsonlSplits(object.size, options.targetBytes);
   const { signal } = options;
   const read = (start: number, end: number): Promise<Uint8Array> =>
     storage.read(object.uri, { start, end }, { signal });
+  if (format === 'jsonl') {
+    const targetBytes =
+      options.targetRows === undefined
+        ? options.targetBytes
+        : await jsonlBytesForRows(read, object.size, options.targetRows, options.targetBytes);
+    return planJsonlSplits(object.size, targetBytes);
+  }
   return planCsvSplits(
     readBlocks(read, object.size, options.scanBlockBytes),
     object.size,
     options.targetBytes,
     {
       header: options.header,
+      ...(options.targetRows === undefined ? {} : { targetRows: options.targetRows }),
     },
   );
+}
+
+/** Bytes of the object's head sampled to estimate a JSONL object's bytes per line. */
+export const JSONL_SAMPLE_BYTES = 1 << 20;
+
+/**
+ * Bytes per part that hold about `targetRows` JSONL lines, from the mean line length of the object's first
+ * MiB (JSONL parts are cut by size with no scan, so rows per part are an estimate; every line is still read
+ * exactly once), capped by `targetBytes`.
+ */
+export async function jsonlBytesForRows(
+  read: (start: number, end: number) => Promise<Uint8Array>,
+  size: number,
+  targetRows: number,
+  targetBytes: number,
+): Promise<number> {
+  if (size === 0) return targetBytes;
+  const sample = await read(0, Math.min(size, JSONL_SAMPLE_BYTES));
+  let lines = 0;
+  for (let at = sample.indexOf(LF); at >= 0; at = sample.indexOf(LF, at + 1)) lines++;
+  if (sample.length === size && sample[size - 1] !== LF) lines++;
+  if (lines === 0) return targetBytes;
+  return Math.max(1, Math.min(targetBytes, Math.ceil((sample.length / lines) * targetRows)));
 }
 
 /**
@@ -77,6 +107,8 @@ export function planJsonlSplits(size: number, targetBytes: number): TextSplit[] 
 export interface CsvSplitOptions {
   /** Whether the object's first record is a header, not counted as a row (default true). */
   header?: boolean;
+  /** Most data rows per part: a part is also cut once it holds this many (the scan counts them exactly). */
+  targetRows?: number;
 }
 
 /**
@@ -120,7 +152,7 @@ export async function planCsvSplits(
     records[records.length - 1]!++;
     if (!blank) rows[rows.length - 1]!++;
     if (next >= size) return;
-    let cut = false;
+    let cut = options.targetRows !== undefined && rows[rows.length - 1]! >= options.targetRows;
     while (nextTarget < targets.length && targets[nextTarget]! <= next) {
       nextTarget++;
       cut = true;

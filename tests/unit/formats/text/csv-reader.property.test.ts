@@ -2,7 +2,7 @@ import type { RecordBatch } from 'apache-arrow';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { planCsvSplits, readBlocks } from '../../../../services/formats/text/text-split.js';
-import { makeCsvReader } from '../../../../services/formats/text/csv-reader.js';
+import { makeCsvReader } from '../../../../services/formats/text/csv-duckdb-reader.js';
 import type { ColumnTypeName } from '../../../../services/formats/format-reader.js';
 import { makeMemoryStorage } from '../../../helpers/memory-storage.js';
 

@@ -1,7 +1,14 @@
 import type { RecordBatch } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { planCsvSplits, readBlocks } from '../../../../services/formats/text/text-split.js';
-import { makeCsvReader } from '../../../../services/formats/text/csv-reader.js';
+import {
+  type CsvReaderOptions,
+  makeCsvReader as makeDuckdbCsvReader,
+} from '../../../../services/formats/text/csv-duckdb-reader.js';
+
+/** The shipped reader with DuckDB taking every part, however small, so these cases run on its path. */
+const makeCsvReader = (options: CsvReaderOptions = {}) =>
+  makeDuckdbCsvReader({ minDuckdbBytes: 0, ...options });
 import type { BadDataError } from '../../../../services/formats/errors/bad-data-error.js';
 import type { ReadPartOptions } from '../../../../services/formats/format-reader.js';
 import type { TextReaderOptions } from '../../../../services/formats/text/record-boundaries.js';

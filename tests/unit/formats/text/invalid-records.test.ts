@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { makeCsvReader } from '../../../../services/formats/text/csv-reader.js';
+import {
+  type CsvReaderOptions,
+  makeCsvReader as makeDuckdbCsvReader,
+} from '../../../../services/formats/text/csv-duckdb-reader.js';
+
+/** The shipped reader with DuckDB taking every part, however small, so these cases run on its path. */
+const makeCsvReader = (options: CsvReaderOptions = {}) =>
+  makeDuckdbCsvReader({ minDuckdbBytes: 0, ...options });
 import type {
   ColumnTypeName,
   FormatReader,

@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { jobErrorOf } from '../../../../jobs/job-error.js';
 import { isPermanent } from '../../../../schemas/errors/quiver-error.js';
-import { makeCsvReader } from '../../../../services/formats/text/csv-reader.js';
+import {
+  type CsvReaderOptions,
+  makeCsvReader as makeDuckdbCsvReader,
+} from '../../../../services/formats/text/csv-duckdb-reader.js';
+
+/** The shipped reader with DuckDB taking every part, however small, so these cases run on its path. */
+const makeCsvReader = (options: CsvReaderOptions = {}) =>
+  makeDuckdbCsvReader({ minDuckdbBytes: 0, ...options });
 import { RecordTooLong } from '../../../../services/formats/errors/record-too-long.js';
 import type { FormatReader } from '../../../../services/formats/format-reader.js';
 import { makeJsonlReader } from '../../../../services/formats/text/jsonl-reader.js';
