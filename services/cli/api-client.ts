@@ -9,6 +9,19 @@ import {
   type JobResults,
 } from '../../schemas/api.js';
 import { jobViewSchema, type JobStatus, type JobView } from '../../schemas/job-record.js';
+import {
+  type BackfillReply,
+  type ScheduleDetail,
+  type ScheduleInput,
+  type ScheduleList,
+  type ScheduleRunPage,
+  type ScheduleView,
+  backfillReplySchema,
+  scheduleDetailSchema,
+  scheduleListSchema,
+  scheduleRunPageSchema,
+  scheduleViewSchema,
+} from '../../schemas/schedule.js';
 import { ApiRequestError } from './errors/api-request-error.js';
 import { ApiResponseInvalid } from './errors/api-response-invalid.js';
 import { ApiUnreachable } from './errors/api-unreachable.js';
@@ -41,6 +54,11 @@ export interface ListJobsOptions {
   cursor?: string;
 }
 
+/** Options of every schedule call: an admin key may act for another tenant (`?tenant=`). */
+export interface ScheduleCallOptions {
+  tenant?: string;
+}
+
 export interface ApiClient {
   readonly baseUrl: string;
   /** `POST /v1/jobs`; `created` is false when the idempotency key named an existing job. */
@@ -54,10 +72,36 @@ export interface ApiClient {
   cancelJob(id: string): Promise<JobView>;
   getResults(id: string): Promise<JobResults>;
   getDeliveries(id: string): Promise<DeliveryList>;
+  /** `GET /v1/schedules`: the tenant's (an admin key's: every tenant's, unless `tenant` says). */
+  listSchedules(options?: ScheduleCallOptions): Promise<ScheduleList>;
+  /** `GET /v1/schedules/:name`: with next fire times, the last 20 runs and waiting/active counts. */
+  getSchedule(name: string, options?: ScheduleCallOptions): Promise<ScheduleDetail>;
+  /** `POST /v1/schedules`, which creates or replaces by name; `created` is false when it replaced one. */
+  saveSchedule(
+    definition: ScheduleInput | Record<string, unknown>,
+    options?: ScheduleCallOptions,
+  ): Promise<{ schedule: ScheduleView; created: boolean }>;
+  /** `DELETE /v1/schedules/:name`. */
+  deleteSchedule(name: string, options?: ScheduleCallOptions): Promise<void>;
+  /** `POST /v1/schedules/:name/run`: the job of the latest tick (at or before `at`), made now or earlier. */
+  runSchedule(name: string, options?: ScheduleCallOptions & { at?: string }): Promise<JobView>;
+  /** `POST /v1/schedules/:name/backfill`: one run per tick from `from` to `to`, both included. */
+  backfillSchedule(
+    name: string,
+    range: { from: string; to: string },
+    options?: ScheduleCallOptions,
+  ): Promise<BackfillReply>;
+  /** `POST /v1/schedules/:name/pause` or `/resume`. */
+  setSchedulePaused(name: string, paused: boolean, options?: ScheduleCallOptions): Promise<ScheduleDetail>;
+  /** `GET /v1/schedules/:name/runs`: a page of runs, newest first. */
+  listScheduleRuns(
+    name: string,
+    options?: ScheduleCallOptions & { limit?: number; cursor?: string },
+  ): Promise<ScheduleRunPage>;
 }
 
 interface Call {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   path: string;
   query?: URLSearchParams;
   body?: unknown;
@@ -154,6 +198,9 @@ export function makeApiClient(options: ApiClientOptions): ApiClient {
   }
 
   const jobPath = (id: string) => `/v1/jobs/${encodeURIComponent(id)}`;
+  const schedulePath = (name: string) => `/v1/schedules/${encodeURIComponent(name)}`;
+  const tenantQuery = (options: ScheduleCallOptions = {}) =>
+    new URLSearchParams(options.tenant === undefined ? {} : { tenant: options.tenant });
 
   return {
     baseUrl,
@@ -193,6 +240,55 @@ export function makeApiClient(options: ApiClientOptions): ApiClient {
     },
     async getDeliveries(id) {
       return (await call({ method: 'GET', path: `${jobPath(id)}/deliveries` }, deliveryListSchema)).value;
+    },
+    async listSchedules(scheduleOptions) {
+      const query = tenantQuery(scheduleOptions);
+      return (await call({ method: 'GET', path: '/v1/schedules', query }, scheduleListSchema)).value;
+    },
+    async getSchedule(name, scheduleOptions) {
+      const query = tenantQuery(scheduleOptions);
+      return (await call({ method: 'GET', path: schedulePath(name), query }, scheduleDetailSchema)).value;
+    },
+    async saveSchedule(definition, scheduleOptions) {
+      const query = tenantQuery(scheduleOptions);
+      const { value, status } = await call(
+        { method: 'POST', path: '/v1/schedules', query, body: definition },
+        scheduleViewSchema,
+      );
+      return { schedule: value, created: status === 201 };
+    },
+    async deleteSchedule(name, scheduleOptions) {
+      const spec: Call = { method: 'DELETE', path: schedulePath(name), query: tenantQuery(scheduleOptions) };
+      const response = await send(spec);
+      if (!response.ok) throw await errorFrom(response);
+      await response.body?.cancel();
+    },
+    async runSchedule(name, runOptions = {}) {
+      const body = runOptions.at === undefined ? {} : { at: runOptions.at };
+      const query = tenantQuery(runOptions);
+      return (await call({ method: 'POST', path: `${schedulePath(name)}/run`, query, body }, jobViewSchema))
+        .value;
+    },
+    async backfillSchedule(name, range, scheduleOptions) {
+      const query = tenantQuery(scheduleOptions);
+      return (
+        await call(
+          { method: 'POST', path: `${schedulePath(name)}/backfill`, query, body: range },
+          backfillReplySchema,
+        )
+      ).value;
+    },
+    async setSchedulePaused(name, paused, scheduleOptions) {
+      const path = `${schedulePath(name)}/${paused ? 'pause' : 'resume'}`;
+      const query = tenantQuery(scheduleOptions);
+      return (await call({ method: 'POST', path, query, body: {} }, scheduleDetailSchema)).value;
+    },
+    async listScheduleRuns(name, runsOptions = {}) {
+      const query = tenantQuery(runsOptions);
+      if (runsOptions.limit !== undefined) query.set('limit', String(runsOptions.limit));
+      if (runsOptions.cursor !== undefined) query.set('cursor', runsOptions.cursor);
+      return (await call({ method: 'GET', path: `${schedulePath(name)}/runs`, query }, scheduleRunPageSchema))
+        .value;
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { JobStatus } from '../../schemas/job-record.js';
 import { JobSpecInvalid } from '../../schemas/errors/job-spec-invalid.js';
+import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
 import { ApiRequestError } from './errors/api-request-error.js';
 import { SpecFileInvalid } from './errors/spec-file-invalid.js';
 import { UsageError } from './errors/usage-error.js';
@@ -10,13 +11,16 @@ export const exitCodes = {
   ok: 0,
   /** The API refused the call (auth, conflict, rate limit, server error), could not be reached, or a bug. */
   error: 1,
-  /** Bad command line, or an invalid job spec (checked locally, or refused by the API with HTTP 400). */
+  /**
+   * Bad command line, or an invalid job spec or schedule (checked locally, or refused by the API with HTTP
+   * 400).
+   */
   usage: 2,
-  /** The watched job failed. */
+  /** The watched job failed (a watched backfill: any of its runs failed or was refused). */
   jobFailed: 3,
-  /** The watched job was cancelled. */
+  /** The watched job was cancelled (a watched backfill: any of its runs, none failed). */
   jobCancelled: 4,
-  /** No such job (unknown id, or another tenant's). */
+  /** No such job or schedule (unknown id or name, or another tenant's). */
   notFound: 5,
   /** `--timeout` ran out while the watched job was still going. */
   timedOut: 6,
@@ -35,7 +39,12 @@ export function exitCodeForStatus(status: JobStatus): ExitCode {
 
 /** The exit code of a command that threw `error`. */
 export function exitCodeForError(error: unknown): ExitCode {
-  if (error instanceof UsageError || error instanceof JobSpecInvalid || error instanceof SpecFileInvalid)
+  if (
+    error instanceof UsageError ||
+    error instanceof JobSpecInvalid ||
+    error instanceof ScheduleInvalid ||
+    error instanceof SpecFileInvalid
+  )
     return exitCodes.usage;
   if (error instanceof ApiRequestError) {
     if (error.status === 404) return exitCodes.notFound;

@@ -1,4 +1,5 @@
 import { JobSpecInvalid } from '../../schemas/errors/job-spec-invalid.js';
+import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
 import { DEFAULT_API_URL } from './api-client.js';
 import { type CliContext, type Command, wantsHelp } from './command.js';
 import { apiCommand } from './commands/api.js';
@@ -8,6 +9,7 @@ import { demoCommand } from './commands/demo.js';
 import { inspectModelCommand } from './commands/inspect-model.js';
 import { listCommand } from './commands/list.js';
 import { resultsCommand } from './commands/results.js';
+import { scheduleCommand } from './commands/schedule.js';
 import { schedulerCommand } from './commands/scheduler.js';
 import { statusCommand } from './commands/status.js';
 import { submitCommand } from './commands/submit.js';
@@ -26,6 +28,7 @@ export const commands: readonly Command[] = [
   listCommand,
   cancelCommand,
   resultsCommand,
+  scheduleCommand,
   apiCommand,
   workerCommand,
   schedulerCommand,
@@ -39,17 +42,17 @@ export const usage = `Usage: quiver <command> [options]     (quiver <command> --
 Commands:
 ${commands.map((c) => `  ${c.synopsis}\n      ${c.summary}`).join('\n')}
 
-The job commands (submit, status, list, cancel, results) talk to the API at QUIVER_API_URL (default
+The job and schedule commands (submit, status, list, cancel, results, schedule) talk to the API at QUIVER_API_URL (default
 ${DEFAULT_API_URL}) with the key in QUIVER_API_KEY; --api-url and --api-key override them. Every command
 takes --json for machine-readable output on stdout.
 
 Exit codes:
   ${exitCodes.ok}  success (a watched job succeeded)
   ${exitCodes.error}  error: the API refused the call (auth, conflict, rate limit, 5xx), could not be reached, or a bug
-  ${exitCodes.usage}  usage: bad flags or arguments, or an invalid job spec (every problem printed with its field path)
-  ${exitCodes.jobFailed}  the watched job failed (status --watch, submit --wait); its error code is printed
-  ${exitCodes.jobCancelled}  the watched job was cancelled
-  ${exitCodes.notFound}  no such job
+  ${exitCodes.usage}  usage: bad flags or arguments, or an invalid job spec or schedule (every problem printed with its field path)
+  ${exitCodes.jobFailed}  the watched job failed (status --watch, submit --wait); a watched backfill: any run failed
+  ${exitCodes.jobCancelled}  the watched job was cancelled; a watched backfill: any run cancelled, none failed
+  ${exitCodes.notFound}  no such job or schedule
   ${exitCodes.timedOut}  --timeout ran out while watching; the job is still going
 
 Options:
@@ -66,7 +69,9 @@ function errorBody(error: unknown): { error: { code: string; message: string; pr
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
   const problems =
-    error instanceof JobSpecInvalid || error instanceof ApiRequestError ? error.problems : undefined;
+    error instanceof JobSpecInvalid || error instanceof ScheduleInvalid || error instanceof ApiRequestError
+      ? error.problems
+      : undefined;
   return {
     error: {
       code: typeof code === 'string' ? code : 'INTERNAL',

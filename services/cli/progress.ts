@@ -40,31 +40,36 @@ function changeKey(job: ProgressSnapshot): string {
   return [job.status, p.chunksDone, p.chunksTotal, p.rowsScored, p.rowsRejected].join('/');
 }
 
-export interface ProgressReporter {
-  /** Shows the job's latest state. */
-  update(job: ProgressSnapshot): void;
+export interface ProgressReporter<T = ProgressSnapshot> {
+  /** Shows the latest state. */
+  update(state: T): void;
   /** Leaves the line (a TTY's redrawn line is cleared); safe twice. */
   end(): void;
 }
 
 /**
- * Progress on `stream` (stderr): on a terminal one line redrawn in place; otherwise (a log, a pipe) one line
- * per change, so a CI log reads as a history rather than a wall of carriage returns.
+ * Lines of progress on `stream` (stderr), each `render`ed from a state: on a terminal one line redrawn in
+ * place; otherwise (a log, a pipe) one line each time `changeKeyOf` changes, so a CI log reads as a history
+ * rather than a wall of carriage returns.
  */
-export function makeProgressReporter(stream: OutputStream): ProgressReporter {
+export function makeLineReporter<T>(
+  stream: OutputStream,
+  render: (state: T) => string,
+  changeKeyOf: (state: T) => string,
+): ProgressReporter<T> {
   let last: string | undefined;
   let drawn = false;
   return {
-    update(job) {
+    update(state) {
       if (stream.isTTY) {
-        stream.write(`\r\x1b[2K${renderProgressLine(job)}`);
+        stream.write(`\r\x1b[2K${render(state)}`);
         drawn = true;
         return;
       }
-      const key = changeKey(job);
+      const key = changeKeyOf(state);
       if (key === last) return;
       last = key;
-      stream.write(`${renderProgressLine(job)}\n`);
+      stream.write(`${render(state)}\n`);
     },
     end() {
       if (drawn) stream.write('\r\x1b[2K');
@@ -73,5 +78,10 @@ export function makeProgressReporter(stream: OutputStream): ProgressReporter {
   };
 }
 
+/** A job's progress on `stream` (stderr), as {@link makeLineReporter} draws it. */
+export function makeProgressReporter(stream: OutputStream): ProgressReporter {
+  return makeLineReporter(stream, renderProgressLine, changeKey);
+}
+
 /** A reporter that shows nothing (`--quiet`). */
-export const silentProgress: ProgressReporter = { update: () => undefined, end: () => undefined };
+export const silentProgress: ProgressReporter<unknown> = { update: () => undefined, end: () => undefined };

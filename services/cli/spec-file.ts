@@ -10,14 +10,16 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /**
- * Reads a job spec file: `.json` as JSON, anything else as YAML (which JSON also is); `-` reads stdin.
- * Returns the top-level object unchecked — `parseJobSpec` checks its fields.
+ * Reads a job spec file (or a schedule's, `what` naming it): `.json` as JSON, anything else as YAML (which
+ * JSON also is); `-` reads stdin. Returns the top-level object unchecked — `parseJobSpec` (`parseSchedule`)
+ * checks its fields.
  *
  * @throws SpecFileInvalid when the file cannot be read, does not parse, or is not an object.
  */
 export async function readSpecFile(
   path: string,
   stdin: NodeJS.ReadableStream = process.stdin,
+  what = 'a job spec',
 ): Promise<Record<string, unknown>> {
   let text: string;
   try {
@@ -37,6 +39,6 @@ export async function readSpecFile(
     });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new SpecFileInvalid(path, 'expected a job spec object at the top level');
+    throw new SpecFileInvalid(path, `expected ${what} object at the top level`);
   return value as Record<string, unknown>;
 }

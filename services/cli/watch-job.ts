@@ -36,7 +36,8 @@ export const watchDefaults = { intervalSeconds: 2, maxRetries: 5 } as const;
 /** A long-poll that comes back sooner than this without news waits out the rest (a server ignoring `waitSeconds`). */
 const MIN_POLL_MS = 250;
 
-function isTransient(error: unknown): boolean {
+/** A failure a watch retries: the API unreachable, rate-limited (429) or failing (5xx). */
+export function isTransient(error: unknown): boolean {
   return (
     error instanceof ApiUnreachable ||
     (error instanceof ApiRequestError && (error.status === 429 || error.status >= 500))
