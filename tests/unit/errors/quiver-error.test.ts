@@ -118,9 +118,10 @@ describe('QuiverError: one base for every module', () => {
     expect(forbidden).toMatchObject({ code: 'STORAGE_FORBIDDEN', permanent: true });
     expect(forbidden.location).toEqual({ uri: URI, field: 'input.uri' });
     const overlap = new OutputOverlapsInput('s3://bucket/in/out/', 's3://bucket/in/');
+    // Like a storage refusal, it stays so on a retry: a schedule's tick that renders it fails for good.
     expect(overlap).toMatchObject({
       code: 'OUTPUT_OVERLAPS_INPUT',
-      permanent: false,
+      permanent: true,
       location: { uri: 's3://bucket/in/out/', field: 'output.uri' },
     });
     const invalid = new RequestInvalid([{ path: 'query.limit', message: 'expected a number' }]);
