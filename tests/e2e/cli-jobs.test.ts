@@ -15,6 +15,7 @@ import { makeFileStorage } from '../../services/storage/file-storage.js';
 import { type ApiProcess, startApiProcess } from '../helpers/api-process.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
 import { type WorkerFleet, makeWorkerFleet } from '../helpers/worker-processes.js';
+import { writeTenantsFile } from '../helpers/tenants-file.js';
 
 const quiver = join(import.meta.dirname, '../../services/cli/quiver.js');
 const ROWS = 20_000;
@@ -84,18 +85,13 @@ describe('quiver job commands (the real binary against real API and worker proce
     redis = makeRedis('redis://127.0.0.1:6379');
     // file:// is reachable only under an explicit grant: the test's folder (data, outputs) and the models'.
     const tenants = join(dir, 'tenants.yaml');
-    await writeFile(
-      tenants,
-      [
-        'tenants:',
-        '  acme:',
-        `    keys: ["${key}"]`,
-        '    storage:',
-        `      read: ["${pathToFileURL(dirname(fileURLToPath(model))).href}/"]`,
-        `      write: ["${pathToFileURL(dir).href}/"]`,
-        '',
-      ].join('\n'),
-    );
+    await writeTenantsFile(tenants, {
+      acme: {
+        keys: [key],
+        read: [`${pathToFileURL(dirname(fileURLToPath(model))).href}/`],
+        write: [`${pathToFileURL(dir).href}/`],
+      },
+    });
     const env = {
       QUIVER_REDIS_URL: 'redis://127.0.0.1:6379',
       QUIVER_PREFIX: prefix,

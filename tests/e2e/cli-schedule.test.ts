@@ -16,6 +16,7 @@ import { modelPath } from '../../scripts/lib/models.js';
 import { makeFileStorage } from '../../services/storage/file-storage.js';
 import { type ApiProcess, startApiProcess } from '../helpers/api-process.js';
 import { type TestPipeline, featureColumns, startPipeline, writeDataset } from '../helpers/pipeline.js';
+import { writeTenantsFile } from '../helpers/tenants-file.js';
 
 const quiver = join(import.meta.dirname, '../../services/cli/quiver.js');
 
@@ -91,19 +92,14 @@ describe('quiver schedule (the real binary against a real API)', () => {
     await writeDataset(storage, `${data}hourly/dt=2026-01-10/hour=05/`, [['part.parquet', 0, 120]]);
     model = pathToFileURL(await modelPath('tabular-mlp')).href;
     const tenants = join(dir, 'tenants.yaml');
-    await writeFile(
-      tenants,
-      [
-        'tenants:',
-        '  acme:',
-        `    keys: ["${key}"]`,
-        '    admin: true',
-        '    storage:',
-        `      read: ["${pathToFileURL(dirname(fileURLToPath(model))).href}/"]`,
-        `      write: ["${pathToFileURL(dir).href}/"]`,
-        '',
-      ].join('\n'),
-    );
+    await writeTenantsFile(tenants, {
+      acme: {
+        keys: [key],
+        admin: true,
+        read: [`${pathToFileURL(dirname(fileURLToPath(model))).href}/`],
+        write: [`${pathToFileURL(dir).href}/`],
+      },
+    });
     pipeline = await startPipeline({ storage });
     api = await startApiProcess({
       QUIVER_REDIS_URL: 'redis://127.0.0.1:6379',

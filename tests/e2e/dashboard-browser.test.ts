@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +14,7 @@ import { makeFileStorage } from '../../services/storage/file-storage.js';
 import { type ApiProcess, startApiProcess } from '../helpers/api-process.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
 import { type WorkerFleet, makeWorkerFleet } from '../helpers/worker-processes.js';
+import { writeTenantsFile } from '../helpers/tenants-file.js';
 
 /** Debian's package; `.ci/run` installs it when missing. */
 const CHROMIUM = process.env.QUIVER_TEST_CHROMIUM ?? '/usr/bin/chromium';
@@ -61,25 +62,14 @@ describe('the dashboard at /ui in Chromium (real API, worker and Redis)', () => 
     const model = await modelPath('compute-heavy');
     redis = makeRedis('redis://127.0.0.1:6379');
     const tenants = join(dir, 'tenants.yaml');
-    const grants = [
-      '    storage:',
-      `      read: ["${pathToFileURL(dirname(model)).href}/", "${pathToFileURL(dir).href}/"]`,
-      `      write: ["${pathToFileURL(dir).href}/"]`,
-    ];
-    await writeFile(
-      tenants,
-      [
-        'tenants:',
-        '  acme:',
-        `    keys: ["${tenantKey}"]`,
-        ...grants,
-        '  ops:',
-        `    keys: ["${adminKey}"]`,
-        '    admin: true',
-        ...grants,
-        '',
-      ].join('\n'),
-    );
+    const grants = {
+      read: [`${pathToFileURL(dirname(model)).href}/`, `${pathToFileURL(dir).href}/`],
+      write: [`${pathToFileURL(dir).href}/`],
+    };
+    await writeTenantsFile(tenants, {
+      acme: { keys: [tenantKey], ...grants },
+      ops: { keys: [adminKey], admin: true, ...grants },
+    });
     const env = {
       QUIVER_REDIS_URL: 'redis://127.0.0.1:6379',
       QUIVER_PREFIX: prefix,

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +16,7 @@ import { monitoredMetricNames } from '../helpers/monitoring-files.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
 import { type Scrape, parseScrape, sampleValue } from '../helpers/prometheus-scrape.js';
 import { type WorkerFleet, makeWorkerFleet } from '../helpers/worker-processes.js';
+import { writeTenantsFile } from '../helpers/tenants-file.js';
 
 const quiver = join(import.meta.dirname, '../../services/cli/quiver.js');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -67,18 +68,13 @@ describe('/metrics of a real API, worker and scheduler, during and after a real 
     await writeDataset(makeFileStorage(), input, [['events.parquet', 0, 4_000]]);
     const model = await modelPath('tabular-mlp');
     const tenants = join(dir, 'tenants.yaml');
-    await writeFile(
-      tenants,
-      [
-        'tenants:',
-        '  acme:',
-        `    keys: ["${key}"]`,
-        '    storage:',
-        `      read: ["${pathToFileURL(dirname(model)).href}/"]`,
-        `      write: ["${pathToFileURL(dir).href}/"]`,
-        '',
-      ].join('\n'),
-    );
+    await writeTenantsFile(tenants, {
+      acme: {
+        keys: [key],
+        read: [`${pathToFileURL(dirname(model)).href}/`],
+        write: [`${pathToFileURL(dir).href}/`],
+      },
+    });
     redis = makeRedis('redis://127.0.0.1:6379');
     const env = {
       QUIVER_REDIS_URL: 'redis://127.0.0.1:6379',
