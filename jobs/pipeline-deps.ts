@@ -1,4 +1,5 @@
 import type { ChunkScorer } from './ports/chunk-scorer.js';
+import type { ChunkShares } from './ports/chunk-shares.js';
 import type { CpuMeter } from './ports/cpu-meter.js';
 import type { InputReaders } from './ports/input-readers.js';
 import type { JobEvents } from './ports/job-events.js';
@@ -35,6 +36,11 @@ export interface PipelineDeps {
   maxChunksPerJob?: number;
   /** Largest Parquet footer planning reads (default 64 MiB): a larger one fails with `PARQUET_FOOTER_TOO_LARGE`. */
   maxFooterBytes?: number;
+  /**
+   * Tenants' running-chunk shares (`limits.maxRunningChunks`): a chunk over its tenant's share throws
+   * `ChunkDeferred` before its attempt begins. Absent: no tenant has a share.
+   */
+  chunkShares?: ChunkShares;
   /** The process's log; each unit of work writes through a child carrying its `{ jobId, chunk, attempt }`. */
   log: Log;
   /** Where chunks report rows and outcomes (the process's Prometheus registry). Absent: nothing is counted. */

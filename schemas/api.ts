@@ -83,7 +83,14 @@ const queueDepthSchema = z.object({
 /** `GET /v1/queues`: jobs per queue by state, what autoscaling follows (`score.backlog`). */
 export const queueDepthsSchema = z.object({
   plan: queueDepthSchema,
+  /** Every chunk, whatever its device class: the sum of the three `score-<class>` entries. */
   score: queueDepthSchema,
+  /** Chunks of `resources.device: cpu` jobs: CPU workers take them. */
+  'score-cpu': queueDepthSchema,
+  /** Chunks of `resources.device: gpu` jobs: GPU workers take them. */
+  'score-gpu': queueDepthSchema,
+  /** Chunks of `resources.device: any` jobs (the default): CPU and GPU workers take them. */
+  'score-any': queueDepthSchema,
   finalize: queueDepthSchema,
   deliver: queueDepthSchema,
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type DeviceClass, deviceClasses } from './device-class.js';
 import { InvalidConfig } from './errors/invalid-config.js';
 import { specLimitDefaults } from './spec-limits.js';
 
@@ -127,6 +128,21 @@ const spotNoticeParser: Parser<string> = z.string().transform((given, context) =
   if (URL.canParse(given) && /^https?:$/.test(new URL(given).protocol)) return given;
   context.addIssue({ code: 'custom', message: 'expected aws, off or an http(s) URL' });
   return z.NEVER;
+});
+
+/** Comma-separated device classes (`cpu`, `gpu`, `any`), at least one, each once; returned lower-case. */
+const scoreClassesParser: Parser<DeviceClass[]> = z.string().transform((given, context) => {
+  const classes = given.split(',').map((entry) => entry.trim().toLowerCase());
+  const unknown = classes.find((c) => !(deviceClasses as readonly string[]).includes(c));
+  if (unknown !== undefined) {
+    context.addIssue({ code: 'custom', message: `expected a list of cpu, gpu, any; got "${unknown}"` });
+    return z.NEVER;
+  }
+  if (new Set(classes).size !== classes.length) {
+    context.addIssue({ code: 'custom', message: 'expected each of cpu, gpu, any at most once' });
+    return z.NEVER;
+  }
+  return classes as DeviceClass[];
 });
 
 /** `true`, `false` (exactly), or comma-separated addresses and CIDRs, which `api-options` checks. */
@@ -344,6 +360,12 @@ export const configTable = {
     parser: text(),
     default: 'cpu',
     doc: 'Devices to score on, one worker process each: `cpu`, `all`, `gpu:0,1`, `cuda:N`, `webgpu:N`. `--devices`.',
+    processes: ['worker'],
+  }),
+  QUIVER_SCORE_CLASSES: setting({
+    parser: scoreClassesParser,
+    shownDefault: '`cpu,any`; `gpu,any` on a GPU',
+    doc: 'Device classes of chunks this worker takes (`cpu`, `gpu`, `any`, comma-separated), whatever device it scores on.',
     processes: ['worker'],
   }),
   QUIVER_SPOT_NOTICE_URL: setting({

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { inputFormatSchema, outputFormatSchema } from './chunk-descriptor.js';
+import { type DeviceClass, deviceClassSchema } from './device-class.js';
 import { JobSpecInvalid, type JobSpecProblem } from './errors/job-spec-invalid.js';
 import { batchSpecSchema, modelSpecSchema } from './model-spec.js';
 import { type SpecLimits, specLimitDefaults, specLimitIssues } from './spec-limits.js';
@@ -63,6 +64,18 @@ export const jobWebhookSchema = z
   .strict();
 export type JobWebhook = z.infer<typeof jobWebhookSchema>;
 
+/** What the job's chunks need from the worker that scores them. */
+export const jobResourcesSchema = z
+  .object({
+    /**
+     * `cpu`, `gpu` or `any` (default): which workers may take its chunks. A `gpu` job on a deployment
+     * without a GPU worker waits until one starts.
+     */
+    device: deviceClassSchema.default('any'),
+  })
+  .strict();
+export type JobResources = z.infer<typeof jobResourcesSchema>;
+
 const MAX_LABEL_CHARS = 128;
 
 /**
@@ -92,6 +105,9 @@ export const jobSpecSchema = z
     /** 1 = most urgent, 10 = least; default 5. */
     priority: z.number().int().min(1).max(10).default(5),
     labels: jobLabelsSchema.default({}),
+    // No default object: a spec written without it keeps the digest it had before device classes
+    // (idempotency keys and adopted commits compare digests); `deviceClassOf` reads it.
+    resources: jobResourcesSchema.optional(),
   })
   .strict();
 
@@ -99,6 +115,11 @@ export const jobSpecSchema = z
 export type JobSpec = z.output<typeof jobSpecSchema>;
 /** What a user may write: defaults optional. */
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
+
+/** The device class a spec's chunks are queued under: `resources.device`, `any` when not given. */
+export function deviceClassOf(spec: Pick<JobSpec, 'resources'>): DeviceClass {
+  return spec.resources?.device ?? 'any';
+}
 
 function problemPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(root)';

@@ -13,7 +13,10 @@ import { z } from 'zod';
  *     storage:
  *       read:  ["s3://acme-events/", "s3://models/acme/"]
  *       write: ["s3://acme-scores/"]          # write implies read
- *     limits: { maxActiveJobs: 100 }          # optional, overrides the global default
+ *     limits:                                 # each optional
+ *       maxActiveJobs: 100                    # overrides QUIVER_API_MAX_ACTIVE_JOBS
+ *       maxRunningChunks: 8                   # chunks scoring at once, every worker together
+ *       maxPriority: 5                        # the most urgent spec priority allowed (1 = most urgent)
  * ```
  */
 export const tenantsFileSchema = z.strictObject({
@@ -34,7 +37,24 @@ export const tenantsFileSchema = z.strictObject({
           write: z.array(z.string().min(1)).default([]),
         })
         .optional(),
-      limits: z.strictObject({ maxActiveJobs: z.number().int().min(1).optional() }).optional(),
+      limits: z
+        .strictObject({
+          /** Jobs not yet terminal at once; overrides `QUIVER_API_MAX_ACTIVE_JOBS` (default 100). */
+          maxActiveJobs: z.number().int().min(1).optional(),
+          /**
+           * The tenant's fair share of the workers: at most this many of its chunks score at once, over every
+           * worker process. A chunk over it waits (delayed, without holding a worker or using an attempt)
+           * while other tenants' chunks run. Absent: no limit, and no extra Redis call per chunk.
+           */
+          maxRunningChunks: z.number().int().min(1).optional(),
+          /**
+           * The most urgent `priority` the tenant's specs may ask for (1 = most urgent, 10 = least): a spec
+           * more urgent than this is refused at submission with 403 `PRIORITY_FORBIDDEN` on `priority`, the
+           * default priority 5 included. Absent: any priority.
+           */
+          maxPriority: z.number().int().min(1).max(10).optional(),
+        })
+        .optional(),
     }),
   ),
 });

@@ -2,15 +2,16 @@ import type { ChunkDescriptor, InputFormat } from '../../schemas/chunk-descripto
 import { StorageNotFound } from '../ports/errors/storage-not-found.js';
 import { normalizeUri } from '../ports/storage-uri.js';
 import type { ObjectInfo, Storage } from '../ports/storage.js';
-import { mapLimited } from '../map-limited.js';
 import { EmptyInputError } from './errors/empty-input-error.js';
 import {
-  type ByteLayout,
-  type ParquetLayout,
+  type Candidate,
   type PlanOptions,
-  planByteChunks,
-  planParquetChunks,
+  makeChunkGrouper,
+  makeSegmentCandidates,
+  parquetCandidates,
+  wholeCandidate,
 } from './plan-chunks.js';
+import { readAhead } from './read-ahead.js';
 import type { InputReaders } from '../ports/input-readers.js';
 
 /** What to plan: one object, or every object of the format under a prefix. */
@@ -90,9 +91,7 @@ export async function listInput(
 }
 
 /**
- * Lists the input and plans its chunks. Parquet: footers only (ranged reads of each object's tail).
- * CSV: one sequential scan per object to find record starts outside quotes (and count rows). JSONL and
- * Arrow: sizes alone. CSV and JSONL splits come from `readers.textSplits`.
+ * Lists the input and plans its chunks, all of them (`streamInput`, collected).
  */
 export async function planInput(
   storage: Storage,
@@ -100,32 +99,88 @@ export async function planInput(
   input: PlanInput,
   options: PlanInputOptions,
 ): Promise<ChunkDescriptor[]> {
+  const chunks: ChunkDescriptor[] = [];
+  for await (const batch of streamInput(storage, readers, input, options)) chunks.push(...batch);
+  return chunks;
+}
+
+/** Longest a closed chunk waits to be handed on with the ones after it (default of `flushMs`). */
+const FLUSH_MS = 250;
+/** Most chunks in one batch `streamInput` hands on. */
+const MAX_BATCH = 1_000;
+
+/**
+ * Lists the input and plans its chunks as it reads what planning needs, handing them on in batches as
+ * they close: the first chunk at once, later ones together every `flushMs` (or every 1,000), so a 10 GB CSV
+ * queues its first chunk after one chunk's worth of scan, not the whole object's. Parquet: footers only
+ * (ranged reads of each object's tail). CSV: one sequential scan per object to find record starts outside
+ * quotes (and count rows). JSONL and Arrow: sizes alone. CSV and JSONL splits come from
+ * `readers.textSplits`. Up to `concurrency` objects are read at once, in URI order; chunks and their
+ * indices are the same however the batches fall.
+ */
+export async function* streamInput(
+  storage: Storage,
+  readers: InputReaders,
+  input: PlanInput,
+  options: PlanInputOptions & { flushMs?: number },
+): AsyncGenerator<ChunkDescriptor[]> {
   const { signal } = options;
   const objects = await listInput(storage, input, signal);
-  const concurrency = options.concurrency ?? 8;
-  if (input.format === 'parquet') {
-    const layouts = await mapLimited(objects, concurrency, async (object): Promise<ParquetLayout> => {
-      const rowGroups = await readers.parquetRowGroups(storage, object, {
-        signal,
-        ...(options.maxFooterBytes === undefined ? {} : { maxFooterBytes: options.maxFooterBytes }),
-      });
-      return { uri: object.uri, size: object.size, etag: object.etag, rowGroups };
-    });
-    return planParquetChunks(layouts, options);
-  }
-  const blockBytes = options.scanBlockBytes ?? 8 * 1024 * 1024;
-  const layouts = await mapLimited(objects, concurrency, async (object): Promise<ByteLayout> => {
-    const layout: ByteLayout = { uri: object.uri, size: object.size, etag: object.etag };
-    if (input.format === 'csv' || input.format === 'jsonl') {
-      layout.segments = await readers.textSplits(storage, object, input.format, {
-        targetBytes: options.chunkBytes,
-        targetRows: options.chunkRows,
-        scanBlockBytes: blockBytes,
-        header: input.header ?? true,
-        signal,
-      });
+  const grouper = makeChunkGrouper(input.format, options);
+  const flushMs = options.flushMs ?? FLUSH_MS;
+  let pending: ChunkDescriptor[] = [];
+  let flushedAt = -Infinity;
+  const pieces = readAhead(
+    objects,
+    options.concurrency ?? 8,
+    (object, stop) => piecesOf(storage, readers, input, object, options, stop),
+    signal,
+  );
+  for await (const piece of pieces) {
+    pending.push(...grouper.add(piece));
+    if (pending.length > 0 && (pending.length >= MAX_BATCH || performance.now() - flushedAt >= flushMs)) {
+      yield pending;
+      pending = [];
+      flushedAt = performance.now();
     }
-    return layout;
+  }
+  pending.push(...grouper.finish());
+  if (pending.length > 0) yield pending;
+}
+
+/** The pieces of one object, in order, as its footer or scan finds them. */
+async function* piecesOf(
+  storage: Storage,
+  readers: InputReaders,
+  input: PlanInput,
+  object: ObjectInfo,
+  options: PlanInputOptions,
+  signal: AbortSignal,
+): AsyncGenerator<Candidate> {
+  const layout = { uri: object.uri, size: object.size, etag: object.etag };
+  if (input.format === 'parquet') {
+    const rowGroups = await readers.parquetRowGroups(storage, object, {
+      signal,
+      ...(options.maxFooterBytes === undefined ? {} : { maxFooterBytes: options.maxFooterBytes }),
+    });
+    yield* parquetCandidates({ ...layout, rowGroups });
+    return;
+  }
+  if (input.format === 'arrow') {
+    yield* wholeCandidate('arrow', layout);
+    return;
+  }
+  if (object.size === 0) return;
+  const candidateOf = makeSegmentCandidates(layout);
+  const splits = readers.textSplits(storage, object, input.format, {
+    targetBytes: options.chunkBytes,
+    targetRows: options.chunkRows,
+    scanBlockBytes: options.scanBlockBytes ?? 8 * 1024 * 1024,
+    header: input.header ?? true,
+    signal,
   });
-  return planByteChunks(input.format, layouts, options);
+  for await (const split of splits) {
+    const candidate = candidateOf(split);
+    if (candidate) yield candidate;
+  }
 }

@@ -82,13 +82,15 @@ export interface InputReaders {
   /**
    * Record-aligned byte splits of one CSV or JSONL object, tiling it, for planning
    * (services/formats/text/text-split.ts): JSONL from its size alone, CSV by one scan for record starts.
+   * Splits come in object order, each as soon as it is known (a CSV split once the scan has passed its
+   * end), so planning can queue chunks before the scan reaches the end of a large object.
    */
   textSplits(
     storage: Storage,
     object: ObjectInfo,
     format: 'csv' | 'jsonl',
     options: TextSplitOptions,
-  ): Promise<TextSplit[]>;
+  ): AsyncIterable<TextSplit>;
   /**
    * The row groups of one Parquet object from its footer alone (ranged reads of its tail), for planning;
    * a footer over `maxFooterBytes` (default 64 MiB) throws `PARQUET_FOOTER_TOO_LARGE`.

@@ -1,4 +1,5 @@
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
+import type { DeviceClass } from '../../schemas/device-class.js';
 
 /** Payloads are descriptors only, never data (DESIGN invariant 1). */
 export interface PlanPayload {
@@ -25,9 +26,17 @@ export interface DeliverPayload {
 export interface PipelineQueue {
   /** Queues the job's planning at the spec's priority (1 = most urgent). */
   enqueuePlan(jobId: string, priority: number): Promise<void>;
-  /** Queues one score job per chunk; a job's chunks interleave with other jobs' at the same priority. */
-  enqueueChunks(jobId: string, chunks: readonly ChunkDescriptor[], priority: number): Promise<void>;
+  /**
+   * Queues one score job per chunk on the queue of the job's device class (only workers that take that
+   * class score them); a job's chunks interleave with other jobs' of the class at the same priority.
+   */
+  enqueueChunks(
+    jobId: string,
+    chunks: readonly ChunkDescriptor[],
+    priority: number,
+    device: DeviceClass,
+  ): Promise<void>;
   enqueueFinalize(jobId: string): Promise<void>;
-  /** Removes the job's queued (not running) chunks, e.g. once it failed; returns how many. */
+  /** Removes the job's queued (not running) chunks, in whichever class queue, e.g. once it failed; returns how many. */
   removeQueuedChunks(jobId: string, chunksTotal: number): Promise<number>;
 }

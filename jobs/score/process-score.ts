@@ -16,6 +16,8 @@ import { noMetrics } from '../ports/metrics.js';
 import { type AttemptMeter, makeAttemptMeter } from './attempt-meter.js';
 import { type SkippedRecord, makeChunkCheckpoint } from './chunk-checkpoint.js';
 import { AttemptStopped } from './errors/attempt-stopped.js';
+import { ChunkDeferred } from './errors/chunk-deferred.js';
+import type { ChunkSlot } from '../ports/chunk-shares.js';
 
 /**
  * Every batch of every part of a chunk, in order, each object read at the version planning saw (a changed
@@ -66,7 +68,8 @@ function effectiveModelSpec(record: JobRecord): ModelSpec {
 }
 
 /**
- * Scores one chunk as one attempt: takes the chunk's fencing token, reads its parts at their planned
+ * Scores one chunk as one attempt: takes a slot of the tenant's running-chunk share when it has one (none
+ * free: `ChunkDeferred`, the chunk waits), takes the chunk's fencing token, reads its parts at their planned
  * versions, scores every row with the job's one model, and commits what it has scored as a segment every
  * `checkpointMs` of scoring, so a killed worker loses at most one checkpoint interval: the next attempt
  * resumes after the last accepted segment. Then the chunk commits (marker, then Redis' acceptance), and the
@@ -85,6 +88,36 @@ export async function processScore(
   if (!record) return;
   deps = forTenant(deps, record.tenant);
   const attempt = newAttemptId();
+  // The tenant's share is checked before the attempt begins, so a chunk that has to wait uses no attempt.
+  // A job that is not running takes no slot: its attempt stops (or finishes the job) at once.
+  const slot =
+    deps.chunkShares && record.status === 'running'
+      ? await deps.chunkShares.take(record.tenant, jobId, chunk.index, attempt)
+      : noSlot;
+  if (!slot) throw new ChunkDeferred(record.tenant, jobId, chunk.index);
+  // Work abandoned after an abort (a hung read) never reaches `finally`: the abort gives the slot back.
+  const releaseOnAbort = (): void => void slot.release();
+  signal?.addEventListener('abort', releaseOnAbort, { once: true });
+  try {
+    await runAttempt(deps, record, chunk, attempt, signal, progress);
+  } finally {
+    signal?.removeEventListener('abort', releaseOnAbort);
+    await slot.release();
+  }
+}
+
+const noSlot: ChunkSlot = { release: () => Promise.resolve() };
+
+/** One attempt of a chunk, from taking its fencing token to its commit (see {@link processScore}). */
+async function runAttempt(
+  deps: PipelineDeps,
+  record: JobRecord,
+  chunk: ChunkDescriptor,
+  attempt: string,
+  signal: AbortSignal | undefined,
+  progress: () => void,
+): Promise<void> {
+  const jobId = record.id;
   const begun = await deps.store.beginAttempt(jobId, chunk.index, attempt);
   // Committed by an attempt that may have stopped before handing the job on: the record read above
   // already counts that commit (it came before this attempt began).
@@ -370,11 +403,12 @@ async function* moving<T>(batches: AsyncIterable<T>, progress: () => void): Asyn
 }
 
 /**
- * Hands the job to finalize once every chunk is committed, on the counts the commit returned. A job that
- * left `running` meanwhile (cancelled, failed) stays where it is; one already `finalizing` (a re-run of
- * this step) queues its finalize again, which is idempotent.
+ * Hands the job to finalize once every chunk is committed, on the counts the commit returned (or, from
+ * planning, the record once the true total is set: streamed planning keeps `chunksTotal` above the done
+ * count until then). A job that left `running` meanwhile (cancelled, failed) stays where it is; one already
+ * `finalizing` (a re-run of this step) queues its finalize again, which is idempotent.
  */
-async function finishIfLast(
+export async function finishIfLast(
   deps: PipelineDeps,
   jobId: string,
   counts: { chunksDone: number; chunksTotal: number },

@@ -10,6 +10,7 @@ import { TooManyActiveJobs } from '../../jobs/ports/errors/too-many-active-jobs.
 import { storeFullOf } from '../queue/redis-connection.js';
 import { StorageNotFound } from '../../jobs/ports/errors/storage-not-found.js';
 import { OutputOverlapsInput } from '../tenancy/errors/output-overlaps-input.js';
+import { PriorityForbidden } from '../tenancy/errors/priority-forbidden.js';
 import { StorageForbidden } from '../tenancy/errors/storage-forbidden.js';
 import { DeliveryNotFound } from './errors/delivery-not-found.js';
 import { JobNotSucceeded } from './errors/job-not-succeeded.js';
@@ -50,6 +51,7 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [TenantForbidden, 403],
   [AdminRequired, 403],
   [StorageForbidden, 403],
+  [PriorityForbidden, 403],
   [JobNotFound, 404],
   [DeliveryNotFound, 404],
   [ScheduleNotFound, 404],
@@ -95,7 +97,11 @@ function problemsOf(error: Error): ApiError['error']['problems'] {
   if (error instanceof JobSpecInvalid || error instanceof ScheduleInvalid || error instanceof RequestInvalid)
     return [...error.problems];
   if (error instanceof InvalidListCursor) return [{ path: 'query.cursor', message: error.message }];
-  if (error instanceof OutputOverlapsInput || (error instanceof StorageForbidden && error.path !== undefined))
+  if (
+    error instanceof OutputOverlapsInput ||
+    error instanceof PriorityForbidden ||
+    (error instanceof StorageForbidden && error.path !== undefined)
+  )
     return [{ path: error.path ?? '(root)', message: messageOf(error).replace(`${error.path}: `, '') }];
   return undefined;
 }

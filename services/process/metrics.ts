@@ -5,7 +5,9 @@ import type { FinishedOutcome, JobCounts, JobStore } from '../../jobs/ports/job-
 import { type Metrics, scoreStages } from '../../jobs/ports/metrics.js';
 import { jobStatusSchema } from '../../schemas/job-record.js';
 import { readConfig } from '../../schemas/config.js';
-import { type PipelineQueues, queueNames } from '../queue/queues.js';
+import type { Queue } from 'bullmq';
+import { deviceClasses } from '../../schemas/device-class.js';
+import type { PipelineQueues } from '../queue/queues.js';
 
 /**
  * The process's one Prometheus registry, with prom-client's default process and event-loop metrics
@@ -231,15 +233,24 @@ export function registerJobMetrics(registry: Registry, store: Pick<JobStore, 'co
 /** The queue states `quiver_queue_jobs` shows: disjoint, so their sum is everything the queue holds. */
 const queueStates = ['waiting', 'prioritized', 'delayed', 'active', 'failed'] as const;
 
+/** Age in seconds of the oldest job waiting to start in `queue` (see {@link registerQueueMetrics}); 0 if none. */
+async function oldestWaitingSeconds(queue: Queue): Promise<number> {
+  const heads = await queue.getJobs(['waiting', 'prioritized'], 0, 0, true);
+  const oldest = Math.min(...heads.map((job) => job.timestamp));
+  return Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0;
+}
+
 /**
  * `quiver_queue_jobs{queue,state}` and `quiver_queue_oldest_waiting_seconds{queue}`, read from Redis at
  * scrape time. Served by the API and the scheduler, which run even when the worker pool is scaled to zero.
  * The oldest waiting job is the oldest of the FIFO list's head and the prioritized set's next job (BullMQ
  * orders that set by priority, so an older low-priority job behind it is not seen); 0 when none waits.
+ * Chunks are shown per device class (`queue="score-cpu"`, `"score-gpu"`, `"score-any"`) and in total
+ * (`queue="score"`: the sum, and the oldest, over the classes): a query across queues leaves one out.
  */
 export function registerQueueMetrics(
   registry: Registry,
-  queues: Pick<PipelineQueues, 'depths' | keyof typeof queueNames>,
+  queues: Pick<PipelineQueues, 'depths' | 'plan' | 'scoreByClass' | 'finalize' | 'deliver'>,
 ): void {
   new Gauge({
     name: 'quiver_queue_jobs',
@@ -262,16 +273,22 @@ export function registerQueueMetrics(
     labelNames: ['queue'] as const,
     registers: [registry],
     async collect() {
-      const names = Object.keys(queueNames) as Array<keyof typeof queueNames>;
-      const ages = await Promise.all(
-        names.map(async (name) => {
-          const heads = await queues[name].getJobs(['waiting', 'prioritized'], 0, 0, true);
-          const oldest = Math.min(...heads.map((job) => job.timestamp));
-          return [name, Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0] as const;
-        }),
-      );
+      const measured = { plan: queues.plan, finalize: queues.finalize, deliver: queues.deliver };
+      const [stages, classes] = await Promise.all([
+        Promise.all(
+          Object.entries(measured).map(
+            async ([name, queue]) => [name, await oldestWaitingSeconds(queue)] as const,
+          ),
+        ),
+        Promise.all(
+          deviceClasses.map(
+            async (c) => [`score-${c}`, await oldestWaitingSeconds(queues.scoreByClass[c])] as const,
+          ),
+        ),
+      ]);
       this.reset();
-      for (const [queue, age] of ages) this.labels(queue).set(age);
+      for (const [queue, age] of [...stages, ...classes]) this.labels(queue).set(age);
+      this.labels('score').set(Math.max(...classes.map(([, age]) => age)));
     },
   });
 }

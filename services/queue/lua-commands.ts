@@ -25,6 +25,8 @@ const numberOfKeys = {
   'delivery-create': 3,
   'delivery-record-attempt': 2,
   'delivery-reopen': 2,
+  'tenant-chunk-take': 1,
+  'tenant-chunk-renew': 1,
 } as const satisfies Record<string, number | undefined>;
 
 export type LuaScriptName = keyof typeof numberOfKeys;
@@ -48,6 +50,8 @@ export interface LuaReplies {
   'delivery-create': [string, number];
   'delivery-record-attempt': 0 | 1;
   'delivery-reopen': number | null;
+  'tenant-chunk-take': 0 | 1;
+  'tenant-chunk-renew': 0 | 1;
 }
 
 /** Runs the scripts defined on one connection. */

@@ -7,9 +7,28 @@ import type {
   ScorePayload,
 } from '../../jobs/ports/pipeline-queue.js';
 import type { QueueDepth, QueueDepths } from '../../schemas/api.js';
+import { type DeviceClass, deviceClasses } from '../../schemas/device-class.js';
 
-/** Queue names; BullMQ keys live under the deployment's hash-tagged prefix (one Redis Cluster slot). */
+/**
+ * Queue names; BullMQ keys live under the deployment's hash-tagged prefix (one Redis Cluster slot). `score`
+ * holds the chunks of device class `any`; the other classes have their own queues ({@link scoreQueueNames}).
+ */
 export const queueNames = { plan: 'plan', score: 'score', finalize: 'finalize', deliver: 'deliver' } as const;
+
+/**
+ * The BullMQ score queue of each device class. `any` keeps the name every chunk was queued under before
+ * classes existed, so chunks queued before an upgrade are still taken.
+ */
+export const scoreQueueNames = {
+  cpu: 'score-cpu',
+  gpu: 'score-gpu',
+  any: queueNames.score,
+} as const satisfies Record<DeviceClass, string>;
+
+/** Every BullMQ queue of the pipeline, each once (the board lists them). */
+export const bullQueueNames: readonly string[] = [
+  ...new Set<string>([...Object.values(queueNames), ...Object.values(scoreQueueNames)]),
+];
 
 /** BullMQ job ids may not contain ':'; these are deterministic so a re-enqueue of the same work is a no-op. */
 export const planJobId = (jobId: string): string => `${jobId}-plan`;
@@ -32,7 +51,10 @@ export function chunkPriority(priority: number, index: number): number {
 
 export interface PipelineQueues extends PipelineQueue {
   plan: Queue<PlanPayload>;
+  /** The `any` class's chunks (the same queue as `scoreByClass.any`). */
   score: Queue<ScorePayload>;
+  /** Each device class's chunks. */
+  scoreByClass: Readonly<Record<DeviceClass, Queue<ScorePayload>>>;
   finalize: Queue<FinalizePayload>;
   /** Webhook attempts; a scheduled retry is a delayed job. */
   deliver: Queue<DeliverPayload>;
@@ -42,7 +64,10 @@ export interface PipelineQueues extends PipelineQueue {
    * and a finished one is queued afresh (the processor ignores attempts already made).
    */
   enqueueDelivery(payload: DeliverPayload, delayMs: number): Promise<void>;
-  /** How many jobs each queue holds, by state (what autoscaling follows). */
+  /**
+   * How many jobs each queue holds, by state (what autoscaling follows): `score-<class>` per device class,
+   * `score` their total.
+   */
   depths(): Promise<QueueDepths>;
   close(): Promise<void>;
 }
@@ -68,25 +93,31 @@ export function makeQueues(
     },
   };
   const plan = new Queue<PlanPayload>(queueNames.plan, common);
-  const score = new Queue<ScorePayload>(queueNames.score, common);
+  const scoreByClass = Object.fromEntries(
+    deviceClasses.map((c) => [c, new Queue<ScorePayload>(scoreQueueNames[c], common)]),
+  ) as Record<DeviceClass, Queue<ScorePayload>>;
+  const score = scoreByClass.any;
   const finalize = new Queue<FinalizePayload>(queueNames.finalize, common);
   // BullMQ retries only cover the processor failing (Redis unreachable); a receiver's failures are
   // retried on the delivery's own schedule, each attempt a new job.
   const deliver = new Queue<DeliverPayload>(queueNames.deliver, common);
-  for (const queue of [plan, score, finalize, deliver]) queue.on('error', onError);
+  const all = [plan, ...Object.values(scoreByClass), finalize, deliver];
+  for (const queue of all) queue.on('error', onError);
   let closing: Promise<void> | undefined;
   return {
     plan,
     score,
+    scoreByClass,
     finalize,
     deliver,
     async enqueuePlan(jobId, priority) {
       await plan.add('plan', { jobId }, { jobId: planJobId(jobId), priority });
     },
-    async enqueueChunks(jobId, chunks, priority) {
+    async enqueueChunks(jobId, chunks, priority, device) {
+      const queue = scoreByClass[device];
       // addBulk in slices: one MULTI per slice keeps Redis responsive for 100,000-chunk jobs.
       for (let i = 0; i < chunks.length; i += 1_000) {
-        await score.addBulk(
+        await queue.addBulk(
           chunks.slice(i, i + 1_000).map((chunk) => ({
             name: 'score',
             data: { jobId, chunk },
@@ -112,40 +143,58 @@ export function makeQueues(
       await deliver.add('deliver', payload, { jobId: id, delay });
     },
     async depths() {
-      const entries = await Promise.all(
-        (Object.keys(queueNames) as Array<keyof typeof queueNames>).map(async (name) => {
-          const queue = { plan, score, finalize, deliver }[name];
-          const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
-          const waiting = (c.waiting ?? 0) + (c.prioritized ?? 0);
-          const depth: QueueDepth = {
-            waiting,
-            prioritized: c.prioritized ?? 0,
-            active: c.active ?? 0,
-            delayed: c.delayed ?? 0,
-            failed: c.failed ?? 0,
-            backlog: waiting + (c.delayed ?? 0) + (c.active ?? 0),
-          };
-          return [name, depth] as const;
-        }),
+      const [planDepth, finalizeDepth, deliverDepth, cpu, gpu, any] = await Promise.all(
+        [plan, finalize, deliver, scoreByClass.cpu, scoreByClass.gpu, scoreByClass.any].map(depthOf),
       );
-      return Object.fromEntries(entries) as QueueDepths;
+      const classes = { 'score-cpu': cpu!, 'score-gpu': gpu!, 'score-any': any! };
+      return {
+        plan: planDepth!,
+        score: sumDepths(Object.values(classes)),
+        ...classes,
+        finalize: finalizeDepth!,
+        deliver: deliverDepth!,
+      };
     },
     async removeQueuedChunks(jobId, chunksTotal) {
       let removed = 0;
-      // Queue.remove skips locked (running) jobs: those finish their own part.
+      const queues = Object.values(scoreByClass);
+      // Queue.remove skips locked (running) jobs, answering 0: those finish their own part. It answers 1
+      // for an id it does not hold, so a chunk is counted gone when every class queue answers 1 (the
+      // job's class is not needed: a chunk id is in at most one of them).
       for (let i = 0; i < chunksTotal; i += 500) {
-        const batch = Array.from({ length: Math.min(500, chunksTotal - i) }, (_, k) =>
-          score.remove(chunkJobId(jobId, i + k)),
-        );
+        const batch = Array.from({ length: Math.min(500, chunksTotal - i) }, async (_, k) => {
+          const answers = await Promise.all(queues.map((queue) => queue.remove(chunkJobId(jobId, i + k))));
+          return answers.every((answer) => answer === 1) ? 1 : 0;
+        });
         removed += (await Promise.all(batch)).reduce((n: number, r) => n + r, 0);
       }
       return removed;
     },
     close() {
-      closing ??= Promise.allSettled([plan.close(), score.close(), finalize.close(), deliver.close()]).then(
-        () => undefined,
-      );
+      closing ??= Promise.allSettled(all.map((queue) => queue.close())).then(() => undefined);
       return closing;
     },
   };
+}
+
+/** One queue's depth by state; `waiting` counts prioritized jobs too, `backlog` what autoscaling follows. */
+async function depthOf(queue: Queue): Promise<QueueDepth> {
+  const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+  const waiting = (c.waiting ?? 0) + (c.prioritized ?? 0);
+  return {
+    waiting,
+    prioritized: c.prioritized ?? 0,
+    active: c.active ?? 0,
+    delayed: c.delayed ?? 0,
+    failed: c.failed ?? 0,
+    backlog: waiting + (c.delayed ?? 0) + (c.active ?? 0),
+  };
+}
+
+/** State by state, the sum of `depths`. */
+function sumDepths(depths: readonly QueueDepth[]): QueueDepth {
+  const total: QueueDepth = { waiting: 0, prioritized: 0, active: 0, delayed: 0, failed: 0, backlog: 0 };
+  for (const depth of depths)
+    for (const state of Object.keys(total) as Array<keyof QueueDepth>) total[state] += depth[state];
+  return total;
 }

@@ -1,5 +1,6 @@
 import type { JobSpec } from '../../schemas/job-spec.js';
 import { OutputOverlapsInput } from './errors/output-overlaps-input.js';
+import { PriorityForbidden } from './errors/priority-forbidden.js';
 import type { GrantChecker } from './storage-grants.js';
 import { type Tenancy, grantCheckerFor } from './tenancy.js';
 
@@ -19,7 +20,19 @@ export async function authorizeSpec(spec: JobSpec, grants: GrantChecker): Promis
     throw new OutputOverlapsInput(spec.output.uri, spec.input.uri);
 }
 
-/** `authorizeSpec` against each tenant's grants: what `submitJob` takes as `authorize`. */
+/** Refuses a spec more urgent than the tenant's `limits.maxPriority` (`PRIORITY_FORBIDDEN` on `priority`). */
+export function authorizePriority(spec: JobSpec, maxPriority: number | undefined): void {
+  if (maxPriority !== undefined && spec.priority < maxPriority)
+    throw new PriorityForbidden(spec.priority, maxPriority);
+}
+
+/**
+ * `authorizeSpec` against each tenant's grants, and its priority limit: what `submitJob` takes as
+ * `authorize` (the API's jobs and schedules, and the scheduler's runs).
+ */
 export function specAuthorizer(tenancy: Tenancy): (spec: JobSpec, tenant: string) => Promise<void> {
-  return (spec, tenant) => authorizeSpec(spec, grantCheckerFor(tenancy, tenant));
+  return async (spec, tenant) => {
+    authorizePriority(spec, tenancy.maxPriorityFor(tenant));
+    await authorizeSpec(spec, grantCheckerFor(tenancy, tenant));
+  };
 }

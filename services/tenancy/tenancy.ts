@@ -25,6 +25,12 @@ export interface Tenancy {
   grantsFor(tenant: string): StorageGrants;
   /** The tenant's own active-job limit, when the file sets one. */
   maxActiveJobsFor(tenant: string): number | undefined;
+  /** The tenant's running-chunk share (`limits.maxRunningChunks`), when the file sets one. */
+  maxRunningChunksFor(tenant: string): number | undefined;
+  /** Whether any tenant has a running-chunk share: without one, workers never count running chunks. */
+  readonly sharesChunks: boolean;
+  /** The most urgent spec priority the tenant may use (`limits.maxPriority`), when the file sets one. */
+  maxPriorityFor(tenant: string): number | undefined;
 }
 
 /**
@@ -83,6 +89,9 @@ export function makeTenancy(file: TenantsFile['tenants'], mode: 'enforce' | 'ope
       return { read: storage.read, write: storage.write, open: false };
     },
     maxActiveJobsFor: (tenant) => file[tenant]?.limits?.maxActiveJobs,
+    maxRunningChunksFor: (tenant) => file[tenant]?.limits?.maxRunningChunks,
+    sharesChunks: Object.values(file).some((entry) => entry.limits?.maxRunningChunks !== undefined),
+    maxPriorityFor: (tenant) => file[tenant]?.limits?.maxPriority,
   };
 }
 

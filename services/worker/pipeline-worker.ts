@@ -1,4 +1,4 @@
-import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from 'bullmq';
+import { type ConnectionOptions, DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { processFinalize } from '../../jobs/finalize/process-finalize.js';
 import { jobErrorOf } from '../../jobs/job-error.js';
 import type { PipelineDeps } from '../../jobs/pipeline-deps.js';
@@ -9,9 +9,12 @@ import { withTerminalHook } from '../../jobs/terminal-hook.js';
 import { type DeliverWorkerOptions, makeDeliverWorker } from '../delivery/deliver-worker.js';
 import type { FinalizePayload, PlanPayload, ScorePayload } from '../../jobs/ports/pipeline-queue.js';
 import { isStalledOut } from '../queue/bullmq-errors.js';
-import { type PipelineQueues, queueNames } from '../queue/queues.js';
+import type { DeviceClass } from '../../schemas/device-class.js';
+import { type PipelineQueues, queueNames, scoreQueueNames } from '../queue/queues.js';
 import type { WorkerMetrics } from '../process/metrics.js';
 import { ChunkStalled } from './errors/chunk-stalled.js';
+import { deferOverShare } from './defer-over-share.js';
+import { makeScoreSlots } from './score-slots.js';
 
 export interface PipelineWorkerOptions {
   connection: ConnectionOptions;
@@ -24,6 +27,12 @@ export interface PipelineWorkerOptions {
    * share the process's one session per model; memory in flight is two chunks.
    */
   scoreConcurrency?: number;
+  /**
+   * Device classes whose chunks this process takes, one score queue each (see `resources.device`). The
+   * process's `scoreConcurrency` is shared between them. Default `['cpu', 'any']`; a GPU worker process
+   * passes `['gpu', 'any']` (`QUIVER_SCORE_CLASSES` overrides both).
+   */
+  scoreClasses?: readonly DeviceClass[];
   /**
    * A chunk that makes no progress (no batch read or scored) for this long is aborted and retried
    * (default 10 min): a hung read or a stuck model never holds a job forever.
@@ -86,23 +95,53 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
     // Spot reclaims can hit the same chunk more than once; exactly-once output makes re-running it safe.
     maxStalledCount: 5,
   };
+  const scoreConcurrency = options.scoreConcurrency ?? 2;
+  const slots = makeScoreSlots(scoreConcurrency);
+  /**
+   * Holds one of the process's score slots while `run` runs. A chunk taken while every slot is busy
+   * waits for one (locked, counted active); when the process drains first, it goes back to its queue
+   * without spending an attempt.
+   */
+  const withScoreSlot =
+    (run: (job: Job<ScorePayload>, token?: string, signal?: AbortSignal) => Promise<void>) =>
+    async (job: Job<ScorePayload>, token?: string, signal?: AbortSignal): Promise<void> => {
+      if (!(await slots.acquire(signal ?? new AbortController().signal))) {
+        if (token === undefined) throw new Error('draining: the chunk goes back to its queue');
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
+      try {
+        await run(job, token, signal);
+      } finally {
+        slots.release();
+      }
+    };
+  const scoreClasses: readonly DeviceClass[] = options.scoreClasses ?? ['cpu', 'any'];
+  const scoreWorkers = [...new Set(scoreClasses)].map(
+    (device) =>
+      new Worker<ScorePayload>(
+        scoreQueueNames[device],
+        withScoreSlot(
+          deferOverShare(
+            guarded<ScorePayload>(
+              (job, signal) =>
+                withStallWatchdog(signal, options.chunkStallMs ?? 600_000, (watched, progress) =>
+                  processScore(deps, job.data.jobId, job.data.chunk, watched, progress),
+                ),
+              (data) => data.chunk.index,
+            ),
+          ),
+        ),
+        { ...common, concurrency: scoreConcurrency },
+      ),
+  );
   const workers = [
     new Worker<PlanPayload>(
       queueNames.plan,
       guarded<PlanPayload>((job, signal) => processPlan(deps, job.data.jobId, signal)),
       { ...common, concurrency: 2 },
     ),
-    new Worker<ScorePayload>(
-      queueNames.score,
-      guarded<ScorePayload>(
-        (job, signal) =>
-          withStallWatchdog(signal, options.chunkStallMs ?? 600_000, (watched, progress) =>
-            processScore(deps, job.data.jobId, job.data.chunk, watched, progress),
-          ),
-        (data) => data.chunk.index,
-      ),
-      { ...common, concurrency: options.scoreConcurrency ?? 2 },
-    ),
+    ...scoreWorkers,
     new Worker<FinalizePayload>(
       queueNames.finalize,
       guarded<FinalizePayload>((job, signal) => processFinalize(deps, job.data.jobId, signal)),
@@ -131,7 +170,7 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
       // own "stalled more than allowable limit" failure is recorded here, or the job would hang.
       const stalledOut = isStalledOut(error);
       const attemptsLeft = job.attemptsMade < (job.opts.attempts ?? 1);
-      if (worker.name === queueNames.score) {
+      if ((scoreWorkers as Worker[]).includes(worker)) {
         options.metrics?.chunkFailed(!stalledOut && !(error instanceof UnrecoverableError) && attemptsLeft);
       }
       if (!stalledOut && (error instanceof UnrecoverableError || attemptsLeft)) return;
@@ -168,6 +207,9 @@ export function makePipelineWorker(options: PipelineWorkerOptions) {
     close(): Promise<void> {
       closing ??= (async () => {
         state = 'draining';
+        // Before the workers close: chunks waiting for a slot go back to their queues instead of
+        // lengthening the drain.
+        slots.close();
         await Promise.allSettled(
           [...workers, ...(deliverWorker ? [deliverWorker] : [])].map((w) => w.close()),
         );

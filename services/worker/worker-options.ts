@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configTable, readConfig, readConfigEntries } from '../../schemas/config.js';
+import type { DeviceClass } from '../../schemas/device-class.js';
 import { InvalidConfig } from '../../schemas/errors/invalid-config.js';
 import { type DeliveryConfig, deliveryConfigFromEnv } from '../delivery/delivery-options.js';
 import { type RedisConfig, redisConfigFromEnv } from '../queue/redis-connection.js';
@@ -25,6 +26,11 @@ export interface WorkerOptions {
    * `cuda:N`, `webgpu:N`. Default `cpu`. `QUIVER_DEVICES`, `--devices`.
    */
   devices?: string;
+  /**
+   * Device classes of the chunks each device process takes (`resources.device` of their jobs), whatever
+   * device it scores on. Default by device: `cpu,any` on the CPU, `gpu,any` on a GPU. `QUIVER_SCORE_CLASSES`.
+   */
+  scoreClasses?: DeviceClass[];
   /**
    * Seconds a drain (SIGTERM, SIGINT or a spot notice) may take to finish the chunk in hand before the
    * process exits non-zero and leaves the chunk to be re-run elsewhere once its lock expires. Default 90:
@@ -84,12 +90,14 @@ export interface WorkerOptions {
 }
 
 /** {@link WorkerOptions} with every default filled; `spotNoticeUrl` stays undefined when polling is off. */
-export type WorkerOptionsWithDefaults = Required<Omit<WorkerOptions, 'spotNoticeUrl'>> &
-  Pick<WorkerOptions, 'spotNoticeUrl'>;
+export type WorkerOptionsWithDefaults = Required<Omit<WorkerOptions, 'spotNoticeUrl' | 'scoreClasses'>> &
+  Pick<WorkerOptions, 'spotNoticeUrl' | 'scoreClasses'>;
 
 /** What one worker process runs on: devices parsed, durations in milliseconds, the spot URL resolved. */
 export interface CompiledWorkerOptions {
   devices: DeviceRequest[];
+  /** The classes every device process takes; undefined: each takes its device's ({@link scoreClassesFor}). */
+  scoreClasses?: DeviceClass[];
   shutdownGraceMs: number;
   /** The URL polled for a spot notice; undefined when polling is off. */
   spotNoticeUrl?: string;
@@ -144,6 +152,7 @@ const flags = {
 /** Each option's variable: what {@link parseWorkerOptions} reads from the table. */
 const variables = {
   devices: 'QUIVER_DEVICES',
+  scoreClasses: 'QUIVER_SCORE_CLASSES',
   shutdownGraceSeconds: 'QUIVER_SHUTDOWN_GRACE_SECONDS',
   spotNoticeUrl: 'QUIVER_SPOT_NOTICE_URL',
   spotPollSeconds: 'QUIVER_SPOT_POLL_SECONDS',
@@ -165,6 +174,16 @@ function resolveSpotNoticeUrl(value: string): string | undefined {
   const url = new URL(value);
   if (url.pathname === '/' && url.search === '') url.pathname = AWS_SPOT_NOTICE_PATH;
   return url.href;
+}
+
+/**
+ * The device classes a device process takes: `override` (`QUIVER_SCORE_CLASSES`) when given, else its
+ * device's own class and `any`. A `gpu` job thus waits on a deployment without GPU workers (or without one
+ * told to take `gpu`) rather than running on a CPU.
+ */
+export function scoreClassesFor(device: DeviceRequest, override?: readonly DeviceClass[]): DeviceClass[] {
+  if (override !== undefined) return [...override];
+  return device.kind === 'cpu' ? ['cpu', 'any'] : ['gpu', 'any'];
 }
 
 /** Whether `quiver worker` was asked for its help, before any value is checked. */
@@ -207,6 +226,8 @@ export function parseWorkerOptions(
     }
     options.devices = devices.value;
   }
+  const classes = given('QUIVER_SCORE_CLASSES');
+  if (classes?.value !== undefined) options.scoreClasses = classes.value;
   const spot = given('QUIVER_SPOT_NOTICE_URL');
   if (spot) options.spotNoticeUrl = resolveSpotNoticeUrl(spot.value);
   const numbers = [
@@ -234,6 +255,7 @@ export function parseWorkerOptions(
 export function addWorkerDefaults(options: WorkerOptions): WorkerOptionsWithDefaults {
   return {
     devices: options.devices ?? workerDefaults.devices,
+    scoreClasses: options.scoreClasses,
     shutdownGraceSeconds: options.shutdownGraceSeconds ?? workerDefaults.shutdownGraceSeconds,
     spotNoticeUrl: options.spotNoticeUrl,
     spotPollSeconds: options.spotPollSeconds ?? workerDefaults.spotPollSeconds,
@@ -268,6 +290,7 @@ export function compileWorkerOptions(
     maxFooterBytes: options.maxFooterBytes,
   };
   if (options.spotNoticeUrl !== undefined) compiled.spotNoticeUrl = options.spotNoticeUrl;
+  if (options.scoreClasses !== undefined) compiled.scoreClasses = options.scoreClasses;
   return compiled;
 }
 

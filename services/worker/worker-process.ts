@@ -8,7 +8,8 @@ import { duplicateClient, makeLoggedRedis } from '../queue/redis-connection.js';
 import { fileTuningCache } from '../scoring/auto-batch.js';
 import { formatDeviceRequest } from '../scoring/devices.js';
 import { makeScorerPool } from '../scoring/scorer-pool.js';
-import { tenantStorage } from '../tenancy/tenancy.js';
+import { type Tenancy, tenantStorage } from '../tenancy/tenancy.js';
+import { makeTenantChunkShares } from '../queue/tenant-chunk-shares.js';
 import {
   type DrainingProcess,
   type DrainingProcessState,
@@ -23,7 +24,7 @@ import { makeProcessCpuMeter } from '../process/cpu-meter.js';
 import { makeMetricsRegistry, makeWorkerMetrics, serveMetrics } from '../process/metrics.js';
 import { makePipelineWorker } from './pipeline-worker.js';
 import { type SpotNoticeWatcher, watchSpotNotice } from './spot-notice.js';
-import type { WorkerConfig } from './worker-options.js';
+import { type WorkerConfig, scoreClassesFor } from './worker-options.js';
 
 export type { SignalSource } from '../process/drain-on-signals.js';
 export type WorkerProcessState = DrainingProcessState;
@@ -93,10 +94,21 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
   );
   void events.start().catch((error: unknown) => log.warn({ err: error }, 'status subscription failed'));
   const deliveries = makeRedisDeliveries({ redis, prefix: redisConfig.prefix, queues });
+  // A slot lasts as long as a chunk's lock: a killed worker's slots come back when its chunks can be re-run.
+  const chunkSharesOf = (tenancy: Tenancy) =>
+    makeTenantChunkShares({
+      redis,
+      prefix: redisConfig.prefix,
+      shareOf: (tenant) => tenancy.maxRunningChunksFor(tenant),
+      leaseMs: options.lockDurationMs,
+      log,
+    });
+  const scoreClasses = scoreClassesFor(device, options.scoreClasses);
   const pipeline = makePipelineWorker({
     connection: redis,
     prefix: redisConfig.prefix,
     queues,
+    scoreClasses,
     lockDurationMs: options.lockDurationMs,
     deliver: { ledger: deliveries, config: config.delivery },
     metrics,
@@ -108,6 +120,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
       store: makeRedisJobStore(redis, redisConfig.prefix),
       storage,
       ...(config.tenancy ? { storageFor: tenantStorage(storage, config.tenancy) } : {}),
+      ...(config.tenancy?.sharesChunks ? { chunkShares: chunkSharesOf(config.tenancy) } : {}),
       readers,
       scorers,
       writers: outputWriters,
@@ -151,6 +164,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
   log.info(
     {
       prefix: redisConfig.prefix,
+      scoreClasses,
       lockMs: options.lockDurationMs,
       graceMs: options.shutdownGraceMs,
       spotNoticeUrl: options.spotNoticeUrl ?? null,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Redis } from 'ioredis';
+import type { DeviceClass } from '../../schemas/device-class.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { DeliveryConfig } from '../../services/delivery/delivery-options.js';
 import { type RedisDeliveries, makeRedisDeliveries } from '../../services/delivery/redis-deliveries.js';
@@ -14,6 +15,7 @@ import { makeJobWatcher } from '../../services/queue/job-watcher.js';
 import type { JobStore } from '../../jobs/ports/job-store.js';
 import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js';
 import { makeRedis } from '../../services/queue/redis-connection.js';
+import { makeTenantChunkShares } from '../../services/queue/tenant-chunk-shares.js';
 import { fileTuningCache } from '../../services/scoring/auto-batch.js';
 import { makeScorerPool } from '../../services/scoring/scorer-pool.js';
 import { makeProcessCpuMeter } from '../../services/process/cpu-meter.js';
@@ -88,8 +90,19 @@ export async function startPipeline(options: {
   storageFor?: (tenant: string) => Storage;
   /** Where the processors and the score queue's failures report (`deps.metrics`); default nothing is counted. */
   metrics?: WorkerMetrics;
+  /** Tenants' running-chunk shares (`limits.maxRunningChunks`), by tenant; default none. */
+  maxRunningChunks?: Record<string, number>;
+  /** Chunks this pipeline scores at once (the worker's `scoreConcurrency`, default 2). */
+  scoreConcurrency?: number;
+  /** Device classes whose chunks the worker takes (`PipelineWorkerOptions.scoreClasses`); default cpu, any. */
+  scoreClasses?: readonly DeviceClass[];
+  /**
+   * Joins another pipeline's prefix (a second worker on the same queues and jobs); its keys are then left
+   * for that pipeline's `close` to delete. Default: a fresh random prefix, deleted on close.
+   */
+  prefix?: string;
 }): Promise<TestPipeline> {
-  const prefix = `{test-${randomUUID().slice(0, 8)}}`;
+  const prefix = options.prefix ?? `{test-${randomUUID().slice(0, 8)}}`;
   const dir = await mkdtemp(join(tmpdir(), 'quiver-pipeline-'));
   const redis = makeRedis(options.redisUrl ?? 'redis://127.0.0.1:6379');
   const store = makeRedisJobStore(redis, prefix);
@@ -106,13 +119,17 @@ export async function startPipeline(options: {
     tuningCache: fileTuningCache(join(dir, 'tuning.json')),
     ...(metrics ? { onInference: (...call) => metrics.inference(...call) } : {}),
   });
+  const sharesOf = (shares: Record<string, number>) =>
+    makeTenantChunkShares({ redis, prefix, shareOf: (tenant) => shares[tenant], leaseMs: 30_000, log });
   const events = makeJobWatcher(redis.duplicate(), jobStatusChannel(prefix));
   await events.start();
   const worker = makePipelineWorker({
     connection: redis,
     prefix,
     queues,
+    ...(options.scoreClasses ? { scoreClasses: options.scoreClasses } : {}),
     ...(options.chunkStallMs !== undefined ? { chunkStallMs: options.chunkStallMs } : {}),
+    ...(options.scoreConcurrency !== undefined ? { scoreConcurrency: options.scoreConcurrency } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(deliveries && options.deliveries
       ? { deliver: { ledger: deliveries, config: options.deliveries } }
@@ -122,6 +139,7 @@ export async function startPipeline(options: {
       store,
       storage,
       ...(options.storageFor ? { storageFor: options.storageFor } : {}),
+      ...(options.maxRunningChunks ? { chunkShares: sharesOf(options.maxRunningChunks) } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
       cpu: makeProcessCpuMeter(),
       readers,
@@ -159,8 +177,10 @@ export async function startPipeline(options: {
         await bounded(queues.close());
         await scorers.close();
         await readers.close();
-        const keys = await redis.keys(`${prefix}*`).catch(() => [] as string[]);
-        if (keys.length > 0) await redis.del(...keys).catch(() => 0);
+        if (options.prefix === undefined) {
+          const keys = await redis.keys(`${prefix}*`).catch(() => [] as string[]);
+          if (keys.length > 0) await redis.del(...keys).catch(() => 0);
+        }
         redis.disconnect();
         await rm(dir, { recursive: true, force: true });
       })();

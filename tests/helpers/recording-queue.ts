@@ -1,10 +1,11 @@
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
+import type { DeviceClass } from '../../schemas/device-class.js';
 import type { PipelineQueue } from '../../jobs/ports/pipeline-queue.js';
 
 /** A PipelineQueue that only records what processors hand on: for tests that drive one processor. */
 export interface RecordingQueue extends PipelineQueue {
   plans: Array<{ jobId: string; priority: number }>;
-  chunks: Array<{ jobId: string; chunk: ChunkDescriptor; priority: number }>;
+  chunks: Array<{ jobId: string; chunk: ChunkDescriptor; priority: number; device: DeviceClass }>;
   finalized: string[];
   removed: string[];
 }
@@ -19,8 +20,8 @@ export function recordingQueue(): RecordingQueue {
       queue.plans.push({ jobId, priority });
       return Promise.resolve();
     },
-    enqueueChunks(jobId, chunks, priority) {
-      for (const chunk of chunks) queue.chunks.push({ jobId, chunk, priority });
+    enqueueChunks(jobId, chunks, priority, device) {
+      for (const chunk of chunks) queue.chunks.push({ jobId, chunk, priority, device });
       return Promise.resolve();
     },
     enqueueFinalize(jobId) {

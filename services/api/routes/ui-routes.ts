@@ -6,7 +6,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import fastifyStatic from '@fastify/static';
 import { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { queueNames } from '../../queue/queues.js';
+import { bullQueueNames } from '../../queue/queues.js';
 import type { ApiContext } from '../api-context.js';
 import { errorReply } from '../error-reply.js';
 import { AdminRequired } from '../errors/admin-required.js';
@@ -117,9 +117,7 @@ async function registerQueueBoard(
   const openQueues = (): void => {
     if (queues !== undefined) return;
     // The API's own connection: these queues only read, and closing them leaves it open.
-    queues = Object.values(queueNames).map(
-      (name) => new Queue(name, { connection: deps.redis, prefix: deps.prefix }),
-    );
+    queues = bullQueueNames.map((name) => new Queue(name, { connection: deps.redis, prefix: deps.prefix }));
     replaceQueues(queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: true })));
   };
   app.addHook('onClose', async () => {

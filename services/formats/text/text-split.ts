@@ -8,22 +8,24 @@
  * - CSV: a quoted field may hold newlines, so whether an offset is inside quotes depends on every quote
  *   before it. The planner therefore scans the object once, tracking quote parity with `indexOf` (about
  *   memory speed), and cuts only at true record starts, which the CSV reader then trusts. The same pass
- *   counts each part's rows, so CSV descriptors carry exact row counts.
+ *   counts each part's rows, so CSV descriptors carry exact row counts. Parts come out as the scan passes
+ *   them, so the planner queues the first chunks while the scan goes on (streaming planning).
  */
 import type { TextSplit, TextSplitOptions } from '../../../jobs/ports/input-readers.js';
 import type { ObjectInfo, Storage } from '../../../jobs/ports/storage.js';
 import { CR, LF, forEachCsvRecordStart, type CsvScanState } from './record-boundaries.js';
 
 /**
- * The splits of one stored CSV or JSONL object (`InputReaders.textSplits`): JSONL from its size, CSV by
- * scanning it in ranged reads of `scanBlockBytes`.
+ * The splits of one stored CSV or JSONL object (`InputReaders.textSplits`), in order, each as soon as it is
+ * known: JSONL from its size (after sampling its first MiB), CSV as the scan in ranged reads of
+ * `scanBlockBytes` passes each cut, so planning can queue the first chunk long before the scan ends.
  */
-export async function planTextSplits(
+export async function* planTextSplits(
   storage: Storage,
   object: ObjectInfo,
   format: 'csv' | 'jsonl',
   options: TextSplitOptions,
-): Promise<TextSplit[]> {
+): AsyncGenerator<TextSplit> {
   const { signal } = options;
   const read = (start: number, end: number): Promise<Uint8Array> =>
     storage.read(object.uri, { start, end }, { signal });
@@ -32,17 +34,13 @@ export async function planTextSplits(
       options.targetRows === undefined
         ? options.targetBytes
         : await jsonlBytesForRows(read, object.size, options.targetRows, options.targetBytes);
-    return planJsonlSplits(object.size, targetBytes);
+    yield* planJsonlSplits(object.size, targetBytes);
+    return;
   }
-  return planCsvSplits(
-    readBlocks(read, object.size, options.scanBlockBytes),
-    object.size,
-    options.targetBytes,
-    {
-      header: options.header,
-      ...(options.targetRows === undefined ? {} : { targetRows: options.targetRows }),
-    },
-  );
+  yield* csvSplits(readBlocks(read, object.size, options.scanBlockBytes), object.size, options.targetBytes, {
+    header: options.header,
+    ...(options.targetRows === undefined ? {} : { targetRows: options.targetRows }),
+  });
 }
 
 /** Bytes of the object's head sampled to estimate a JSONL object's bytes per line. */
@@ -81,20 +79,10 @@ export function splitTargets(size: number, targetBytes: number): number[] {
 }
 
 /** Turns increasing interior cuts into parts tiling `[0, size)`. */
-function tile(
-  size: number,
-  cuts: readonly number[],
-  rows?: readonly number[],
-  records?: readonly number[],
-): TextSplit[] {
+function tile(size: number, cuts: readonly number[]): TextSplit[] {
   const bounds = [0, ...cuts, size];
   const splits: TextSplit[] = [];
-  for (let i = 0; i + 1 < bounds.length; i++) {
-    const split: TextSplit = { start: bounds[i]!, end: bounds[i + 1]! };
-    if (rows !== undefined) split.rows = rows[i]!;
-    if (records !== undefined) split.records = records[i]!;
-    splits.push(split);
-  }
+  for (let i = 0; i + 1 < bounds.length; i++) splits.push({ start: bounds[i]!, end: bounds[i + 1]! });
   return splits;
 }
 
@@ -111,23 +99,38 @@ export interface CsvSplitOptions {
   targetRows?: number;
 }
 
-/**
- * CSV parts whose starts are true record starts: each cut is the first record start at or after a target,
- * found by one pass over `blocks` (the object's bytes from offset 0, in order, any block sizes). A record
- * longer than the part size merges parts rather than being cut. `rows` counts each part's data records
- * (blank lines and the header excluded), exactly what the CSV reader yields for it.
- */
+/** `csvSplits`, collected. */
 export async function planCsvSplits(
   blocks: AsyncIterable<Uint8Array>,
   size: number,
   targetBytes: number,
   options: CsvSplitOptions = {},
 ): Promise<TextSplit[]> {
-  if (size === 0) return [];
+  const splits: TextSplit[] = [];
+  for await (const split of csvSplits(blocks, size, targetBytes, options)) splits.push(split);
+  return splits;
+}
+
+/**
+ * CSV parts whose starts are true record starts: each cut is the first record start at or after a target,
+ * found by one pass over `blocks` (the object's bytes from offset 0, in order, any block sizes). A record
+ * longer than the part size merges parts rather than being cut. `rows` counts each part's data records
+ * (blank lines and the header excluded), exactly what the CSV reader yields for it. Each part is yielded
+ * once the scan has passed its end (after the block holding it), the last one at the end of the scan.
+ */
+export async function* csvSplits(
+  blocks: AsyncIterable<Uint8Array>,
+  size: number,
+  targetBytes: number,
+  options: CsvSplitOptions = {},
+): AsyncGenerator<TextSplit> {
+  if (size === 0) return;
   const targets = splitTargets(size, targetBytes);
-  const cuts: number[] = [];
-  const rows: number[] = [0];
-  const records: number[] = [0];
+  /** Parts the scan of the current block closed, yielded once the block is done. */
+  const closed: TextSplit[] = [];
+  let partStart = 0;
+  let rows = 0;
+  let records = 0;
   let nextTarget = 0;
   const state: CsvScanState = { inQuotes: false };
   let recordStart = 0;
@@ -149,18 +152,19 @@ export async function planCsvSplits(
       skipHeader = false;
       return;
     }
-    records[records.length - 1]!++;
-    if (!blank) rows[rows.length - 1]!++;
+    records++;
+    if (!blank) rows++;
     if (next >= size) return;
-    let cut = options.targetRows !== undefined && rows[rows.length - 1]! >= options.targetRows;
+    let cut = options.targetRows !== undefined && rows >= options.targetRows;
     while (nextTarget < targets.length && targets[nextTarget]! <= next) {
       nextTarget++;
       cut = true;
     }
     if (cut) {
-      cuts.push(next);
-      rows.push(0);
-      records.push(0);
+      closed.push({ start: partStart, end: next, rows, records });
+      partStart = next;
+      rows = 0;
+      records = 0;
     }
   };
 
@@ -169,6 +173,7 @@ export async function planCsvSplits(
     forEachCsvRecordStart(block, 0, state, (offset) => onRecordEnd(blockStart + offset));
     blockStart += block.length;
     if (block.length > 0) previousBlockLastByte = block[block.length - 1]!;
+    yield* closed.splice(0);
   }
   if (blockStart !== size) {
     throw new RangeError(`CSV scan read ${blockStart} bytes of an object planned at ${size}`);
@@ -178,11 +183,11 @@ export async function planCsvSplits(
     const blank = size - recordStart === 1 && previousBlockLastByte === CR;
     if (skipHeader) skipHeader = false;
     else {
-      records[records.length - 1]!++;
-      if (!blank) rows[rows.length - 1]!++;
+      records++;
+      if (!blank) rows++;
     }
   }
-  return tile(size, cuts, rows, records);
+  yield { start: partStart, end: size, rows, records };
 }
 
 /** The object's bytes as consecutive ranged reads of `blockSize`, for `planCsvSplits`. */

@@ -647,11 +647,17 @@ describe('GET /v1/queues', () => {
           opts: { jobId: `j-chunk-${i}`, priority: i + 1 },
         })),
       );
+      const twoChunks = Array.from({ length: 2 }, (_, index) => ({ index }) as never);
+      await queues.enqueueChunks('g', twoChunks, 5, 'gpu');
       await queues.deliver.add('deliver', { deliveryId: 'msg_x', jobId: 'j', attempt: 2 }, { delay: 60_000 });
       const response = await h.app.inject({ url: '/v1/queues', headers: auth('ops') });
       expect(response.statusCode).toBe(200);
       expect(queueDepthsSchema.parse(response.json())).toMatchObject({
-        score: { waiting: 3, prioritized: 3, active: 0, delayed: 0, backlog: 3 },
+        // Each device class apart, and `score` their total (what existing triggers read).
+        score: { waiting: 5, prioritized: 5, active: 0, delayed: 0, backlog: 5 },
+        'score-any': { waiting: 3, prioritized: 3, backlog: 3 },
+        'score-gpu': { waiting: 2, prioritized: 2, backlog: 2 },
+        'score-cpu': { waiting: 0, backlog: 0 },
         deliver: { waiting: 0, delayed: 1 },
         plan: { waiting: 0 },
       });
@@ -666,31 +672,62 @@ describe('GET /v1/queues', () => {
     }
   });
 
-  it('gives the KEDA trigger a non-zero backlog when the score queue holds only delayed or running chunks', async () => {
-    // The trigger as deployed: its URL path and valueLocation, read the way KEDA's metrics-api scaler does.
-    const manifests = parseAllDocuments(
+  it("gives each pool's KEDA triggers its classes' backlog, delayed and running chunks included", async () => {
+    // The triggers as deployed: each ScaledObject's URL paths, valueLocations and (when it sums several
+    // triggers) its scaling-modifier formula, read the way KEDA's metrics-api scaler does.
+    interface Trigger {
+      name?: string;
+      metadata: Record<string, string>;
+    }
+    interface ScaledObject {
+      kind?: string;
+      metadata: { name: string };
+      spec: { triggers: Trigger[]; advanced?: { scalingModifiers?: { formula: string; target: string } } };
+    }
+    const scaled = parseAllDocuments(
       await readFile(join(import.meta.dirname, '../../../infra/k8s/autoscaling.yaml'), 'utf8'),
-    ).map(
-      (d) => d.toJS() as { kind?: string; spec?: { triggers?: Array<{ metadata: Record<string, string> }> } },
-    );
-    const trigger = manifests.find((m) => m.kind === 'ScaledObject')?.spec?.triggers?.[0]?.metadata;
-    if (!trigger) throw new Error('no KEDA trigger in infra/k8s/autoscaling.yaml');
-    const read = async (): Promise<number> => {
-      const response = await h.app.inject({ url: new URL(trigger.url!).pathname, headers: auth('ops') });
+    )
+      .map((d) => d.toJS() as ScaledObject)
+      .filter((m) => m.kind === 'ScaledObject');
+    const pool = (name: string): ScaledObject => {
+      const found = scaled.find((m) => m.metadata.name === name);
+      if (!found) throw new Error(`no ScaledObject ${name} in infra/k8s/autoscaling.yaml`);
+      return found;
+    };
+    const readTrigger = async ({ metadata }: Trigger): Promise<number> => {
+      const response = await h.app.inject({ url: new URL(metadata.url!).pathname, headers: auth('ops') });
       let value: unknown = response.json();
-      for (const key of trigger.valueLocation!.split('.')) value = (value as Record<string, unknown>)[key];
+      for (const key of metadata.valueLocation!.split('.')) value = (value as Record<string, unknown>)[key];
       return value as number;
     };
+    /** The pool's one metric: its only trigger, or the sum its formula (`a + b`) makes of named ones. */
+    const read = async (name: string): Promise<number> => {
+      const { triggers, advanced } = pool(name).spec;
+      const formula = advanced?.scalingModifiers?.formula;
+      if (formula === undefined) {
+        expect(triggers, name).toHaveLength(1);
+        return readTrigger(triggers[0]!);
+      }
+      const terms = formula.split('+').map((t) => t.trim());
+      expect(terms.sort(), name).toEqual(triggers.map((t) => t.name).sort());
+      const values = await Promise.all(triggers.map(readTrigger));
+      return values.reduce((n, v) => n + v, 0);
+    };
+    const pools = async () => ({
+      cpu: await read('quiver-worker-cpu'),
+      gpu: await read('quiver-worker-gpu'),
+    });
+
     const queues = makeQueues(h.redis, h.prefix);
     try {
-      expect(await read()).toBe(0);
+      expect(await pools()).toEqual({ cpu: 0, gpu: 0 });
       // A retry waiting out its backoff: delayed only.
       await queues.score.add(
         'score',
         { jobId: 'j', chunk: {} as never },
         { jobId: 'j-chunk-0', delay: 60_000 },
       );
-      expect(await read()).toBe(1);
+      expect(await pools()).toEqual({ cpu: 1, gpu: 0 });
       // A chunk being scored: active only (taken by a worker that holds it).
       await queues.score.add(
         'score',
@@ -701,10 +738,17 @@ describe('GET /v1/queues', () => {
       try {
         expect(await worker.getNextJob('token')).toBeDefined();
         expect(await queues.depths()).toMatchObject({ score: { waiting: 0, active: 1, delayed: 1 } });
-        expect(await read()).toBe(2);
+        expect(await pools()).toEqual({ cpu: 2, gpu: 0 });
       } finally {
         await worker.close(true);
       }
+      // GPU work scales the GPU pool only; CPU work adds to the CPU pool's `any` backlog.
+      const chunks = (n: number) => Array.from({ length: n }, (_, index) => ({ index }) as never);
+      await queues.enqueueChunks('g', chunks(3), 5, 'gpu');
+      await queues.enqueueChunks('c', chunks(4), 5, 'cpu');
+      expect(await pools()).toEqual({ cpu: 6, gpu: 3 });
+      // `score.backlog`, what triggers written before device classes read, is still the whole backlog.
+      expect((await queues.depths()).score.backlog).toBe(9);
     } finally {
       await queues.close();
     }

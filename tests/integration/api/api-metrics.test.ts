@@ -5,7 +5,12 @@ import { startApiServer } from '../../../services/api/main.js';
 import { makeLog } from '../../../services/process/log.js';
 import { makeMetricsRegistry, registerQueueMetrics } from '../../../services/process/metrics.js';
 import { redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
-import { type PipelineQueues, makeQueues, queueNames } from '../../../services/queue/queues.js';
+import {
+  type PipelineQueues,
+  makeQueues,
+  queueNames,
+  scoreQueueNames,
+} from '../../../services/queue/queues.js';
 import { parseScrape, sampleValue } from '../../helpers/prometheus-scrape.js';
 import { type ApiHarness, keys, startApi } from './api-harness.js';
 
@@ -30,7 +35,7 @@ describe('GET /metrics (real Redis, real BullMQ queues)', () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe(registry.contentType);
     const scrape = parseScrape(response.body);
-    for (const queue of Object.values(queueNames)) {
+    for (const queue of [...Object.values(queueNames), 'score-cpu', 'score-gpu', 'score-any']) {
       for (const state of ['waiting', 'prioritized', 'delayed', 'active', 'failed']) {
         expect(sampleValue(scrape, 'quiver_queue_jobs', { queue, state })).toBe(0);
       }
@@ -65,6 +70,39 @@ describe('GET /metrics (real Redis, real BullMQ queues)', () => {
     expect(planAge).toBeGreaterThanOrEqual(5);
     expect(planAge).toBeLessThan(60);
     expect(sampleValue(scrape, 'quiver_queue_oldest_waiting_seconds', { queue: 'finalize' })).toBe(0);
+  });
+
+  it('shows chunks per device class and in total (queue="score"), its oldest the oldest of any class', async () => {
+    const chunk = {} as ScorePayload['chunk'];
+    // Older than the `any` chunks queued before: the total's age is this class's.
+    await queues.scoreByClass.gpu.add(
+      'score',
+      { jobId: 'g', chunk },
+      { jobId: 'g-0', priority: 3, timestamp: Date.now() - 300_000 },
+    );
+    await queues.scoreByClass.cpu.add('score', { jobId: 'h', chunk }, { jobId: 'h-0', priority: 3 });
+    await queues.scoreByClass.cpu.add('score', { jobId: 'h', chunk }, { jobId: 'h-1', priority: 4 });
+
+    const scrape = parseScrape((await harness.app.inject({ method: 'GET', url: '/metrics' })).body);
+    const jobs = (queue: string, state: string) => sampleValue(scrape, 'quiver_queue_jobs', { queue, state });
+    expect(jobs('score-gpu', 'prioritized')).toBe(1);
+    expect(jobs('score-cpu', 'prioritized')).toBe(2);
+    // The chunks the test before queued went to the `any` class's queue (the BullMQ queue `score`).
+    expect(scoreQueueNames.any).toBe('score');
+    expect([
+      jobs('score-any', 'waiting'),
+      jobs('score-any', 'prioritized'),
+      jobs('score-any', 'delayed'),
+    ]).toEqual([1, 1, 1]);
+    for (const state of ['waiting', 'prioritized', 'delayed', 'active', 'failed'])
+      expect(jobs('score', state), state).toBe(
+        jobs('score-cpu', state) + jobs('score-gpu', state) + jobs('score-any', state),
+      );
+    const age = (queue: string) => sampleValue(scrape, 'quiver_queue_oldest_waiting_seconds', { queue });
+    expect(age('score-gpu')).toBeGreaterThanOrEqual(300);
+    expect(age('score-any')).toBeLessThan(300);
+    expect(age('score')).toBe(age('score-gpu'));
+    expect(age('score-cpu')).toBeLessThan(60);
   });
 
   it('is not served by an API made without a registry', async () => {

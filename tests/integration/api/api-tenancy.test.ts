@@ -18,6 +18,7 @@ const tenancy = makeTenancy(
       keys: [],
       admin: false,
       storage: { read: ['s3://events/acme/', 's3://models/acme/'], write: ['s3://acme/'] },
+      limits: { maxPriority: 3 },
     },
     globex: {
       keys: [],
@@ -289,5 +290,37 @@ describe('tenant storage grants (API + pipeline, real Redis, s3rver, ONNX Runtim
     const globexObjects: string[] = [];
     for await (const o of s3.storage.list('s3://globex/injected/')) globexObjects.push(o.uri);
     expect(globexObjects).toEqual([]);
+  });
+
+  it('refuses a priority more urgent than the tenant’s maxPriority with 403 PRIORITY_FORBIDDEN at `priority`', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: auth('acme'),
+      payload: acmeSpec({ priority: 2 }),
+    });
+    expect(response.statusCode, response.body).toBe(403);
+    const body = response.json<{
+      error: { code: string; message: string; problems: Array<{ path: string; message: string }> };
+    }>();
+    expect(body.error.code).toBe('PRIORITY_FORBIDDEN');
+    expect(body.error.message).toContain('priority: 2 is more urgent than the tenant may ask for (3 to 10');
+    expect(body.error.problems.map((p) => p.path)).toEqual(['priority']);
+    expect(body.error.problems[0]?.message).toContain('2 is more urgent');
+    expect(counted.counts).toMatchObject({ list: 0, stat: 0, read: 0, write: 0 });
+    // globex has no limit: the most urgent priority is its to use.
+    const globex = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      headers: auth('globex'),
+      payload: {
+        input: { uri: 's3://events/globex/day/', format: 'parquet' },
+        model: model('s3://models/acme/mlp.onnx'),
+        output: { uri: 's3://globex/scores/' },
+        priority: 1,
+      },
+    });
+    // Refused for its model's grant, not for its priority.
+    expect(globex.json<{ error: { code: string } }>().error.code).toBe('STORAGE_FORBIDDEN');
   });
 });

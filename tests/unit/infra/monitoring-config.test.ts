@@ -162,6 +162,20 @@ describe('monitoring and compose deployment (infra/prometheus, infra/grafana, co
     expect(run.status, run.output).toBe(0);
   });
 
+  it('never adds the total score queue to its device classes (queue="score" is their sum)', () => {
+    // Series of quiver_queue_jobs the query selects: an aggregation over queues must pick the total
+    // (queue="score") or leave it out (queue!="score"), or every chunk would count twice.
+    for (const { where, expr } of monitoringQueries()) {
+      for (const selector of expr.matchAll(/quiver_queue_jobs(\{[^}]*\})?/g)) {
+        const matchers = selector[1] ?? '';
+        expect(
+          /queue="score"|queue!="score"|queue=~"score-[^"]*"/.test(matchers),
+          `${where}: ${selector[0]} reads both queue="score" and its classes`,
+        ).toBe(true);
+      }
+    }
+  });
+
   it('builds the board on its Prometheus data source variable', () => {
     const board = dashboard();
     expect(board.schemaVersion).toBeGreaterThanOrEqual(39);

@@ -66,12 +66,64 @@ describe('processPlan', () => {
     expect(deps.queue.chunks).toEqual([]);
   });
 
-  it('more chunks than maxChunksPerJob fails with TOO_MANY_CHUNKS before anything is queued', async () => {
+  it('more chunks than maxChunksPerJob fails the job with TOO_MANY_CHUNKS and unqueues its chunks', async () => {
     const { deps, jobId } = await plannedJob({ 'a.csv': 31 });
     deps.maxChunksPerJob = 3;
     await expect(processPlan(deps, jobId)).rejects.toMatchObject({ code: 'TOO_MANY_CHUNKS' });
+    // Streaming queued the first chunk before the scan passed the limit; it went with the job.
     expect(deps.queue.chunks).toEqual([]);
-    expect((await deps.store.get(jobId))?.progress.chunksTotal).toBe(0);
+    expect(deps.queue.removed).toEqual([jobId]);
+    expect(await deps.store.get(jobId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'TOO_MANY_CHUNKS' },
+    });
+  });
+
+  it('streams: chunks score while planning goes on, and only the complete plan finalizes, once', async () => {
+    const { deps, jobId } = await plannedJob({ 'a.csv': 25, 'b.csv': 10 });
+    const seen: Array<{ status: string | undefined; chunksDone: number; chunksTotal: number }> = [];
+    const enqueue = deps.queue.enqueueChunks.bind(deps.queue);
+    // Every chunk is scored the moment it is queued: all of them finish before planning ends.
+    deps.queue.enqueueChunks = async (id, chunks, ...rest) => {
+      await enqueue(id, chunks, ...rest);
+      for (const chunk of chunks) {
+        await processScore(deps, id, chunk);
+        const record = await deps.store.get(id);
+        seen.push({ status: record?.status, ...record!.progress });
+      }
+    };
+    await processPlan(deps, jobId);
+
+    expect(seen.map((s) => s.status)).toEqual(['running', 'running', 'running', 'running']);
+    expect(seen.every((s) => s.chunksDone < s.chunksTotal)).toBe(true);
+    expect(seen[0]).toMatchObject({ chunksDone: 1, chunksTotal: 2 });
+    expect(deps.queue.finalized).toEqual([jobId]);
+    expect(await deps.store.get(jobId)).toMatchObject({
+      status: 'finalizing',
+      progress: { chunksTotal: 4, chunksDone: 4, rowsScored: 35, rowsTotal: 35 },
+    });
+  });
+
+  it('a re-run of planning queues the same chunks less the committed ones, and keeps the total', async () => {
+    const { deps, jobId } = await plannedJob({ 'a.csv': 25, 'b.csv': 10 });
+    await processPlan(deps, jobId);
+    const first = deps.queue.chunks.map((c) => c.chunk);
+    await processScore(deps, jobId, first[0]!);
+    await processScore(deps, jobId, first[2]!);
+
+    deps.queue.chunks = [];
+    await processPlan(deps, jobId);
+    expect(deps.queue.chunks.map((c) => c.chunk)).toEqual([first[1], first[3]]);
+    expect((await deps.store.get(jobId))?.progress).toMatchObject({ chunksTotal: 4, chunksDone: 2 });
+    expect(deps.queue.finalized).toEqual([]);
+    for (const { chunk } of deps.queue.chunks) await processScore(deps, jobId, chunk);
+    expect(deps.queue.finalized).toEqual([jobId]);
+
+    // Planning again once every chunk is done queues nothing new and finishes nothing twice.
+    deps.queue.chunks = [];
+    await processPlan(deps, jobId);
+    expect(deps.queue.chunks).toEqual([]);
+    expect((await deps.store.get(jobId))?.status).toBe('finalizing');
   });
 
   it('after the store lost the job, a resubmission adopts the chunks committed in storage', async () => {

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../../services/api/api-options.js';
 import { InvalidConfig } from '../../../schemas/errors/invalid-config.js';
+import { parseJobSpec } from '../../../schemas/job-spec.js';
+import { specAuthorizer } from '../../../services/tenancy/authorize-spec.js';
+import { PriorityForbidden } from '../../../services/tenancy/errors/priority-forbidden.js';
 import { assertGrantsCover, loadTenancy } from '../../../services/tenancy/tenancy.js';
 
 const key = (c: string) => c.repeat(24);
@@ -16,7 +19,7 @@ tenants:
     storage:
       read: ["s3://acme-events/"]
       write: ["s3://acme-scores/"]
-    limits: { maxActiveJobs: 3 }
+    limits: { maxActiveJobs: 3, maxRunningChunks: 4, maxPriority: 3 }
   globex:
     keys: ["${key('g')}"]
     admin: true
@@ -33,6 +36,44 @@ describe('tenants file and grants mode', () => {
     expect(tenancy.grantsFor('globex')).toEqual({ read: [], write: [], open: true });
     expect(tenancy.maxActiveJobsFor('acme')).toBe(3);
     expect(tenancy.maxActiveJobsFor('globex')).toBeUndefined();
+    expect(tenancy.maxRunningChunksFor('acme')).toBe(4);
+    expect(tenancy.maxRunningChunksFor('globex')).toBeUndefined();
+    expect(tenancy.sharesChunks).toBe(true);
+    expect(tenancy.maxPriorityFor('acme')).toBe(3);
+    expect(tenancy.maxPriorityFor('globex')).toBeUndefined();
+  });
+
+  it('counts no running chunks when no tenant has a share, and refuses unusable limits by path', () => {
+    const none = loadTenancy({ QUIVER_TENANTS_FILE: '/t.yaml' }, file('tenants:\n  acme: {}\n'));
+    expect(none.sharesChunks).toBe(false);
+    for (const [limits, path] of [
+      ['{ maxRunningChunks: 0 }', 'tenants.acme.limits.maxRunningChunks'],
+      ['{ maxPriority: 11 }', 'tenants.acme.limits.maxPriority'],
+      ['{ maxPriority: 1.5 }', 'tenants.acme.limits.maxPriority'],
+    ] as const) {
+      expect(() =>
+        loadTenancy({ QUIVER_TENANTS_FILE: '/t.yaml' }, file(`tenants:\n  acme: { limits: ${limits} }\n`)),
+      ).toThrow(path);
+    }
+  });
+
+  it('refuses a spec more urgent than the tenant may ask for, at `priority`; less urgent or equal passes', async () => {
+    const tenancy = loadTenancy({ QUIVER_TENANTS_FILE: '/etc/quiver/tenants.yaml' }, file(twoTenants));
+    const authorize = specAuthorizer(tenancy);
+    const spec = (priority: number) =>
+      parseJobSpec({
+        input: { uri: 's3://acme-events/day/', format: 'csv' },
+        model: { uri: 's3://acme-events/m.onnx' },
+        output: { uri: 's3://acme-scores/out/' },
+        priority,
+      });
+    const refused = await authorize(spec(2), 'acme').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PriorityForbidden);
+    expect(refused).toMatchObject({ code: 'PRIORITY_FORBIDDEN', path: 'priority', permanent: true });
+    await expect(authorize(spec(3), 'acme')).resolves.toBeUndefined();
+    await expect(authorize(spec(10), 'acme')).resolves.toBeUndefined();
+    // The default (5) is less urgent than 3; globex has no limit at all.
+    await expect(authorize(spec(1), 'globex')).resolves.toBeUndefined();
   });
 
   it('refuses two tenants without grants at start, naming them, unless QUIVER_STORAGE_GRANTS=open', () => {

@@ -8,6 +8,7 @@ import {
   compileWorkerOptions,
   loadWorkerConfig,
   parseWorkerOptions,
+  scoreClassesFor,
   wantsWorkerHelp,
 } from '../../../services/worker/worker-options.js';
 
@@ -150,5 +151,30 @@ describe('worker options', () => {
     );
     expect(wantsWorkerHelp(['--devices', 'cpu', '-h'])).toBe(true);
     expect(wantsWorkerHelp(['--devices', 'cpu'])).toBe(false);
+  });
+
+  it("takes each device's own class and `any` by default; QUIVER_SCORE_CLASSES overrides it for every device", () => {
+    const defaults = loadWorkerConfig([], {}, noGpu).worker;
+    expect(defaults.scoreClasses).toBeUndefined();
+    expect(scoreClassesFor({ kind: 'cpu', index: 0 }, defaults.scoreClasses)).toEqual(['cpu', 'any']);
+    for (const kind of ['gpu', 'cuda', 'webgpu'] as const)
+      expect(scoreClassesFor({ kind, index: 1 })).toEqual(['gpu', 'any']);
+    // `all` on a host without a GPU runs on the CPU: it takes the CPU's classes.
+    const all = loadWorkerConfig(['--devices', 'all'], {}, noGpu).worker.devices[0]!;
+    expect(scoreClassesFor(all)).toEqual(['cpu', 'any']);
+
+    const told = loadWorkerConfig([], { QUIVER_SCORE_CLASSES: ' GPU, any ' }, noGpu).worker;
+    expect(told.scoreClasses).toEqual(['gpu', 'any']);
+    expect(scoreClassesFor({ kind: 'cpu', index: 0 }, told.scoreClasses)).toEqual(['gpu', 'any']);
+    expect(loadWorkerConfig([], { QUIVER_SCORE_CLASSES: 'cpu' }, noGpu).worker.scoreClasses).toEqual(['cpu']);
+
+    for (const bad of ['tpu', 'cpu,cpu', 'cpu,,any']) {
+      expect(() => loadWorkerConfig([], { QUIVER_SCORE_CLASSES: bad }, noGpu), bad).toThrow(InvalidConfig);
+      try {
+        loadWorkerConfig([], { QUIVER_SCORE_CLASSES: bad }, noGpu);
+      } catch (error) {
+        expect((error as InvalidConfig).variable, bad).toBe('QUIVER_SCORE_CLASSES');
+      }
+    }
   });
 });
