@@ -13,6 +13,7 @@ import type { RowBatch } from '../ports/batches.js';
 import type { ReadProjection } from '../ports/input-readers.js';
 import type { Log } from '../ports/log.js';
 import { noMetrics } from '../ports/metrics.js';
+import { skipRows } from '../skip-rows.js';
 import { type AttemptMeter, makeAttemptMeter } from './attempt-meter.js';
 import { type SkippedRecord, makeChunkCheckpoint } from './chunk-checkpoint.js';
 import { AttemptStopped } from './errors/attempt-stopped.js';
@@ -357,19 +358,6 @@ async function failOverLimit(deps: PipelineDeps, jobId: string, chunk: number, r
   });
   const removed = await deps.queue.removeQueuedChunks(jobId, record.progress.chunksTotal);
   deps.log.info({ jobId, chunk, code: error.code, removedChunks: removed }, 'job failed early');
-}
-
-/** The stream without its first `count` rows (already scored by committed segments). */
-async function* skipRows(batches: AsyncIterable<RowBatch>, count: number): AsyncGenerator<RowBatch> {
-  let skip = count;
-  for await (const batch of batches) {
-    if (skip >= batch.numRows) {
-      skip -= batch.numRows;
-      continue;
-    }
-    yield skip > 0 ? batch.slice(skip) : batch;
-    skip = 0;
-  }
 }
 
 /**

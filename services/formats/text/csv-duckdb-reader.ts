@@ -39,6 +39,7 @@ import {
   textReaderKnobs,
   type TextReaderOptions,
 } from './record-boundaries.js';
+import { skipRows } from '../../../jobs/skip-rows.js';
 
 export interface CsvReaderOptions extends TextReaderOptions {
   /** Where parts are staged for DuckDB (default: the OS temp dir). */
@@ -112,22 +113,9 @@ export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
   };
 
   /** The exact parser over the whole part, minus the first `skip` rows (which DuckDB already yielded). */
-  async function* exactFrom(
-    storage: Storage,
-    part: ChunkPart,
-    options: ReadPartOptions,
-    skip: number,
-  ): AsyncGenerator<RecordBatch> {
-    let toSkip = skip;
-    for await (const batch of readCsvPartExact(storage, part, options, knobs)) {
-      if (toSkip >= batch.numRows) {
-        toSkip -= batch.numRows;
-        continue;
-      }
-      yield toSkip > 0 ? batch.slice(toSkip) : batch;
-      toSkip = 0;
-    }
-  }
+  /** The exact parser's batches of the part, less the `skip` rows already yielded. */
+  const exactFrom = (storage: Storage, part: ChunkPart, options: ReadPartOptions, skip: number) =>
+    skipRows(readCsvPartExact(storage, part, options, knobs), skip);
 
   /**
    * Writes the part's records to `path`: from `start` through the end of the record holding byte
