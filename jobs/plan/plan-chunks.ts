@@ -26,8 +26,9 @@ export interface ParquetLayout {
 }
 
 /**
- * What the planner knows of one CSV/JSONL/Arrow object. `segments` tile `[0, size)` at record starts (from
- * the text splitter, with row counts where it counted them); absent means the object is read whole.
+ * What the planner knows of one CSV/JSONL/Arrow object. `segments` lie at record starts (CSV/JSONL: from
+ * the text splitter, tiling `[0, size)`, with row counts where it counted them; Arrow: one record-batch
+ * message each, with its rows); absent means the object is read whole.
  */
 export interface ByteLayout {
   uri: string;
@@ -231,7 +232,10 @@ export function makeSegmentCandidates(
   };
 }
 
-/** Chunks for CSV/JSONL (record-aligned byte segments) and Arrow IPC (whole objects). */
+/**
+ * Chunks for CSV/JSONL (record-aligned byte segments) and Arrow IPC (record-batch messages, or whole
+ * objects when planned without segments).
+ */
 export function planByteChunks(
   format: Exclude<InputFormat, 'parquet'>,
   objects: readonly ByteLayout[],
@@ -240,7 +244,7 @@ export function planByteChunks(
   const candidates: Candidate[] = [];
   for (const object of [...objects].sort(byUri)) {
     if (object.size === 0) continue;
-    const segments = format === 'arrow' ? undefined : object.segments;
+    const segments = object.segments;
     if (!segments) {
       candidates.push(...wholeCandidate(format, object));
       continue;

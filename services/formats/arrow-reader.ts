@@ -7,23 +7,22 @@ import {
 } from 'apache-arrow';
 import type { ChunkPart } from '../../schemas/chunk-descriptor.js';
 import type { Storage } from '../../jobs/ports/storage.js';
+import {
+  ARROW_END_OF_STREAM,
+  ARROW_FILE_MAGIC,
+  frameAt,
+  hasBytesAt,
+  readArrowFooter,
+  schemaMessage,
+} from './arrow-ipc-messages.js';
 import { BadDataError } from './errors/bad-data-error.js';
 import type { FormatReader, ReadPartOptions } from './format-reader.js';
 
-const FILE_MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31]; // "ARROW1"
-const END_OF_STREAM = [0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00];
-
 export type ArrowIpcFormat = 'file' | 'stream';
-
-function hasBytesAt(bytes: Uint8Array, at: number, expected: readonly number[]): boolean {
-  return (
-    at >= 0 && at + expected.length <= bytes.length && expected.every((byte, i) => bytes[at + i] === byte)
-  );
-}
 
 /** The IPC file format starts (and ends) with `ARROW1`; anything else is read as the stream format. */
 export function detectArrowIpcFormat(bytes: Uint8Array): ArrowIpcFormat {
-  return hasBytesAt(bytes, 0, FILE_MAGIC) ? 'file' : 'stream';
+  return hasBytesAt(bytes, 0, ARROW_FILE_MAGIC) ? 'file' : 'stream';
 }
 
 /**
@@ -62,7 +61,10 @@ export function* decodeArrowIpc(
   // (Arrow ≥ 0.15: pyarrow, arrow-rs, apache-arrow, DuckDB, Polars) ends a stream with this marker, so
   // requiring it turns a truncated object into an error instead of lost rows. (The file format has the
   // same protection built in: its footer is at the end.)
-  if (format === 'stream' && !hasBytesAt(bytes, bytes.length - END_OF_STREAM.length, END_OF_STREAM)) {
+  if (
+    format === 'stream' &&
+    !hasBytesAt(bytes, bytes.length - ARROW_END_OF_STREAM.length, ARROW_END_OF_STREAM)
+  ) {
     throw invalid(
       'not an Arrow IPC file, or an Arrow IPC stream without its end-of-stream marker (truncated?)',
     );
@@ -90,21 +92,87 @@ export function* decodeArrowIpc(
   }
 }
 
+/** Bytes read from a stream's head for its schema message: 8 KiB holds ~150 columns' (more: a second read). */
+const HEAD_BYTES = 8 * 1024;
+
+/** A stream's schema message, from its head as read (and one more read for a very wide schema). */
+async function streamSchema(
+  storage: Storage,
+  uri: string,
+  head: Uint8Array,
+  before: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  let frame = frameAt(head, 0, 0);
+  if (!frame && head.byteLength >= 8) {
+    // A schema longer than the first read (thousands of columns): its length is in the bytes read.
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const metaEnd = view.getInt32(0, true) === -1 ? 8 + view.getInt32(4, true) : 4 + view.getInt32(0, true);
+    if (metaEnd <= before) head = await storage.read(uri, { start: 0, end: metaEnd }, { signal });
+    frame = frameAt(head, 0, 0);
+  }
+  if (!frame || frame.metaEnd > before) {
+    throw new BadDataError('ARROW_INVALID', 'no schema message before the planned record batches', {
+      uri,
+      byteOffset: before,
+    });
+  }
+  return head.subarray(0, frame.metaEnd);
+}
+
 /**
- * Reads Arrow IPC objects. Arrow parts are always `whole` (the planner cannot split an IPC object by bytes),
- * and the reader decodes straight out of the fetched buffer, so batches share its memory.
+ * The record-batch messages `[start, end)` of an IPC object (as planning found them) as one
+ * self-contained stream: the schema message (a stream's own; a file's made from its footer), those
+ * messages, the end-of-stream marker. The head (≤ 8 KiB) and the range are read at once; a file's
+ * footer then adds one read of its tail. One copy of the range's bytes.
+ */
+async function readBatchRange(
+  storage: Storage,
+  part: ChunkPart & { range: { kind: 'bytes' } },
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const { uri, size } = part;
+  const { start, end } = part.range;
+  const [head, body] = await Promise.all([
+    storage.read(uri, { start: 0, end: Math.min(start, HEAD_BYTES) }, { signal }),
+    storage.read(uri, { start, end }, { signal }),
+  ]);
+  const schema = hasBytesAt(head, 0, ARROW_FILE_MAGIC)
+    ? schemaMessage((await readArrowFooter(storage, { uri, size }, { signal })).footer.schema)
+    : await streamSchema(storage, uri, head, start, signal);
+  if (body.byteLength !== end - start) {
+    throw new BadDataError('ARROW_INVALID', `read ${body.byteLength} of the ${end - start} bytes planned`, {
+      uri,
+      byteOffset: start,
+    });
+  }
+  const stream = new Uint8Array(schema.byteLength + body.byteLength + ARROW_END_OF_STREAM.byteLength);
+  stream.set(schema, 0);
+  stream.set(body, schema.byteLength);
+  stream.set(ARROW_END_OF_STREAM, schema.byteLength + body.byteLength);
+  return stream;
+}
+
+/**
+ * Reads Arrow IPC objects: a `whole` part (or a `bytes` part covering the object) reads the object at
+ * once; a `bytes` part planned by `planArrowSplits` reads only its record batches and the schema. Batches
+ * are decoded straight out of the fetched buffer and share its memory.
  */
 export function makeArrowReader(): FormatReader {
   return {
     async *readPart(storage: Storage, part: ChunkPart, options: ReadPartOptions = {}) {
-      if (part.range.kind !== 'whole') {
-        throw new TypeError(
-          `Arrow IPC parts are read whole, got a "${part.range.kind}" range for ${part.uri}`,
-        );
+      const { range } = part;
+      if (range.kind === 'rowGroups') {
+        throw new TypeError(`Arrow IPC parts are read by record batches, not by row groups (${part.uri})`);
       }
       options.signal?.throwIfAborted();
-      const bytes = await storage.read(part.uri, undefined, { signal: options.signal });
-      yield* decodeArrowIpc(bytes, part.uri, options);
+      if (range.kind === 'whole' || (range.start === 0 && range.end >= part.size)) {
+        const bytes = await storage.read(part.uri, undefined, { signal: options.signal });
+        yield* decodeArrowIpc(bytes, part.uri, options);
+        return;
+      }
+      const stream = await readBatchRange(storage, { ...part, range }, options.signal);
+      yield* decodeArrowIpc(stream, part.uri, options);
     },
   };
 }

@@ -1,6 +1,11 @@
 import type { RecordBatch } from 'apache-arrow';
 import { BadDataError } from '../../services/formats/errors/bad-data-error.js';
-import type { FormatReader, ReadPartOptions } from '../../services/formats/format-reader.js';
+import type {
+  ColumnTypeName,
+  FormatReader,
+  InvalidRecord,
+  ReadPartOptions,
+} from '../../services/formats/format-reader.js';
 import { makeMemoryStorage } from './memory-storage.js';
 
 /** Reads `text`, stored as `uri`, through `reader`: whole, or the part `[range.start, range.end)`. */
@@ -39,4 +44,48 @@ export function rowObjects(batches: RecordBatch[]): Record<string, unknown>[] {
   return batches.flatMap((b) =>
     b.toArray().map((r) => (r as { toJSON(): Record<string, unknown> }).toJSON()),
   );
+}
+
+/** How one read of a part ended: its rows and the records it skipped, or the error it threw. */
+export type ReadOutcome =
+  | { rows: unknown[][]; skipped: Array<{ record: string; rowInPart: number; message: string }> }
+  | { error: string };
+
+/** Cells of the batches, comparable with `toEqual`: bigints as `<n>n`, NaN as `'NaN'`. */
+function comparableCells(batches: RecordBatch[]): unknown[][] {
+  return batches.flatMap((batch) =>
+    Array.from({ length: batch.numRows }, (_, r) =>
+      batch.schema.fields.map((_f, c) => {
+        const v: unknown = batch.getChildAt(c)!.get(r);
+        return typeof v === 'bigint' ? `${v}n` : Number.isNaN(v) ? 'NaN' : v;
+      }),
+    ),
+  );
+}
+
+/**
+ * Reads one part and says how it ended, for comparing two readers of a format: the rows, the records
+ * skipped (under `skip`) with their text, row and message, or the error's class and message.
+ */
+export async function readOutcome(
+  reader: FormatReader,
+  storage: ReturnType<typeof makeMemoryStorage>,
+  part: { uri: string; size: number; range: { kind: 'bytes'; start: number; end: number } },
+  options: { schema?: Record<string, ColumnTypeName> | undefined; skip: boolean; columns?: string[] },
+): Promise<ReadOutcome> {
+  const skipped: Array<{ record: string; rowInPart: number; message: string }> = [];
+  const batches: RecordBatch[] = [];
+  try {
+    const onInvalidRecord = (invalid: InvalidRecord) =>
+      skipped.push({ record: invalid.record, rowInPart: invalid.rowInPart, message: invalid.error.message });
+    for await (const b of reader.readPart(storage, part, {
+      ...(options.columns ? { columns: options.columns } : {}),
+      ...(options.schema ? { schema: options.schema } : {}),
+      ...(options.skip ? { onInvalidRecord } : {}),
+    }))
+      batches.push(b);
+  } catch (error) {
+    return { error: error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error) };
+  }
+  return { rows: comparableCells(batches), skipped };
 }

@@ -17,43 +17,32 @@
  *   limit) re-reads the part with the exact parser, which drops the rows already yielded and then names
  *   the error, or hands each skipped record to `onInvalidRecord`, with its exact row, byte offset and text.
  */
-import { randomUUID } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { ChunkPart } from '../../../schemas/chunk-descriptor.js';
 import type { Storage } from '../../../jobs/ports/storage.js';
 import type { FormatReader, ReadPartOptions } from '../format-reader.js';
-import { RecordTooLong } from '../errors/record-too-long.js';
-import { ArrowChunkConverter } from '../parquet/duckdb-to-arrow.js';
 import type { TextColumn } from './column-types.js';
 import { projectColumns } from './column-types.js';
 import { csvSettings, readCsvLayout, readCsvPartExact } from './csv-reader.js';
+import {
+  type DuckdbTextOptions,
+  duckdbOrExact,
+  duckdbTextReaderSetup,
+  sqlIdentifier,
+  sqlString,
+  stageRecords,
+  withStagedPart,
+} from './duckdb-staging.js';
 import {
   LF,
   lastCsvRecordStart,
   nextCsvRecordStart,
   textPartAccess,
-  textReaderKnobs,
   type TextReaderOptions,
 } from './record-boundaries.js';
 import { skipRows } from '../../../jobs/skip-rows.js';
 
-export interface CsvReaderOptions extends TextReaderOptions {
-  /** Where parts are staged for DuckDB (default: the OS temp dir). */
-  tempDir?: string;
-  /** DuckDB threads (default: DuckDB's own, the machine's cores). */
-  threads?: number;
-  /** Bytes per ranged read when staging a part (default 16 MiB). */
-  stageBlockBytes?: number;
-  /**
-   * Parts smaller than this go to the exact parser (default 256 KiB): a DuckDB query and its staged file
-   * cost a few milliseconds, about what the exact parser takes for that many bytes.
-   */
-  minDuckdbBytes?: number;
-}
+export interface CsvReaderOptions extends TextReaderOptions, DuckdbTextOptions {}
 
 export interface CsvReader extends FormatReader {
   /** Releases DuckDB's native resources. Safe to call twice. */
@@ -61,14 +50,6 @@ export interface CsvReader extends FormatReader {
 }
 
 const UNDERSCORE = 0x5f;
-
-function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
-function sqlIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
 /** Whether DuckDB may read these columns (see the file comment); the rest go to the exact parser. */
 export function duckdbReadsColumns(columns: readonly TextColumn[]): boolean {
@@ -99,87 +80,11 @@ function selectExpression(column: TextColumn): string {
 
 /** A CSV `FormatReader` on DuckDB, falling back to the exact parser (see the file comment). */
 export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
-  const knobs = textReaderKnobs(readerOptions);
-  const tempDir = readerOptions.tempDir ?? tmpdir();
-  const stageBlockBytes = readerOptions.stageBlockBytes ?? 16 * 1024 * 1024;
-  const minDuckdbBytes = readerOptions.minDuckdbBytes ?? 256 * 1024;
-  let instance: Promise<DuckDBInstance> | undefined;
-  const connect = async (): Promise<DuckDBConnection> => {
-    instance ??= DuckDBInstance.create(
-      ':memory:',
-      readerOptions.threads ? { threads: String(readerOptions.threads) } : {},
-    );
-    return (await instance).connect();
-  };
+  const { knobs, tempDir, stageBlockBytes, minDuckdbBytes, duckdb } = duckdbTextReaderSetup(readerOptions);
 
-  /** The exact parser over the whole part, minus the first `skip` rows (which DuckDB already yielded). */
   /** The exact parser's batches of the part, less the `skip` rows already yielded. */
   const exactFrom = (storage: Storage, part: ChunkPart, options: ReadPartOptions, skip: number) =>
     skipRows(readCsvPartExact(storage, part, options, knobs), skip);
-
-  /**
-   * Writes the part's records to `path`: from `start` through the end of the record holding byte
-   * `end - 1`. Returns what the staged bytes hold, or undefined when that record runs past
-   * `maxRecordBytes` (the exact parser then names it).
-   */
-  async function stage(
-    uri: string,
-    read: (start: number, end: number) => Promise<Uint8Array>,
-    readInto: (start: number, end: number, into: Uint8Array) => Promise<Uint8Array>,
-    start: number,
-    end: number,
-    size: number,
-    path: string,
-    stripBom: boolean,
-  ): Promise<{ underscore: boolean; bytes: number } | undefined> {
-    const handle = await open(path, 'w');
-    try {
-      const state = { inQuotes: false };
-      let underscore = false;
-      let written = 0;
-      let recordStart = start;
-      const append = async (bytes: Uint8Array): Promise<void> => {
-        if (stripBom && written === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
-          bytes = bytes.subarray(3);
-        underscore ||= bytes.indexOf(UNDERSCORE) >= 0;
-        await handle.write(bytes, 0, bytes.length, written);
-        written += bytes.length;
-      };
-      // A record still open past the limit plus a line break is too long whatever follows; one near the
-      // limit goes to the exact parser, which applies the limit to the byte.
-      const { maxRecordBytes } = knobs;
-      const tooLong = (reached: number): boolean => {
-        if (reached - recordStart > maxRecordBytes + 2)
-          throw new RecordTooLong('csv', uri, recordStart, maxRecordBytes);
-        return reached - recordStart > maxRecordBytes - 2;
-      };
-      const blockBytes = Math.min(stageBlockBytes, maxRecordBytes + 3);
-      // One buffer for every block: a fresh one per read costs its first-touch page faults (about the
-      // cost of staging itself on the dev VM).
-      const buffer = new Uint8Array(blockBytes);
-      let at = start;
-      while (at < end) {
-        const block = await readInto(at, Math.min(end, at + blockBytes), buffer);
-        const last = lastCsvRecordStart(block, 0, state);
-        if (last >= 0) recordStart = at + last;
-        await append(block);
-        at += block.length;
-        if (tooLong(at)) return undefined;
-      }
-      // The record straddling `end` is the part's: read on to its end, in growing tail blocks.
-      for (let tail = knobs.tailBlockSize; recordStart < end && at < size; tail *= 2) {
-        const block = await read(at, Math.min(size, at + tail, recordStart + maxRecordBytes + 3));
-        const found = nextCsvRecordStart(block, 0, 1, state);
-        await append(found >= 0 ? block.subarray(0, found) : block);
-        if (found >= 0) break;
-        at += block.length;
-        if (tooLong(at)) return undefined;
-      }
-      return { underscore, bytes: written };
-    } finally {
-      await handle.close();
-    }
-  }
 
   async function* readPart(
     storage: Storage,
@@ -210,26 +115,36 @@ export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
       return;
     }
 
-    const path = join(tempDir, `quiver-${randomUUID()}.csv`);
-    let yielded = 0;
-    let connection: DuckDBConnection | undefined;
-    try {
-      const staged = await stage(
+    yield* withStagedPart(tempDir, '.csv', duckdb, async function* (path, connect) {
+      const state = { inQuotes: false };
+      let underscore = false;
+      const staged = await stageRecords({
+        format: 'csv',
         uri,
         read,
-        (from, to, into) => storage.read(uri, { start: from, end: to }, { signal: options.signal, into }),
+        readInto: (from, to, into) =>
+          storage.read(uri, { start: from, end: to }, { signal: options.signal, into }),
         start,
         end,
         size,
         path,
-        start === 0,
-      );
+        stripBom: start === 0,
+        boundaries: {
+          lastStart: (block) => lastCsvRecordStart(block, 0, state),
+          nextStart: (block) => nextCsvRecordStart(block, 0, 1, state),
+        },
+        inspect: (bytes) => {
+          underscore ||= bytes.indexOf(UNDERSCORE) >= 0;
+        },
+        knobs,
+        stageBlockBytes,
+      });
       const floats = outColumns.some((c) => c.type === 'float32' || c.type === 'float64');
-      if (!staged || (staged.underscore && floats)) {
+      if (staged === undefined || (underscore && floats)) {
         yield* exactFrom(storage, part, options, 0);
         return;
       }
-      if (staged.bytes === 0) return;
+      if (staged === 0) return;
       const floatColumns = outColumns.flatMap((c, i) =>
         c.type === 'float32' || c.type === 'float64' ? [i] : [],
       );
@@ -240,54 +155,17 @@ export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
         `SELECT ${outColumns.map(selectExpression).join(', ')} FROM read_csv(${sqlString(path)}, ` +
         `columns = {${columnTypes}}, header = false, auto_detect = false, delim = ${sqlString(settings.delimiter)}, ` +
         `quote = '"', escape = '"', strict_mode = true, allow_quoted_nulls = false, null_padding = false)`;
-      connection = await connect();
-      let converter: ArrowChunkConverter | undefined;
-      let result;
-      try {
-        result = await connection.stream(sql);
-        converter = new ArrowChunkConverter(result.columnNames(), result.columnTypes());
-      } catch {
-        result = undefined;
-      }
-      for (;;) {
-        options.signal?.throwIfAborted();
-        let batch: RecordBatch | undefined;
-        let refused = true;
-        if (result !== undefined && converter !== undefined) {
-          try {
-            const chunk = await result.fetchChunk();
-            if (!chunk || chunk.rowCount === 0) break;
-            batch = converter.convert(chunk);
-            refused = false;
-          } catch {
-            refused = true;
-          }
-        }
+      yield* duckdbOrExact({
+        connection: await connect(),
+        sql,
+        batchRows: knobs.batchRows,
         // A null float is an empty cell or one DuckDB could not read: the exact parser decides which.
-        if (refused || floatColumns.some((i) => batch!.getChildAt(i)!.nullCount > 0)) {
-          yield* exactFrom(storage, part, options, yielded);
-          return;
-        }
-        // DuckDB hands over 2,048 rows at a time; `batchRows` caps a batch below that.
-        for (let from = 0; from < batch!.numRows; from += knobs.batchRows) {
-          const piece =
-            batch!.numRows <= knobs.batchRows ? batch! : batch!.slice(from, from + knobs.batchRows);
-          yielded += piece.numRows;
-          yield piece;
-        }
-      }
-    } finally {
-      connection?.closeSync();
-      await rm(path, { force: true });
-    }
+        suspicious: (batch) => floatColumns.some((i) => batch.getChildAt(i)!.nullCount > 0),
+        exactFrom: (skip) => exactFrom(storage, part, options, skip),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    });
   }
 
-  return {
-    readPart,
-    async close() {
-      const pending = instance;
-      instance = undefined;
-      if (pending) (await pending).closeSync();
-    },
-  };
+  return { readPart, close: () => duckdb.close() };
 }

@@ -134,13 +134,40 @@ export async function readJsonlLayout(
   return { columns, head };
 }
 
-/** A JSONL `FormatReader`; parts may start and end at any byte. */
-export function makeJsonlReader(readerOptions: TextReaderOptions = {}): FormatReader {
-  const knobs = textReaderKnobs(readerOptions);
-  return { readPart: (storage, part, options) => readJsonlPart(storage, part, options ?? {}, knobs) };
+/**
+ * The object's columns from its head (`readJsonlLayout`; a skipping read leaves bad sample lines out) and
+ * those the read projects, in its order.
+ */
+export async function jsonlPartColumns(
+  read: (start: number, end: number) => Promise<Uint8Array>,
+  size: number,
+  uri: string,
+  options: ReadPartOptions,
+  knobs: Pick<Required<TextReaderOptions>, 'headBytes' | 'maxRecordBytes'>,
+): Promise<{ outColumns: TextColumn[]; head: Uint8Array }> {
+  const explicit = options.schema ?? {};
+  const { columns, head } = await readJsonlLayout(
+    read,
+    size,
+    uri,
+    explicit,
+    knobs,
+    options.onInvalidRecord !== undefined,
+  );
+  return { outColumns: projectColumns(columns, options.columns, uri).map((i) => columns[i]!), head };
 }
 
-async function* readJsonlPart(
+/**
+ * The exact JSONL `FormatReader` (the DuckDB one, jsonl-duckdb-reader.ts, falls back to it); parts may
+ * start and end at any byte.
+ */
+export function makeJsonlReader(readerOptions: TextReaderOptions = {}): FormatReader {
+  const knobs = textReaderKnobs(readerOptions);
+  return { readPart: (storage, part, options) => readJsonlPartExact(storage, part, options ?? {}, knobs) };
+}
+
+/** One part read by the exact parser: `JSON.parse` per line, each value converted to its column's type. */
+export async function* readJsonlPartExact(
   storage: Storage,
   part: ChunkPart,
   options: ReadPartOptions,
@@ -151,15 +178,7 @@ async function* readJsonlPart(
   if (!access) return;
   const { read, size, range } = access;
 
-  const { columns, head } = await readJsonlLayout(
-    read,
-    size,
-    uri,
-    options.schema ?? {},
-    knobs,
-    options.onInvalidRecord !== undefined,
-  );
-  const outColumns = projectColumns(columns, options.columns, uri).map((i) => columns[i]!);
+  const { outColumns, head } = await jsonlPartColumns(read, size, uri, options, knobs);
   const names = outColumns.map((c) => c.name);
   const schema = arrowSchema(outColumns);
 

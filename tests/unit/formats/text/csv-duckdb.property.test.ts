@@ -4,18 +4,14 @@
  * ragged rows and odd numbers, over planned record-aligned splits, both yield the same rows, throw the same
  * error, or skip the same records with the same text and reason.
  */
-import type { RecordBatch } from 'apache-arrow';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeCsvReader } from '../../../../services/formats/text/csv-duckdb-reader.js';
 import { makeExactCsvReader } from '../../../../services/formats/text/csv-reader.js';
 import { planCsvSplits, readBlocks } from '../../../../services/formats/text/text-split.js';
-import type {
-  ColumnTypeName,
-  FormatReader,
-  InvalidRecord,
-} from '../../../../services/formats/format-reader.js';
+import type { ColumnTypeName } from '../../../../services/formats/format-reader.js';
 import { makeMemoryStorage } from '../../../helpers/memory-storage.js';
+import { readOutcome } from '../../../helpers/text-reading.js';
 
 const URI = 'mem://bucket/data.csv';
 const encoder = new TextEncoder();
@@ -111,44 +107,6 @@ const csvFile = fc
       }),
   );
 
-type Outcome =
-  | { rows: unknown[][]; skipped: Array<{ record: string; rowInPart: number; message: string }> }
-  | { error: string };
-
-function rowsOf(batches: RecordBatch[]): unknown[][] {
-  return batches.flatMap((batch) =>
-    Array.from({ length: batch.numRows }, (_, r) =>
-      batch.schema.fields.map((f, c) => {
-        const v: unknown = batch.getChildAt(c)!.get(r);
-        return typeof v === 'bigint' ? `${v}n` : Number.isNaN(v) ? 'NaN' : v;
-      }),
-    ),
-  );
-}
-
-async function outcome(
-  reader: FormatReader,
-  storage: ReturnType<typeof makeMemoryStorage>,
-  part: { uri: string; size: number; range: { kind: 'bytes'; start: number; end: number } },
-  schema: Record<string, ColumnTypeName> | undefined,
-  skip: boolean,
-): Promise<Outcome> {
-  const skipped: Array<{ record: string; rowInPart: number; message: string }> = [];
-  const batches: RecordBatch[] = [];
-  try {
-    const onInvalidRecord = (invalid: InvalidRecord) =>
-      skipped.push({ record: invalid.record, rowInPart: invalid.rowInPart, message: invalid.error.message });
-    for await (const b of reader.readPart(storage, part, {
-      ...(schema ? { schema } : {}),
-      ...(skip ? { onInvalidRecord } : {}),
-    }))
-      batches.push(b);
-  } catch (error) {
-    return { error: error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error) };
-  }
-  return { rows: rowsOf(batches), skipped };
-}
-
 describe('CSV: DuckDB path against the exact parser (property)', () => {
   it('yields the same rows, errors and skipped records on every planned part', async () => {
     await fc.assert(
@@ -163,8 +121,8 @@ describe('CSV: DuckDB path against the exact parser (property)', () => {
           const splits = await planCsvSplits(readBlocks(read, bytes.length, 64), bytes.length, targetBytes);
           for (const s of splits) {
             const part = { uri: URI, size: bytes.length, range: { kind: 'bytes' as const, ...s } };
-            const expected = await outcome(exact, storage, part, schema, skip);
-            const actual = await outcome(duckdb, storage, part, schema, skip);
+            const expected = await readOutcome(exact, storage, part, { schema, skip });
+            const actual = await readOutcome(duckdb, storage, part, { schema, skip });
             expect(actual).toEqual(expected);
           }
         },

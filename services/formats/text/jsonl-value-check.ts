@@ -1,0 +1,307 @@
+/**
+ * Finds, in JSONL bytes as they are staged for DuckDB, anything DuckDB's `read_json` would read otherwise
+ * than the exact reader (jsonl-reader.ts: `JSON.parse` per line, then the column's conversion). Measured on
+ * DuckDB 1.5 (see README, Formats): it coerces a boolean or text into a number column (`true` → 1, `"1.5"`
+ * → 1.5), reads a line that is `null` as a row of nulls, accepts `NaN`/`Infinity` literals and trailing
+ * commas (both invalid JSON), and reads the integer `-0` as +0. It refuses what the exact reader refuses
+ * (malformed JSON, bytes that are not UTF-8, non-object lines, duplicate keys) and a few things it accepts
+ * (lone surrogates), so those fall back anyway. (Text columns are checked in SQL instead: see
+ * jsonl-duckdb-reader.ts.)
+ *
+ * One pass over the bytes with its state carried across blocks. Numbers — most of a tabular file — cost a
+ * table lookup a byte; strings are skipped with `indexOf`; only a value that is text, a boolean, an object
+ * or an array has its key looked up, since only those can read otherwise in a number column. The check is
+ * conservative: a hit sends the part to the exact parser; it never changes a value.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const LF = 0x0a;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+
+export interface JsonlValueCheck {
+  /** Checks the next staged bytes (in order; blocks may split any token). */
+  feed(bytes: Uint8Array): void;
+  /** Whether anything so far may read otherwise in DuckDB. */
+  readonly suspicious: boolean;
+}
+
+/** Token states outside strings. */
+const enum Token {
+  None,
+  Number,
+  /** A number token that is `-` or `-0` so far: the integer -0 reads as +0 in DuckDB. */
+  Minus,
+  MinusZero,
+  Word,
+}
+
+/** What a byte outside strings is, for the scan's dispatch. */
+const enum Class {
+  Other,
+  Space,
+  Newline,
+  Digit,
+  Minus,
+  Quote,
+  Colon,
+  Open,
+  Close,
+  Letter,
+}
+const CLASS = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  CLASS[b] =
+    b === 0x20 || b === 0x09 || b === 0x0d
+      ? Class.Space
+      : b === LF
+        ? Class.Newline
+        : b >= 0x30 && b <= 0x39
+          ? Class.Digit
+          : b === MINUS
+            ? Class.Minus
+            : b === QUOTE
+              ? Class.Quote
+              : b === COLON
+                ? Class.Colon
+                : b === OPEN_BRACE || b === OPEN_BRACKET
+                  ? Class.Open
+                  : b === CLOSE_BRACE || b === CLOSE_BRACKET
+                    ? Class.Close
+                    : (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7a
+                      ? Class.Letter
+                      : Class.Other;
+}
+
+/** Bytes that may continue a number token: digits, `.`, `e`/`E`, `+`, `-`. */
+const NUMBER_BYTE = new Uint8Array(256);
+for (const ch of '0123456789.eE+-') NUMBER_BYTE[ch.charCodeAt(0)] = 1;
+const isLetter = (b: number): boolean => (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7a;
+
+// A bare word's bytes packed in a number (≤ 5 letters of 7 bits: exact in a double), case kept.
+const pack = (text: string): number => [...text].reduce((n, ch) => n * 128 + ch.charCodeAt(0), 0);
+const TRUE = pack('true');
+const FALSE = pack('false');
+const NULL = pack('null');
+
+/**
+ * A check over the number columns DuckDB reads (by name): their values must be numbers or null for DuckDB
+ * to read them as the exact reader does. Anything else in the bytes is checked wherever it is.
+ */
+export function makeJsonlValueCheck(numberColumns: Iterable<string>): JsonlValueCheck {
+  const encoder = new TextEncoder();
+  const names = [...numberColumns].map((name) => encoder.encode(name));
+  /** Whether the key `key[start, end)` is one of the number columns. */
+  const isNumberColumn = (key: Uint8Array, start: number, end: number): boolean =>
+    names.some((name) => {
+      if (name.length !== end - start) return false;
+      for (let j = 0; j < name.length; j++) if (name[j] !== key[start + j]) return false;
+      return true;
+    });
+
+  /** Whether the key of the value being read (`bytes[keyStart, keyEnd)`, or `state.key`) is a number column. */
+  const keyIsNumberColumn = (bytes: Uint8Array, keyStart: number, keyEnd: number): boolean => {
+    if (keyStart >= 0) return isNumberColumn(bytes, keyStart, keyEnd);
+    return state.key !== undefined && isNumberColumn(state.key, 0, state.key.length);
+  };
+
+  // The scan's state between blocks (copied into locals for the loop, where V8 keeps them in registers).
+  const state = {
+    suspicious: false,
+    inString: false,
+    escape: false,
+    /** At a line's start, before its first significant byte (which must be `{`). */
+    lineStart: true,
+    /** The last significant byte outside strings. */
+    last: LF,
+    /** The last complete string (a key, if a `:` follows) held an escape. */
+    escaped: false,
+    /** Bytes of the last string, when it began in an earlier block; else the key is read in place. */
+    carry: undefined as number[] | undefined,
+    /** Whether the last significant thing was a complete string. */
+    afterString: false,
+    awaitingValue: false,
+    /** The key of the value being read, when it began in an earlier block (bytes), for a lookup. */
+    key: undefined as Uint8Array | undefined,
+    token: Token.None,
+    word: 0,
+    wordLength: 0,
+  };
+
+  const feed = (bytes: Uint8Array): void => {
+    const n = bytes.length;
+    let { inString, escape, lineStart, last, escaped, afterString, awaitingValue, token, word, wordLength } =
+      state;
+    let suspicious = false;
+    /** Where the last string lies in this block; -1: it began in an earlier block (see `carry`). */
+    let stringStart = -1;
+    let stringEnd = -1;
+    /** The key of the value being read, as `[keyStart, keyEnd)` of this block, or `state.key`. */
+    let keyStart = -1;
+    let keyEnd = -1;
+    let i = 0;
+    scan: while (i < n) {
+      if (inString) {
+        // To the closing quote, honouring escapes; a key with an escape is no column's (names are plain).
+        while (i < n) {
+          const c = bytes[i]!;
+          if (escape) escape = false;
+          else if (c === BACKSLASH) escape = escaped = true;
+          else if (c === QUOTE) break;
+          i++;
+        }
+        if (i >= n) break;
+        inString = false;
+        stringEnd = i;
+        if (stringStart < 0 && state.carry !== undefined)
+          for (let j = 0; j < i; j++) state.carry.push(bytes[j]!);
+        afterString = true;
+        last = QUOTE;
+        i++;
+        continue;
+      }
+      if (token === Token.Number) {
+        while (i < n && NUMBER_BYTE[bytes[i]!] === 1) i++;
+        if (i === n) break;
+        token = Token.None;
+      } else if (token === Token.Minus || token === Token.MinusZero) {
+        // `-` then `0` then nothing more of a number: the integer -0.
+        const b = bytes[i]!;
+        if (token === Token.Minus && b >= 0x30 && b <= 0x39)
+          token = b === ZERO ? Token.MinusZero : Token.Number;
+        else if (token === Token.MinusZero && NUMBER_BYTE[b] === 1) token = Token.Number;
+        else {
+          suspicious = true; // the integer -0, or `-` before something not a digit (`-Infinity`)
+          break;
+        }
+        i++;
+        continue;
+      } else if (token === Token.Word) {
+        while (i < n && isLetter(bytes[i]!)) {
+          word = word * 128 + bytes[i]!;
+          i++;
+          if (++wordLength > 5) {
+            suspicious = true;
+            break scan;
+          }
+        }
+        if (i === n) break;
+        // Only true, false and null are JSON words; DuckDB coerces a boolean into a number column.
+        if (
+          (word !== TRUE && word !== FALSE && word !== NULL) ||
+          (word !== NULL && keyIsNumberColumn(bytes, keyStart, keyEnd))
+        ) {
+          suspicious = true;
+          break;
+        }
+        token = Token.None;
+      }
+      const b = bytes[i]!;
+      i++;
+      const kind = CLASS[b]! as Class;
+      if (kind === Class.Space) continue;
+      if (kind === Class.Newline) {
+        if (awaitingValue) {
+          suspicious = true;
+          break;
+        }
+        lineStart = true;
+        afterString = false;
+        last = LF;
+        continue;
+      }
+      // `null` is a row of nulls to DuckDB; arrays and scalars are refused by both, but say so early.
+      if (lineStart) {
+        lineStart = false;
+        if (b !== OPEN_BRACE) {
+          suspicious = true;
+          break;
+        }
+      }
+      switch (kind) {
+        case Class.Digit:
+          token = Token.Number;
+          break;
+        case Class.Minus:
+          token = Token.Minus;
+          break;
+        case Class.Quote:
+          // Text where a number column is read: DuckDB casts it, the exact reader converts it (differently).
+          if (awaitingValue && keyIsNumberColumn(bytes, keyStart, keyEnd)) {
+            suspicious = true;
+            break scan;
+          }
+          inString = true;
+          stringStart = i;
+          escaped = false;
+          if (state.carry !== undefined) state.carry = undefined;
+          break;
+        case Class.Colon:
+          // The key is looked up only if its value turns out not to be a number.
+          if (!afterString || escaped) {
+            keyStart = -1;
+            state.key = undefined;
+          } else if (stringStart >= 0) {
+            keyStart = stringStart;
+            keyEnd = stringEnd;
+          } else {
+            keyStart = -1;
+            state.key = Uint8Array.from(state.carry ?? []);
+          }
+          if (state.carry !== undefined) state.carry = undefined;
+          awaitingValue = true;
+          afterString = false;
+          last = b;
+          continue;
+        case Class.Open:
+          if (awaitingValue && keyIsNumberColumn(bytes, keyStart, keyEnd)) {
+            suspicious = true;
+            break scan;
+          }
+          break;
+        case Class.Close:
+          if (last === COMMA) {
+            suspicious = true; // a trailing comma
+            break scan;
+          }
+          break;
+        case Class.Letter:
+          token = Token.Word;
+          word = b;
+          wordLength = 1;
+          break;
+        default:
+          break;
+      }
+      awaitingValue = false;
+      afterString = false;
+      last = b;
+    }
+    // What the next block needs of this one: an open string's bytes, a key awaiting its colon or value.
+    if (inString) {
+      state.carry ??= [];
+      for (let j = Math.max(0, stringStart); j < n; j++) state.carry.push(bytes[j]!);
+    } else if (afterString && stringStart >= 0) {
+      state.carry = Array.from(bytes.subarray(stringStart, stringEnd));
+    }
+    if (keyStart >= 0 && (awaitingValue || token === Token.Word)) state.key = bytes.slice(keyStart, keyEnd);
+    Object.assign(state, { inString, escape, lineStart, last, escaped, afterString, awaitingValue });
+    Object.assign(state, { token, word, wordLength, suspicious });
+  };
+
+  return {
+    feed(bytes) {
+      if (!state.suspicious) feed(bytes);
+    },
+    get suspicious() {
+      return state.suspicious;
+    },
+  };
+}
