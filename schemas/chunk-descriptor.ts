@@ -47,6 +47,14 @@ export const chunkPartSchema = z.object({
 });
 export type ChunkPart = z.infer<typeof chunkPartSchema>;
 
+/** The types DuckDB's `hive_partitioning` gives partition columns (it tries DATE, TIMESTAMP, BIGINT). */
+export const hiveColumnTypeSchema = z.enum(['BIGINT', 'DATE', 'TIMESTAMP', 'VARCHAR']);
+export type HiveColumnType = z.infer<typeof hiveColumnTypeSchema>;
+
+/** One Hive partition column (`input.hivePartitioning`): its name and the type planning inferred. */
+export const hiveColumnSchema = z.object({ name: z.string().min(1), type: hiveColumnTypeSchema });
+export type HiveColumn = z.infer<typeof hiveColumnSchema>;
+
 /**
  * A chunk descriptor: what one score job reads. It is the whole payload of a queue job, so it stays a few
  * hundred bytes (DESIGN.md invariant 1); the planner keeps its JSON under `MAX_DESCRIPTOR_BYTES`.
@@ -60,6 +68,11 @@ export const chunkDescriptorSchema = z.object({
   rows: nonNegativeInt.optional(),
   /** Bytes of input this chunk reads (compressed bytes for Parquet). */
   bytes: nonNegativeInt,
+  /**
+   * `input.hivePartitioning`: the partition columns every part gets, in DuckDB's order, typed once for the
+   * whole job at planning; each part's values come from its own URI. Absent otherwise.
+   */
+  hive: z.array(hiveColumnSchema).optional(),
 });
 export type ChunkDescriptor = z.infer<typeof chunkDescriptorSchema>;
 

@@ -15,7 +15,7 @@ export interface SpecLimits {
    */
   maxStringBytes?: number;
   /**
-   * Most columns one list may name (`output.passthrough`, a mapping's `columns`), and most entries in
+   * Most columns one list may name (`output.passthrough`, `output.exclude`, a mapping's `columns`), and most entries in
    * `model.inputs` or `model.outputs`. Default 1,000.
    */
   maxColumns?: number;
@@ -46,9 +46,11 @@ export function specLimitIssues(spec: JobSpec, limits: Required<SpecLimits>): Sp
   const issues: SpecLimitIssue[] = [];
   stringIssues(spec, [], limits.maxStringBytes, issues);
 
-  const lists: Array<[PropertyKey[], number, string]> = [
-    [['output', 'passthrough'], spec.output.passthrough.length, 'columns'],
-  ];
+  const lists: Array<[PropertyKey[], number, string]> = [];
+  // `"*"` names no list; `exclude` is one.
+  if (Array.isArray(spec.output.passthrough))
+    lists.push([['output', 'passthrough'], spec.output.passthrough.length, 'columns']);
+  if (spec.output.exclude) lists.push([['output', 'exclude'], spec.output.exclude.length, 'columns']);
   const sides: Array<[string, Record<string, InputMapping | OutputMapping> | undefined]> = [
     ['inputs', spec.model.inputs],
     ['outputs', spec.model.outputs],

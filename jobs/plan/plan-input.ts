@@ -1,4 +1,10 @@
-import type { ChunkDescriptor, InputFormat } from '../../schemas/chunk-descriptor.js';
+import {
+  type ChunkDescriptor,
+  type HiveColumn,
+  type InputFormat,
+  MAX_DESCRIPTOR_BYTES,
+} from '../../schemas/chunk-descriptor.js';
+import { hiveFolderOf, hivePrefix } from '../hive-partitions.js';
 import { StorageNotFound } from '../ports/errors/storage-not-found.js';
 import { normalizeUri } from '../ports/storage-uri.js';
 import type { ObjectInfo, Storage } from '../ports/storage.js';
@@ -9,7 +15,6 @@ import {
   makeChunkGrouper,
   makeSegmentCandidates,
   parquetCandidates,
-  wholeCandidate,
 } from './plan-chunks.js';
 import { readAhead } from './read-ahead.js';
 import type { InputReaders } from '../ports/input-readers.js';
@@ -22,6 +27,8 @@ export interface PlanInput {
   glob?: string;
   /** CSV: whether each object starts with a header record (default true). */
   header?: boolean;
+  /** Whether `key=value` folders below the prefix become columns (each chunk carries their types). */
+  hivePartitioning?: boolean;
 }
 
 export interface PlanInputOptions extends PlanOptions {
@@ -114,7 +121,8 @@ const MAX_BATCH = 1_000;
  * they close: the first chunk at once, later ones together every `flushMs` (or every 1,000), so a 10 GB CSV
  * queues its first chunk after one chunk's worth of scan, not the whole object's. Parquet: footers only
  * (ranged reads of each object's tail). CSV: one sequential scan per object to find record starts outside
- * quotes (and count rows). JSONL and Arrow: sizes alone. CSV and JSONL splits come from
+ * quotes (and count rows). Arrow IPC: its record batches' headers (the file's footer index, or a
+ * stream's message chain). JSONL: sizes alone. CSV and JSONL splits come from
  * `readers.textSplits`. Up to `concurrency` objects are read at once, in URI order; chunks and their
  * indices are the same however the batches fall.
  */
@@ -126,7 +134,15 @@ export async function* streamInput(
 ): AsyncGenerator<ChunkDescriptor[]> {
   const { signal } = options;
   const objects = await listInput(storage, input, signal);
-  const grouper = makeChunkGrouper(input.format, options);
+  const typed = input.hivePartitioning ? await hiveColumnsOf(readers, input.uri, objects, signal) : [];
+  const hive = typed.length > 0 ? typed : undefined;
+  // Every descriptor carries the same column list: the cap on its JSON leaves room for it.
+  const hiveBytes = hive ? JSON.stringify({ hive }).length : 0;
+  const grouper = makeChunkGrouper(input.format, {
+    ...options,
+    maxDescriptorBytes: (options.maxDescriptorBytes ?? MAX_DESCRIPTOR_BYTES) - hiveBytes,
+  });
+  const withHive = (chunks: ChunkDescriptor[]) => (hive ? chunks.map((c) => ({ ...c, hive })) : chunks);
   const flushMs = options.flushMs ?? FLUSH_MS;
   let pending: ChunkDescriptor[] = [];
   let flushedAt = -Infinity;
@@ -139,13 +155,25 @@ export async function* streamInput(
   for await (const piece of pieces) {
     pending.push(...grouper.add(piece));
     if (pending.length > 0 && (pending.length >= MAX_BATCH || performance.now() - flushedAt >= flushMs)) {
-      yield pending;
+      yield withHive(pending);
       pending = [];
       flushedAt = performance.now();
     }
   }
   pending.push(...grouper.finish());
-  if (pending.length > 0) yield pending;
+  if (pending.length > 0) yield withHive(pending);
+}
+
+/** The partition columns of the listed objects, typed once for the whole job over every distinct folder. */
+async function hiveColumnsOf(
+  readers: InputReaders,
+  uri: string,
+  objects: readonly ObjectInfo[],
+  signal: AbortSignal | undefined,
+): Promise<HiveColumn[]> {
+  const prefix = hivePrefix(uri);
+  const folders = [...new Set(objects.map((object) => hiveFolderOf(prefix, object.uri)))];
+  return readers.hiveColumns(folders, { signal });
 }
 
 /** The pieces of one object, in order, as its footer or scan finds them. */
@@ -166,19 +194,21 @@ async function* piecesOf(
     yield* parquetCandidates({ ...layout, rowGroups });
     return;
   }
-  if (input.format === 'arrow') {
-    yield* wholeCandidate('arrow', layout);
-    return;
-  }
   if (object.size === 0) return;
   const candidateOf = makeSegmentCandidates(layout);
-  const splits = readers.textSplits(storage, object, input.format, {
-    targetBytes: options.chunkBytes,
-    targetRows: options.chunkRows,
-    scanBlockBytes: options.scanBlockBytes ?? 8 * 1024 * 1024,
-    header: input.header ?? true,
-    signal,
-  });
+  const splits =
+    input.format === 'arrow'
+      ? readers.arrowSplits(storage, object, {
+          signal,
+          ...(options.maxFooterBytes === undefined ? {} : { maxFooterBytes: options.maxFooterBytes }),
+        })
+      : readers.textSplits(storage, object, input.format, {
+          targetBytes: options.chunkBytes,
+          targetRows: options.chunkRows,
+          scanBlockBytes: options.scanBlockBytes ?? 8 * 1024 * 1024,
+          header: input.header ?? true,
+          signal,
+        });
   for await (const split of splits) {
     const candidate = candidateOf(split);
     if (candidate) yield candidate;

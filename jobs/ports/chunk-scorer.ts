@@ -25,7 +25,15 @@ export interface ScoredRows {
 /** One chunk's scoring as the score processor asks for it: "features for this model" from these rows. */
 export interface ScoreChunkRequest {
   format: InputFormat;
-  passthrough: string[];
+  /** `output.passthrough`: named columns, or `"*"` (resolved on the decoded schema: `passthroughColumns`). */
+  passthrough: string[] | '*';
+  /** `output.exclude` (with `"*"`). */
+  exclude?: string[];
+  /**
+   * The chunk's Hive partition columns (the reader adds them after decoding): never packed by the decoder,
+   * and left out of the default feature mapping (`model.inputs` may name them).
+   */
+  hiveColumns?: string[];
   batch: BatchSpec;
   /**
    * The chunk's rows, read with the projection the scorer chose for this model (which columns, and which

@@ -1,4 +1,4 @@
-import type { ChunkPart, InputFormat } from '../../schemas/chunk-descriptor.js';
+import type { ChunkPart, HiveColumn, InputFormat } from '../../schemas/chunk-descriptor.js';
 import type { QuiverError } from '../../schemas/errors/quiver-error.js';
 import type { RowBatch } from './batches.js';
 import type { ObjectInfo, Storage } from './storage.js';
@@ -40,6 +40,12 @@ export interface ReadPartOptions<R extends InvalidRecord = InvalidRecord> extend
    * throws.
    */
   onInvalidRecord?: (invalid: R) => void;
+  /**
+   * `input.hivePartitioning`: the part's `key=value` folders below `prefix` become these columns (typed at
+   * planning), after the file's own columns (or in place of a file column of the same name, as DuckDB
+   * does); `columns` and `pack` may name them.
+   */
+  hive?: { prefix: string; columns: HiveColumn[] };
   signal?: AbortSignal;
 }
 
@@ -91,6 +97,23 @@ export interface InputReaders {
     format: 'csv' | 'jsonl',
     options: TextSplitOptions,
   ): AsyncIterable<TextSplit>;
+  /**
+   * The record batches of one Arrow IPC object, for planning (services/formats/arrow-ipc-messages.ts):
+   * one split per batch message with its rows, in object order — the file format from its footer's block
+   * index, a stream by following its message headers; ranged reads of headers only. An object that cannot
+   * be split by batches (dictionary-encoded columns) is one split `[0, size)` without rows.
+   */
+  arrowSplits(
+    storage: Storage,
+    object: ObjectInfo,
+    options: { maxFooterBytes?: number; signal?: AbortSignal },
+  ): AsyncIterable<TextSplit>;
+  /**
+   * The Hive partition columns of a listing, typed as DuckDB's `hive_partitioning` types them, in its
+   * order: `folders` are the listed objects' folders relative to the input prefix (`dt=2026-11-28/hour=7/`,
+   * `''` for none). Folders whose keys differ throw `HIVE_PARTITIONS_MISMATCH`.
+   */
+  hiveColumns(folders: readonly string[], options?: { signal?: AbortSignal }): Promise<HiveColumn[]>;
   /**
    * The row groups of one Parquet object from its footer alone (ranged reads of its tail), for planning;
    * a footer over `maxFooterBytes` (default 64 MiB) throws `PARQUET_FOOTER_TOO_LARGE`.

@@ -57,7 +57,7 @@ export const specFlagsHelp = `Spec fields from flags (each overrides the spec fi
   --model-output NAME          the model output it takes (default "score")
   --output URI                 output.uri: results go to <uri>/<job id>/
   --output-format F            output.format: parquet (default), arrow, csv or jsonl
-  --passthrough a,b            output.passthrough: input columns copied next to the scores
+  --passthrough a,b            output.passthrough: input columns copied next to the scores ("*": all)
   --chunk-rows N               batch.chunkRows (default 500000)
   --batch-rows N|auto          batch.rows (default auto)
   --on-invalid-row fail|skip   errors.onInvalidRow
@@ -161,7 +161,8 @@ export function specFromFlags(base: SpecObject | undefined, values: SpecFlagValu
 
   set(['output', 'uri'], values.output);
   set(['output', 'format'], values['output-format']);
-  if (values.passthrough !== undefined) set(['output', 'passthrough'], splitList(values.passthrough));
+  if (values.passthrough !== undefined)
+    set(['output', 'passthrough'], values.passthrough.trim() === '*' ? '*' : splitList(values.passthrough));
   if (values['chunk-rows'] !== undefined)
     set(['batch', 'chunkRows'], parseNumber('--chunk-rows', values['chunk-rows'], { integer: true, min: 1 }));
   const batchRows = values['batch-rows'];

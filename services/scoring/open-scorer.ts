@@ -72,6 +72,8 @@ export interface PrepareScoringOptions {
   schema: Schema;
   model: ModelSpec;
   passthrough: string[];
+  /** Columns the default feature mapping never takes (default: `passthrough`). */
+  keyColumns?: string[];
   batch: BatchSpec;
   /** Real rows for auto batch tuning (the first rows of the first chunk). */
   sample: readonly RecordBatch[];
@@ -103,7 +105,7 @@ export async function prepareScoring(
 ): Promise<PreparedScoring> {
   const { host, model } = opened;
   const inputs = resolveFeatureMapping(options.schema, host.metadata, options.model.inputs, {
-    passthrough: options.passthrough,
+    passthrough: options.keyColumns ?? options.passthrough,
     log: options.log,
   });
   for (const input of inputs) {

@@ -2,6 +2,7 @@ import type { RecordBatch } from 'apache-arrow';
 import type { ScoreChunkRequest } from '../../jobs/ports/chunk-scorer.js';
 import type { ReadProjection } from '../../jobs/ports/input-readers.js';
 import type { ModelSpec } from '../../schemas/model-spec.js';
+import { passthroughColumns, passthroughReadColumns } from '../../jobs/score/passthrough-columns.js';
 import { BadDataError } from '../formats/errors/bad-data-error.js';
 import type { TuningCache } from './auto-batch.js';
 import { FeatureMappingError } from './errors/feature-mapping-error.js';
@@ -19,16 +20,18 @@ export interface FeaturePlan {
 
 /**
  * For Parquet input whose model inputs are all mapped from named columns into float32 tensors, the decoder
- * reads only the passthrough columns and packs each input's columns into one row-major float32 array
- * column (DuckDB does the transposition in native code, off the JavaScript thread); the engine then copies
- * rows straight into its tensors. Measured on the tabular MLP: see README (bench:score --layout packed).
- * Undefined: the rows are read whole and mapped column by column.
+ * reads only the passthrough columns (`passthrough`; undefined: every column) and packs each input's columns
+ * into one row-major float32 array column (DuckDB does the transposition in native code, off the JavaScript
+ * thread); the engine then copies rows straight into its tensors. Measured on the tabular MLP: see README
+ * (bench:score --layout packed). Undefined: the rows are read whole and mapped column by column, as they
+ * are when a mapping names a Hive partition column (`hiveColumns`: not in the file, DuckDB cannot pack it).
  */
 export function packFeatures(
   format: ScoreChunkRequest['format'],
-  passthrough: string[],
+  passthrough: string[] | undefined,
   model: ModelSpec,
   metadata: ModelMetadata,
+  hiveColumns: readonly string[] = [],
 ): FeaturePlan | undefined {
   if (format !== 'parquet' || !model.inputs) return undefined;
   const entries = Object.entries(model.inputs);
@@ -36,6 +39,9 @@ export function packFeatures(
     metadata.inputs.some((i) => i.name === name && i.isTensor && i.type === 'float32');
   if (entries.length !== metadata.inputs.length) return undefined;
   if (!entries.every(([name, mapping]) => 'columns' in mapping && float32(name))) return undefined;
+  const fromPath = (mapping: (typeof entries)[number][1]) =>
+    'columns' in mapping && mapping.columns.some((c) => hiveColumns.includes(c));
+  if (entries.some(([, mapping]) => fromPath(mapping))) return undefined;
   const pack: Array<{ name: string; columns: string[] }> = [];
   const packed: Record<string, string[]> = {};
   const inputs: NonNullable<ModelSpec['inputs']> = {};
@@ -46,7 +52,11 @@ export function packFeatures(
     packed[name] = columns;
     inputs[name] = { listColumn: column, nulls: mapping.nulls };
   });
-  return { read: { columns: passthrough, pack }, model: { ...model, inputs }, packed };
+  return {
+    read: passthrough === undefined ? { pack } : { columns: passthrough, pack },
+    model: { ...model, inputs },
+    packed,
+  };
 }
 
 /**
@@ -86,17 +96,30 @@ export async function* scoreChunk(
   request: ScoreChunkRequest,
   tuningCache?: TuningCache,
 ): AsyncGenerator<ScoredBatch> {
-  const plan = packFeatures(request.format, request.passthrough, model, opened.host.metadata);
+  const plan = packFeatures(
+    request.format,
+    passthroughReadColumns(request),
+    model,
+    opened.host.metadata,
+    request.hiveColumns,
+  );
   if (plan && request.logFeaturePlan)
     request.log.info({ inputs: Object.keys(plan.packed) }, 'features packed in the decoder');
   const read = request.read(plan?.read) as AsyncIterable<RecordBatch>;
   const batches = (plan ? missingAsMappingErrors(read, plan.packed) : read)[Symbol.asyncIterator]();
   const first = await batches.next();
   if (first.done) return;
+  // The decoded columns, as the input has them (the packed feature columns are the decoder's own).
+  const packedNames = new Set(plan?.read.pack?.map((p) => p.name));
+  const decoded = first.value.schema.fields.map((f) => f.name).filter((name) => !packedNames.has(name));
+  const passthrough = passthroughColumns(request, decoded, request.locate(0)?.uri);
   const prepared = await prepareScoring(opened, {
     schema: first.value.schema,
     model: plan?.model ?? model,
-    passthrough: request.passthrough,
+    passthrough,
+    // Keys the default mapping leaves out: the named passthrough (with "*", none: every column passes
+    // through) and the partition columns, which come from paths rather than the rows.
+    keyColumns: [...(request.passthrough === '*' ? [] : passthrough), ...(request.hiveColumns ?? [])],
     batch: request.batch,
     sample: [first.value],
     tuningCache,

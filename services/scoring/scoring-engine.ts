@@ -124,7 +124,7 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
     if (passthrough.includes(name)) {
       throw new FeatureMappingError(
         'MODEL_OUTPUT_UNSUPPORTED',
-        `output column "${name}" would overwrite the passthrough column of the same name`,
+        `output column "${name}" would overwrite the passthrough column of the same name (rename the output, or leave the column out of output.passthrough, or with "*" out through output.exclude)`,
         {
           column: name,
         },

@@ -88,6 +88,18 @@ export function makeFakeReaders(options: FakeReaderOptions = {}): FakeReaders {
         yield { start, end, rows: end - start, records: end - start };
       }
     },
+    // Arrow objects plan whole here: one split without rows, as an unsplittable (dictionary) object.
+    async *arrowSplits(_storage, object): AsyncGenerator<TextSplit> {
+      await Promise.resolve();
+      yield { start: 0, end: object.size };
+    },
+    // Partition keys of the first folder, every one a string (the real typing is DuckDB's).
+    hiveColumns(folders) {
+      const keys = (folders[0] ?? '').split('/').filter((s) => s.indexOf('=') > 0);
+      return Promise.resolve(
+        keys.map((s) => ({ name: s.slice(0, s.indexOf('=')), type: 'VARCHAR' as const })),
+      );
+    },
     parquetRowGroups(_storage, object) {
       const groupRows = options.splitRows ?? 10;
       const groups = [];

@@ -48,6 +48,10 @@ describe('job spec from flags', () => {
     expect(() => parseJobSpec(spec)).not.toThrow();
   });
 
+  it('takes --passthrough "*" as every column, not as a column named "*"', () => {
+    expect(specFromFlags(undefined, { passthrough: '*' }).output).toEqual({ passthrough: '*' });
+  });
+
   it('maps features by regex or list column into the named model input and output', () => {
     expect(
       specFromFlags(undefined, {
