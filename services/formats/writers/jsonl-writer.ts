@@ -73,9 +73,14 @@ export function formatTimestamp(value: bigint, unit: TimeUnit, hasTimeZone: bool
   return `${wholeSeconds}${fractionText}${hasTimeZone ? 'Z' : ''}`;
 }
 
-/** JavaScript's shortest round-trip text, except that it keeps the sign of -0, which `String` drops. */
+/**
+ * JavaScript's shortest round-trip text (every finite double reads back bit-identical), except for -0:
+ * `String` drops its sign, and a bare `-0` is an integer to DuckDB's JSON reader, which reads it as +0
+ * even into a FLOAT or DOUBLE column. `-0.0` is a float's negative zero to every reader we know (DuckDB's
+ * JSON and CSV readers, JavaScript, Python), so both text formats spell it that way.
+ */
 export function formatFloat64(value: number): string {
-  return Object.is(value, -0) ? '-0' : String(value);
+  return Object.is(value, -0) ? '-0.0' : String(value);
 }
 
 function roundTripsFloat32(value: number, digits: number): boolean {
@@ -130,6 +135,9 @@ function makeValidCellEncoder(vector: Vector, dialect: TextDialect): CellEncoder
     return (row) => String(vector.get(row) as number);
   }
   if (DataType.isFloat(type)) {
+    // Finite floats read back bit-identical (float32 as the shortest text that rounds back to it). A NaN's
+    // sign and payload bits are not kept: apache-arrow hands every NaN over as JavaScript's one NaN, and
+    // text has one spelling for it. Half floats are exact doubles, so their double text round-trips.
     const format = type.precision === Precision.SINGLE ? formatFloat32 : formatFloat64;
     return (row) => {
       const value = vector.get(row) as number;

@@ -58,7 +58,7 @@ describe('formatFloat32', () => {
     expect(formatFloat32(Math.fround(0.1))).toBe('0.1');
     expect(formatFloat32(Math.fround(1e-7))).toBe('1e-7');
     expect(formatFloat32(-1.5)).toBe('-1.5');
-    expect(formatFloat32(-0)).toBe('-0');
+    expect(formatFloat32(-0)).toBe('-0.0');
     expect(formatFloat32(Math.fround(3e38))).toBe('3e+38');
     fc.assert(
       fc.property(fc.float({ noNaN: true, noDefaultInfinity: true }), (value) => {
