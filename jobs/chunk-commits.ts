@@ -2,7 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { ChunkDescriptor } from '../schemas/chunk-descriptor.js';
 import {
   type ChunkCommit,
+  type PartitionedPart,
   type SegmentCommit,
+  type WrittenObject,
   chunkCommitSchema,
   segmentCommitSchema,
 } from '../schemas/chunk-commit.js';
@@ -53,7 +55,7 @@ interface MarkerSchema<T> {
 
 /** A marker file, parsed and validated; a marker that is not one is an error naming its URI. */
 async function readMarker<T>(
-  storage: Storage,
+  storage: Pick<Storage, 'read'>,
   uri: string,
   schema: MarkerSchema<T>,
   signal?: AbortSignal,
@@ -92,6 +94,15 @@ export async function readAcceptedSegments(
   return chain;
 }
 
+/**
+ * The part files of a segment: its one `part`, or (with `output.partitionBy`) its file of each partition.
+ * Markers written before partitioning have only `part`.
+ */
+export function segmentParts(segment: SegmentCommit): Array<WrittenObject & Partial<PartitionedPart>> {
+  if (segment.partitions !== undefined) return segment.partitions;
+  return segment.part === undefined ? [] : [segment.part];
+}
+
 /** Deletes objects an attempt wrote but could not commit; a failure here is left to finalize's sweep. */
 async function discard(storage: Storage, uris: readonly string[]): Promise<void> {
   await Promise.allSettled(uris.map((uri) => storage.delete(uri)));
@@ -111,7 +122,10 @@ export async function acceptSegment(
 ): Promise<void> {
   const ref = segmentRef(segment.rowStart, segment.attempt);
   const marker = layout.segmentMarker(index, ref);
-  const written = [segment.part.uri, ...(segment.rejectedFile ? [segment.rejectedFile.uri] : [])];
+  const written = [
+    ...segmentParts(segment).map((p) => p.uri),
+    ...(segment.rejectedFile ? [segment.rejectedFile.uri] : []),
+  ];
   await deps.storage.write(marker, encode(segment), { signal, contentType: 'application/json' });
   const state = await deps.store.acceptSegment(jobId, index, segment.attempt, ref);
   if (state !== 'current') {
@@ -150,7 +164,7 @@ export async function acceptChunk(
 
 /** The accepted commit of every chunk in `accepted` (index → attempt), by index. */
 export async function readAcceptedCommits(
-  storage: Storage,
+  storage: Pick<Storage, 'read'>,
   layout: OutputLayout,
   accepted: ReadonlyMap<number, string>,
   signal?: AbortSignal,
@@ -172,7 +186,7 @@ export function objectsOf(layout: OutputLayout, commit: ChunkCommit): string[] {
     layout.commit(commit.index, commit.attempt),
     ...commit.segments.flatMap((s) => [
       layout.segmentMarker(commit.index, segmentRef(s.rowStart, s.attempt)),
-      s.part.uri,
+      ...segmentParts(s).map((p) => p.uri),
       ...(s.rejectedFile ? [s.rejectedFile.uri] : []),
     ]),
   ];
@@ -180,8 +194,10 @@ export function objectsOf(layout: OutputLayout, commit: ChunkCommit): string[] {
 
 /**
  * Deletes every object under the job's folder that `keep` does not name: what zombie or refused attempts
- * left. Run once the job is no longer `running`, so nothing new can be accepted meanwhile. Returns how
- * many objects were deleted.
+ * left. Run once the job is no longer `running`, so nothing new can be accepted meanwhile. In the `exact`
+ * layout the folder is the location itself: only what Quiver writes there is deleted (the previous run's
+ * parts and bookkeeping, leftovers), never a user's other files or a `job`-layout job's folder
+ * (`OutputLayout.sweepable`). Returns how many objects were deleted.
  */
 export async function sweepUnreferenced(
   storage: Storage,
@@ -191,14 +207,17 @@ export async function sweepUnreferenced(
 ): Promise<number> {
   const doomed: string[] = [];
   for await (const object of storage.list(`${layout.root}/`, { signal }))
-    if (!keep.has(object.uri)) doomed.push(object.uri);
+    if (!keep.has(object.uri) && layout.sweepable(object.uri)) doomed.push(object.uri);
   await mapLimited(doomed, 16, (uri) => storage.delete(uri, { signal }));
   return doomed.length;
 }
 
 /** Whether every object a commit names is there with its recorded size (a sweep may have removed some). */
 async function objectsPresent(storage: Storage, commit: ChunkCommit, signal?: AbortSignal): Promise<boolean> {
-  const expected = commit.segments.flatMap((s) => [s.part, ...(s.rejectedFile ? [s.rejectedFile] : [])]);
+  const expected = commit.segments.flatMap((s) => [
+    ...segmentParts(s),
+    ...(s.rejectedFile ? [s.rejectedFile] : []),
+  ]);
   try {
     for (const object of expected)
       if ((await storage.stat(object.uri, { signal })).size !== object.bytes) return false;

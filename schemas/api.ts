@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deliveryRecordSchema } from './delivery.js';
 import { jobStatusSchema, jobViewSchema } from './job-record.js';
+import { partitionValuesSchema } from './chunk-commit.js';
 import { manifestSchema } from './manifest.js';
 
 /**
@@ -113,6 +114,8 @@ export const jobResultsSchema = z.object({
       /** Size and SHA-256 of the part as written (from the manifest; absent for manifests before v0.2). */
       bytes: z.number().int().optional(),
       sha256: z.string().optional(),
+      /** With `output.partitionBy`: the part's partition values (from the manifest). */
+      partition: partitionValuesSchema.optional(),
       url: z.string().optional(),
     }),
   ),

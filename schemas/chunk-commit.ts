@@ -18,6 +18,16 @@ export const writtenObjectSchema = z.object({
 });
 export type WrittenObject = z.infer<typeof writtenObjectSchema>;
 
+/** A partition's values by column (`output.partitionBy`), as its folder names them; null: the default partition. */
+export const partitionValuesSchema = z.record(z.string(), z.string().nullable());
+
+/** One file of a partitioned segment: the rows of one partition, in that partition's folder. */
+export const partitionedPartSchema = writtenObjectSchema.extend({
+  partition: partitionValuesSchema,
+  rows: count,
+});
+export type PartitionedPart = z.infer<typeof partitionedPartSchema>;
+
 /** One input object as planning saw it; a read that finds another version fails with `INPUT_CHANGED`. */
 export const inputVersionSchema = z.object({
   uri: z.string().min(1),
@@ -28,7 +38,9 @@ export type InputVersion = z.infer<typeof inputVersionSchema>;
 
 /**
  * A segment marker (`_segments/part-<i>/<rowStart>-<attempt>.json`): one checkpoint of a chunk, input
- * stream rows `[rowStart, rowEnd)` scored into `part`, refused rows (if any) in `rejected`.
+ * stream rows `[rowStart, rowEnd)` scored into `part` — or, with `output.partitionBy`, into one file per
+ * partition present in it (`partitions`, none for a segment without rows) — refused rows (if any) in
+ * `rejected`. Markers written before partitioning have `part` and no `partitions`.
  */
 export const segmentCommitSchema = z.object({
   attempt: attemptIdSchema,
@@ -36,7 +48,10 @@ export const segmentCommitSchema = z.object({
   rowEnd: count,
   rows: count,
   rejected: count,
-  part: writtenObjectSchema,
+  /** The segment's one part; absent when the job partitions its output (see `partitions`). */
+  part: writtenObjectSchema.optional(),
+  /** With `output.partitionBy`: the segment's file of each partition it has rows of. */
+  partitions: z.array(partitionedPartSchema).optional(),
   rejectedFile: writtenObjectSchema.optional(),
   specDigest: sha256Hex,
   modelSha256: sha256Hex,

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { outputFormatSchema } from './chunk-descriptor.js';
-import { inputVersionSchema, sha256Hex } from './chunk-commit.js';
+import { inputVersionSchema, partitionValuesSchema, sha256Hex } from './chunk-commit.js';
 import { jobUsageSchema } from './job-record.js';
+import { outputLayoutModeSchema } from './job-spec.js';
 
 const count = z.number().int().nonnegative();
 
@@ -31,8 +32,26 @@ export const manifestSchema = z.object({
       bytes: count,
       /** Absent in manifests written before v0.2. */
       sha256: sha256Hex.optional(),
+      /** With `output.partitionBy`: the partition whose folder holds the part. */
+      partition: partitionValuesSchema.optional(),
     }),
   ),
+  /** `output.layout` of the job: `job` (in `<uri>/<jobId>/`) or `exact` (directly under `uri`). Absent before v0.4. */
+  layout: outputLayoutModeSchema.optional(),
+  /** With `output.partitionBy`: the partition columns, in folder order. */
+  partitionBy: z.array(z.string()).optional(),
+  /** With `output.partitionBy`: every partition with rows, its folder under `root` and its rows and parts. */
+  partitions: z
+    .array(
+      z.object({
+        values: partitionValuesSchema,
+        /** `dt=2026-11-28/…/`, relative to `root`, names and values escaped as Hive does. */
+        folder: z.string(),
+        rows: count,
+        parts: count,
+      }),
+    )
+    .optional(),
   rejected: z.array(
     z.object({
       index: count,

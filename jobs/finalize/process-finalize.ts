@@ -3,10 +3,11 @@ import type { JobRecord } from '../../schemas/job-record.js';
 import type { Manifest } from '../../schemas/manifest.js';
 import { ModelChanged } from '../errors/model-changed.js';
 import { CommitsIncomplete } from './errors/commits-incomplete.js';
-import { objectsOf, readAcceptedCommits, sweepUnreferenced } from '../chunk-commits.js';
+import { objectsOf, readAcceptedCommits, segmentParts, sweepUnreferenced } from '../chunk-commits.js';
 import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
 import { isTerminal } from '../job-state.js';
-import { type OutputLayout, outputLayout } from '../output-layout.js';
+import { type OutputLayout, jobOutputLayout } from '../output-layout.js';
+import { partitionFolder } from '../output-partitions.js';
 import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
 
 /**
@@ -15,6 +16,11 @@ import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
  * objects, each with rows, bytes and sha256, the model digest and every input version — and only then
  * `_SUCCESS`; then deletes whatever else lies under the job's folder (what superseded attempts left).
  * Readers trust only the manifest (DESIGN invariants 2 and 7); input rows = output rows + rejected rows.
+ *
+ * In the `exact` layout the manifest's one PUT is the switch from the previous run to this one; then the
+ * sweep deletes what the new manifest does not list (the previous run, leftovers), then `_SUCCESS` is
+ * written, and only then does the job leave `finalizing` — which releases its hold on the location, so
+ * no later run can start on it while this one still deletes.
  */
 export async function processFinalize(
   deps: PipelineDeps,
@@ -26,10 +32,12 @@ export async function processFinalize(
   deps = forTenant(deps, record.tenant);
   const { store, storage } = deps;
   const spec = record.spec;
-  const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
+  const layout = jobOutputLayout(spec.output, jobId);
   if (isTerminal(record.status)) {
     // A finalize that crashed after its transition is re-run: finish its sweep, announce the outcome again.
-    if (record.status === 'succeeded') await sweep(deps, record, layout, undefined, signal);
+    // An exact location swept before its job succeeded; since then another run may have taken it over.
+    if (record.status === 'succeeded' && layout.mode === 'job')
+      await sweep(deps, record, layout, undefined, signal);
     await deps.onTerminal?.(record);
     return;
   }
@@ -65,7 +73,7 @@ export async function processFinalize(
       rowsRejected,
       inputRows,
       spec.errors.maxInvalidFraction,
-      `${layout.root}/rejected/`,
+      layout.rejected,
     );
     await store.transition(jobId, 'failed', {
       error: { code: error.code, message: error.message, uri: error.uri },
@@ -85,13 +93,16 @@ export async function processFinalize(
     rowsRejected,
     inputs: [...inputs.values()].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0)),
     parts: parts.flatMap((p) =>
-      p.segments.map((s) => ({
-        index: p.index,
-        uri: s.part.uri,
-        rows: s.rows,
-        bytes: s.part.bytes,
-        sha256: s.part.sha256,
-      })),
+      p.segments.flatMap((s) =>
+        segmentParts(s).map((file) => ({
+          index: p.index,
+          uri: file.uri,
+          rows: file.rows ?? s.rows,
+          bytes: file.bytes,
+          sha256: file.sha256,
+          ...(file.partition ? { partition: file.partition } : {}),
+        })),
+      ),
     ),
     rejected: parts.flatMap((p) =>
       p.segments.flatMap((s) =>
@@ -114,18 +125,46 @@ export async function processFinalize(
       finishedAt: new Date().toISOString(),
     },
     ...(record.usage ? { usage: record.usage } : {}),
+    ...(spec.output.layout === undefined ? {} : { layout: spec.output.layout }),
   };
+  if (spec.output.partitionBy !== undefined) {
+    manifest.partitionBy = spec.output.partitionBy;
+    manifest.partitions = partitionSummary(spec.output.partitionBy, manifest.parts);
+  }
   await storage.write(layout.manifest, new TextEncoder().encode(JSON.stringify(manifest, null, 2)), {
     signal,
     contentType: 'application/json',
   });
+  const patch = { manifestUri: layout.manifest, ...(modelSha256 === undefined ? {} : { modelSha256 }) };
+  if (layout.mode === 'exact') {
+    // The previous run goes before `_SUCCESS`, so a lister that waits for it never sees both runs' parts.
+    await sweep(deps, record, layout, parts, signal);
+    await storage.write(layout.success, new Uint8Array(), { signal });
+    await store.transition(jobId, 'succeeded', patch);
+    deps.log.info({ jobId, rowsScored, rowsRejected, parts: manifest.parts.length }, 'job succeeded');
+    return;
+  }
   await storage.write(layout.success, new Uint8Array(), { signal });
-  const succeeded = await store.transition(jobId, 'succeeded', {
-    manifestUri: layout.manifest,
-    ...(modelSha256 === undefined ? {} : { modelSha256 }),
-  });
+  const succeeded = await store.transition(jobId, 'succeeded', patch);
   deps.log.info({ jobId, rowsScored, rowsRejected, parts: manifest.parts.length }, 'job succeeded');
   await sweep(deps, succeeded, layout, parts, signal);
+}
+
+/** The manifest's `partitions`: every partition with rows, in folder order, with its rows and parts. */
+function partitionSummary(
+  columns: readonly string[],
+  parts: Manifest['parts'],
+): NonNullable<Manifest['partitions']> {
+  const byFolder = new Map<string, NonNullable<Manifest['partitions']>[number]>();
+  for (const part of parts) {
+    if (part.partition === undefined) continue;
+    const folder = partitionFolder(columns, part.partition);
+    const entry = byFolder.get(folder) ?? { values: part.partition, folder, rows: 0, parts: 0 };
+    entry.rows += part.rows;
+    entry.parts += 1;
+    byFolder.set(folder, entry);
+  }
+  return [...byFolder.values()].sort((a, b) => (a.folder < b.folder ? -1 : a.folder > b.folder ? 1 : 0));
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { OutputFormat } from '../../schemas/chunk-descriptor.js';
+import type { JobOutput } from '../../schemas/job-spec.js';
 import type { BatchSchema, OutputBatch } from './batches.js';
 import type { CallOptions, Storage } from './storage.js';
 
@@ -34,7 +35,34 @@ export interface BatchWriter {
   ): Promise<WrittenPart>;
 }
 
+/**
+ * How a writer encodes its parts: the spec's file options, read as given (absent: the format's defaults,
+ * Snappy and arrow-rs' row-group size for Parquet), so a job that names none writes what it always wrote.
+ */
+export type WriterOptions = Pick<JobOutput, 'compression' | 'rowGroupRows'>;
+
+/** One partition's rows of a segment (`output.partitionBy`), the partition columns left out. */
+export interface PartitionRows {
+  /** The partition's value of each partition column as text (null: a null value). */
+  values: Record<string, string | null>;
+  batches: OutputBatch[];
+  /** The rows' schema without the partition columns (for the writer). */
+  schema: BatchSchema;
+  rows: number;
+}
+
+/** Splits output rows by the values of partition columns (services/formats/writers/partition-batches.ts). */
+export interface OutputPartitioner {
+  /**
+   * The rows of `batches` grouped by their values of `columns`, in first-seen order, each group without
+   * those columns. Throws `PARTITION_COLUMN_MISSING` when the rows lack one of them.
+   */
+  split(batches: readonly OutputBatch[], columns: readonly string[]): PartitionRows[];
+}
+
 /** The writer of each output format. */
 export interface OutputWriters {
-  writerFor(format: OutputFormat): BatchWriter;
+  writerFor(format: OutputFormat, options?: WriterOptions): BatchWriter;
+  /** Splits rows by partition values for `output.partitionBy`. Absent: such jobs fail at their first part. */
+  partitioner?: OutputPartitioner;
 }

@@ -10,6 +10,7 @@ import type { OutputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
 import type { Log } from '../ports/log.js';
 import { AttemptStopped } from './errors/attempt-stopped.js';
+import { writeSegmentParts } from './segment-parts.js';
 
 /** A record the reader skipped, at `position`: the number of good rows of the chunk's stream before it. */
 export interface SkippedRecord {
@@ -25,7 +26,8 @@ export interface RefusedRows {
 }
 
 export interface ChunkCheckpointOptions {
-  deps: Pick<PipelineDeps, 'store' | 'storage'>;
+  /** `writers.partitioner` splits rows for `output.partitionBy`. */
+  deps: Pick<PipelineDeps, 'store' | 'storage'> & { writers?: Pick<PipelineDeps['writers'], 'partitioner'> };
   record: JobRecord;
   chunk: ChunkDescriptor;
   attempt: string;
@@ -95,19 +97,26 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
       const taken = skipped.filter((s) => last || s.position < rowEnd);
       skipped.splice(0, taken.length);
       const refusedRows = rejected + taken.length;
-      const part = await writer.write(
-        deps.storage,
-        layout.segmentPart(chunk.index, attempt, segmentStart),
+      const written = await writeSegmentParts({
+        storage: deps.storage,
+        writer,
+        layout,
+        index: chunk.index,
+        attempt,
+        rowStart: segmentStart,
         outputs,
-        schema ? { schema, signal } : { signal },
-      );
+        schema,
+        partitionBy: record.spec.output.partitionBy,
+        partitioner: deps.writers?.partitioner,
+        ...(signal ? { signal } : {}),
+      });
       const segment: SegmentCommit = {
         attempt,
         rowStart: segmentStart,
         rowEnd,
         rows,
         rejected: refusedRows,
-        part: { uri: part.uri, bytes: part.bytes, sha256: part.sha256 },
+        ...written,
         specDigest: record.specDigest,
         modelSha256: options.modelSha256,
       };

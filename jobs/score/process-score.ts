@@ -3,11 +3,18 @@ import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { ModelSpec } from '../../schemas/model-spec.js';
 import { type PinnedStorage, pinnedStorage } from '../pinned-storage.js';
-import { acceptChunk, chunkInputDigest, newAttemptId, readAcceptedSegments } from '../chunk-commits.js';
+import {
+  acceptChunk,
+  chunkInputDigest,
+  newAttemptId,
+  readAcceptedSegments,
+  segmentParts,
+} from '../chunk-commits.js';
 import { InvalidJobTransition } from '../errors/invalid-job-transition.js';
+import { hivePrefix } from '../hive-partitions.js';
 import { JobNotFound } from '../ports/errors/job-not-found.js';
 import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
-import { outputLayout } from '../output-layout.js';
+import { jobOutputLayout } from '../output-layout.js';
 import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
 import type { RowBatch } from '../ports/batches.js';
 import type { ReadProjection } from '../ports/input-readers.js';
@@ -35,6 +42,7 @@ async function* readChunk(
   onSkipped?: (skipped: SkippedRecord) => void,
 ): AsyncGenerator<RowBatch> {
   const reader = deps.readers.readerFor(chunk.format);
+  const hive = chunk.hive && { prefix: hivePrefix(record.spec.input.uri), columns: chunk.hive };
   let rowsBefore = 0;
   for (const part of chunk.parts) {
     const partStart = rowsBefore;
@@ -45,6 +53,7 @@ async function* readChunk(
       signal,
       header: record.spec.input.header,
       ...projection,
+      ...(hive ? { hive } : {}),
       ...(onInvalidRecord ? { onInvalidRecord } : {}),
     })) {
       rowsBefore += batch.numRows;
@@ -219,7 +228,7 @@ async function scoreAttempt(
   // Every byte the attempt reads and writes is counted and timed (the job's usage, the stage metrics).
   deps = { ...deps, storage: meter.storage(deps.storage) };
   const spec = record.spec;
-  const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
+  const layout = jobOutputLayout(spec.output, jobId);
   const checkpointMs = deps.checkpointMs ?? 30_000;
 
   const mapped = effectiveModelSpec(record);
@@ -241,7 +250,7 @@ async function scoreAttempt(
       attempt,
       layout,
       modelSha256,
-      writer: deps.writers.writerFor(spec.output.format),
+      writer: deps.writers.writerFor(spec.output.format, spec.output),
       resumed,
       signal,
       log,
@@ -257,6 +266,8 @@ async function scoreAttempt(
     const scored = lease.score({
       format: chunk.format,
       passthrough: spec.output.passthrough,
+      ...(spec.output.exclude ? { exclude: spec.output.exclude } : {}),
+      ...(chunk.hive ? { hiveColumns: chunk.hive.map((c) => c.name) } : {}),
       batch: spec.batch,
       read: (projection) =>
         moving(
@@ -303,7 +314,7 @@ async function scoreAttempt(
       segments,
       rows: segments.reduce((n, seg) => n + seg.rows, 0),
       rejected: segments.reduce((n, seg) => n + seg.rejected, 0),
-      bytes: segments.reduce((n, seg) => n + seg.part.bytes, 0),
+      bytes: segments.reduce((n, seg) => n + segmentParts(seg).reduce((m, p) => m + p.bytes, 0), 0),
       specDigest: record.specDigest,
       modelSha256,
       inputDigest: chunkInputDigest(chunk),
@@ -333,7 +344,7 @@ async function scoreAttempt(
       metrics.rowsScored(commit.rows, commit.rejected);
       metrics.chunkFinished('committed', commit.seconds);
     }
-    if (counted.overLimit) return await failOverLimit(deps, jobId, chunk.index, layout.root);
+    if (counted.overLimit) return await failOverLimit(deps, jobId, chunk.index, layout.rejected);
     await finishIfLast(deps, jobId, counted);
   } finally {
     lease.release();
@@ -344,14 +355,19 @@ async function scoreAttempt(
  * The job's refused rows passed its limit as this chunk committed: it fails now, its queued chunks are
  * removed and its running ones stop at their next check, instead of scoring the rest first.
  */
-async function failOverLimit(deps: PipelineDeps, jobId: string, chunk: number, root: string): Promise<void> {
+async function failOverLimit(
+  deps: PipelineDeps,
+  jobId: string,
+  chunk: number,
+  rejectedFolder: string,
+): Promise<void> {
   const record = await deps.store.get(jobId);
   if (!record || record.status !== 'running') return;
   const error = new RowsRejectedOverLimit(
     record.progress.rowsRejected,
     record.progress.rowsTotal ?? record.progress.rowsScored + record.progress.rowsRejected,
     record.spec.errors.maxInvalidFraction,
-    `${root}/rejected/`,
+    rejectedFolder,
   );
   await deps.store.transition(jobId, 'failed', {
     error: { code: error.code, message: error.message, uri: error.uri, chunk },

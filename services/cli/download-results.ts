@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { partitionFolder } from '../../jobs/output-partitions.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -105,7 +106,8 @@ async function downloadOne(source: Source, doFetch: typeof fetch): Promise<Downl
 }
 
 /**
- * Downloads a succeeded job's results into `dir`: every part (checked against the manifest's size and SHA-256),
+ * Downloads a succeeded job's results into `dir`: every part (checked against the manifest's size and SHA-256;
+ * a partitioned part in its Hive `key=value/` folder, so DuckDB reads `dir` with `hive_partitioning`),
  * every rejected file under `rejected/`, and `_manifest.json` last, so a folder holding a manifest is
  * complete. Parts with a presigned URL are fetched; file:// parts are copied.
  */
@@ -120,12 +122,19 @@ export async function downloadResults(
     [...results.manifest.parts, ...results.manifest.rejected].map((p) => [p.uri, p]),
   );
   const checks = (uri: string) => ({ bytes: listed.get(uri)?.bytes, sha256: listed.get(uri)?.sha256 });
+  const partitions = new Map(results.manifest.parts.map((p) => [p.uri, p.partition]));
+  const partitionBy = results.manifest.partitionBy;
+  const folderOf = (uri: string): string => {
+    const values = partitions.get(uri);
+    return partitionBy && values ? partitionFolder(partitionBy, values) : '';
+  };
   const sources: Source[] = [
     ...results.parts.map((p) => ({
       uri: p.uri,
       url: p.url,
       ...checks(p.uri),
-      target: join(dir, fileNameOf(p.uri, `part-${p.index}`)),
+      // A partitioned part keeps its `key=value/` folder: its name alone repeats across partitions.
+      target: join(dir, folderOf(p.uri), fileNameOf(p.uri, `part-${p.index}`)),
     })),
     ...results.rejected.map((r) => ({
       uri: r.uri,
@@ -134,6 +143,8 @@ export async function downloadResults(
       target: join(dir, 'rejected', fileNameOf(r.uri, `rejected-${r.index}`)),
     })),
   ];
+  for (const folder of new Set(sources.map((s) => dirname(s.target))))
+    await mkdir(folder, { recursive: true });
   await mkdir(dir, { recursive: true });
   if (results.rejected.length > 0) await mkdir(join(dir, 'rejected'), { recursive: true });
 

@@ -5,6 +5,7 @@ import type {
   BatchWriter as PortBatchWriter,
   OutputWriters,
   WriteBatchesOptions,
+  WriterOptions,
   WrittenPart,
 } from '../../../jobs/ports/output-writers.js';
 import type { Storage } from '../../../jobs/ports/storage.js';
@@ -12,6 +13,7 @@ import { encodeArrow } from './arrow-writer.js';
 import { encodeCsv } from './csv-writer.js';
 import { encodeJsonl } from './jsonl-writer.js';
 import { encodeParquet } from './parquet-writer.js';
+import { arrowPartitioner } from './partition-batches.js';
 
 export interface EncodeOptions {
   /**
@@ -43,7 +45,8 @@ export interface BatchWriter extends PortBatchWriter {
 interface FormatEncoding {
   extension: string;
   contentType: string;
-  encode(table: Table): Uint8Array | Promise<Uint8Array>;
+  /** `options` only reach Parquet: the text formats and Arrow have no codec or row groups to set. */
+  encode(table: Table, options: WriterOptions): Uint8Array | Promise<Uint8Array>;
 }
 
 const ENCODINGS: Record<OutputFormat, FormatEncoding> = {
@@ -65,10 +68,18 @@ function toTable(batches: readonly RecordBatch[], schema: Schema | undefined): T
   return batches.length === 0 ? new Table(expected) : new Table(batches);
 }
 
-export function makeWriter(format: OutputFormat): BatchWriter {
+/**
+ * The writer of one format with the job's file options. Specs are validated not to give text or Arrow
+ * output a codec or row groups (`schemas/job-spec.ts`); a caller that does anyway is a bug, refused here
+ * rather than written uncompressed.
+ */
+export function makeWriter(format: OutputFormat, writerOptions: WriterOptions = {}): BatchWriter {
   const encoding = ENCODINGS[format];
+  const { compression, rowGroupRows } = writerOptions;
+  if (format !== 'parquet' && ((compression ?? 'none') !== 'none' || rowGroupRows !== undefined))
+    throw new TypeError(`${format} output takes no compression or rowGroupRows`);
   const encode = async (batches: readonly RecordBatch[], options: EncodeOptions = {}): Promise<Uint8Array> =>
-    await encoding.encode(toTable(batches, options.schema));
+    await encoding.encode(toTable(batches, options.schema), writerOptions);
   return {
     format,
     extension: encoding.extension,
@@ -90,13 +101,13 @@ export function makeWriter(format: OutputFormat): BatchWriter {
 }
 
 /** The writers of every output format (the pipeline's `OutputWriters` port); a writer holds no state. */
-export const outputWriters: OutputWriters = { writerFor: makeWriter };
+export const outputWriters: OutputWriters = { writerFor: makeWriter, partitioner: arrowPartitioner };
 
-/** Encodes batches in `format` into one buffer; see `BatchWriter`. */
+/** Encodes batches in `format` (with its file options) into one buffer; see `BatchWriter`. */
 export async function encodeBatches(
   format: OutputFormat,
   batches: readonly RecordBatch[],
-  options?: EncodeOptions,
+  options: EncodeOptions & WriterOptions = {},
 ): Promise<Uint8Array> {
-  return await makeWriter(format).encode(batches, options);
+  return await makeWriter(format, options).encode(batches, options);
 }

@@ -4,8 +4,9 @@
   `job-recount` has made them), a terminal move counts towards the finished totals, and the running jobs'
   progress set holds exactly the jobs in `running`.
   KEYS[1] job, KEYS[2] jobs-by-status counts, KEYS[3] finished totals, KEYS[4] running jobs' progress
-  (sorted set: id → ms of the last progress), KEYS[5] tenant's active set (only when the target state is
-  terminal)
+  (sorted set: id → ms of the last progress), KEYS[5] tenant's active set, KEYS[6] output folders held
+  (hash: folder → job id), KEYS[7] the same folders (sorted set) — KEYS[5..7] only when the target state
+  is terminal: the job's hold on its output folder (`outputFolder` field) is released if still its own
   ARGV[1] to, ARGV[2] now, ARGV[3] comma-separated states allowed to move to 'to', ARGV[4] setStartedAt
   ('1'/'0'), ARGV[5] setFinishedAt ('1'/'0'), ARGV[6] id, ARGV[7] status channel, ARGV[8] now in ms,
   ARGV[9..] patch field, value, …
@@ -24,6 +25,14 @@ if ARGV[4] == '1' then redis.call('HSETNX', KEYS[1], 'startedAt', ARGV[2]) end
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'finishedAt', ARGV[2]) end
 if #ARGV > 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end
 if KEYS[5] then redis.call('SREM', KEYS[5], ARGV[6]) end
+if KEYS[7] then
+  local folder = redis.call('HGET', KEYS[1], 'outputFolder')
+  -- Only the job's own hold: a stale one may have been taken over by a later job since.
+  if folder and redis.call('HGET', KEYS[6], folder) == ARGV[6] then
+    redis.call('HDEL', KEYS[6], folder)
+    redis.call('ZREM', KEYS[7], folder)
+  end
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HINCRBY', KEYS[2], from, -1)
   redis.call('HINCRBY', KEYS[2], ARGV[1], 1)

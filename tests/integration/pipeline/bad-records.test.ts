@@ -156,7 +156,7 @@ describe('records that cannot be decoded (real Redis, files, ONNX Runtime)', () 
     const commit = await readAcceptedCommit(pipeline.store, storage, layout, record.id, 0);
     expect([commit.rows, commit.rejected]).toEqual([ROWS - BAD.size, BAD.size]);
     commit.segments.forEach((s, i) => expect(s.rowStart).toBe(i === 0 ? 0 : commit.segments[i - 1]!.rowEnd));
-    expect(await idsOf(commit.segments.map((s) => ({ uri: s.part.uri })))).toEqual(
+    expect(await idsOf(commit.segments.map((s) => ({ uri: s.part!.uri })))).toEqual(
       Array.from({ length: ROWS }, (_, id) => id).filter((id) => !BAD.has(id)),
     );
     const refusedRows: unknown[] = [];

@@ -99,8 +99,8 @@ describe('checkpointed chunks', () => {
     const rows: Array<[bigint, number]> = [];
     for (const segment of commit.segments) {
       for await (const batch of readers.readerFor('parquet').readPart(s3.storage, {
-        uri: segment.part.uri,
-        size: segment.part.bytes,
+        uri: segment.part!.uri,
+        size: segment.part!.bytes,
         range: { kind: 'whole' },
       })) {
         for (let r = 0; r < batch.numRows; r++)
@@ -115,7 +115,7 @@ describe('checkpointed chunks', () => {
     const clean = await runningJob('clean');
     await processScore(deps(makeRecordingLog(), 3_600_000), clean.id, clean.chunk);
     const cleanCommit = await readAcceptedCommit(store, s3.storage, clean.layout, clean.id, 0);
-    expect(cleanCommit.segments.map((s) => s.part.uri)).toEqual([
+    expect(cleanCommit.segments.map((s) => s.part!.uri)).toEqual([
       clean.layout.segmentPart(0, cleanCommit.attempt, 0),
     ]);
 

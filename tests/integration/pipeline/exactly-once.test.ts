@@ -126,7 +126,7 @@ function referencedBy(layout: OutputLayout, commits: readonly ChunkCommit[]): Se
     uris.add(layout.commit(c.index, c.attempt));
     for (const s of c.segments) {
       uris.add(layout.segmentMarker(c.index, segmentRef(s.rowStart, s.attempt)));
-      uris.add(s.part.uri);
+      uris.add(s.part!.uri);
       if (s.rejectedFile) uris.add(s.rejectedFile.uri);
     }
   }
@@ -449,7 +449,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
       const { manifest, rows } = await verifiedManifest(done);
       expect(manifest.modelSha256).toBe(done.modelSha256);
       expect(manifest.inputRows).toBe(ONE_ROWS);
-      expect(manifest.parts.map((p) => p.uri)).toEqual(accepted.segments.map((s) => s.part.uri));
+      expect(manifest.parts.map((p) => p.uri)).toEqual(accepted.segments.map((s) => s.part!.uri));
       expect(rows).toEqual(cleanRows);
 
       // Nothing A wrote after it blocked is referenced, and A deleted it once refused.
@@ -463,7 +463,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
       // What a zombie that could not clean up after itself would leave (a part and a marker under another
       // attempt's names): a re-run finalize sweeps the succeeded job's folder down to what is referenced.
       const stray = [job.layout.segmentPart(0, 'zzzzzzzzzzzz', 0), job.layout.commit(0, 'zzzzzzzzzzzz')];
-      await s3.storage.write(stray[0]!, await s3.storage.read(accepted.segments[0]!.part.uri));
+      await s3.storage.write(stray[0]!, await s3.storage.read(accepted.segments[0]!.part!.uri));
       await s3.storage.write(stray[1]!, await s3.storage.read(job.layout.commit(0, idB)));
       await processFinalize(b.deps, id);
       for (const uri of stray) expect(await exists(s3.storage, uri), uri).toBe(false);

@@ -48,7 +48,7 @@ describe('processFinalize', () => {
     const commits = await Promise.all(
       [0, 1, 2].map((i) => readAcceptedCommit(deps.store, deps.storage, layout, jobId, i)),
     );
-    const accepted = commits.flatMap((c) => c.segments.map((s) => ({ index: c.index, uri: s.part.uri })));
+    const accepted = commits.flatMap((c) => c.segments.map((s) => ({ index: c.index, uri: s.part!.uri })));
     expect(manifest.parts.map((p) => ({ index: p.index, uri: p.uri }))).toEqual(accepted);
     for (const part of manifest.parts) {
       const bytes = await deps.storage.read(part.uri);

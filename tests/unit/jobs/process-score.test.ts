@@ -40,7 +40,7 @@ describe('processScore', () => {
     const commit = await readAcceptedCommit(deps.store, deps.storage, layout, jobId, 1);
     expect(commit).toMatchObject({ index: 1, rows: 10, rejected: 0 });
     expect(commit.segments).toHaveLength(1);
-    const part = await readRecordedPart(deps.storage, commit.segments[0]!.part.uri);
+    const part = await readRecordedPart(deps.storage, commit.segments[0]!.part!.uri);
     expect(part.rows.map((r) => r.row)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
     expect(part.rows[0]!.score).toBe(fakeScore(A, 10));
     const record = await deps.store.get(jobId);
@@ -124,7 +124,7 @@ describe('processScore', () => {
     ]);
     expect(commit.rows).toBe(10);
     const rows = [];
-    for (const s of commit.segments) rows.push(...(await readRecordedPart(deps.storage, s.part.uri)).rows);
+    for (const s of commit.segments) rows.push(...(await readRecordedPart(deps.storage, s.part!.uri)).rows);
     expect(rows.map((r) => r.row)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
@@ -149,7 +149,7 @@ describe('processScore', () => {
       [7, 7, 0],
     ]);
     expect(lines[0]!._reason).toMatch(/FEATURE_NULL: column "f3"/);
-    const part = await readRecordedPart(deps.storage, commit.segments[0]!.part.uri);
+    const part = await readRecordedPart(deps.storage, commit.segments[0]!.part!.uri);
     expect(part.rows.map((r) => r.row)).toEqual([0, 1, 3, 4, 5, 6, 8, 9]);
     expect((await deps.store.get(jobId))?.progress).toMatchObject({ rowsScored: 8, rowsRejected: 2 });
   });
