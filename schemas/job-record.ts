@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { jobSpecSchema } from './job-spec.js';
 
 /**
- * A job's lifecycle: `queued → planning → running → finalizing → succeeded | failed`, and
- * `cancelling → cancelled`. Allowed moves live in `jobs/job-state.ts`.
+ * A job's lifecycle: `queued → planning → running → finalizing → succeeded | failed`,
+ * `cancelling → cancelled`, and `queued → expired` (not started within `expiresAfterSeconds`); a retry
+ * takes a failed or cancelled job back to `queued`. Allowed moves live in `jobs/job-state.ts`.
  */
 export const jobStatusSchema = z.enum([
   'queued',
@@ -14,6 +15,7 @@ export const jobStatusSchema = z.enum([
   'failed',
   'cancelling',
   'cancelled',
+  'expired',
 ]);
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
@@ -71,6 +73,17 @@ export const jobErrorSchema = z.object({
 });
 export type JobError = z.infer<typeof jobErrorSchema>;
 
+/** How one earlier attempt of a job (before a retry) ended. */
+export const jobAttemptSchema = z.object({
+  /** 1 for the submission, 2 for the first retry, … */
+  attempt: z.number().int().min(1),
+  status: jobStatusSchema,
+  startedAt: isoTimestamp.optional(),
+  finishedAt: isoTimestamp.optional(),
+  error: jobErrorSchema.optional(),
+});
+export type JobAttempt = z.infer<typeof jobAttemptSchema>;
+
 /** What `GET /v1/jobs/:id` returns and webhooks carry as `data`. */
 export const jobRecordSchema = z.object({
   id: z.string().min(1),
@@ -100,6 +113,12 @@ export const jobRecordSchema = z.object({
   error: jobErrorSchema.optional(),
   usage: jobUsageSchema.optional(),
   idempotencyKey: z.string().optional(),
+  /** When the current attempt was queued: `createdAt`, or the time of the last retry (absent before one). */
+  queuedAt: isoTimestamp.optional(),
+  /** The current attempt: 1 until the job is retried (`POST /v1/jobs/:id/retry`), then 2, 3, … */
+  attempts: z.number().int().min(1).optional(),
+  /** Every earlier attempt's end, oldest first (its error kept); absent before the first retry. */
+  previousAttempts: z.array(jobAttemptSchema).optional(),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { inputFormatSchema, outputFormatSchema } from './chunk-descriptor.js';
+import { type OutputFormat, inputFormatSchema, outputFormatSchema } from './chunk-descriptor.js';
 import { type DeviceClass, deviceClassSchema } from './device-class.js';
 import { JobSpecInvalid, type JobSpecProblem } from './errors/job-spec-invalid.js';
 import { batchSpecSchema, modelSpecSchema } from './model-spec.js';
@@ -16,19 +16,121 @@ export const jobInputSchema = z
     glob: z.string().min(1).optional(),
     /** CSV only: whether each object starts with a header record. Default true; ignored for other formats. */
     header: z.boolean().default(true),
+    /**
+     * Whether `key=value` folders in each object's key below `uri` (`dt=2026-11-28/country=de/…`) become
+     * columns, typed as DuckDB's `hive_partitioning` types them (BIGINT, DATE, TIMESTAMP, else VARCHAR;
+     * `__HIVE_DEFAULT_PARTITION__` is null) and placed after the file's columns. Default false.
+     */
+    hivePartitioning: z.boolean().optional(),
   })
   .strict();
 export type JobInput = z.infer<typeof jobInputSchema>;
 
-/** Where the scores go: `<uri>/<jobId>/part-NNNNN.<ext>` plus the manifest. */
+/** Codecs of Parquet output (`output.compression`); `none` writes plain pages. */
+export const outputCompressionSchema = z.enum(['snappy', 'zstd', 'gzip', 'none']);
+export type OutputCompression = z.infer<typeof outputCompressionSchema>;
+
+// The row count goes to arrow-rs as a 32-bit usize in WebAssembly; far above any chunk anyway.
+const MAX_ROW_GROUP_ROWS = 2 ** 31 - 1;
+
+/**
+ * File options that only Parquet has. No spec field gets a zod default for them (the spec digest of a job
+ * written without them stays what it was), so a text format given a codec is refused here, at its path,
+ * rather than silently written uncompressed.
+ */
+function fileOptionIssues(output: {
+  format: OutputFormat;
+  compression?: OutputCompression | undefined;
+  rowGroupRows?: number | undefined;
+}): Array<{ path: string[]; message: string }> {
+  if (output.format === 'parquet') return [];
+  const issues: Array<{ path: string[]; message: string }> = [];
+  if (output.compression !== undefined && output.compression !== 'none')
+    issues.push({
+      path: ['compression'],
+      message: `${output.compression} compresses parquet output only; ${output.format} parts are written uncompressed (use "none" or leave it out)`,
+    });
+  if (output.rowGroupRows !== undefined)
+    issues.push({
+      path: ['rowGroupRows'],
+      message: `rowGroupRows is for parquet output only; ${output.format} has no row groups`,
+    });
+  return issues;
+}
+
+/** `output.layout`: `job` (each job in its own folder under `uri`) or `exact` (directly under `uri`). */
+export const outputLayoutModeSchema = z.enum(['job', 'exact']);
+export type OutputLayoutMode = z.infer<typeof outputLayoutModeSchema>;
+
+/**
+ * `output.partitionBy` names output columns, once each. With an explicit passthrough list that is checked
+ * here; with `passthrough: "*"` the input's columns are only known at planning, and a missing one fails
+ * the job there (`PARTITION_COLUMN_MISSING`).
+ */
+function partitionByIssues(output: {
+  passthrough: readonly string[] | '*';
+  exclude?: readonly string[] | undefined;
+  partitionBy?: readonly string[] | undefined;
+}): Array<{ path: Array<string | number>; message: string }> {
+  const issues: Array<{ path: Array<string | number>; message: string }> = [];
+  const seen = new Set<string>();
+  for (const [i, column] of (output.partitionBy ?? []).entries()) {
+    const path = ['partitionBy', i];
+    if (seen.has(column)) issues.push({ path, message: `"${column}" is named twice` });
+    seen.add(column);
+    if (output.passthrough === '*') {
+      if (output.exclude?.includes(column))
+        issues.push({ path, message: `"${column}" is excluded from the output (output.exclude)` });
+    } else if (!output.passthrough.includes(column)) {
+      issues.push({ path, message: `"${column}" is not an output column: add it to output.passthrough` });
+    }
+  }
+  return issues;
+}
+
+/** Where the scores go: `<uri>/<jobId>/part-NNNNN.<ext>` (or directly under `uri`) plus the manifest. */
 export const jobOutputSchema = z
   .object({
     uri: z.string().min(1),
     format: outputFormatSchema.default('parquet'),
-    /** Input columns copied next to the scores, in this order (typically the row's key). Default none. */
-    passthrough: z.array(z.string().min(1)).default([]),
+    /**
+     * Input columns copied next to the scores: a list, in this order (typically the row's key), or `"*"`
+     * for every input column in input order (Hive partition columns last). Default none.
+     */
+    passthrough: z.union([z.array(z.string().min(1)), z.literal('*')]).default([]),
+    /** With `passthrough: "*"` only: input columns left out of the output; each must exist. Default none. */
+    exclude: z.array(z.string().min(1)).optional(),
+    /**
+     * Parquet: the codec of every column chunk, `snappy` (default), `zstd`, `gzip` or `none`. CSV, JSON
+     * Lines and Arrow parts are written uncompressed, so for them only `none` is accepted.
+     */
+    compression: outputCompressionSchema.optional(),
+    /**
+     * Parquet only: the most rows one row group holds (the last group of a part holds the rest). Default
+     * arrow-rs' 1,048,576, which is more than a chunk: each part is then one row group.
+     */
+    rowGroupRows: z.number().int().min(1).max(MAX_ROW_GROUP_ROWS).optional(),
+    /**
+     * Where the objects go under `uri`: `job` (default) puts them in a folder of their own,
+     * `<uri>/<jobId>/`; `exact` puts parts, `_manifest.json` and `_SUCCESS` directly under `uri` (a table's
+     * partition folder), replacing the previous run's content once the new one has succeeded. Optional
+     * without a default so specs written without it keep their digest (`outputLayoutOf` reads it).
+     */
+    layout: outputLayoutModeSchema.optional(),
+    /**
+     * Output columns to partition by, Hive-style: parts go to `<col>=<value>/…` folders (values escaped as
+     * Hive escapes them, null and `""` as `__HIVE_DEFAULT_PARTITION__`) and the columns are left out of the
+     * files, as Spark and Hive write them. Each must be an output (passthrough) column. Default none.
+     */
+    partitionBy: z.array(z.string().min(1)).min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((output, ctx) => {
+    for (const issue of fileOptionIssues(output)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of partitionByIssues(output)) ctx.addIssue({ code: 'custom', ...issue });
+    if (output.exclude !== undefined && output.passthrough !== '*')
+      ctx.addIssue({ code: 'custom', path: ['exclude'], message: 'exclude needs passthrough: "*"' });
+  });
 export type JobOutput = z.infer<typeof jobOutputSchema>;
 
 /**
@@ -108,6 +210,28 @@ export const jobSpecSchema = z
     // No default object: a spec written without it keeps the digest it had before device classes
     // (idempotency keys and adopted commits compare digests); `deviceClassOf` reads it.
     resources: jobResourcesSchema.optional(),
+    /**
+     * Most seconds the job may take from its start (entering `planning`; a retry starts afresh): past it,
+     * running chunks are stopped and the job fails with `JOB_TIMEOUT`, keeping its committed parts for a
+     * `retry`. Default: no limit. No zod default, so specs without it keep their digest.
+     */
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(365 * 24 * 3600)
+      .optional(),
+    /**
+     * Most seconds the job may wait `queued` (from its submission, or from its retry): a job not started
+     * by then becomes `expired` (`JOB_EXPIRED`) without running, like a batch API's completion window.
+     * Default: it waits as long as it takes. No zod default (digest stability).
+     */
+    expiresAfterSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(365 * 24 * 3600)
+      .optional(),
   })
   .strict();
 
@@ -159,7 +283,11 @@ function unionProblems(
 ): JobSpecProblem[] {
   const candidates = branches.map((branch) => problemsOf(branch));
   const fewest = Math.min(...candidates.map((c) => c.length));
-  const closest = candidates.filter((c) => c.length === fewest);
+  let closest = candidates.filter((c) => c.length === fewest);
+  // A form that took the value's type and failed only inside it (`["id", 7]` as a column list, not as
+  // `"*"`) is closer than one that refused the value whole.
+  const inside = closest.filter((c) => c.every((p) => p.path !== '(root)'));
+  if (inside.length === 1) closest = inside;
   if (closest.length === 1 && closest[0])
     return problemsOf(branches[candidates.indexOf(closest[0])] ?? [], path);
   // Several forms are equally close: say what each expected, on the union's own path.

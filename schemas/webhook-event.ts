@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { jobRecordSchema, type JobRecord } from './job-record.js';
 
-/** The events a job's webhook receives: one per terminal state. */
-export const webhookEventTypeSchema = z.enum(['job.succeeded', 'job.failed', 'job.cancelled']);
+/** The events a job's webhook receives: one per terminal state (per attempt, when the job is retried). */
+export const webhookEventTypeSchema = z.enum(['job.succeeded', 'job.failed', 'job.cancelled', 'job.expired']);
 export type WebhookEventType = z.infer<typeof webhookEventTypeSchema>;
 
 /** The event for a job that reached terminal status `status`; undefined for other states. */
@@ -10,6 +10,7 @@ export function webhookEventTypeOf(status: JobRecord['status']): WebhookEventTyp
   if (status === 'succeeded') return 'job.succeeded';
   if (status === 'failed') return 'job.failed';
   if (status === 'cancelled') return 'job.cancelled';
+  if (status === 'expired') return 'job.expired';
   return undefined;
 }
 

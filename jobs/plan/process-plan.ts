@@ -5,7 +5,7 @@ import { isPermanent } from '../../schemas/errors/quiver-error.js';
 import { adoptableCommits } from '../chunk-commits.js';
 import { jobErrorOf } from '../job-error.js';
 import { isTerminal } from '../job-state.js';
-import { type OutputLayout, outputLayout } from '../output-layout.js';
+import { type OutputLayout, jobOutputLayout } from '../output-layout.js';
 import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
 import { finishIfLast } from '../score/process-score.js';
 import { streamInput } from './plan-input.js';
@@ -38,11 +38,20 @@ export async function processPlan(deps: PipelineDeps, jobId: string, signal?: Ab
   let digest = record.modelSha256;
   const modelSha256 = async (): Promise<string> =>
     (digest ??= await deps.scorers.resolve(spec.model, signal, deps.storage));
-  const layout = outputLayout(spec.output.uri, jobId, spec.output.format);
+  const layout = jobOutputLayout(spec.output, jobId);
+  // An exact location still holds the previous run (its manifest stays the one readers follow until this
+  // run's replaces it); `_SUCCESS` goes now, so a reader that waits for it does not list a mix meanwhile.
+  if (layout.mode === 'exact') await deps.storage.delete(layout.success, { signal });
   const stream = streamInput(
     deps.storage,
     deps.readers,
-    { uri: spec.input.uri, format: spec.input.format, glob: spec.input.glob, header: spec.input.header },
+    {
+      uri: spec.input.uri,
+      format: spec.input.format,
+      glob: spec.input.glob,
+      header: spec.input.header,
+      hivePartitioning: spec.input.hivePartitioning ?? false,
+    },
     {
       chunkRows: spec.batch.chunkRows,
       chunkBytes: CHUNK_BYTES,

@@ -97,13 +97,31 @@ export interface UsageDelta {
 }
 
 /** Terminal statuses, counted as jobs finish: they only ever grow (a deleted job stays counted). */
-export type FinishedOutcome = 'succeeded' | 'failed' | 'cancelled';
+export type FinishedOutcome = 'succeeded' | 'failed' | 'cancelled' | 'expired';
 
 export interface JobCounts {
   byStatus: Record<JobStatus, number>;
   finished: Record<FinishedOutcome, number>;
   /** Running jobs without progress since `stalledSince`. */
   stalled: number;
+}
+
+export interface RetryJobOptions {
+  /** Refuse (`TooManyActiveJobs`) when the tenant already has this many active jobs. Default: no limit. */
+  maxActiveJobs?: number;
+}
+
+/** A deadline to check: attempt `attempt` of job `jobId` (a retry gets a new entry, the old one is dropped). */
+export interface DeadlineEntry {
+  jobId: string;
+  attempt: number;
+}
+
+/** A deadline's move: to `to`, only from one of `from`, only while the job is still on the entry's attempt. */
+export interface DeadlineMove {
+  to: 'expired' | 'failed';
+  from: readonly JobStatus[];
+  error: NonNullable<JobRecord['error']>;
 }
 
 /**
@@ -183,6 +201,28 @@ export interface JobStore {
    * or segment accepted, or the move to `running`) is older than `stalledSince`.
    */
   counts(options: { stalledSince: Date }): Promise<JobCounts>;
+  /**
+   * Takes a failed or cancelled job back to `queued` for another attempt, in one atomic step: the ended
+   * attempt (status, times, error) goes to `previousAttempts`, `attempts` grows by one, the error and
+   * finish time are cleared, the job rejoins its tenant's active set (refused with `TooManyActiveJobs` at
+   * the limit) and gets the deadlines of its new attempt. The chunk bookkeeping is reset — accepted
+   * commits, fencing tokens, segment chains, counts — so planning adopts the committed chunks again from
+   * their markers in storage (the same check as after Redis lost a job: spec, model and input digests,
+   * objects present) and queues the rest. The model digest stays. Throws `JobNotRetryable` naming the
+   * state when the job is in another one, `JobNotFound` when there is none.
+   */
+  retry(id: string, o?: RetryJobOptions): Promise<JobRecord>;
+  /** Deadline entries whose check is due at `now`, at most `limit`, earliest first. */
+  dueDeadlines(now: Date, limit: number): Promise<DeadlineEntry[]>;
+  /** Checks the entry again at `at` (unless it was dropped meanwhile). */
+  rescheduleDeadline(entry: DeadlineEntry, at: Date): Promise<void>;
+  /** Forgets the entry (its job ended, moved on to another attempt, or is gone). */
+  dropDeadline(entry: DeadlineEntry): Promise<void>;
+  /**
+   * Moves the job as `move` says in one atomic compare-and-move — only when it is still on the entry's
+   * attempt and in one of `move.from` — and drops the entry; returns the record when it moved the job.
+   */
+  enforceDeadline(entry: DeadlineEntry, move: DeadlineMove): Promise<JobRecord | undefined>;
   /** Removes the record, its chunk set, its idempotency key and its index entries (for tests and retention). */
   delete(id: string): Promise<void>;
 }

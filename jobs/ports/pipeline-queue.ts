@@ -24,8 +24,11 @@ export interface DeliverPayload {
  * idempotent per job (and chunk): queuing the same work twice leaves one queued job.
  */
 export interface PipelineQueue {
-  /** Queues the job's planning at the spec's priority (1 = most urgent). */
-  enqueuePlan(jobId: string, priority: number): Promise<void>;
+  /**
+   * Queues the job's planning at the spec's priority (1 = most urgent); `attempt` (default 1) is the job's
+   * attempt, so a retry's planning is queued afresh.
+   */
+  enqueuePlan(jobId: string, priority: number, attempt?: number): Promise<void>;
   /**
    * Queues one score job per chunk on the queue of the job's device class (only workers that take that
    * class score them); a job's chunks interleave with other jobs' of the class at the same priority.

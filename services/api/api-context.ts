@@ -34,9 +34,14 @@ export interface ApiDeps {
    * Queue operations of submit (`enqueuePlan`), cancel (`removeQueuedChunks`, `enqueueFinalize`) and
    * `GET /v1/queues` (`depths`).
    */
-  queues: Pick<PipelineQueues, 'enqueuePlan' | 'enqueueFinalize' | 'removeQueuedChunks' | 'depths'>;
-  /** Where manifests are read from. */
-  storage: Pick<Storage, 'read'>;
+  queues: Pick<PipelineQueues, 'enqueuePlan' | 'enqueueFinalize' | 'removeQueuedChunks' | 'depths'> &
+    /** What a retry clears of the earlier attempts (`POST /v1/jobs/:id/retry`); absent: nothing. */
+    Partial<Pick<PipelineQueues, 'clearForRetry'>>;
+  /**
+   * Where manifests are read from; a retry also checks the model and the committed chunks' inputs through
+   * it (it needs `stat` for that).
+   */
+  storage: Pick<Storage, 'read'> & Partial<Pick<Storage, 'stat'>>;
   /** Signs `s3://` result URLs; without one, results carry no `url`. */
   presigner?: Presigner;
   /** A job's webhook deliveries. */
@@ -82,6 +87,8 @@ export type ZodFastify = FastifyInstance<
 export interface ApiContext {
   deps: ApiDeps;
   options: ApiOptionsWithDefaults;
+  /** The tenant's active-job limit (its `limits.maxActiveJobs`, else `QUIVER_API_MAX_ACTIVE_JOBS`). */
+  maxActiveJobsFor: (tenant: string) => number | undefined;
   /** The store, refusing creates past the tenant's active-job limit. */
   limitedStore: JobStore;
   /** Throws `StorageForbidden` / `OutputOverlapsInput` for a spec the tenant may not run. */

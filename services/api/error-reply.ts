@@ -1,4 +1,7 @@
 import { InvalidJobTransition } from '../../jobs/errors/invalid-job-transition.js';
+import { JobNotRetryable } from '../../jobs/errors/job-not-retryable.js';
+import { RetryInputChanged } from '../../jobs/errors/retry-input-changed.js';
+import { RetryModelChanged } from '../../jobs/errors/retry-model-changed.js';
 import type { ApiError } from '../../schemas/api.js';
 import { JobSpecInvalid } from '../../schemas/errors/job-spec-invalid.js';
 import { ScheduleInvalid } from '../../schemas/errors/schedule-invalid.js';
@@ -7,6 +10,8 @@ import { InvalidListCursor } from '../../jobs/ports/errors/invalid-list-cursor.j
 import { JobNotFound } from '../../jobs/ports/errors/job-not-found.js';
 import { StoreFull } from '../../jobs/ports/errors/store-full.js';
 import { TooManyActiveJobs } from '../../jobs/ports/errors/too-many-active-jobs.js';
+import { OutputInUse } from '../../jobs/ports/errors/output-in-use.js';
+import { OutputReplaced } from './errors/output-replaced.js';
 import { storeFullOf } from '../queue/redis-connection.js';
 import { StorageNotFound } from '../../jobs/ports/errors/storage-not-found.js';
 import { OutputOverlapsInput } from '../tenancy/errors/output-overlaps-input.js';
@@ -59,8 +64,13 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [StorageNotFound, 404],
   [IdempotencyConflict, 409],
   [InvalidJobTransition, 409],
+  [JobNotRetryable, 409],
+  [RetryInputChanged, 409],
+  [RetryModelChanged, 409],
   [JobNotSucceeded, 409],
   [ManifestOutsideRoot, 409],
+  [OutputInUse, 409],
+  [OutputReplaced, 409],
   [TooManyActiveJobs, 429],
   [RateLimited, 429],
   [NotReady, 503],

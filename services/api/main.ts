@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { makeRedisDeliveries } from '../delivery/redis-deliveries.js';
 import { makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
+import { startDeadlineSweeper } from '../queue/deadline-sweeper.js';
+import { systemClock } from '../../jobs/ports/clock.js';
 import { makeRedisClient } from '../queue/redis-connection.js';
 import { makeScheduleQueue } from '../scheduler/schedule-queue.js';
 import { makeRedisScheduleRuns } from '../scheduler/schedule-runs.js';
@@ -46,10 +48,19 @@ export async function startApiServer(config: ApiConfig, log: Logger): Promise<Ap
   const metricsRegistry = makeMetricsRegistry();
   registerQueueMetrics(metricsRegistry, queues);
   registerJobMetrics(metricsRegistry, store);
+  const deliveries = makeRedisDeliveries({ redis, prefix: redisConfig.prefix, queues });
+  // Deadlines are enforced here too, so a job expires (and its webhook is queued) with no worker running.
+  const deadlines = startDeadlineSweeper({
+    store,
+    queue: queues,
+    onTerminal: (record) => deliveries.announce(record),
+    now: systemClock,
+    log,
+  });
   let app: FastifyInstance | undefined;
   const closeConnections = async (): Promise<void> => {
     // Every step runs even when one fails.
-    await Promise.allSettled([app?.close()]);
+    await Promise.allSettled([app?.close(), deadlines.close()]);
     await Promise.allSettled([queues.close(), scheduleQueue.close()]);
     await redis.quit().catch(() => redis.disconnect());
     presigner.close();
@@ -64,7 +75,7 @@ export async function startApiServer(config: ApiConfig, log: Logger): Promise<Ap
         queues,
         storage,
         presigner,
-        deliveries: makeRedisDeliveries({ redis, prefix: redisConfig.prefix, queues }),
+        deliveries,
         redis,
         prefix: redisConfig.prefix,
         keys: config.keys,

@@ -45,7 +45,7 @@ const SUBSCRIBE_WAIT_MS = 2_000;
 /**
  * The Quiver HTTP API as a Fastify instance, ready to `listen()` (or `inject()` in tests); nothing is
  * listening yet. Routes:
- * - `POST /v1/jobs`, `GET /v1/jobs/:id`, `GET /v1/jobs`, `POST /v1/jobs/:id/cancel`,
+ * - `POST /v1/jobs`, `GET /v1/jobs/:id`, `GET /v1/jobs`, `POST /v1/jobs/:id/cancel`, `POST /v1/jobs/:id/retry`,
  *   `GET /v1/jobs/:id/results`, `GET /v1/jobs/:id/deliveries`, `POST /v1/jobs/:id/deliveries/:deliveryId/retry`
  *   — Bearer API key required, scoped to its tenant, rate limited per tenant; `GET /v1/queues` (admin);
  * - with `deps.schedules`: `POST /v1/schedules`, `GET /v1/schedules`, `GET /v1/schedules/:name`,
@@ -134,16 +134,16 @@ export async function makeApi(deps: ApiDeps, options: MakeApiOptions = {}): Prom
     skipOnError: true,
   });
 
+  const maxActiveJobsFor = (tenant: string): number | undefined =>
+    deps.tenancy?.maxActiveJobsFor(tenant) ?? settings.maxActiveJobs;
   const context: ApiContext = {
     deps,
     options: settings,
+    maxActiveJobsFor,
     limitedStore: {
       ...deps.store,
       create: (spec, o) =>
-        deps.store.create(spec, {
-          ...o,
-          maxActiveJobs: deps.tenancy?.maxActiveJobsFor(o?.tenant ?? 'default') ?? settings.maxActiveJobs,
-        }),
+        deps.store.create(spec, { ...o, maxActiveJobs: maxActiveJobsFor(o?.tenant ?? 'default') }),
     },
     authorize: deps.tenancy ? specAuthorizer(deps.tenancy) : () => Promise.resolve(),
     watcher,

@@ -70,6 +70,8 @@ export interface ApiClient {
   getJob(id: string, options?: { waitSeconds?: number }): Promise<JobView>;
   listJobs(options?: ListJobsOptions): Promise<JobList>;
   cancelJob(id: string): Promise<JobView>;
+  /** `POST /v1/jobs/:id/retry`: another attempt of a failed or cancelled job. */
+  retryJob(id: string): Promise<JobView>;
   getResults(id: string): Promise<JobResults>;
   getDeliveries(id: string): Promise<DeliveryList>;
   /** `GET /v1/schedules`: the tenant's (an admin key's: every tenant's, unless `tenant` says). */
@@ -234,6 +236,9 @@ export function makeApiClient(options: ApiClientOptions): ApiClient {
     },
     async cancelJob(id) {
       return (await call({ method: 'POST', path: `${jobPath(id)}/cancel` }, jobViewSchema)).value;
+    },
+    async retryJob(id) {
+      return (await call({ method: 'POST', path: `${jobPath(id)}/retry` }, jobViewSchema)).value;
     },
     async getResults(id) {
       return (await call({ method: 'GET', path: `${jobPath(id)}/results` }, jobResultsSchema)).value;

@@ -24,16 +24,24 @@ export const exitCodes = {
   notFound: 5,
   /** `--timeout` ran out while the watched job was still going. */
   timedOut: 6,
+  /** The watched job expired: it was still queued when its `expiresAfterSeconds` ran out. */
+  jobExpired: 7,
 } as const;
 export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes];
 
 /** The statuses a job never leaves. */
-export const terminalStatuses: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+export const terminalStatuses: ReadonlySet<JobStatus> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'expired',
+]);
 
 /** The exit code of a watch that ended in `status`: its outcome when terminal, else 0. */
 export function exitCodeForStatus(status: JobStatus): ExitCode {
   if (status === 'failed') return exitCodes.jobFailed;
   if (status === 'cancelled') return exitCodes.jobCancelled;
+  if (status === 'expired') return exitCodes.jobExpired;
   return exitCodes.ok;
 }
 

@@ -16,6 +16,8 @@ export function summarizeOutcome(job: JobView): string {
       return `job ${job.id} failed${job.error ? `: ${describeJobError(job.error)}` : ''}`;
     case 'cancelled':
       return `job ${job.id} cancelled after ${p.chunksDone}/${p.chunksTotal} chunks`;
+    case 'expired':
+      return `job ${job.id} expired: still queued after ${job.spec.expiresAfterSeconds ?? '?'}s, never started`;
     default:
       return `job ${job.id} ${job.status}: ${p.chunksDone}/${p.chunksTotal} chunks, ${formatCount(p.rowsScored)} rows`;
   }
@@ -46,9 +48,18 @@ export function describeJob(job: JobView): string {
     ['status', job.status],
     ['progress', renderProgressLine(job)],
     ['error', job.error ? describeJobError(job.error) : undefined],
+    [
+      'attempt',
+      job.attempts === undefined || job.attempts === 1
+        ? undefined
+        : `${job.attempts} (before: ${(job.previousAttempts ?? [])
+            .map((a) => `${a.status}${a.error ? ` ${a.error.code}` : ''}`)
+            .join(', ')})`,
+    ],
     ['created', job.createdAt],
     ['started', job.startedAt],
     ['finished', job.finishedAt],
+    ['deadline', deadlineText(spec.timeoutSeconds, spec.expiresAfterSeconds)],
     [
       'took',
       job.finishedAt
@@ -73,4 +84,13 @@ export function describeJob(job: JobView): string {
     .filter((line): line is [string, string] => line[1] !== undefined)
     .map(([label, value]) => `${label.padEnd(9)} ${value}\n`)
     .join('');
+}
+
+/** `timeout 3600s, expires after 600s queued`, or undefined when the spec sets neither. */
+function deadlineText(timeoutSeconds: number | undefined, expiresAfterSeconds: number | undefined) {
+  const parts = [
+    ...(timeoutSeconds === undefined ? [] : [`timeout ${timeoutSeconds}s`]),
+    ...(expiresAfterSeconds === undefined ? [] : [`expires after ${expiresAfterSeconds}s queued`]),
+  ];
+  return parts.length === 0 ? undefined : parts.join(', ');
 }

@@ -4,6 +4,7 @@ import { DEFAULT_API_URL } from './api-client.js';
 import { type CliContext, type Command, wantsHelp } from './command.js';
 import { apiCommand } from './commands/api.js';
 import { cancelCommand } from './commands/cancel.js';
+import { retryCommand } from './commands/retry.js';
 import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectModelCommand } from './commands/inspect-model.js';
@@ -27,6 +28,7 @@ export const commands: readonly Command[] = [
   statusCommand,
   listCommand,
   cancelCommand,
+  retryCommand,
   resultsCommand,
   scheduleCommand,
   apiCommand,
@@ -42,7 +44,7 @@ export const usage = `Usage: quiver <command> [options]     (quiver <command> --
 Commands:
 ${commands.map((c) => `  ${c.synopsis}\n      ${c.summary}`).join('\n')}
 
-The job and schedule commands (submit, status, list, cancel, results, schedule) talk to the API at QUIVER_API_URL (default
+The job and schedule commands (submit, status, list, cancel, retry, results, schedule) talk to the API at QUIVER_API_URL (default
 ${DEFAULT_API_URL}) with the key in QUIVER_API_KEY; --api-url and --api-key override them. Every command
 takes --json for machine-readable output on stdout.
 
@@ -54,6 +56,7 @@ Exit codes:
   ${exitCodes.jobCancelled}  the watched job was cancelled; a watched backfill: any run cancelled, none failed
   ${exitCodes.notFound}  no such job or schedule
   ${exitCodes.timedOut}  --timeout ran out while watching; the job is still going
+  ${exitCodes.jobExpired}  the watched job expired (still queued when its expiresAfterSeconds ran out)
 
 Options:
   -h, --help   Show this help.

@@ -12,6 +12,7 @@ export const endedRunStatuses: ReadonlySet<string> = new Set([
   'succeeded',
   'failed',
   'cancelled',
+  'expired',
   'refused',
   'missing',
 ]);
@@ -45,7 +46,8 @@ export function tallyRuns(runs: readonly ScheduleRunView[]): RunTally {
     tally.rows += run.rows ?? 0;
     if (endedRunStatuses.has(run.status)) tally.ended += 1;
     if (run.status === 'succeeded') tally.succeeded += 1;
-    else if (run.status === 'failed' || run.status === 'refused') tally.failed += 1;
+    else if (run.status === 'failed' || run.status === 'refused' || run.status === 'expired')
+      tally.failed += 1;
     else if (run.status === 'cancelled') tally.cancelled += 1;
     else if (run.status === 'waiting') tally.waiting += 1;
     else if (run.status !== 'missing') tally.active += 1;

@@ -33,10 +33,13 @@ export type RedisDeliveries = Deliveries &
 
 /**
  * The delivery id (Standard Webhooks `webhook-id`) of a job's event: derived from both, so announcing the
- * same event again, from any process, finds the same delivery and receivers can drop duplicates.
+ * same event again, from any process, finds the same delivery and receivers can drop duplicates. A retried
+ * job's later attempts (`attempt` 2, 3, …) each announce their own end, under ids of their own; the first
+ * attempt's id is the one it always had.
  */
-export function deliveryIdOf(jobId: string, event: WebhookEventType): string {
-  return `msg_${createHash('sha256').update(`${jobId}\n${event}`).digest('base64url').slice(0, 27)}`;
+export function deliveryIdOf(jobId: string, event: WebhookEventType, attempt = 1): string {
+  const key = attempt === 1 ? `${jobId}\n${event}` : `${jobId}\n${event}\n${attempt}`;
+  return `msg_${createHash('sha256').update(key).digest('base64url').slice(0, 27)}`;
 }
 
 const DELIVERY_ID = /^msg_[A-Za-z0-9_-]+$/;
@@ -87,7 +90,7 @@ export function makeRedisDeliveries(options: RedisDeliveriesOptions): RedisDeliv
       const event = webhookEventTypeOf(record.status);
       const webhook = record.spec.webhook;
       if (event === undefined || webhook === undefined) return;
-      const id = deliveryIdOf(record.id, event);
+      const id = deliveryIdOf(record.id, event, record.attempts ?? 1);
       const at = now().toISOString();
       const fields: Record<string, string> = {
         id,

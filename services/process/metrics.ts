@@ -208,7 +208,7 @@ export function registerJobMetrics(registry: Registry, store: Pick<JobStore, 'co
       for (const status of jobStatusSchema.options) this.labels(status).set(byStatus[status]);
     },
   });
-  const outcomes: FinishedOutcome[] = ['succeeded', 'failed', 'cancelled'];
+  const outcomes: FinishedOutcome[] = ['succeeded', 'failed', 'cancelled', 'expired'];
   new Counter({
     name: 'quiver_jobs_finished_total',
     help: 'Jobs that reached a terminal status, by it (kept in Redis: never resets).',

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './redis-connection.js';
 import { type CommittedChunkFacts, chunkReportOf, progressOf, usageOf } from '../../jobs/job-progress.js';
-import { assertTransition, canTransition, isTerminal } from '../../jobs/job-state.js';
+import { assertTransition, canTransition, isTerminal, retryableStatuses } from '../../jobs/job-state.js';
+import { firstDeadlineCheckMs } from '../../jobs/deadlines/job-deadlines.js';
+import { JobNotRetryable } from '../../jobs/errors/job-not-retryable.js';
 import type {
   AttemptState,
   ChunkCommitResult,
+  DeadlineEntry,
   FinishedOutcome,
   JobCounts,
   JobStore,
@@ -16,7 +19,10 @@ import {
   type JobRecord,
   type JobStatus,
 } from '../../schemas/job-record.js';
-import { specDigest } from '../../schemas/job-spec.js';
+import { type JobSpec, specDigest } from '../../schemas/job-spec.js';
+import { jobOutputRoot } from '../../jobs/output-layout.js';
+import { OutputInUse } from '../../jobs/ports/errors/output-in-use.js';
+import { normalizeUri } from '../../jobs/ports/storage-uri.js';
 import { IdempotencyConflict } from '../../jobs/ports/errors/idempotency-conflict.js';
 import { JobAlreadyExists } from '../../jobs/ports/errors/job-already-exists.js';
 import { JobNotFound } from '../../jobs/ports/errors/job-not-found.js';
@@ -51,9 +57,40 @@ function assertCount(name: string, value: number): void {
   }
 }
 
-/** `<output.uri>/<id>/`: the prefix every object of the job lives under. */
-function jobOutputUri(outputUri: string, id: string): string {
-  return `${outputUri.replace(/\/+$/, '')}/${id}/`;
+/**
+ * The Redis keys of the output-folder holds (`OUTPUT_IN_USE`), named here alone: `folders` is a hash from
+ * each held folder to the job holding it, `ordered` the same folders as a sorted set (every score 0) so a
+ * prefix range finds the folders inside one. Every script that makes a job active again (retry) takes the
+ * hold as `job-create.lua` does; every move to a terminal state releases it if it is still the job's own.
+ */
+export function outputHoldKeys(prefix: string): { folders: string; ordered: string } {
+  return { folders: `${prefix}:output-folders`, ordered: `${prefix}:output-folders-ordered` };
+}
+
+/**
+ * The folder a job holds while active — its record's `output.uri`: `<uri>/<id>/` (`job` layout) or
+ * `<uri>/` (`exact`), canonical (`normalizeUri`), slashes collapsed, with its trailing `/` — and every
+ * folder above it down to the bucket (`s3://b/`) or the file system's root, outermost first. Two active
+ * jobs never hold folders where one is, or lies inside, the other.
+ */
+export function outputHoldOf(
+  output: Pick<JobSpec['output'], 'uri' | 'layout'>,
+  id: string,
+): { folder: string; parents: string[] } {
+  let root = jobOutputRoot(output, id);
+  try {
+    // One spelling per place: a plain path and its file:// URI hold the same folder.
+    root = normalizeUri(root);
+  } catch {
+    // Not a storage URI: submission refuses it; the folder is held as written meanwhile.
+  }
+  const scheme = root.indexOf('://');
+  const start = scheme < 0 ? 0 : scheme + 3;
+  const folder = root.slice(0, start) + root.slice(start).replace(/\/{2,}/g, '/');
+  const parents: string[] = [];
+  for (let i = folder.indexOf('/', start); i >= 0 && i < folder.length - 1; i = folder.indexOf('/', i + 1))
+    parents.push(folder.slice(0, i + 1));
+  return { folder, parents };
 }
 
 function hasLabels(record: JobRecord, labels: Readonly<Record<string, string>>): boolean {
@@ -71,8 +108,12 @@ function hasLabels(record: JobRecord, labels: Readonly<Record<string, string>>):
  * - `<prefix>:job:<id>:chunks` — before v0.2, the set of committed chunk indexes (only deleted now);
  * - `<prefix>:idem:<tenant>:<key>` — the job id an idempotency key was first used for;
  * - `<prefix>:tenant:<tenant>:active` — set of the tenant's jobs not yet terminal (for its limit);
+ * - `<prefix>:output-folders` — hash: output folder → the active job holding it, and
+ *   `<prefix>:output-folders-ordered` the same folders as a sorted set (`outputHoldKeys`, `OUTPUT_IN_USE`);
  * - `<prefix>:tenant:<tenant>:jobs` and `<prefix>:jobs` — the tenant's and every job, as a sorted set of
  *   `<created ms>:<id>` members (all scored 0, ordered lexicographically) for listing newest first;
+ * - `<prefix>:deadlines` — sorted set: `<id>:<attempt>` → ms when the attempt's deadline
+ *   (`timeoutSeconds`, `expiresAfterSeconds`) is next looked at (`jobs/deadlines/enforce-deadlines.ts`);
  * - `<prefix>:job-counts` — hash: status → jobs in it (made once from the records by `job-recount`, then
  *   kept by every create, move and delete); `<prefix>:jobs-finished` — hash: terminal status → jobs that
  *   reached it (only grows); `<prefix>:running-progress` — sorted set: running job id → ms of its last
@@ -96,10 +137,13 @@ export function makeRedisJobStore(
   const countsKey = `${prefix}:job-counts`;
   const finishedKey = `${prefix}:jobs-finished`;
   const runningKey = `${prefix}:running-progress`;
+  const deadlinesKey = `${prefix}:deadlines`;
+  const deadlineMember = (e: DeadlineEntry): string => `${e.jobId}:${e.attempt}`;
   const idemKey = (tenant: string, key: string): string => `${prefix}:idem:${tenant}:${key}`;
   const activeKey = (tenant: string): string => `${prefix}:tenant:${tenant}:active`;
   const tenantIndexKey = (tenant: string): string => `${prefix}:tenant:${tenant}:jobs`;
   const globalIndexKey = `${prefix}:jobs`;
+  const holdKeys = outputHoldKeys(prefix);
   const statusChannel = jobStatusChannel(prefix);
   const lua = defineQuiverCommands(redis);
 
@@ -165,6 +209,10 @@ export function makeRedisJobStore(
       modelSha256: fields.modelSha256,
       error: fields.error === undefined ? undefined : (JSON.parse(fields.error) as unknown),
       idempotencyKey: fields.idempotencyKey,
+      queuedAt: fields.queuedAt,
+      attempts: fields.attempts === undefined ? undefined : Number(fields.attempts),
+      previousAttempts:
+        fields.previousAttempts === undefined ? undefined : (JSON.parse(fields.previousAttempts) as unknown),
     });
   }
 
@@ -226,6 +274,7 @@ export function makeRedisJobStore(
       const tenant = o.tenant ?? 'default';
       const digest = specDigest(spec);
       const createdAt = now().toISOString();
+      const hold = outputHoldOf(spec.output, id);
       const fields: Record<string, string> = {
         id,
         tenant,
@@ -234,14 +283,23 @@ export function makeRedisJobStore(
         specDigest: digest,
         createdAt,
         updatedAt: createdAt,
-        outputUri: jobOutputUri(spec.output.uri, id),
+        outputUri: jobOutputRoot(spec.output, id),
+        outputFolder: hold.folder,
         chunksDone: '0',
         rowsScored: '0',
         rowsRejected: '0',
       };
       if (o.idempotencyKey !== undefined) fields.idempotencyKey = o.idempotencyKey;
       if (o.maxActiveJobs !== undefined) assertCount('maxActiveJobs', o.maxActiveJobs);
-      const keys = [jobKey(id), activeKey(tenant), tenantIndexKey(tenant), globalIndexKey, countsKey];
+      const keys = [
+        jobKey(id),
+        activeKey(tenant),
+        tenantIndexKey(tenant),
+        globalIndexKey,
+        countsKey,
+        holdKeys.folders,
+        holdKeys.ordered,
+      ];
       const idem = o.idempotencyKey === undefined ? undefined : idemKey(tenant, o.idempotencyKey);
       if (idem !== undefined) keys.push(idem);
 
@@ -252,11 +310,22 @@ export function makeRedisJobStore(
           // -1: no limit. (A limit of 0 refuses every job; it used to be sent as -1 and refuse none.)
           o.maxActiveJobs ?? -1,
           indexMember(createdAt, id),
+          hold.folder,
+          hold.parents.join('\n'),
+          jobKey(''),
           ...Object.entries(fields).flat(),
         ]);
-        if (reply[0] === 'created') return { record: await mustGet(id), created: true };
+        if (reply[0] === 'created') {
+          // Indexed after the create (not in its script): a crash in between leaves this job without its
+          // deadlines, never another job with wrong ones.
+          const check = firstDeadlineCheckMs(spec, Date.parse(createdAt));
+          if (check !== undefined)
+            await redis.zadd(deadlinesKey, check, deadlineMember({ jobId: id, attempt: 1 }));
+          return { record: await mustGet(id), created: true };
+        }
         if (reply[0] === 'exists') throw new JobAlreadyExists(id);
         if (reply[0] === 'full') throw new TooManyActiveJobs(tenant, o.maxActiveJobs ?? 0);
+        if (reply[0] === 'in-use') throw new OutputInUse(hold.folder, reply[1], reply[2]);
         const existingId = reply[1];
         const existing = await get(existingId);
         if (existing !== undefined) {
@@ -279,7 +348,7 @@ export function makeRedisJobStore(
       if (isTerminal(to)) {
         // A job's tenant never changes, so reading it ahead of the script cannot race.
         const tenant = await redis.hget(jobKey(id), 'tenant');
-        if (tenant !== null) keys.push(activeKey(tenant));
+        if (tenant !== null) keys.push(activeKey(tenant), holdKeys.folders, holdKeys.ordered);
       }
       const reply = await lua.run('job-transition', keys, [
         to,
@@ -478,7 +547,7 @@ export function makeRedisJobStore(
       const counts = Object.fromEntries(
         statuses.map((status) => [status, Math.max(0, Number(byStatus[status] ?? 0))]),
       ) as JobCounts['byStatus'];
-      const outcomes: FinishedOutcome[] = ['succeeded', 'failed', 'cancelled'];
+      const outcomes: FinishedOutcome[] = ['succeeded', 'failed', 'cancelled', 'expired'];
       return {
         byStatus: counts,
         finished: Object.fromEntries(
@@ -486,6 +555,96 @@ export function makeRedisJobStore(
         ) as JobCounts['finished'],
         stalled,
       };
+    },
+
+    async retry(id, o = {}) {
+      if (o.maxActiveJobs !== undefined) assertCount('maxActiveJobs', o.maxActiveJobs);
+      const [tenant, specJson] = await redis.hmget(jobKey(id), 'tenant', 'spec');
+      if (tenant == null || specJson == null) throw new JobNotFound(id);
+      const moment = now();
+      const spec = jobRecordSchema.shape.spec.parse(JSON.parse(specJson));
+      const hold = outputHoldOf(spec.output, id);
+      const reply = await lua.run(
+        'job-retry',
+        [
+          jobKey(id),
+          commitsKey(id),
+          attemptsKey(id),
+          segmentsKey(id),
+          chunkStatsKey(id),
+          chunksKey(id),
+          activeKey(tenant),
+          countsKey,
+          deadlinesKey,
+          holdKeys.folders,
+          holdKeys.ordered,
+        ],
+        [
+          id,
+          moment.toISOString(),
+          retryableStatuses.join(','),
+          o.maxActiveJobs ?? -1,
+          statusChannel,
+          firstDeadlineCheckMs(spec, moment.getTime()) ?? 0,
+          hold.folder,
+          hold.parents.join('\n'),
+          `${prefix}:job:`,
+        ],
+      );
+      if (reply[0] === 'missing') throw new JobNotFound(id);
+      if (reply[0] === 'invalid') throw new JobNotRetryable(id, jobStatusSchema.parse(reply[1]));
+      if (reply[0] === 'full') throw new TooManyActiveJobs(tenant, o.maxActiveJobs ?? 0);
+      if (reply[0] === 'in-use') throw new OutputInUse(hold.folder, reply[1], reply[2]);
+      return mustGet(id);
+    },
+
+    async dueDeadlines(at, limit) {
+      const members = await redis.zrangebyscore(deadlinesKey, '-inf', at.getTime(), 'LIMIT', 0, limit);
+      return members.flatMap((member) => {
+        const colon = member.lastIndexOf(':');
+        const attempt = Number(member.slice(colon + 1));
+        return colon > 0 && Number.isSafeInteger(attempt) ? [{ jobId: member.slice(0, colon), attempt }] : [];
+      });
+    },
+
+    async rescheduleDeadline(entry, at) {
+      await redis.zadd(deadlinesKey, 'XX', at.getTime(), deadlineMember(entry));
+    },
+
+    async dropDeadline(entry) {
+      await redis.zrem(deadlinesKey, deadlineMember(entry));
+    },
+
+    async enforceDeadline(entry, move) {
+      const tenant = await redis.hget(jobKey(entry.jobId), 'tenant');
+      if (tenant === null) {
+        await redis.zrem(deadlinesKey, deadlineMember(entry));
+        return undefined;
+      }
+      const moment = now();
+      const reply = await lua.run(
+        'job-deadline',
+        [
+          jobKey(entry.jobId),
+          countsKey,
+          finishedKey,
+          runningKey,
+          activeKey(tenant),
+          deadlinesKey,
+          holdKeys.folders,
+          holdKeys.ordered,
+        ],
+        [
+          entry.jobId,
+          entry.attempt,
+          move.to,
+          move.from.join(','),
+          moment.toISOString(),
+          JSON.stringify(move.error),
+          statusChannel,
+        ],
+      );
+      return reply[0] === 'moved' ? mustGet(entry.jobId) : undefined;
     },
 
     async countActive(tenant) {
@@ -521,6 +680,8 @@ export function makeRedisJobStore(
         runningKey,
         chunkStatsKey(id),
         attemptCountsKey(id),
+        holdKeys.folders,
+        holdKeys.ordered,
       ];
       await lua.run('job-delete', keys, [id, indexMember(createdAt, id)]);
     },

@@ -17,7 +17,9 @@ const numberOfKeys = {
   'job-commit-chunk': 5,
   'job-add-usage': 1,
   'job-recount': 4,
-  'job-delete': 13,
+  'job-delete': 15,
+  'job-retry': 11,
+  'job-deadline': 8,
   'schedule-record': 1,
   'schedule-runs-add': 5,
   'schedule-runs-admit': 3,
@@ -33,7 +35,7 @@ export type LuaScriptName = keyof typeof numberOfKeys;
 
 /** What each script replies, as ioredis hands it over (Lua tables → arrays, `false` → null). */
 export interface LuaReplies {
-  'job-create': ['created'] | ['exists'] | ['full'] | ['idem', string];
+  'job-create': ['created'] | ['exists'] | ['full'] | ['idem', string] | ['in-use', string, string];
   'job-release-key': 0;
   'job-transition': ['missing'] | ['same'] | ['invalid', string] | ['moved', string];
   'job-set-plan': 0 | 1;
@@ -43,6 +45,9 @@ export interface LuaReplies {
   'job-add-usage': 0 | 1;
   'job-recount': 0 | 1;
   'job-delete': 0;
+  'job-retry':
+    ['missing'] | ['invalid', string] | ['full'] | ['in-use', string, string] | ['retried', string, number];
+  'job-deadline': ['missing'] | ['stale', string] | ['moved', string];
   'schedule-record': 0 | 1;
   'schedule-runs-add': string[];
   'schedule-runs-admit': string[];
@@ -69,12 +74,19 @@ export interface LuaCommands {
  */
 const commandName = (script: LuaScriptName): string => `quiver:${script}`;
 
+const readLua = (path: string): string => readFileSync(new URL(`./lua/${path}.lua`, import.meta.url), 'utf8');
+
+/**
+ * A script's source with each `--@include <name>` line replaced by `lua/includes/<name>.lua` (logic two
+ * scripts share, such as the output-folder hold check, is written once; Redis runs each script whole).
+ */
+function withIncludes(source: string): string {
+  return source.replace(/^--@include ([a-z-]+)$/gm, (_line, name: string) => readLua(`includes/${name}`));
+}
+
 /** Read once per process; `import.meta.url` finds the files next to this module under tsx, with no build. */
 const sources = new Map(
-  (Object.keys(numberOfKeys) as LuaScriptName[]).map((script) => [
-    script,
-    readFileSync(new URL(`./lua/${script}.lua`, import.meta.url), 'utf8'),
-  ]),
+  (Object.keys(numberOfKeys) as LuaScriptName[]).map((script) => [script, withIncludes(readLua(script))]),
 );
 
 const definedOn = new WeakMap<RedisClient, LuaCommands>();

@@ -31,7 +31,8 @@ export const bullQueueNames: readonly string[] = [
 ];
 
 /** BullMQ job ids may not contain ':'; these are deterministic so a re-enqueue of the same work is a no-op. */
-export const planJobId = (jobId: string): string => `${jobId}-plan`;
+export const planJobId = (jobId: string, attempt = 1): string =>
+  attempt === 1 ? `${jobId}-plan` : `${jobId}-plan-${attempt}`;
 export const chunkJobId = (jobId: string, index: number): string => `${jobId}-chunk-${index}`;
 export const finalizeJobId = (jobId: string): string => `${jobId}-finalize`;
 export const deliverJobId = (deliveryId: string, attempt: number): string =>
@@ -69,6 +70,13 @@ export interface PipelineQueues extends PipelineQueue {
    * `score` their total.
    */
   depths(): Promise<QueueDepths>;
+  /**
+   * Before a retry queues the job again: removes what its earlier attempts left under the deterministic
+   * ids the new attempt reuses — chunk and finalize jobs in any state, so that re-adding them is not a
+   * no-op. A job still locked by a processor (an attempt stopping as its job left `running`) is waited for
+   * up to `waitMs` (default 10 s) and then left, with its id returned.
+   */
+  clearForRetry(jobId: string, chunksTotal: number, waitMs?: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -110,8 +118,9 @@ export function makeQueues(
     scoreByClass,
     finalize,
     deliver,
-    async enqueuePlan(jobId, priority) {
-      await plan.add('plan', { jobId }, { jobId: planJobId(jobId), priority });
+    async enqueuePlan(jobId, priority, attempt) {
+      // A retry's plan has an id of its own: the first attempt's may still be kept as completed.
+      await plan.add('plan', { jobId }, { jobId: planJobId(jobId, attempt), priority });
     },
     async enqueueChunks(jobId, chunks, priority, device) {
       const queue = scoreByClass[device];
@@ -169,6 +178,28 @@ export function makeQueues(
         removed += (await Promise.all(batch)).reduce((n: number, r) => n + r, 0);
       }
       return removed;
+    },
+    async clearForRetry(jobId, chunksTotal, waitMs = 10_000) {
+      const ids = [
+        ...Array.from({ length: chunksTotal }, (_, i) =>
+          Object.values(scoreByClass).map((queue) => ({ queue, id: chunkJobId(jobId, i) })),
+        ).flat(),
+        { queue: finalize, id: finalizeJobId(jobId) },
+      ];
+      const deadline = Date.now() + waitMs;
+      let left: typeof ids = ids;
+      for (;;) {
+        const kept: typeof ids = [];
+        for (let i = 0; i < left.length; i += 500) {
+          const batch = left.slice(i, i + 500);
+          // `remove` answers 0 only for a locked job (one a processor holds); 1 also for an id not held.
+          const answers = await Promise.all(batch.map(({ queue, id }) => (queue as Queue).remove(id)));
+          kept.push(...batch.filter((_, k) => answers[k] === 0));
+        }
+        left = kept;
+        if (left.length === 0 || Date.now() >= deadline) return left.map(({ id }) => id);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     },
     close() {
       closing ??= Promise.allSettled(all.map((queue) => queue.close())).then(() => undefined);

@@ -4,6 +4,8 @@ import { outputWriters } from '../formats/writers/make-writer.js';
 import { makeJobWatcher } from '../queue/job-watcher.js';
 import { jobStatusChannel, makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
+import { startDeadlineSweeper } from '../queue/deadline-sweeper.js';
+import { systemClock } from '../../jobs/ports/clock.js';
 import { duplicateClient, makeLoggedRedis } from '../queue/redis-connection.js';
 import { fileTuningCache } from '../scoring/auto-batch.js';
 import { formatDeviceRequest } from '../scoring/devices.js';
@@ -132,6 +134,14 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
     },
   });
 
+  const deadlines = startDeadlineSweeper({
+    store: makeRedisJobStore(redis, redisConfig.prefix),
+    queue: queues,
+    onTerminal: (record) => deliveries.announce(record),
+    now: systemClock,
+    log,
+  });
+
   let spot: SpotNoticeWatcher | undefined;
   const lifecycle = drainOnSignals({
     signals,
@@ -142,6 +152,7 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
       'grace period over before the drain finished: exiting; unfinished chunks run again elsewhere once their locks expire',
     onDrain: () => spot?.stop(),
     closeSteps: () => [
+      ['deadline sweeper', () => deadlines.close()],
       ['workers', () => pipeline.close()],
       ['status subscription', () => events.close()],
       ['queues', () => queues.close()],

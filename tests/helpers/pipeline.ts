@@ -72,7 +72,7 @@ export interface TestPipeline {
   deliveries?: RedisDeliveries;
   /** What the pipeline logged, as parsed records. */
   log: RecordingLog;
-  /** Polls until the job is succeeded, failed or cancelled. */
+  /** Polls until the job is succeeded, failed, cancelled or expired. */
   settle(id: string, timeoutMs?: number): Promise<JobRecord>;
   /** Closes the worker, queues, sessions and connection, and deletes the prefix's keys. Safe twice. */
   close(): Promise<void>;
@@ -162,7 +162,7 @@ export async function startPipeline(options: {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const record = await store.get(id);
-        if (record && ['succeeded', 'failed', 'cancelled'].includes(record.status)) return record;
+        if (record && ['succeeded', 'failed', 'cancelled', 'expired'].includes(record.status)) return record;
         if (Date.now() > deadline) throw new Error(`job ${id} still ${record?.status}: ${lastRecords(log)}`);
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { cancelJob } from '../../../jobs/cancel-job.js';
-import { outputLayout } from '../../../jobs/output-layout.js';
+import { retryJob } from '../../../jobs/retry-job.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
+import { grantCheckerFor } from '../../tenancy/tenancy.js';
+import { jobOutputLayout } from '../../../jobs/output-layout.js';
 import { SCHEDULE_KEY_PREFIX } from '../../../jobs/schedule/run-schedule.js';
 import { submitJob } from '../../../jobs/submit-job.js';
 import { specLimitsOf } from '../api-options.js';
@@ -22,6 +25,7 @@ import { JobNotFound } from '../../../jobs/ports/errors/job-not-found.js';
 import { parseUri } from '../../../jobs/ports/storage-uri.js';
 import { type ApiContext, type ZodFastify, principalOf, visibleJob } from '../api-context.js';
 import { JobNotSucceeded } from '../errors/job-not-succeeded.js';
+import { OutputReplaced } from '../errors/output-replaced.js';
 import { checkManifestUnderRoot } from '../manifest-under-root.js';
 import { literalWebhookRefusal } from '../webhook-refusal.js';
 import { TenantForbidden } from '../errors/tenant-forbidden.js';
@@ -68,7 +72,8 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
           'Validates the job spec (every problem reported with its field path) and queues the job. With an ' +
           '`Idempotency-Key`, a repeat of the same spec returns the same job with 200 instead of 201, and the ' +
           'same key with another spec is refused with 409 `IDEMPOTENCY_CONFLICT`. A tenant at its active-job ' +
-          'limit gets 429 `TOO_MANY_ACTIVE_JOBS` with `Retry-After`.',
+          'limit gets 429 `TOO_MANY_ACTIVE_JOBS` with `Retry-After`. An output folder that another active job ' +
+          'writes (the same `exact` location, one inside or around it) is 409 `OUTPUT_IN_USE`.',
         tags: ['jobs'],
         headers: submitHeaders,
         body: jobSpecSchema,
@@ -225,6 +230,44 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
     },
   );
 
+  /** Retry a failed or cancelled job. */
+  app.post(
+    '/jobs/:id/retry',
+    {
+      schema: {
+        summary: 'Retry a failed or cancelled job',
+        description:
+          'Queues another attempt of the job under the same id and output folder: chunks committed with the ' +
+          'same spec, model and inputs are kept, the rest are scored again; the record counts `attempts` and ' +
+          'keeps every earlier attempt’s end (and error) in `previousAttempts`, and the attempt’s end sends ' +
+          'its own webhook. 409 `JOB_NOT_RETRYABLE` (naming the state) for a job that is neither failed nor ' +
+          'cancelled, 409 `RETRY_MODEL_CHANGED` when the model URI now serves other bytes, 409 ' +
+          '`RETRY_INPUT_CHANGED` when an input object a committed chunk read changed or is gone, 409 ' +
+          '`OUTPUT_IN_USE` when another active job took its output folder meanwhile; 429 ' +
+          '`TOO_MANY_ACTIVE_JOBS` at the tenant’s active-job limit. Another tenant’s job is 404.',
+        tags: ['jobs'],
+        params: jobParams,
+        body: emptyBody,
+        response: { 200: jobViewSchema, ...errorResponses(...v1Errors, 404, 409) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const record = await visibleJob(deps.store, principal, request.params.id);
+      const retried = await retryJob(
+        {
+          store: deps.store,
+          storage: retryStorage(context, record.tenant),
+          clearQueued: async (id, total) => void (await deps.queues.clearForRetry?.(id, total)),
+          enqueuePlan: (id, priority, attempt) => deps.queues.enqueuePlan(id, priority, attempt),
+        },
+        record.id,
+        { ...maxActive(context.maxActiveJobsFor(record.tenant)) },
+      );
+      return toJobView(retried);
+    },
+  );
+
   /** Results of a succeeded job. */
   app.get(
     '/jobs/:id/results',
@@ -235,7 +278,8 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
           'The manifest of a succeeded job, and for every part (and rejected-rows file) in S3 a presigned GET ' +
           'URL valid until `urlsExpireAt`, with its size and SHA-256 to verify the download. 409 `JOB_NOT_SUCCEEDED` for a job that has not succeeded. ' +
           'A manifest listing any file outside the job’s own output root is refused with 409 ' +
-          '`MANIFEST_OUTSIDE_ROOT`, and nothing is signed. ' +
+          '`MANIFEST_OUTSIDE_ROOT`, and nothing is signed. An `exact`-layout job whose location a later job has ' +
+          'written since gets 409 `OUTPUT_REPLACED`. ' +
           'Another tenant’s job is 404.',
         tags: ['jobs'],
         params: jobParams,
@@ -247,11 +291,12 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
       const record = await visibleJob(deps.store, principal, request.params.id);
       if (record.status !== 'succeeded') throw new JobNotSucceeded(record.id, record.status);
       const manifestUri =
-        record.output.manifestUri ??
-        outputLayout(record.spec.output.uri, record.id, record.spec.output.format).manifest;
+        record.output.manifestUri ?? jobOutputLayout(record.spec.output, record.id).manifest;
       const manifest = manifestSchema.parse(
         JSON.parse(Buffer.from(await deps.storage.read(manifestUri)).toString('utf8')) as unknown,
       );
+      // An exact location holds the manifest of whichever job wrote it last.
+      if (manifest.jobId !== record.id) throw new OutputReplaced(record.id, manifest.jobId, manifestUri);
       // Nothing is signed unless every entry lies under the job's own root.
       checkManifestUnderRoot(record.id, manifest, record.output.uri);
       const expirySeconds = options.resultUrlExpirySeconds;
@@ -283,4 +328,27 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
 function refuseGuardedWebhook(url: string | undefined, allow: WebhookAllowlist): void {
   const refusal = literalWebhookRefusal(url, allow);
   if (refusal !== undefined) throw new JobSpecInvalid([{ path: 'webhook.url', message: refusal }]);
+}
+
+const maxActive = (limit: number | undefined): { maxActiveJobs?: number } =>
+  limit === undefined ? {} : { maxActiveJobs: limit };
+
+/**
+ * The API's storage as one tenant may use it for a retry's checks: only under its read grants (DESIGN
+ * invariant 9; a grant narrowed since the submission applies now).
+ */
+function retryStorage(context: ApiContext, tenant: string): Pick<Storage, 'read' | 'stat'> {
+  const { storage, tenancy } = context.deps;
+  const checker = tenancy === undefined ? undefined : grantCheckerFor(tenancy, tenant);
+  return {
+    async read(uri, range, options) {
+      await checker?.check(uri, 'read');
+      return storage.read(uri, range, options);
+    },
+    async stat(uri, options) {
+      await checker?.check(uri, 'read');
+      if (storage.stat === undefined) throw new Error('the API was given a storage without stat');
+      return storage.stat(uri, options);
+    },
+  };
 }

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { jobOutputRoot } from '../../../jobs/output-layout.js';
+import { OutputInUse } from '../../../jobs/ports/errors/output-in-use.js';
+import { outputHoldOf } from '../../../services/queue/job-store.js';
 import { type CommittedChunkFacts, chunkReportOf, progressOf, usageOf } from '../../../jobs/job-progress.js';
-import { assertTransition, isTerminal } from '../../../jobs/job-state.js';
+import { assertTransition, canRetry, isTerminal } from '../../../jobs/job-state.js';
+import { firstDeadlineCheckMs } from '../../../jobs/deadlines/job-deadlines.js';
+import { JobNotRetryable } from '../../../jobs/errors/job-not-retryable.js';
 import { IdempotencyConflict } from '../../../jobs/ports/errors/idempotency-conflict.js';
 import { JobAlreadyExists } from '../../../jobs/ports/errors/job-already-exists.js';
 import { JobNotFound } from '../../../jobs/ports/errors/job-not-found.js';
@@ -16,6 +21,7 @@ import type {
   UsageDelta,
 } from '../../../jobs/ports/job-store.js';
 import {
+  type JobAttempt,
   type JobRecord,
   type JobStatus,
   jobRecordSchema,
@@ -62,6 +68,10 @@ interface StoredJob {
   usage: Required<UsageDelta> & { retries: number };
   /** Ms of the last progress while running (`:running-progress`). */
   progressAtMs?: number;
+  queuedAt?: string;
+  /** The current attempt of the job (`attempts` in the record; absent before a retry). */
+  attemptNumber?: number;
+  previousAttempts?: JobAttempt[];
 }
 
 export interface MemoryJobStoreOptions {
@@ -92,7 +102,10 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
   /** `<tenant>\n<key>` → the job id the key was first used for (`:idem:<tenant>:<key>`). */
   const idempotency = new Map<string, string>();
   /** `:jobs-finished`: terminal status → jobs that reached it, never decremented. */
-  const finished: JobCounts['finished'] = { succeeded: 0, failed: 0, cancelled: 0 };
+  const finished: JobCounts['finished'] = { succeeded: 0, failed: 0, cancelled: 0, expired: 0 };
+  /** `:deadlines`: `<id>:<attempt>` → ms of its next check. */
+  const deadlines = new Map<string, number>();
+  const deadlineMember = (e: { jobId: string; attempt: number }): string => `${e.jobId}:${e.attempt}`;
 
   const recordOf = (job: StoredJob): JobRecord =>
     jobRecordSchema.parse({
@@ -133,6 +146,9 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
         now().getTime(),
       ),
       idempotencyKey: job.idempotencyKey,
+      queuedAt: job.queuedAt,
+      attempts: job.attemptNumber,
+      previousAttempts: job.previousAttempts && structuredClone(job.previousAttempts),
     });
 
   const mustFind = (id: string): StoredJob => {
@@ -235,6 +251,13 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
         if (o.maxActiveJobs !== undefined && activeOf(tenant) >= o.maxActiveJobs) {
           throw new TooManyActiveJobs(tenant, o.maxActiveJobs);
         }
+        // The Redis store's rule (job-create.lua): no two active jobs hold folders one inside the other.
+        const hold = outputHoldOf(spec.output, id).folder;
+        for (const other of jobs.values()) {
+          if (isTerminal(other.status)) continue;
+          const held = outputHoldOf(other.spec.output, other.id).folder;
+          if (held.startsWith(hold) || hold.startsWith(held)) throw new OutputInUse(hold, other.id, held);
+        }
         const createdAt = now().toISOString();
         const job: StoredJob = {
           id,
@@ -244,7 +267,7 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
           specDigest: digest,
           createdAt,
           updatedAt: createdAt,
-          outputUri: `${spec.output.uri.replace(/\/+$/, '')}/${id}/`,
+          outputUri: jobOutputRoot(spec.output, id),
           chunksDone: 0,
           rowsScored: 0,
           rowsRejected: 0,
@@ -265,6 +288,8 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
         if (o.idempotencyKey !== undefined) job.idempotencyKey = o.idempotencyKey;
         if (idem !== undefined) idempotency.set(idem, id);
         jobs.set(id, job);
+        const check = firstDeadlineCheckMs(spec, Date.parse(createdAt));
+        if (check !== undefined) deadlines.set(deadlineMember({ jobId: id, attempt: 1 }), check);
         return { record: recordOf(job), created: true };
       }),
 
@@ -390,6 +415,97 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
     countActive(tenant) {
       return Promise.resolve(activeOf(tenant));
     },
+
+    retry: (id, o = {}) =>
+      step(() => {
+        const job = mustFind(id);
+        if (!canRetry(job.status)) throw new JobNotRetryable(id, job.status);
+        if (o.maxActiveJobs !== undefined && activeOf(job.tenant) >= o.maxActiveJobs)
+          throw new TooManyActiveJobs(job.tenant, o.maxActiveJobs);
+        // Active again: it takes its output folder's hold as a create does (job-retry.lua).
+        const hold = outputHoldOf(job.spec.output, id).folder;
+        for (const other of jobs.values()) {
+          if (other.id === id || isTerminal(other.status)) continue;
+          const held = outputHoldOf(other.spec.output, other.id).folder;
+          if (held.startsWith(hold) || hold.startsWith(held)) throw new OutputInUse(hold, other.id, held);
+        }
+        const attempt = job.attemptNumber ?? 1;
+        const ended: JobAttempt = { attempt, status: job.status };
+        if (job.startedAt !== undefined) ended.startedAt = job.startedAt;
+        if (job.finishedAt !== undefined) ended.finishedAt = job.finishedAt;
+        if (job.error !== undefined) ended.error = job.error;
+        const at = now();
+        job.previousAttempts = [...(job.previousAttempts ?? []), ended];
+        job.attemptNumber = attempt + 1;
+        job.status = 'queued';
+        job.updatedAt = at.toISOString();
+        job.queuedAt = job.updatedAt;
+        for (const field of [
+          'startedAt',
+          'finishedAt',
+          'error',
+          'manifestUri',
+          'chunksTotal',
+          'inputRows',
+          'scoringStartedAt',
+          'lastCommitAt',
+        ] as const)
+          delete job[field];
+        job.chunksDone = 0;
+        job.rowsScored = 0;
+        job.rowsRejected = 0;
+        job.commits.clear();
+        job.attempts.clear();
+        job.segments.clear();
+        job.chunkStats.clear();
+        const check = firstDeadlineCheckMs(job.spec, at.getTime());
+        if (check !== undefined) deadlines.set(deadlineMember({ jobId: id, attempt: attempt + 1 }), check);
+        options.events?.announce(id);
+        return recordOf(job);
+      }),
+
+    dueDeadlines: (at, limit) =>
+      step(() =>
+        [...deadlines.entries()]
+          .filter(([, ms]) => ms <= at.getTime())
+          .sort((a, b) => a[1] - b[1])
+          .slice(0, limit)
+          .map(([member]) => {
+            const colon = member.lastIndexOf(':');
+            return { jobId: member.slice(0, colon), attempt: Number(member.slice(colon + 1)) };
+          }),
+      ),
+
+    rescheduleDeadline: (entry, at) =>
+      step(() => {
+        if (deadlines.has(deadlineMember(entry))) deadlines.set(deadlineMember(entry), at.getTime());
+      }),
+
+    dropDeadline: (entry) =>
+      step(() => {
+        deadlines.delete(deadlineMember(entry));
+      }),
+
+    enforceDeadline: (entry, move) =>
+      step(() => {
+        const job = jobs.get(entry.jobId);
+        if (job === undefined) {
+          deadlines.delete(deadlineMember(entry));
+          return undefined;
+        }
+        if ((job.attemptNumber ?? 1) !== entry.attempt || !move.from.includes(job.status)) return undefined;
+        const at = now().toISOString();
+        const from = job.status;
+        job.status = move.to;
+        job.updatedAt = at;
+        job.finishedAt = at;
+        job.error = structuredClone(move.error);
+        finished[move.to] += 1;
+        if (from === 'running') delete job.progressAtMs;
+        deadlines.delete(deadlineMember(entry));
+        options.events?.announce(entry.jobId);
+        return recordOf(job);
+      }),
 
     addUsage: (id, delta) =>
       step(() => {

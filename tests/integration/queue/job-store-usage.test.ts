@@ -167,8 +167,9 @@ describe.each(stores)('job usage, chunk report and counts: %s store', (_name, ma
         failed: 1,
         cancelling: 0,
         cancelled: 1,
+        expired: 0,
       },
-      finished: { succeeded: 0, failed: 1, cancelled: 1 },
+      finished: { succeeded: 0, failed: 1, cancelled: 1, expired: 0 },
       stalled: 1,
     });
     clock.ms += 16 * 60_000;
@@ -179,7 +180,7 @@ describe.each(stores)('job usage, chunk report and counts: %s store', (_name, ma
     const after = await store.counts({ stalledSince: minutes(15) });
     // A deleted job leaves the counts by status, not the finished totals.
     expect(after.byStatus).toMatchObject({ running: 1, succeeded: 1, failed: 0, cancelled: 1 });
-    expect(after.finished).toEqual({ succeeded: 1, failed: 1, cancelled: 1 });
+    expect(after.finished).toEqual({ succeeded: 1, failed: 1, cancelled: 1, expired: 0 });
     expect(after.stalled).toBe(0);
   });
 });

@@ -85,14 +85,16 @@ describe('RedisJobStore', () => {
     expect(jobRecordSchema.parse(record)).toEqual(record);
     expect(await store.get(record.id)).toEqual(record);
     expect(await store.get('no-such-job')).toBeUndefined();
-    // Keys stay under the prefix (the record, the tenant's active set, its and the global listing index),
-    // and the record holds no more than descriptors.
+    // Keys stay under the prefix (the record, the tenant's active set, its and the global listing index,
+    // the hold on its output folder), and the record holds no more than descriptors.
     expect((await keysOf(prefix)).sort()).toEqual(
       [
         `${prefix}:job:${record.id}`,
         `${prefix}:jobs`,
         `${prefix}:tenant:acme:active`,
         `${prefix}:tenant:acme:jobs`,
+        `${prefix}:output-folders`,
+        `${prefix}:output-folders-ordered`,
       ].sort(),
     );
     expect(await redis.memory('USAGE', `${prefix}:job:${record.id}`)).toBeLessThan(4096);

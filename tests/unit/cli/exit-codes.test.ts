@@ -17,6 +17,7 @@ describe('exit codes', () => {
       jobCancelled: 4,
       notFound: 5,
       timedOut: 6,
+      jobExpired: 7,
     });
   });
 
@@ -24,6 +25,7 @@ describe('exit codes', () => {
     expect(exitCodeForStatus('succeeded')).toBe(0);
     expect(exitCodeForStatus('failed')).toBe(3);
     expect(exitCodeForStatus('cancelled')).toBe(4);
+    expect(exitCodeForStatus('expired')).toBe(7);
     expect(exitCodeForStatus('running')).toBe(0);
   });
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidJobTransition } from '../../../jobs/errors/invalid-job-transition.js';
-import { assertTransition, canTransition, isTerminal } from '../../../jobs/job-state.js';
+import { assertTransition, canRetry, canTransition, isTerminal } from '../../../jobs/job-state.js';
 import { jobStatusSchema, type JobStatus } from '../../../schemas/job-record.js';
 
 const allowed: Record<JobStatus, JobStatus[]> = {
-  queued: ['planning', 'cancelling', 'failed'],
+  queued: ['planning', 'cancelling', 'failed', 'expired'],
   planning: ['running', 'failed', 'cancelling', 'finalizing'],
   running: ['finalizing', 'failed', 'cancelling'],
   finalizing: ['succeeded', 'failed'],
@@ -12,6 +12,7 @@ const allowed: Record<JobStatus, JobStatus[]> = {
   succeeded: [],
   failed: [],
   cancelled: [],
+  expired: [],
 };
 const statuses = jobStatusSchema.options;
 const pairs = statuses.flatMap((from) => statuses.map((to) => [from, to] as const));
@@ -43,7 +44,12 @@ describe('job state machine', () => {
   });
 
   it('knows the terminal states', () => {
-    expect(statuses.filter(isTerminal)).toEqual(['succeeded', 'failed', 'cancelled']);
+    expect(statuses.filter(isTerminal)).toEqual(['succeeded', 'failed', 'cancelled', 'expired']);
+  });
+
+  it('retries only failed and cancelled jobs, never through a plain transition', () => {
+    expect(statuses.filter(canRetry)).toEqual(['failed', 'cancelled']);
+    for (const from of statuses.filter(canRetry)) expect(canTransition(from, 'queued')).toBe(false);
   });
 
   it('reaches a terminal state from every state', () => {

@@ -354,7 +354,7 @@ async function renderResults(el, job, signal) {
       h(
         'p.muted',
         null,
-        job.status === 'failed' || job.status === 'cancelled'
+        job.status === 'failed' || job.status === 'cancelled' || job.status === 'expired'
           ? 'No results: the job did not succeed.'
           : 'Results are listed once the job has succeeded.',
       ),

@@ -14,6 +14,7 @@ const STATUSES = [
   'failed',
   'cancelling',
   'cancelled',
+  'expired',
 ];
 const PAGE_SIZE = 50;
 
