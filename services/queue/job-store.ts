@@ -299,8 +299,10 @@ export function makeRedisJobStore(
         countsKey,
         holdKeys.folders,
         holdKeys.ordered,
+        deadlinesKey,
       ];
       const idem = o.idempotencyKey === undefined ? undefined : idemKey(tenant, o.idempotencyKey);
+      const deadlineCheck = firstDeadlineCheckMs(spec, Date.parse(createdAt));
       if (idem !== undefined) keys.push(idem);
 
       // Twice at most: a key left behind by a deleted job is released once, then the create goes through.
@@ -313,16 +315,11 @@ export function makeRedisJobStore(
           hold.folder,
           hold.parents.join('\n'),
           jobKey(''),
+          deadlineCheck ?? '',
+          deadlineMember({ jobId: id, attempt: 1 }),
           ...Object.entries(fields).flat(),
         ]);
-        if (reply[0] === 'created') {
-          // Indexed after the create (not in its script): a crash in between leaves this job without its
-          // deadlines, never another job with wrong ones.
-          const check = firstDeadlineCheckMs(spec, Date.parse(createdAt));
-          if (check !== undefined)
-            await redis.zadd(deadlinesKey, check, deadlineMember({ jobId: id, attempt: 1 }));
-          return { record: await mustGet(id), created: true };
-        }
+        if (reply[0] === 'created') return { record: await mustGet(id), created: true };
         if (reply[0] === 'exists') throw new JobAlreadyExists(id);
         if (reply[0] === 'full') throw new TooManyActiveJobs(tenant, o.maxActiveJobs ?? 0);
         if (reply[0] === 'in-use') throw new OutputInUse(hold.folder, reply[1], reply[2]);

@@ -5,16 +5,18 @@
   KEYS[1] job, KEYS[2] tenant's active set, KEYS[3] tenant's index, KEYS[4] global index,
   KEYS[5] jobs-by-status counts (moved only once `job-recount` has made them), KEYS[6] output folders held
   (hash: folder → job id), KEYS[7] the same folders (sorted set, all scored 0, for prefix ranges),
-  KEYS[8] idempotency key (only when the job has one)
+  KEYS[8] deadlines (sorted set: `<id>:<attempt>` → ms of the next look), KEYS[9] idempotency key (only
+  when the job has one)
   ARGV[1] id, ARGV[2] max active jobs (negative: no limit; 0 refuses every job), ARGV[3] index member,
   ARGV[4] output folder to hold ('' for none), ARGV[5] the folders above it, newline-separated,
   ARGV[6] job key prefix (`<prefix>:job:`, same hash slot: a holder's status is read to tell a stale hold),
-  ARGV[7..] field, value, …
+  ARGV[7] ms of the first deadline look ('' when the spec sets no deadline; indexed in the same step, so
+  no crash leaves a job without its deadlines), ARGV[8] its deadline member, ARGV[9..] field, value, …
   Replies {'created'}, {'exists'} (id taken), {'idem', existingId}, {'full'} or
   {'in-use', holderId, heldFolder}.
 ]]
-if KEYS[8] then
-  local existing = redis.call('GET', KEYS[8])
+if KEYS[9] then
+  local existing = redis.call('GET', KEYS[9])
   if existing then return {'idem', existing} end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
@@ -28,8 +30,9 @@ if folder ~= '' then
   if holder then return {'in-use', holder, held} end
 end
 
-if KEYS[8] then redis.call('SET', KEYS[8], ARGV[1]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+if KEYS[9] then redis.call('SET', KEYS[9], ARGV[1]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[8], ARGV[7], ARGV[8]) end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], 0, ARGV[3])
 redis.call('ZADD', KEYS[4], 0, ARGV[3])
