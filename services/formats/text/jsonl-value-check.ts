@@ -91,214 +91,254 @@ const TRUE = pack('true');
 const FALSE = pack('false');
 const NULL = pack('null');
 
+/** The scan's state between blocks (copied into locals for the loop, where V8 keeps them in registers). */
+interface ScanState {
+  suspicious: boolean;
+  inString: boolean;
+  escape: boolean;
+  /** At a line's start, before its first significant byte (which must be `{`). */
+  lineStart: boolean;
+  /** The last significant byte outside strings. */
+  last: number;
+  /** The last complete string (a key, if a `:` follows) held an escape. */
+  escaped: boolean;
+  /** Bytes of the last string, when it began in an earlier block; else the key is read in place. */
+  carry: number[] | undefined;
+  /** Whether the last significant thing was a complete string. */
+  afterString: boolean;
+  awaitingValue: boolean;
+  /** The key of the value being read, when it began in an earlier block (bytes), for a lookup. */
+  key: Uint8Array | undefined;
+  token: Token;
+  word: number;
+  wordLength: number;
+  /** The number columns' names, encoded. */
+  readonly names: readonly Uint8Array[];
+}
+
+/** Whether the key `key[start, end)` is one of the number columns. */
+function isNumberColumn(names: readonly Uint8Array[], key: Uint8Array, start: number, end: number): boolean {
+  return names.some((name) => {
+    if (name.length !== end - start) return false;
+    for (let j = 0; j < name.length; j++) if (name[j] !== key[start + j]) return false;
+    return true;
+  });
+}
+
+/** Whether the key of the value being read (`bytes[keyStart, keyEnd)`, or `state.key`) is a number column. */
+function keyIsNumberColumn(state: ScanState, bytes: Uint8Array, keyStart: number, keyEnd: number): boolean {
+  if (keyStart >= 0) return isNumberColumn(state.names, bytes, keyStart, keyEnd);
+  return state.key !== undefined && isNumberColumn(state.names, state.key, 0, state.key.length);
+}
+
+/**
+ * Scans one block (one function for every check, so V8 optimises it once per process, not once per part).
+ */
+function scanBlock(state: ScanState, bytes: Uint8Array): void {
+  const n = bytes.length;
+  let { inString, escape, lineStart, last, escaped, afterString, awaitingValue, token, word, wordLength } =
+    state;
+  let suspicious = false;
+  /** Where the last string lies in this block; -1: it began in an earlier block (see `carry`). */
+  let stringStart = -1;
+  let stringEnd = -1;
+  /** The key of the value being read, as `[keyStart, keyEnd)` of this block, or `state.key`. */
+  let keyStart = -1;
+  let keyEnd = -1;
+  let i = 0;
+  scan: while (i < n) {
+    if (inString) {
+      // To the closing quote, honouring escapes; a key with an escape is no column's (names are plain).
+      while (i < n) {
+        const c = bytes[i]!;
+        if (escape) escape = false;
+        else if (c === BACKSLASH) escape = escaped = true;
+        else if (c === QUOTE) break;
+        i++;
+      }
+      if (i >= n) break;
+      inString = false;
+      stringEnd = i;
+      if (stringStart < 0 && state.carry !== undefined)
+        for (let j = 0; j < i; j++) state.carry.push(bytes[j]!);
+      afterString = true;
+      last = QUOTE;
+      i++;
+      continue;
+    }
+    if (token === Token.Number) {
+      while (i < n && NUMBER_BYTE[bytes[i]!] === 1) i++;
+      if (i === n) break;
+      token = Token.None;
+      // The common case of a tabular line, `,"key":<number>` (or `, "key": <number>`), in one step: a
+      // number needs no key lookup, so the key is only skipped. Anything else takes the general path.
+      if (bytes[i] === COMMA) {
+        let j = bytes[i + 1] === 0x20 ? i + 2 : i + 1;
+        if (bytes[j] === QUOTE) {
+          j++;
+          while (j < n && bytes[j] !== QUOTE && bytes[j] !== BACKSLASH) j++;
+          if (bytes[j] === QUOTE && bytes[j + 1] === COLON) {
+            j = bytes[j + 2] === 0x20 ? j + 3 : j + 2;
+            const v = bytes[j];
+            if (v !== undefined && ((v >= 0x31 && v <= 0x39) || (v === ZERO && j + 1 < n))) {
+              token = Token.Number;
+              last = v;
+              i = j + 1;
+              continue;
+            }
+          }
+        }
+      }
+    } else if (token === Token.Minus || token === Token.MinusZero) {
+      // `-` then `0` then nothing more of a number: the integer -0.
+      const b = bytes[i]!;
+      if (token === Token.Minus && b >= 0x30 && b <= 0x39)
+        token = b === ZERO ? Token.MinusZero : Token.Number;
+      else if (token === Token.MinusZero && NUMBER_BYTE[b] === 1) token = Token.Number;
+      else {
+        suspicious = true; // the integer -0, or `-` before something not a digit (`-Infinity`)
+        break;
+      }
+      i++;
+      continue;
+    } else if (token === Token.Word) {
+      while (i < n && isLetter(bytes[i]!)) {
+        word = word * 128 + bytes[i]!;
+        i++;
+        if (++wordLength > 5) {
+          suspicious = true;
+          break scan;
+        }
+      }
+      if (i === n) break;
+      // Only true, false and null are JSON words; DuckDB coerces a boolean into a number column.
+      if (
+        (word !== TRUE && word !== FALSE && word !== NULL) ||
+        (word !== NULL && keyIsNumberColumn(state, bytes, keyStart, keyEnd))
+      ) {
+        suspicious = true;
+        break;
+      }
+      token = Token.None;
+    }
+    const b = bytes[i]!;
+    i++;
+    const kind = CLASS[b]! as Class;
+    if (kind === Class.Space) continue;
+    if (kind === Class.Newline) {
+      if (awaitingValue) {
+        suspicious = true;
+        break;
+      }
+      lineStart = true;
+      afterString = false;
+      last = LF;
+      continue;
+    }
+    // `null` is a row of nulls to DuckDB; arrays and scalars are refused by both, but say so early.
+    if (lineStart) {
+      lineStart = false;
+      if (b !== OPEN_BRACE) {
+        suspicious = true;
+        break;
+      }
+    }
+    switch (kind) {
+      case Class.Digit:
+        token = Token.Number;
+        break;
+      case Class.Minus:
+        token = Token.Minus;
+        break;
+      case Class.Quote:
+        // Text where a number column is read: DuckDB casts it, the exact reader converts it (differently).
+        if (awaitingValue && keyIsNumberColumn(state, bytes, keyStart, keyEnd)) {
+          suspicious = true;
+          break scan;
+        }
+        inString = true;
+        stringStart = i;
+        escaped = false;
+        if (state.carry !== undefined) state.carry = undefined;
+        break;
+      case Class.Colon:
+        // The key is looked up only if its value turns out not to be a number.
+        if (!afterString || escaped) {
+          keyStart = -1;
+          state.key = undefined;
+        } else if (stringStart >= 0) {
+          keyStart = stringStart;
+          keyEnd = stringEnd;
+        } else {
+          keyStart = -1;
+          state.key = Uint8Array.from(state.carry ?? []);
+        }
+        if (state.carry !== undefined) state.carry = undefined;
+        awaitingValue = true;
+        afterString = false;
+        last = b;
+        continue;
+      case Class.Open:
+        if (awaitingValue && keyIsNumberColumn(state, bytes, keyStart, keyEnd)) {
+          suspicious = true;
+          break scan;
+        }
+        break;
+      case Class.Close:
+        if (last === COMMA) {
+          suspicious = true; // a trailing comma
+          break scan;
+        }
+        break;
+      case Class.Letter:
+        token = Token.Word;
+        word = b;
+        wordLength = 1;
+        break;
+      default:
+        break;
+    }
+    awaitingValue = false;
+    afterString = false;
+    last = b;
+  }
+  // What the next block needs of this one: an open string's bytes, a key awaiting its colon or value.
+  if (inString) {
+    state.carry ??= [];
+    for (let j = Math.max(0, stringStart); j < n; j++) state.carry.push(bytes[j]!);
+  } else if (afterString && stringStart >= 0) {
+    state.carry = Array.from(bytes.subarray(stringStart, stringEnd));
+  }
+  if (keyStart >= 0 && (awaitingValue || token === Token.Word)) state.key = bytes.slice(keyStart, keyEnd);
+  Object.assign(state, { inString, escape, lineStart, last, escaped, afterString, awaitingValue });
+  Object.assign(state, { token, word, wordLength, suspicious });
+}
+
 /**
  * A check over the number columns DuckDB reads (by name): their values must be numbers or null for DuckDB
  * to read them as the exact reader does. Anything else in the bytes is checked wherever it is.
  */
 export function makeJsonlValueCheck(numberColumns: Iterable<string>): JsonlValueCheck {
   const encoder = new TextEncoder();
-  const names = [...numberColumns].map((name) => encoder.encode(name));
-  /** Whether the key `key[start, end)` is one of the number columns. */
-  const isNumberColumn = (key: Uint8Array, start: number, end: number): boolean =>
-    names.some((name) => {
-      if (name.length !== end - start) return false;
-      for (let j = 0; j < name.length; j++) if (name[j] !== key[start + j]) return false;
-      return true;
-    });
-
-  /** Whether the key of the value being read (`bytes[keyStart, keyEnd)`, or `state.key`) is a number column. */
-  const keyIsNumberColumn = (bytes: Uint8Array, keyStart: number, keyEnd: number): boolean => {
-    if (keyStart >= 0) return isNumberColumn(bytes, keyStart, keyEnd);
-    return state.key !== undefined && isNumberColumn(state.key, 0, state.key.length);
-  };
-
-  // The scan's state between blocks (copied into locals for the loop, where V8 keeps them in registers).
-  const state = {
+  const state: ScanState = {
     suspicious: false,
     inString: false,
     escape: false,
-    /** At a line's start, before its first significant byte (which must be `{`). */
     lineStart: true,
-    /** The last significant byte outside strings. */
     last: LF,
-    /** The last complete string (a key, if a `:` follows) held an escape. */
     escaped: false,
-    /** Bytes of the last string, when it began in an earlier block; else the key is read in place. */
-    carry: undefined as number[] | undefined,
-    /** Whether the last significant thing was a complete string. */
+    carry: undefined,
     afterString: false,
     awaitingValue: false,
-    /** The key of the value being read, when it began in an earlier block (bytes), for a lookup. */
-    key: undefined as Uint8Array | undefined,
+    key: undefined,
     token: Token.None,
     word: 0,
     wordLength: 0,
+    names: [...numberColumns].map((name) => encoder.encode(name)),
   };
-
-  const feed = (bytes: Uint8Array): void => {
-    const n = bytes.length;
-    let { inString, escape, lineStart, last, escaped, afterString, awaitingValue, token, word, wordLength } =
-      state;
-    let suspicious = false;
-    /** Where the last string lies in this block; -1: it began in an earlier block (see `carry`). */
-    let stringStart = -1;
-    let stringEnd = -1;
-    /** The key of the value being read, as `[keyStart, keyEnd)` of this block, or `state.key`. */
-    let keyStart = -1;
-    let keyEnd = -1;
-    let i = 0;
-    scan: while (i < n) {
-      if (inString) {
-        // To the closing quote, honouring escapes; a key with an escape is no column's (names are plain).
-        while (i < n) {
-          const c = bytes[i]!;
-          if (escape) escape = false;
-          else if (c === BACKSLASH) escape = escaped = true;
-          else if (c === QUOTE) break;
-          i++;
-        }
-        if (i >= n) break;
-        inString = false;
-        stringEnd = i;
-        if (stringStart < 0 && state.carry !== undefined)
-          for (let j = 0; j < i; j++) state.carry.push(bytes[j]!);
-        afterString = true;
-        last = QUOTE;
-        i++;
-        continue;
-      }
-      if (token === Token.Number) {
-        while (i < n && NUMBER_BYTE[bytes[i]!] === 1) i++;
-        if (i === n) break;
-        token = Token.None;
-      } else if (token === Token.Minus || token === Token.MinusZero) {
-        // `-` then `0` then nothing more of a number: the integer -0.
-        const b = bytes[i]!;
-        if (token === Token.Minus && b >= 0x30 && b <= 0x39)
-          token = b === ZERO ? Token.MinusZero : Token.Number;
-        else if (token === Token.MinusZero && NUMBER_BYTE[b] === 1) token = Token.Number;
-        else {
-          suspicious = true; // the integer -0, or `-` before something not a digit (`-Infinity`)
-          break;
-        }
-        i++;
-        continue;
-      } else if (token === Token.Word) {
-        while (i < n && isLetter(bytes[i]!)) {
-          word = word * 128 + bytes[i]!;
-          i++;
-          if (++wordLength > 5) {
-            suspicious = true;
-            break scan;
-          }
-        }
-        if (i === n) break;
-        // Only true, false and null are JSON words; DuckDB coerces a boolean into a number column.
-        if (
-          (word !== TRUE && word !== FALSE && word !== NULL) ||
-          (word !== NULL && keyIsNumberColumn(bytes, keyStart, keyEnd))
-        ) {
-          suspicious = true;
-          break;
-        }
-        token = Token.None;
-      }
-      const b = bytes[i]!;
-      i++;
-      const kind = CLASS[b]! as Class;
-      if (kind === Class.Space) continue;
-      if (kind === Class.Newline) {
-        if (awaitingValue) {
-          suspicious = true;
-          break;
-        }
-        lineStart = true;
-        afterString = false;
-        last = LF;
-        continue;
-      }
-      // `null` is a row of nulls to DuckDB; arrays and scalars are refused by both, but say so early.
-      if (lineStart) {
-        lineStart = false;
-        if (b !== OPEN_BRACE) {
-          suspicious = true;
-          break;
-        }
-      }
-      switch (kind) {
-        case Class.Digit:
-          token = Token.Number;
-          break;
-        case Class.Minus:
-          token = Token.Minus;
-          break;
-        case Class.Quote:
-          // Text where a number column is read: DuckDB casts it, the exact reader converts it (differently).
-          if (awaitingValue && keyIsNumberColumn(bytes, keyStart, keyEnd)) {
-            suspicious = true;
-            break scan;
-          }
-          inString = true;
-          stringStart = i;
-          escaped = false;
-          if (state.carry !== undefined) state.carry = undefined;
-          break;
-        case Class.Colon:
-          // The key is looked up only if its value turns out not to be a number.
-          if (!afterString || escaped) {
-            keyStart = -1;
-            state.key = undefined;
-          } else if (stringStart >= 0) {
-            keyStart = stringStart;
-            keyEnd = stringEnd;
-          } else {
-            keyStart = -1;
-            state.key = Uint8Array.from(state.carry ?? []);
-          }
-          if (state.carry !== undefined) state.carry = undefined;
-          awaitingValue = true;
-          afterString = false;
-          last = b;
-          continue;
-        case Class.Open:
-          if (awaitingValue && keyIsNumberColumn(bytes, keyStart, keyEnd)) {
-            suspicious = true;
-            break scan;
-          }
-          break;
-        case Class.Close:
-          if (last === COMMA) {
-            suspicious = true; // a trailing comma
-            break scan;
-          }
-          break;
-        case Class.Letter:
-          token = Token.Word;
-          word = b;
-          wordLength = 1;
-          break;
-        default:
-          break;
-      }
-      awaitingValue = false;
-      afterString = false;
-      last = b;
-    }
-    // What the next block needs of this one: an open string's bytes, a key awaiting its colon or value.
-    if (inString) {
-      state.carry ??= [];
-      for (let j = Math.max(0, stringStart); j < n; j++) state.carry.push(bytes[j]!);
-    } else if (afterString && stringStart >= 0) {
-      state.carry = Array.from(bytes.subarray(stringStart, stringEnd));
-    }
-    if (keyStart >= 0 && (awaitingValue || token === Token.Word)) state.key = bytes.slice(keyStart, keyEnd);
-    Object.assign(state, { inString, escape, lineStart, last, escaped, afterString, awaitingValue });
-    Object.assign(state, { token, word, wordLength, suspicious });
-  };
-
   return {
     feed(bytes) {
-      if (!state.suspicious) feed(bytes);
+      if (!state.suspicious) scanBlock(state, bytes);
     },
     get suspicious() {
       return state.suspicious;
