@@ -4,7 +4,7 @@
  * an exact location's sweep may delete, and the folders a job holds against others (`OUTPUT_IN_USE`).
  */
 import { describe, expect, it } from 'vitest';
-import { JobSpecInvalid } from '../../../schemas/errors/job-spec-invalid.js';
+import { specProblems as problems } from '../../helpers/spec-problems.js';
 import { parseJobSpec, specDigest, type JobSpecInput } from '../../../schemas/job-spec.js';
 import { jobOutputRoot, outputLayout } from '../../../jobs/output-layout.js';
 import { escapeHivePathName, partitionFolder } from '../../../jobs/output-partitions.js';
@@ -24,16 +24,6 @@ const withOutput = (output: Record<string, unknown>): unknown => ({
   ...base,
   output: { ...base.output, ...output },
 });
-
-function problems(input: unknown): string[] {
-  try {
-    parseJobSpec(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(JobSpecInvalid);
-    return (error as JobSpecInvalid).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  throw new Error('expected JobSpecInvalid');
-}
 
 describe('output.layout and output.partitionBy in the spec', () => {
   it('are left out of a spec that names neither, so its digest stays what it was', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobSpecInvalid } from '../../../schemas/errors/job-spec-invalid.js';
+import { specProblems as problems } from '../../helpers/spec-problems.js';
 import { canonicalJson, parseJobSpec, specDigest, type JobSpecInput } from '../../../schemas/job-spec.js';
 
 const base: JobSpecInput = {
@@ -7,16 +7,6 @@ const base: JobSpecInput = {
   model: { uri: 's3://models/fraud/v3.onnx' },
   output: { uri: 's3://scores/fraud/', passthrough: ['event_id'] },
 };
-
-function problems(input: unknown): string[] {
-  try {
-    parseJobSpec(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(JobSpecInvalid);
-    return (error as JobSpecInvalid).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  throw new Error('expected JobSpecInvalid');
-}
 
 describe('output.passthrough "*", output.exclude, input.hivePartitioning', () => {
   it('accepts "*" with exclude, and hivePartitioning, keeping what they say', () => {

@@ -4,7 +4,7 @@
  * path for the formats that have no codec or row groups.
  */
 import { describe, expect, it } from 'vitest';
-import { JobSpecInvalid } from '../../../schemas/errors/job-spec-invalid.js';
+import { specProblems as problems } from '../../helpers/spec-problems.js';
 import { parseJobSpec, specDigest, type JobSpecInput } from '../../../schemas/job-spec.js';
 
 const base = {
@@ -24,16 +24,6 @@ const withOutput = (output: Record<string, unknown>): unknown => ({
   ...base,
   output: { ...base.output, ...output },
 });
-
-function problems(input: unknown): string[] {
-  try {
-    parseJobSpec(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(JobSpecInvalid);
-    return (error as JobSpecInvalid).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  throw new Error('expected JobSpecInvalid');
-}
 
 describe('output file options', () => {
   it('leaves both out of a spec that names neither, so its digest is the one it had before them', () => {
