@@ -40,11 +40,12 @@ export interface MessageFrame {
 }
 
 /**
- * The frame of the message at `at` in `bytes` (which hold the object from byte `base`), or undefined when
- * `bytes` do not reach the end of its metadata. Both encodings are read: `0xFFFFFFFF <int32 length>` (Arrow
- * ≥ 0.15) and the older bare `<int32 length>`.
+ * The frame of the message at `at` in `bytes` (which hold the object from byte `base`), read from its
+ * length prefix alone: `metaEnd` may lie past the bytes held. Undefined when `bytes` do not hold the whole
+ * prefix. Both encodings are read: `0xFFFFFFFF <int32 length>` (Arrow ≥ 0.15) and the older bare
+ * `<int32 length>`.
  */
-export function frameAt(bytes: Uint8Array, base: number, at: number): MessageFrame | undefined {
+export function framePrefixAt(bytes: Uint8Array, base: number, at: number): MessageFrame | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const local = at - base;
   if (local + 4 > bytes.length) return undefined;
@@ -53,10 +54,13 @@ export function frameAt(bytes: Uint8Array, base: number, at: number): MessageFra
   if (local + prefix > bytes.length) return undefined;
   const length = first === -1 ? view.getInt32(local + 4, true) : first;
   if (length < 0) throw new RangeError(`negative message length ${length} at byte ${at}`);
-  const metaStart = at + prefix;
-  const metaEnd = metaStart + length;
-  if (metaEnd - base > bytes.length) return undefined;
-  return { start: at, metaStart, metaEnd };
+  return { start: at, metaStart: at + prefix, metaEnd: at + prefix + length };
+}
+
+/** The frame of the message at `at`, or undefined when `bytes` do not reach the end of its metadata. */
+export function frameAt(bytes: Uint8Array, base: number, at: number): MessageFrame | undefined {
+  const frame = framePrefixAt(bytes, base, at);
+  return frame && frame.metaEnd - base <= bytes.length ? frame : undefined;
 }
 
 function hasDictionary(fields: readonly Field[]): boolean {
@@ -82,11 +86,10 @@ function windowReader(storage: Storage, object: ObjectInfo, signal: AbortSignal 
       if (!frame) {
         await load(at, at + 8);
         frame = frameAt(bytes, base, at);
-        if (!frame) {
+        const prefix = frame ? undefined : framePrefixAt(bytes, base, at);
+        if (prefix) {
           // The metadata is longer than the window: read exactly what it needs.
-          const head = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-          const length = head.getInt32(0, true) === -1 ? head.getInt32(4, true) : head.getInt32(0, true);
-          await load(at, at + 8 + Math.max(0, length));
+          await load(at, prefix.metaEnd);
           frame = frameAt(bytes, base, at);
         }
       }

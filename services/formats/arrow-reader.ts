@@ -11,6 +11,7 @@ import {
   ARROW_END_OF_STREAM,
   ARROW_FILE_MAGIC,
   frameAt,
+  framePrefixAt,
   hasBytesAt,
   readArrowFooter,
   schemaMessage,
@@ -104,11 +105,10 @@ async function streamSchema(
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
   let frame = frameAt(head, 0, 0);
-  if (!frame && head.byteLength >= 8) {
-    // A schema longer than the first read (thousands of columns): its length is in the bytes read.
-    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    const metaEnd = view.getInt32(0, true) === -1 ? 8 + view.getInt32(4, true) : 4 + view.getInt32(0, true);
-    if (metaEnd <= before) head = await storage.read(uri, { start: 0, end: metaEnd }, { signal });
+  // A schema longer than the first read (thousands of columns): its length is in the bytes read.
+  const prefix = frame ? undefined : framePrefixAt(head, 0, 0);
+  if (prefix && prefix.metaEnd <= before) {
+    head = await storage.read(uri, { start: 0, end: prefix.metaEnd }, { signal });
     frame = frameAt(head, 0, 0);
   }
   if (!frame || frame.metaEnd > before) {

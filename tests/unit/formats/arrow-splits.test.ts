@@ -126,6 +126,25 @@ describe.each(['file', 'stream'] as const)('Arrow IPC %s format split by record 
     expect(storage.bytesRead()).toBeLessThanOrEqual(splits[2]!.end - splits[2]!.start + 8 * 1024 + 64 * 1024);
   });
 
+  it('plans and reads a schema and batch headers wider than one header read (400 columns)', async () => {
+    const columns = Object.fromEntries(
+      Array.from({ length: 400 }, (_, c) => [
+        `column_${c}`,
+        Float64Array.from({ length: 50 }, (_, r) => r * c),
+      ]),
+    );
+    const writer = format === 'file' ? new RecordBatchFileWriter() : new RecordBatchStreamWriter();
+    for (let b = 0; b < 3; b++) for (const batch of tableFromArrays(columns).batches) writer.write(batch);
+    writer.finish();
+    const wide = writer.toUint8Array(true);
+    const splits = await splitsOf(wide);
+    expect(splits.map((s) => s.rows)).toEqual([50, 50, 50]);
+    const [batch] = await readRange(wide, splits[1]!.start, splits[1]!.end, ['column_399']);
+    expect(Array.from(batch!.getChild('column_399')!.toArray() as Float64Array)).toEqual(
+      Array.from({ length: 50 }, (_, r) => r * 399),
+    );
+  });
+
   it('keeps every type of the all-types fixture through a ranged read', async () => {
     const fixture = tableToIPC(new Table(allTypesBatches([4, 3])), format);
     const splits = await splitsOf(fixture);
