@@ -40,7 +40,6 @@ import {
   textPartAccess,
   type TextReaderOptions,
 } from './record-boundaries.js';
-import { skipRows } from '../../../jobs/skip-rows.js';
 
 export interface CsvReaderOptions extends TextReaderOptions, DuckdbTextOptions {}
 
@@ -80,11 +79,10 @@ function selectExpression(column: TextColumn): string {
 
 /** A CSV `FormatReader` on DuckDB, falling back to the exact parser (see the file comment). */
 export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
-  const { knobs, tempDir, stageBlockBytes, minDuckdbBytes, duckdb } = duckdbTextReaderSetup(readerOptions);
-
-  /** The exact parser's batches of the part, less the `skip` rows already yielded. */
-  const exactFrom = (storage: Storage, part: ChunkPart, options: ReadPartOptions, skip: number) =>
-    skipRows(readCsvPartExact(storage, part, options, knobs), skip);
+  const { knobs, tempDir, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom } = duckdbTextReaderSetup(
+    readerOptions,
+    readCsvPartExact,
+  );
 
   async function* readPart(
     storage: Storage,

@@ -11,6 +11,10 @@ import { join } from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { RecordTooLong } from '../errors/record-too-long.js';
+import type { ChunkPart } from '../../../schemas/chunk-descriptor.js';
+import type { Storage } from '../../../jobs/ports/storage.js';
+import { skipRows } from '../../../jobs/skip-rows.js';
+import type { ReadPartOptions } from '../format-reader.js';
 import { ArrowChunkConverter } from '../parquet/duckdb-to-arrow.js';
 import { type TextReaderOptions, textReaderKnobs } from './record-boundaries.js';
 
@@ -55,14 +59,31 @@ export function makeDuckdbConnector(options: Pick<DuckdbTextOptions, 'threads'>)
   };
 }
 
-/** A DuckDB text reader's settings with their defaults, and its DuckDB instance. */
-export function duckdbTextReaderSetup(options: DuckdbTextOptions & TextReaderOptions) {
+/** A format's exact parser over one part: the fall-back of its DuckDB reader. */
+export type ExactPartReader = (
+  storage: Storage,
+  part: ChunkPart,
+  options: ReadPartOptions,
+  knobs: Required<TextReaderOptions>,
+) => AsyncIterable<RecordBatch>;
+
+/**
+ * A DuckDB text reader's settings with their defaults, its DuckDB instance, and `exactFrom`: the exact
+ * parser's batches of a part, less the `skip` rows DuckDB already yielded.
+ */
+export function duckdbTextReaderSetup(
+  options: DuckdbTextOptions & TextReaderOptions,
+  exact: ExactPartReader,
+) {
+  const knobs = textReaderKnobs(options);
   return {
-    knobs: textReaderKnobs(options),
+    knobs,
     tempDir: options.tempDir ?? tmpdir(),
     stageBlockBytes: options.stageBlockBytes ?? 16 * 1024 * 1024,
     minDuckdbBytes: options.minDuckdbBytes ?? 256 * 1024,
     duckdb: makeDuckdbConnector(options),
+    exactFrom: (storage: Storage, part: ChunkPart, readOptions: ReadPartOptions, skip: number) =>
+      skipRows(exact(storage, part, readOptions, knobs), skip),
   };
 }
 

@@ -23,7 +23,6 @@
 import type { RecordBatch } from 'apache-arrow';
 import type { ChunkPart } from '../../../schemas/chunk-descriptor.js';
 import type { Storage } from '../../../jobs/ports/storage.js';
-import { skipRows } from '../../../jobs/skip-rows.js';
 import type { FormatReader, ReadPartOptions } from '../format-reader.js';
 import type { TextColumn } from './column-types.js';
 import { duckdbReadsColumns } from './csv-duckdb-reader.js';
@@ -71,11 +70,10 @@ const readType = (column: TextColumn): string => (column.type === 'string' ? 'JS
 
 /** A JSONL `FormatReader` on DuckDB, falling back to the exact reader (see the file comment). */
 export function makeJsonlDuckdbReader(readerOptions: JsonlReaderOptions = {}): JsonlReader {
-  const { knobs, tempDir, stageBlockBytes, minDuckdbBytes, duckdb } = duckdbTextReaderSetup(readerOptions);
-
-  /** The exact reader's batches of the part, less the `skip` rows already yielded. */
-  const exactFrom = (storage: Storage, part: ChunkPart, options: ReadPartOptions, skip: number) =>
-    skipRows(readJsonlPartExact(storage, part, options, knobs), skip);
+  const { knobs, tempDir, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom } = duckdbTextReaderSetup(
+    readerOptions,
+    readJsonlPartExact,
+  );
 
   async function* readPart(
     storage: Storage,
