@@ -31,6 +31,21 @@ import { AttemptStopped } from './score/errors/attempt-stopped.js';
  */
 
 /** A fresh attempt id: 12 random base-36 characters, in every name the attempt writes. */
+/** The digests a chunk scores with: the champion's, and each challenger's by name. */
+export interface ModelDigests {
+  modelSha256: string;
+  challengerSha256?: Record<string, string>;
+}
+
+/** Whether a marker was scored with exactly these models (no challenger more, none less, none other). */
+export function sameModels(marker: ModelDigests, digests: ModelDigests): boolean {
+  if (marker.modelSha256 !== digests.modelSha256) return false;
+  const a = marker.challengerSha256 ?? {};
+  const b = digests.challengerSha256 ?? {};
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length && names.every((name) => a[name] === b[name]);
+}
+
 export function newAttemptId(): string {
   return BigInt(`0x${randomBytes(8).toString('hex')}`)
     .toString(36)
@@ -81,13 +96,13 @@ export async function readAcceptedSegments(
   layout: OutputLayout,
   index: number,
   refs: readonly string[],
-  expect: { specDigest: string; modelSha256: string },
+  expect: { specDigest: string } & ModelDigests,
   signal?: AbortSignal,
 ): Promise<SegmentCommit[]> {
   const chain: SegmentCommit[] = [];
   for (const ref of refs) {
     const segment = await readMarker(storage, layout.segmentMarker(index, ref), segmentCommitSchema, signal);
-    if (segment.specDigest !== expect.specDigest || segment.modelSha256 !== expect.modelSha256) break;
+    if (segment.specDigest !== expect.specDigest || !sameModels(segment, expect)) break;
     if (segment.rowStart !== (chain.at(-1)?.rowEnd ?? 0)) break;
     chain.push(segment);
   }
@@ -238,7 +253,7 @@ export async function adoptableCommits(
   record: Pick<JobRecord, 'id' | 'specDigest'>,
   layout: OutputLayout,
   planned: readonly ChunkDescriptor[],
-  modelSha256: string,
+  digests: ModelDigests,
   signal?: AbortSignal,
 ): Promise<ChunkCommit[]> {
   const found = new Map<number, ChunkCommit>();
@@ -258,7 +273,7 @@ export async function adoptableCommits(
     if (found.has(commit.index) || chunk === undefined) continue;
     if (
       commit.specDigest !== record.specDigest ||
-      commit.modelSha256 !== modelSha256 ||
+      !sameModels(commit, digests) ||
       commit.inputDigest !== chunkInputDigest(chunk)
     ) {
       deps.log.info(
@@ -269,7 +284,7 @@ export async function adoptableCommits(
           reason:
             commit.specDigest !== record.specDigest
               ? 'another spec'
-              : commit.modelSha256 !== modelSha256
+              : !sameModels(commit, digests)
                 ? 'another model'
                 : 'other input',
         },

@@ -94,6 +94,8 @@ export function outputLayout(
     commits: join(own, '_commits/'),
     manifest: join(root, '_manifest.json'),
     success: join(root, '_SUCCESS'),
+    /** The run report (`schemas/run-report.ts`): written by finalize before the manifest. */
+    report: join(root, '_report.json'),
     /** Whether a sweep of this layout may delete `uri` when nothing accepted names it ({@link OWNED}). */
     sweepable: (uri: string): boolean =>
       uri.startsWith(`${root}/`) && OWNED[mode].test(uri.slice(root.length + 1)),

@@ -10,6 +10,7 @@ import type { JobStore } from './ports/job-store.js';
 import type { Log } from './ports/log.js';
 import type { Metrics } from './ports/metrics.js';
 import type { Storage } from './ports/storage.js';
+import type { ScheduleRuns } from './ports/schedule-runs.js';
 
 /** What the plan, score and finalize processors need; passed in, never global. */
 export interface PipelineDeps {
@@ -57,6 +58,11 @@ export interface PipelineDeps {
    * to queue its webhook delivery; must be idempotent.
    */
   onTerminal?: (record: JobRecord) => Promise<void>;
+  /**
+   * The schedules' runs, for `quality.baseline: "previous"` (the schedule's last succeeded run). Absent:
+   * such a job has no baseline and only its null-fraction gate is checked.
+   */
+  scheduleRuns?: Pick<ScheduleRuns, 'page'>;
 }
 
 /** `deps` with `storage` scoped to the job's tenant (see `PipelineDeps.storageFor`). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { segmentStatsSchema } from './run-report.js';
 
 const count = z.number().int().nonnegative();
 /** A SHA-256 digest as Quiver writes it: 64 lowercase hex characters. */
@@ -55,6 +56,10 @@ export const segmentCommitSchema = z.object({
   rejectedFile: writtenObjectSchema.optional(),
   specDigest: sha256Hex,
   modelSha256: sha256Hex,
+  /** With `spec.challengers`: each challenger's digest, by name. */
+  challengerSha256: z.record(z.string(), sha256Hex).optional(),
+  /** The run report's statistics of the segment's rows (absent in markers written before reports). */
+  stats: segmentStatsSchema.optional(),
 });
 export type SegmentCommit = z.infer<typeof segmentCommitSchema>;
 
@@ -73,6 +78,8 @@ export const chunkCommitSchema = z.object({
   bytes: count,
   specDigest: sha256Hex,
   modelSha256: sha256Hex,
+  /** With `spec.challengers`: each challenger's digest, by name. */
+  challengerSha256: z.record(z.string(), sha256Hex).optional(),
   /** `chunkInputDigest(descriptor)`: the objects, versions and ranges the chunk read. */
   inputDigest: sha256Hex,
   inputs: z.array(inputVersionSchema),

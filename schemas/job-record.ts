@@ -73,6 +73,20 @@ export const jobErrorSchema = z.object({
 });
 export type JobError = z.infer<typeof jobErrorSchema>;
 
+/**
+ * Something a job that succeeded wants its users to know: a quality gate broken under `onViolation: warn`
+ * (`QUALITY_GATE_WARNING`, with the column, the check, its figure and the limit).
+ */
+export const jobWarningSchema = z.object({
+  code: z.string().min(1),
+  message: z.string(),
+  column: z.string().optional(),
+  check: z.string().optional(),
+  value: z.number().optional(),
+  limit: z.number().optional(),
+});
+export type JobWarning = z.infer<typeof jobWarningSchema>;
+
 /** How one earlier attempt of a job (before a retry) ended. */
 export const jobAttemptSchema = z.object({
   /** 1 for the submission, 2 for the first retry, … */
@@ -104,13 +118,19 @@ export const jobRecordSchema = z.object({
     uri: z.string().min(1),
     /** Set once `_manifest.json` is written; readers trust only it. */
     manifestUri: z.string().min(1).optional(),
+    /** Set once `_report.json` is written (also when a quality gate failed the job). */
+    reportUri: z.string().min(1).optional(),
   }),
   /**
    * SHA-256 of the model bytes every chunk scores with: the spec's pin, or what the model URI served when
    * the job was planned (DESIGN invariant 8).
    */
   modelSha256: z.string().optional(),
+  /** Each challenger's digest, by name, resolved with `modelSha256` (`spec.challengers`). */
+  challengerSha256: z.record(z.string(), z.string()).optional(),
   error: jobErrorSchema.optional(),
+  /** Quality gates broken under `warn`: the job succeeded, and says so here (and in its webhook). */
+  warnings: z.array(jobWarningSchema).optional(),
   usage: jobUsageSchema.optional(),
   idempotencyKey: z.string().optional(),
   /** When the current attempt was queued: `createdAt`, or the time of the last retry (absent before one). */

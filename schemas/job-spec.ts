@@ -123,6 +123,17 @@ export const jobOutputSchema = z
      * files, as Spark and Hive write them. Each must be an output (passthrough) column. Default none.
      */
     partitionBy: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * With `challengers`: `columns` (the default, and for now the only layout) writes each challenger's
+     * outputs into the same parts as `<name>.<column>` after the champion's. No zod default.
+     */
+    challengers: z.enum(['columns']).optional(),
+    /**
+     * Whether the run report (`_report.json`: per-column statistics, histograms, challenger agreement) is
+     * gathered and written. Default true; `false` saves its cost on the worker (about 5 ns a feature value,
+     * see README) and allows no `quality` gates. No zod default (digest stability).
+     */
+    report: z.boolean().optional(),
   })
   .strict()
   .superRefine((output, ctx) => {
@@ -166,6 +177,45 @@ export const jobWebhookSchema = z
   .strict();
 export type JobWebhook = z.infer<typeof jobWebhookSchema>;
 
+/** A challenger's name: it prefixes its output columns (`<name>.<column>`), so it is kept plain. */
+const challengerNameSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected a letter, then up to 31 letters, digits, _ or -');
+
+/**
+ * A second model scored on the same decoded rows as `model` (champion/challenger): its outputs sit beside
+ * the champion's and the run report compares them. Pinned per job like the champion (its digest resolved at
+ * planning when `model.sha256` is absent); its failure fails the job with its name in the error.
+ */
+export const challengerSpecSchema = z
+  .object({
+    name: challengerNameSchema,
+    model: modelSpecSchema,
+    /** Scores in [0, 1]: the report's same-side share is taken around this value. Default 0.5. */
+    threshold: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+export type ChallengerSpec = z.infer<typeof challengerSpecSchema>;
+
+/** Most challengers a job scores beside its champion. */
+export const MAX_CHALLENGERS = 4;
+
+/**
+ * Quality gates over the run report (`_report.json`): each feature's and score's PSI against a baseline
+ * report (a URI, or `previous`: the schedule's last succeeded run), and each feature's share of nulls.
+ * A violation under `fail` (default) keeps the parts but writes no `_SUCCESS` and fails the job with
+ * `QUALITY_GATE_FAILED`; under `warn` the job succeeds and its report and webhook carry the warnings.
+ */
+export const qualitySpecSchema = z
+  .object({
+    baseline: z.string().min(1).optional(),
+    maxNullFraction: z.number().min(0).max(1).optional(),
+    maxPsi: z.number().positive().optional(),
+    onViolation: z.enum(['fail', 'warn']).optional(),
+  })
+  .strict();
+export type QualitySpec = z.infer<typeof qualitySpecSchema>;
+
 /** What the job's chunks need from the worker that scores them. */
 export const jobResourcesSchema = z
   .object({
@@ -199,6 +249,8 @@ export const jobSpecSchema = z
     name: z.string().min(1).max(200).optional(),
     input: jobInputSchema,
     model: modelSpecSchema,
+    /** Up to four models scored beside `model` on the same decoded rows. No zod default (digest stability). */
+    challengers: z.array(challengerSpecSchema).min(1).max(MAX_CHALLENGERS).optional(),
     output: jobOutputSchema,
     // prefault: the default goes through the schema, so its own defaults are filled in.
     batch: batchSpecSchema.prefault({}),
@@ -232,8 +284,38 @@ export const jobSpecSchema = z
       .min(1)
       .max(365 * 24 * 3600)
       .optional(),
+    /** Gates on the run report; no zod default (digest stability). */
+    quality: qualitySpecSchema.optional(),
   })
   .strict();
+
+/** Checked on submission (`jobSpecSchemaWithin`), so the plain schema stays extendable. Challenger names are unique; `output.challengers` and a threshold need challengers; gates need a limit. */
+function challengerIssues(spec: {
+  challengers?: ReadonlyArray<{ name: string }> | undefined;
+  output: { challengers?: string | undefined; report?: boolean | undefined };
+  quality?: QualitySpec | undefined;
+}): Array<{ path: Array<string | number>; message: string }> {
+  const issues: Array<{ path: Array<string | number>; message: string }> = [];
+  const seen = new Set<string>();
+  for (const [i, challenger] of (spec.challengers ?? []).entries()) {
+    if (seen.has(challenger.name))
+      issues.push({ path: ['challengers', i, 'name'], message: `"${challenger.name}" is named twice` });
+    seen.add(challenger.name);
+  }
+  if (spec.output.challengers !== undefined && !spec.challengers)
+    issues.push({ path: ['output', 'challengers'], message: 'needs challengers' });
+  const quality = spec.quality;
+  if (quality && spec.output.report === false)
+    issues.push({ path: ['quality'], message: 'quality gates need the run report (output.report is false)' });
+  if (quality && quality.maxPsi === undefined && quality.maxNullFraction === undefined)
+    issues.push({ path: ['quality'], message: 'needs maxPsi or maxNullFraction' });
+  if (quality?.maxPsi !== undefined && quality.baseline === undefined)
+    issues.push({
+      path: ['quality', 'baseline'],
+      message: 'maxPsi needs a baseline (a report URI or "previous")',
+    });
+  return issues;
+}
 
 /** A validated spec with every default filled in. */
 export type JobSpec = z.output<typeof jobSpecSchema>;
@@ -305,6 +387,7 @@ function unionProblems(
 export function jobSpecSchemaWithin(limits: SpecLimits = {}) {
   const bounds = { ...specLimitDefaults, ...limits };
   return jobSpecSchema.superRefine((spec, ctx) => {
+    for (const issue of challengerIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });
     for (const issue of specLimitIssues(spec, bounds)) ctx.addIssue({ code: 'custom', ...issue });
   });
 }

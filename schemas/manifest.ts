@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { outputFormatSchema } from './chunk-descriptor.js';
 import { inputVersionSchema, partitionValuesSchema, sha256Hex } from './chunk-commit.js';
-import { jobUsageSchema } from './job-record.js';
+import { jobUsageSchema, jobWarningSchema } from './job-record.js';
 import { outputLayoutModeSchema } from './job-spec.js';
 
 const count = z.number().int().nonnegative();
@@ -66,6 +66,14 @@ export const manifestSchema = z.object({
     createdAt: z.string(),
     finishedAt: z.string(),
   }),
+  /** The run report (`_report.json`), written beside the manifest. Absent before v0.5. */
+  report: z.string().optional(),
+  /** The challengers scored beside the champion (`spec.challengers`), each pinned by digest. */
+  challengers: z
+    .array(z.object({ name: z.string(), uri: z.string(), sha256: sha256Hex.optional() }))
+    .optional(),
+  /** Quality gates the run broke under `onViolation: warn`. */
+  warnings: z.array(jobWarningSchema).optional(),
   /** What the job cost, as its record says when it succeeded. Absent in manifests before v0.3. */
   usage: jobUsageSchema.optional(),
 });

@@ -3,7 +3,15 @@ import type { JobRecord } from '../../schemas/job-record.js';
 import type { Manifest } from '../../schemas/manifest.js';
 import { ModelChanged } from '../errors/model-changed.js';
 import { CommitsIncomplete } from './errors/commits-incomplete.js';
-import { objectsOf, readAcceptedCommits, segmentParts, sweepUnreferenced } from '../chunk-commits.js';
+import {
+  objectsOf,
+  readAcceptedCommits,
+  sameModels,
+  segmentParts,
+  sweepUnreferenced,
+} from '../chunk-commits.js';
+import { forChallenger } from '../for-challenger.js';
+import { writeRunReport } from './run-report-step.js';
 import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
 import { isTerminal } from '../job-state.js';
 import { type OutputLayout, jobOutputLayout } from '../output-layout.js';
@@ -56,10 +64,27 @@ export async function processFinalize(
   }
   const parts = (await readAcceptedCommits(storage, layout, accepted, signal)).filter((c) => c.index < total);
   const modelSha256 = record.modelSha256 ?? parts[0]?.modelSha256;
-  const foreign = parts.find((p) => p.modelSha256 !== modelSha256);
+  const challengerSha256 = record.challengerSha256 ?? parts[0]?.challengerSha256;
+  const foreign =
+    modelSha256 === undefined
+      ? undefined
+      : parts.find((p) => !sameModels(p, { modelSha256, ...(challengerSha256 ? { challengerSha256 } : {}) }));
   if (foreign && modelSha256 !== undefined) {
-    // Cannot happen while every chunk scores with the planned digest; refuse to publish a mix if it does.
-    const error = new ModelChanged(spec.model.uri, modelSha256, foreign.modelSha256);
+    // Cannot happen while every chunk scores with the planned digests; refuse to publish a mix if it does.
+    const challenger = (spec.challengers ?? []).find(
+      (c) => foreign.challengerSha256?.[c.name] !== challengerSha256?.[c.name],
+    );
+    const error =
+      foreign.modelSha256 !== modelSha256 || !challenger
+        ? new ModelChanged(spec.model.uri, modelSha256, foreign.modelSha256)
+        : (forChallenger(
+            new ModelChanged(
+              challenger.model.uri,
+              challengerSha256?.[challenger.name] ?? 'none',
+              foreign.challengerSha256?.[challenger.name] ?? 'none',
+            ),
+            challenger.name,
+          ) as ModelChanged);
     await store.transition(jobId, 'failed', {
       error: { code: error.code, message: error.message, chunk: foreign.index },
     });
@@ -78,6 +103,30 @@ export async function processFinalize(
     await store.transition(jobId, 'failed', {
       error: { code: error.code, message: error.message, uri: error.uri },
     });
+    return;
+  }
+  const reported =
+    spec.output.report === false
+      ? { warnings: [] }
+      : await writeRunReport(
+          deps,
+          record,
+          layout,
+          parts,
+          { input: inputRows, scored: rowsScored, rejected: rowsRejected },
+          signal,
+        );
+  if ('failed' in reported && reported.failed) {
+    // The parts stay for a look; no manifest and no `_SUCCESS`, so nothing downstream takes the run.
+    const error = reported.failed;
+    await store.transition(jobId, 'failed', {
+      error: { code: error.code, message: error.message, uri: layout.report },
+      reportUri: layout.report,
+    });
+    deps.log.info(
+      { jobId, code: error.code, violations: error.violations.length },
+      'job failed its quality gate',
+    );
     return;
   }
   const inputs = new Map(parts.flatMap((p) => p.inputs).map((i) => [i.uri, i]));
@@ -126,6 +175,17 @@ export async function processFinalize(
     },
     ...(record.usage ? { usage: record.usage } : {}),
     ...(spec.output.layout === undefined ? {} : { layout: spec.output.layout }),
+    ...(spec.output.report === false ? {} : { report: layout.report }),
+    ...(spec.challengers
+      ? {
+          challengers: spec.challengers.map((c) => ({
+            name: c.name,
+            uri: c.model.uri,
+            ...(challengerSha256?.[c.name] ? { sha256: challengerSha256[c.name] } : {}),
+          })),
+        }
+      : {}),
+    ...(reported.warnings.length > 0 ? { warnings: reported.warnings } : {}),
   };
   if (spec.output.partitionBy !== undefined) {
     manifest.partitionBy = spec.output.partitionBy;
@@ -135,7 +195,12 @@ export async function processFinalize(
     signal,
     contentType: 'application/json',
   });
-  const patch = { manifestUri: layout.manifest, ...(modelSha256 === undefined ? {} : { modelSha256 }) };
+  const patch = {
+    manifestUri: layout.manifest,
+    ...(spec.output.report === false ? {} : { reportUri: layout.report }),
+    ...(modelSha256 === undefined ? {} : { modelSha256 }),
+    ...(reported.warnings.length > 0 ? { warnings: reported.warnings } : {}),
+  };
   if (layout.mode === 'exact') {
     // The previous run goes before `_SUCCESS`, so a lister that waits for it never sees both runs' parts.
     await sweep(deps, record, layout, parts, signal);
@@ -186,7 +251,12 @@ async function sweep(
     if (known.size < record.progress.chunksTotal) return;
     accepted = await readAcceptedCommits(deps.storage, layout, known, signal);
   }
-  const keep = new Set([layout.manifest, layout.success, ...accepted.flatMap((c) => objectsOf(layout, c))]);
+  const keep = new Set([
+    layout.manifest,
+    layout.success,
+    layout.report,
+    ...accepted.flatMap((c) => objectsOf(layout, c)),
+  ]);
   const deleted = await sweepUnreferenced(deps.storage, layout, keep, signal);
   if (deleted > 0) deps.log.info({ jobId: record.id, deleted }, 'unreferenced objects deleted');
 }

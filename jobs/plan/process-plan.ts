@@ -1,5 +1,7 @@
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 import type { JobRecord } from '../../schemas/job-record.js';
+import { forChallenger } from '../for-challenger.js';
+import type { ModelDigests } from '../chunk-commits.js';
 import { deviceClassOf } from '../../schemas/job-spec.js';
 import { isPermanent } from '../../schemas/errors/quiver-error.js';
 import { adoptableCommits } from '../chunk-commits.js';
@@ -35,9 +37,15 @@ export async function processPlan(deps: PipelineDeps, jobId: string, signal?: Ab
   const spec = record.spec;
   // Resolved once the plan has its first chunk (a plan that fails before then never reads the model); a
   // re-run plan keeps the digest the first run recorded: chunks may already be scoring with it.
-  let digest = record.modelSha256;
-  const modelSha256 = async (): Promise<string> =>
-    (digest ??= await deps.scorers.resolve(spec.model, signal, deps.storage));
+  let digests: ModelDigests | undefined =
+    record.modelSha256 === undefined
+      ? undefined
+      : {
+          modelSha256: record.modelSha256,
+          ...(record.challengerSha256 ? { challengerSha256: record.challengerSha256 } : {}),
+        };
+  const modelSha256 = async (): Promise<ModelDigests> =>
+    (digests ??= await resolveDigests(deps, spec, signal));
   const layout = jobOutputLayout(spec.output, jobId);
   // An exact location still holds the previous run (its manifest stays the one readers follow until this
   // run's replaces it); `_SUCCESS` goes now, so a reader that waits for it does not list a mix meanwhile.
@@ -71,6 +79,25 @@ export async function processPlan(deps: PipelineDeps, jobId: string, signal?: Ab
   // whole (TOO_MANY_CHUNKS, footer limits) before the first chunk is queued.
   const text = spec.input.format === 'csv' || spec.input.format === 'jsonl';
   await planStreaming(deps, record, text ? stream : oneBatch(stream), modelSha256);
+}
+
+/** Each model's pin (verified) or what its URI serves now; a challenger's failure names it. */
+async function resolveDigests(
+  deps: PipelineDeps,
+  spec: JobRecord['spec'],
+  signal: AbortSignal | undefined,
+): Promise<ModelDigests> {
+  const modelSha256 = await deps.scorers.resolve(spec.model, signal, deps.storage);
+  if (!spec.challengers) return { modelSha256 };
+  const challengerSha256: Record<string, string> = {};
+  for (const challenger of spec.challengers) {
+    challengerSha256[challenger.name] = await deps.scorers
+      .resolve(challenger.model, signal, deps.storage)
+      .catch((error: unknown) => {
+        throw forChallenger(error, challenger.name);
+      });
+  }
+  return { modelSha256, challengerSha256 };
 }
 
 async function collected(batches: AsyncIterable<ChunkDescriptor[]>): Promise<ChunkDescriptor[]> {
@@ -109,19 +136,20 @@ async function planWhole(
   record: JobRecord,
   layout: OutputLayout,
   planned: readonly ChunkDescriptor[],
-  modelSha256: string,
+  digests: ModelDigests,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const { store } = deps;
   const jobId = record.id;
   const inputRows = inputRowsOf(planned);
+  const { modelSha256 } = digests;
   await store.setPlan(jobId, {
     chunksTotal: planned.length,
-    modelSha256,
+    ...digests,
     ...(inputRows === undefined ? {} : { inputRows }),
   });
   const committed = new Set<number>();
-  for (const commit of await adoptableCommits(deps, record, layout, planned, modelSha256, signal)) {
+  for (const commit of await adoptableCommits(deps, record, layout, planned, digests, signal)) {
     const adopted = await store.adoptChunk(jobId, commit.index, {
       rows: commit.rows,
       rejected: commit.rejected,
@@ -157,10 +185,10 @@ async function planStreaming(
   deps: PipelineDeps,
   record: JobRecord,
   plan: AsyncIterable<ChunkDescriptor[]>,
-  resolveModel: () => Promise<string>,
+  resolveModel: () => Promise<ModelDigests>,
 ): Promise<void> {
   const { store } = deps;
-  let modelSha256: string | undefined;
+  let digests: ModelDigests | undefined;
   const jobId = record.id;
   const committed = new Set(await store.committedChunks(jobId));
   const floor = record.status === 'planning' ? 0 : record.progress.chunksTotal;
@@ -170,8 +198,8 @@ async function planStreaming(
     for await (const batch of plan) {
       planned += batch.length;
       inputRows = inputRowsOf(batch, inputRows);
-      modelSha256 ??= await resolveModel();
-      await store.setPlan(jobId, { chunksTotal: Math.max(planned + 1, floor), modelSha256 });
+      digests ??= await resolveModel();
+      await store.setPlan(jobId, { chunksTotal: Math.max(planned + 1, floor), ...digests });
       const now = await store.get(jobId);
       if (now?.status === 'planning') await store.transition(jobId, 'running');
       // Cancelled, failed (or gone) while planning: the rest of the plan would never be scored.
@@ -191,13 +219,16 @@ async function planStreaming(
     throw error;
   }
   // A plan of no chunks finalizes with the digest recorded all the same.
-  modelSha256 ??= await resolveModel();
+  digests ??= await resolveModel();
   await store.setPlan(jobId, {
     chunksTotal: planned,
-    modelSha256,
+    ...digests,
     ...(inputRows === undefined ? {} : { inputRows }),
   });
-  deps.log.info({ jobId, chunks: planned, alreadyCommitted: committed.size, modelSha256 }, 'planned');
+  deps.log.info(
+    { jobId, chunks: planned, alreadyCommitted: committed.size, modelSha256: digests.modelSha256 },
+    'planned',
+  );
   const after = await store.get(jobId);
   if (!after) return;
   if (after.status === 'planning') {

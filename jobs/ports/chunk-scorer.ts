@@ -1,6 +1,7 @@
 import type { InputFormat } from '../../schemas/chunk-descriptor.js';
 import type { ErrorLocation } from '../../schemas/errors/quiver-error.js';
 import type { BatchSpec, ModelSpec } from '../../schemas/model-spec.js';
+import type { SegmentStats } from '../../schemas/run-report.js';
 import type { KeyTable, OutputBatch, RowBatch } from './batches.js';
 import type { ReadProjection } from './input-readers.js';
 import type { Log } from './log.js';
@@ -20,6 +21,20 @@ export interface ScoredRows {
   mapSeconds?: number;
   /** Seconds the device spent running this call (the inference thread's `run()`). */
   inferSeconds?: number;
+  /**
+   * With `collectStats`: the statistics of every row since the last take, up to and including this call's
+   * (features of every input row, scores and agreement of the scored ones), and a fresh start.
+   */
+  takeStats?: () => SegmentStats;
+}
+
+/** A model scored beside the champion on the same rows; its outputs come back as `<name>.<column>`. */
+export interface ChallengerLease {
+  name: string;
+  model: ModelSpec;
+  lease: ScorerLease;
+  /** Scores in [0, 1]: the agreement's same-side share is taken around it (default 0.5). */
+  threshold?: number;
 }
 
 /** One chunk's scoring as the score processor asks for it: "features for this model" from these rows. */
@@ -46,6 +61,10 @@ export interface ScoreChunkRequest {
   log: Log;
   /** Log how the features are read (packed in the decoder or not): the processor asks on chunk 0 only. */
   logFeaturePlan?: boolean;
+  /** Models scored beside this lease's on each decoded batch (leases from the same scorer). */
+  challengers?: readonly ChallengerLease[];
+  /** Collect the run report's statistics (see `ScoredRows.takeStats`). */
+  collectStats?: boolean;
 }
 
 /** An open model lent to one chunk attempt. */

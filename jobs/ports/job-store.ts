@@ -46,6 +46,8 @@ export interface TransitionPatch {
   error?: JobRecord['error'];
   modelSha256?: string;
   manifestUri?: string;
+  reportUri?: string;
+  warnings?: JobRecord['warnings'];
 }
 
 export interface ChunkCommitResult {
@@ -85,6 +87,8 @@ export interface PlanFacts {
   inputRows?: number;
   /** The one model digest every chunk scores with (DESIGN invariant 8). */
   modelSha256?: string;
+  /** Each challenger's digest, by name (`spec.challengers`). */
+  challengerSha256?: Record<string, string>;
 }
 
 /** An attempt's resources, added to its job's usage; absent fields add nothing. */

@@ -1,5 +1,6 @@
 import type { ChunkDescriptor } from '../../schemas/chunk-descriptor.js';
 import type { SegmentCommit, WrittenObject } from '../../schemas/chunk-commit.js';
+import type { SegmentStats } from '../../schemas/run-report.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { BatchSchema, KeyTable, OutputBatch } from '../ports/batches.js';
 import type { InvalidRecord } from '../ports/input-readers.js';
@@ -33,6 +34,8 @@ export interface ChunkCheckpointOptions {
   attempt: string;
   layout: OutputLayout;
   modelSha256: string;
+  /** With `spec.challengers`: each challenger's digest, by name. */
+  challengerSha256?: Record<string, string>;
   writer: BatchWriter;
   /** Accepted segments of earlier attempts: this attempt resumes after the last one. */
   resumed: readonly SegmentCommit[];
@@ -90,9 +93,9 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
     },
     /**
      * Commits rows `[segmentStart, rowEnd)` as a segment, with the skipped records before `rowEnd` (all that
-     * are left with `last`).
+     * are left with `last`) and the statistics of its rows (`stats`: the scorer's take, for the report).
      */
-    async commit(rowEnd: number, last = false): Promise<void> {
+    async commit(rowEnd: number, last = false, stats?: SegmentStats): Promise<void> {
       await assertCurrent();
       const taken = skipped.filter((s) => last || s.position < rowEnd);
       skipped.splice(0, taken.length);
@@ -119,6 +122,8 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
         ...written,
         specDigest: record.specDigest,
         modelSha256: options.modelSha256,
+        ...(options.challengerSha256 ? { challengerSha256: options.challengerSha256 } : {}),
+        ...(stats ? { stats } : {}),
       };
       if (refusedRows > 0) {
         segment.rejectedFile = await writeRejected(

@@ -26,6 +26,9 @@ import { type SkippedRecord, makeChunkCheckpoint } from './chunk-checkpoint.js';
 import { AttemptStopped } from './errors/attempt-stopped.js';
 import { ChunkDeferred } from './errors/chunk-deferred.js';
 import type { ChunkSlot } from '../ports/chunk-shares.js';
+import type { ChallengerLease } from '../ports/chunk-scorer.js';
+import type { SegmentStats } from '../../schemas/run-report.js';
+import { forChallenger } from '../for-challenger.js';
 
 /**
  * Every batch of every part of a chunk, in order, each object read at the version planning saw (a changed
@@ -65,8 +68,7 @@ async function* readChunk(
 }
 
 /** `onInvalidRow: "skip"` turns a `fail` null policy into `reject`: such rows go to `rejected/`. */
-function effectiveModelSpec(record: JobRecord): ModelSpec {
-  const model = record.spec.model;
+function effectiveModelSpec(record: JobRecord, model: ModelSpec = record.spec.model): ModelSpec {
   if (record.spec.errors.onInvalidRow !== 'skip' || !model.inputs) return model;
   const inputs = Object.fromEntries(
     Object.entries(model.inputs).map(([name, mapping]) => [
@@ -233,14 +235,35 @@ async function scoreAttempt(
 
   const mapped = effectiveModelSpec(record);
   const lease = await deps.scorers.acquire(mapped, record.modelSha256, signal, deps.storage);
+  const challengers: ChallengerLease[] = [];
   try {
+    for (const challenger of spec.challengers ?? []) {
+      const model = effectiveModelSpec(record, challenger.model);
+      const pinned = record.challengerSha256?.[challenger.name];
+      const leased = await deps.scorers
+        .acquire(model, pinned, signal, deps.storage)
+        .catch((error: unknown) => {
+          throw forChallenger(error, challenger.name);
+        });
+      challengers.push({
+        name: challenger.name,
+        model,
+        lease: leased,
+        ...(challenger.threshold === undefined ? {} : { threshold: challenger.threshold }),
+      });
+    }
     const modelSha256 = lease.sha256;
+    const challengerSha256 =
+      challengers.length > 0
+        ? Object.fromEntries(challengers.map((c) => [c.name, c.lease.sha256]))
+        : undefined;
+    const digests = { modelSha256, ...(challengerSha256 ? { challengerSha256 } : {}) };
     const resumed = await readAcceptedSegments(
       deps.storage,
       layout,
       chunk.index,
       acceptedSegments,
-      { specDigest: record.specDigest, modelSha256 },
+      { specDigest: record.specDigest, ...digests },
       signal,
     );
     const checkpoint = makeChunkCheckpoint({
@@ -249,7 +272,7 @@ async function scoreAttempt(
       chunk,
       attempt,
       layout,
-      modelSha256,
+      ...digests,
       writer: deps.writers.writerFor(spec.output.format, spec.output),
       resumed,
       signal,
@@ -281,9 +304,14 @@ async function scoreAttempt(
       signal,
       log,
       logFeaturePlan: chunk.index === 0,
+      ...(challengers.length > 0 ? { challengers } : {}),
+      collectStats: spec.output.report !== false,
     });
     let segmentStartedAt = performance.now();
+    // Statistics since the last segment, taken as each segment commits (the last call's take covers all).
+    let takeStats: (() => SegmentStats) | undefined;
     for await (const rows of scored) {
+      takeStats = rows.takeStats;
       progress();
       signal.throwIfAborted();
       meter.add('map', rows.mapSeconds ?? 0);
@@ -299,13 +327,14 @@ async function scoreAttempt(
         },
       );
       if (performance.now() - segmentStartedAt >= checkpointMs) {
-        await checkpoint.commit(resumeRow + rows.rowStart + rows.rows);
+        await checkpoint.commit(resumeRow + rows.rowStart + rows.rows, false, takeStats?.());
         segmentStartedAt = performance.now();
       }
       meter.add('write', (performance.now() - writing) / 1000);
     }
     // The last segment; a chunk with no rows at all still gets its (empty) part when the schema is known.
-    if (checkpoint.pending()) await meter.time('write', () => checkpoint.commit(checkpoint.rowEnd, true));
+    if (checkpoint.pending())
+      await meter.time('write', () => checkpoint.commit(checkpoint.rowEnd, true, takeStats?.()));
 
     const segments = checkpoint.segments;
     const commit: ChunkCommit = {
@@ -316,7 +345,7 @@ async function scoreAttempt(
       rejected: segments.reduce((n, seg) => n + seg.rejected, 0),
       bytes: segments.reduce((n, seg) => n + segmentParts(seg).reduce((m, p) => m + p.bytes, 0), 0),
       specDigest: record.specDigest,
-      modelSha256,
+      ...digests,
       inputDigest: chunkInputDigest(chunk),
       inputs: chunk.parts.map(({ uri, etag, size }) =>
         etag === undefined ? { uri, size } : { uri, etag, size },
@@ -348,6 +377,7 @@ async function scoreAttempt(
     await finishIfLast(deps, jobId, counted);
   } finally {
     lease.release();
+    for (const challenger of challengers) challenger.lease.release();
   }
 }
 

@@ -53,6 +53,11 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     /** Input formats for the tabular MLP (other models: Parquet only). */
     formats: { type: 'string', default: 'parquet,csv' },
+    /**
+     * A model scored as a challenger beside the tabular MLP on Parquet (`none`: no such line): its jobs
+     * alternate with the single-model ones in the same rounds, on the same workers.
+     */
+    challenger: { type: 'string', default: 'tree-ensemble' },
   },
 });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -199,9 +204,32 @@ try {
         };
       },
     );
-    const runJob = async (pool: (typeof pools)[number]): Promise<number> => {
+    // With a challenger: the same job, the challenger scored beside the champion on each decoded batch.
+    const challengerName =
+      name === 'tabular-mlp' && format === 'parquet' && values.challenger !== 'none'
+        ? (values.challenger as ModelName)
+        : undefined;
+    let challengerSpec: typeof spec | undefined;
+    if (challengerName) {
+      const path = await modelPath(challengerName);
+      if (viaS3) await s3.storage.write(`s3://bench-models/${challengerName}.onnx`, await readFile(path));
+      challengerSpec = {
+        ...spec,
+        challengers: [
+          {
+            name: 'challenger',
+            model: {
+              uri: viaS3 ? `s3://bench-models/${challengerName}.onnx` : pathToFileURL(path).href,
+              ...(spec.model.inputs ? { inputs: spec.model.inputs } : {}),
+            },
+          },
+        ],
+        output: { ...spec.output, uri: `${spec.output.uri.replace(/\/$/, '')}-challenger/` },
+      } as typeof spec;
+    }
+    const runJob = async (pool: (typeof pools)[number], job: typeof spec = spec): Promise<number> => {
       const started = performance.now();
-      const { record } = await submitJob({ store: pool.store, queue: pool.queues }, spec);
+      const { record } = await submitJob({ store: pool.store, queue: pool.queues }, job);
       for (;;) {
         const job = (await pool.store.get(record.id))!;
         if (job.status === 'succeeded') break;
@@ -213,6 +241,7 @@ try {
     };
     // Warm: workers load the model and tune the batch size once.
     for (const pool of pools) await runJob(pool);
+    if (challengerSpec) await runJob(pools[0]!, challengerSpec);
     // Where a timed job's CPU goes: the pool's worker processes, and this process, which serves the S3
     // protocol (s3rver runs in it; otherwise it only polls the job every 50 ms).
     const workerCpu = async (pool: (typeof pools)[number]) => {
@@ -226,8 +255,15 @@ try {
       server: [] as number[],
     }));
     const inProcess: Array<{ seconds: number; cpu: number }> = [];
+    const challenged = { seconds: [] as number[], worker: [] as number[] };
     for (let round = 0; round < rounds; round++) {
       inProcess.push(await inProcessPass());
+      if (challengerSpec) {
+        const before = await workerCpu(pools[0]!);
+        challenged.seconds.push(await runJob(pools[0]!, challengerSpec));
+        const after = await workerCpu(pools[0]!);
+        if (before !== undefined && after !== undefined) challenged.worker.push(after - before);
+      }
       for (const [p, pool] of pools.entries()) {
         const before = await workerCpu(pool);
         const serverCpu = process.cpuUsage();
@@ -289,6 +325,31 @@ try {
         cores: threads,
       }),
     );
+    if (challengerName) {
+      const challengedRowsPerSec = rows / median(challenged.seconds);
+      console.log(
+        JSON.stringify({
+          bench: 'e2e',
+          model: name,
+          challenger: challengerName,
+          format,
+          storage: values.storage,
+          rows,
+          rowsPerSec: Math.round(challengedRowsPerSec),
+          singleModelRowsPerSec: Math.round(rowsPerSec),
+          vsSingleModel: Number((challengedRowsPerSec / rowsPerSec).toFixed(3)),
+          ...(challenged.worker.length > 0 &&
+            workerCpuSeconds !== undefined && {
+              workerCpuSeconds: round2(median(challenged.worker)),
+              singleModelWorkerCpuSeconds: round2(workerCpuSeconds),
+              workerCpuSecondsByRound: challenged.worker.map(round2),
+            }),
+          secondsByRound: challenged.seconds.map(round2),
+          singleModelSecondsByRound: figures[0]!.seconds.map(round2),
+          cores: threads,
+        }),
+      );
+    }
   }
 } finally {
   for (const worker of workers) worker.kill('SIGKILL');

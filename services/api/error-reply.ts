@@ -21,6 +21,8 @@ import { DeliveryNotFound } from './errors/delivery-not-found.js';
 import { JobNotSucceeded } from './errors/job-not-succeeded.js';
 import { MalformedBody } from './errors/malformed-body.js';
 import { ManifestOutsideRoot } from './errors/manifest-outside-root.js';
+import { ReportInvalid } from './errors/report-invalid.js';
+import { ReportNotFound } from './errors/report-not-found.js';
 import { NotReady } from './errors/not-ready.js';
 import { RateLimited } from './errors/rate-limited.js';
 import { RequestInvalid } from './errors/request-invalid.js';
@@ -62,6 +64,7 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [ScheduleNotFound, 404],
   [RouteNotFound, 404],
   [StorageNotFound, 404],
+  [ReportNotFound, 404],
   [IdempotencyConflict, 409],
   [InvalidJobTransition, 409],
   [JobNotRetryable, 409],
@@ -75,6 +78,8 @@ const statusOf: ReadonlyArray<readonly [ErrorClass, number]> = [
   [RateLimited, 429],
   [NotReady, 503],
   [StoreFull, 503],
+  // Our own file is wrong: a server error, but one that names the object rather than an opaque INTERNAL.
+  [ReportInvalid, 500],
 ];
 
 /** Fastify's own 4xx errors (bad JSON, too large, wrong content type, bad URL), renamed to stable codes. */

@@ -9,6 +9,7 @@ import {
   type JobResults,
 } from '../../schemas/api.js';
 import { jobViewSchema, type JobStatus, type JobView } from '../../schemas/job-record.js';
+import { type RunReport, runReportSchema } from '../../schemas/run-report.js';
 import {
   type BackfillReply,
   type ScheduleDetail,
@@ -73,6 +74,8 @@ export interface ApiClient {
   /** `POST /v1/jobs/:id/retry`: another attempt of a failed or cancelled job. */
   retryJob(id: string): Promise<JobView>;
   getResults(id: string): Promise<JobResults>;
+  /** `GET /v1/jobs/:id/report`: the run report finalize wrote (404 `REPORT_NOT_FOUND` before it exists). */
+  getReport(id: string): Promise<RunReport>;
   getDeliveries(id: string): Promise<DeliveryList>;
   /** `GET /v1/schedules`: the tenant's (an admin key's: every tenant's, unless `tenant` says). */
   listSchedules(options?: ScheduleCallOptions): Promise<ScheduleList>;
@@ -242,6 +245,9 @@ export function makeApiClient(options: ApiClientOptions): ApiClient {
     },
     async getResults(id) {
       return (await call({ method: 'GET', path: `${jobPath(id)}/results` }, jobResultsSchema)).value;
+    },
+    async getReport(id) {
+      return (await call({ method: 'GET', path: `${jobPath(id)}/report` }, runReportSchema)).value;
     },
     async getDeliveries(id) {
       return (await call({ method: 'GET', path: `${jobPath(id)}/deliveries` }, deliveryListSchema)).value;

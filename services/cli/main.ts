@@ -9,6 +9,7 @@ import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectModelCommand } from './commands/inspect-model.js';
 import { listCommand } from './commands/list.js';
+import { reportCommand } from './commands/report.js';
 import { resultsCommand } from './commands/results.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { schedulerCommand } from './commands/scheduler.js';
@@ -30,6 +31,7 @@ export const commands: readonly Command[] = [
   cancelCommand,
   retryCommand,
   resultsCommand,
+  reportCommand,
   scheduleCommand,
   apiCommand,
   workerCommand,
@@ -44,7 +46,7 @@ export const usage = `Usage: quiver <command> [options]     (quiver <command> --
 Commands:
 ${commands.map((c) => `  ${c.synopsis}\n      ${c.summary}`).join('\n')}
 
-The job and schedule commands (submit, status, list, cancel, retry, results, schedule) talk to the API at QUIVER_API_URL (default
+The job and schedule commands (submit, status, list, cancel, retry, results, report, schedule) talk to the API at QUIVER_API_URL (default
 ${DEFAULT_API_URL}) with the key in QUIVER_API_KEY; --api-url and --api-key override them. Every command
 takes --json for machine-readable output on stdout.
 

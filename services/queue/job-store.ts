@@ -205,9 +205,14 @@ export function makeRedisJobStore(
         status,
         nowMs,
       ),
-      output: { uri: fields.outputUri, manifestUri: fields.manifestUri },
+      output: { uri: fields.outputUri, manifestUri: fields.manifestUri, reportUri: fields.reportUri },
       modelSha256: fields.modelSha256,
+      challengerSha256:
+        fields.challengerSha256 === undefined
+          ? undefined
+          : (JSON.parse(fields.challengerSha256) as Record<string, string>),
       error: fields.error === undefined ? undefined : (JSON.parse(fields.error) as unknown),
+      warnings: fields.warnings === undefined ? undefined : (JSON.parse(fields.warnings) as unknown),
       idempotencyKey: fields.idempotencyKey,
       queuedAt: fields.queuedAt,
       attempts: fields.attempts === undefined ? undefined : Number(fields.attempts),
@@ -341,6 +346,8 @@ export function makeRedisJobStore(
       if (patch.error !== undefined) patchFields.push('error', JSON.stringify(patch.error));
       if (patch.modelSha256 !== undefined) patchFields.push('modelSha256', patch.modelSha256);
       if (patch.manifestUri !== undefined) patchFields.push('manifestUri', patch.manifestUri);
+      if (patch.reportUri !== undefined) patchFields.push('reportUri', patch.reportUri);
+      if (patch.warnings !== undefined) patchFields.push('warnings', JSON.stringify(patch.warnings));
       const keys = [jobKey(id), countsKey, finishedKey, runningKey];
       if (isTerminal(to)) {
         // A job's tenant never changes, so reading it ahead of the script cannot race.
@@ -375,6 +382,8 @@ export function makeRedisJobStore(
         extra.push('inputRows', String(plan.inputRows));
       }
       if (plan.modelSha256 !== undefined) extra.push('modelSha256', plan.modelSha256);
+      if (plan.challengerSha256 !== undefined)
+        extra.push('challengerSha256', JSON.stringify(plan.challengerSha256));
       const set = await lua.run(
         'job-set-plan',
         [jobKey(id)],

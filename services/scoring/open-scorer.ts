@@ -8,7 +8,9 @@ import { ModelLoadError } from './errors/model-load-error.js';
 import { type ResolvedInput, resolveFeatureMapping } from './feature-mapping.js';
 import { type CachedModel, fetchModel } from './model-store.js';
 import { type ResolvedOutput, resolveOutputMapping } from './output-mapping.js';
-import { type ScoringEngine, makeScoringEngine } from './scoring-engine.js';
+import { type EngineChallenger, type ScoringEngine, makeScoringEngine } from './scoring-engine.js';
+import { type AgreementPair, featureSources, makeBatchStats } from './batch-stats.js';
+import { forChallenger } from '../../jobs/for-challenger.js';
 import { type WorkerInferenceHost, makeWorkerInferenceHost } from './worker-inference-host.js';
 
 export interface OpenModelOptions {
@@ -83,6 +85,18 @@ export interface PrepareScoringOptions {
   /** Upper bound for auto tuning (default 65,536 rows on the CPU, 262,144 on a GPU). */
   maxBatchRows?: number;
   log?: (message: string) => void;
+  /** Models scored beside this one on the same rows, each with its mapping (packed as `packed` says). */
+  challengers?: readonly PreparedChallengerInput[];
+  /** Gather the run report's statistics as calls finish. */
+  collectStats?: boolean;
+}
+
+export interface PreparedChallengerInput {
+  name: string;
+  opened: OpenedModel;
+  model: ModelSpec;
+  packed?: Record<string, string[]>;
+  threshold?: number;
 }
 
 export interface PreparedScoring {
@@ -113,6 +127,7 @@ export async function prepareScoring(
     if (from) input.packedFrom = from;
   }
   const outputs = resolveOutputMapping(host.metadata, options.model.outputs);
+  const challengers = (options.challengers ?? []).map((c) => resolveChallenger(c, options));
   let batchRows: number;
   let tuning: BatchTuning | undefined;
   if (options.batch.rows === 'auto') {
@@ -130,6 +145,67 @@ export async function prepareScoring(
   } else {
     batchRows = options.batch.rows;
   }
-  const engine = makeScoringEngine({ host, inputs, outputs, passthrough: options.passthrough, batchRows });
+  const stats = options.collectStats
+    ? makeBatchStats({
+        features: featureSources([...inputs, ...challengers.flatMap((c) => c.inputs)]),
+        scores: [
+          ...outputs.flatMap((o) => o.names),
+          ...challengers.flatMap((c) => c.outputs.flatMap((o) => o.names.map((n) => `${c.name}.${n}`))),
+        ],
+        agreement: challengers.flatMap((c, k) =>
+          agreementPairs(outputs, c, options.challengers![k]!.threshold),
+        ),
+      })
+    : undefined;
+  const engine = makeScoringEngine({
+    host,
+    inputs,
+    outputs,
+    passthrough: options.passthrough,
+    batchRows,
+    ...(challengers.length > 0 ? { challengers } : {}),
+    ...(stats ? { stats } : {}),
+  });
   return { engine, inputs, outputs, batchRows, tuning };
+}
+
+/** A challenger's mappings on the same data; a mapping it cannot make names it. */
+function resolveChallenger(
+  challenger: PreparedChallengerInput,
+  options: PrepareScoringOptions,
+): EngineChallenger {
+  const metadata = challenger.opened.host.metadata;
+  try {
+    const inputs = resolveFeatureMapping(options.schema, metadata, challenger.model.inputs, {
+      passthrough: options.keyColumns ?? options.passthrough,
+    });
+    for (const input of inputs) {
+      const from = challenger.packed?.[input.input];
+      if (from) input.packedFrom = from;
+    }
+    const outputs = resolveOutputMapping(metadata, challenger.model.outputs);
+    return { name: challenger.name, host: challenger.opened.host, inputs, outputs };
+  } catch (error) {
+    throw forChallenger(error, challenger.name);
+  }
+}
+
+/** The champion's one-value-a-row output columns that the challenger also writes, compared row by row. */
+function agreementPairs(
+  champion: readonly ResolvedOutput[],
+  challenger: EngineChallenger,
+  threshold = 0.5,
+): AgreementPair[] {
+  const scalar = (outputs: readonly ResolvedOutput[]) =>
+    new Set(outputs.filter((o) => o.kind !== 'list').flatMap((o) => o.names));
+  const theirs = scalar(challenger.outputs);
+  return [...scalar(champion)]
+    .filter((name) => theirs.has(name))
+    .map((column) => ({
+      challenger: challenger.name,
+      column,
+      championColumn: column,
+      challengerColumn: `${challenger.name}.${column}`,
+      threshold,
+    }));
 }

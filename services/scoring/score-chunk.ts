@@ -1,5 +1,5 @@
 import type { RecordBatch } from 'apache-arrow';
-import type { ScoreChunkRequest } from '../../jobs/ports/chunk-scorer.js';
+import type { ScoreChunkRequest, ScorerLease } from '../../jobs/ports/chunk-scorer.js';
 import type { ReadProjection } from '../../jobs/ports/input-readers.js';
 import type { ModelSpec } from '../../schemas/model-spec.js';
 import { passthroughColumns, passthroughReadColumns } from '../../jobs/score/passthrough-columns.js';
@@ -7,7 +7,8 @@ import { BadDataError } from '../formats/errors/bad-data-error.js';
 import type { TuningCache } from './auto-batch.js';
 import { FeatureMappingError } from './errors/feature-mapping-error.js';
 import type { ModelMetadata } from './inference-host.js';
-import { type OpenedModel, prepareScoring } from './open-scorer.js';
+import { type OpenedModel, type PreparedChallengerInput, prepareScoring } from './open-scorer.js';
+import { forChallenger } from '../../jobs/for-challenger.js';
 import type { ScoredBatch } from './scoring-engine.js';
 
 /** How a chunk's features reach the model: what the decoder reads and packs, and the mapping that follows. */
@@ -60,17 +61,66 @@ export function packFeatures(
 }
 
 /**
+ * One read for the champion and its challengers: each model's packing as {@link packFeatures} makes it, a
+ * list of columns packed once however many models read it (so the engine sees one layout and maps it
+ * once). Undefined unless every model can have its features packed.
+ */
+export function packFeaturesForAll(
+  format: ScoreChunkRequest['format'],
+  passthrough: string[] | undefined,
+  models: ReadonlyArray<{ model: ModelSpec; metadata: ModelMetadata }>,
+  hiveColumns: readonly string[] = [],
+): { read: ReadProjection; models: FeaturePlan[] } | undefined {
+  const plans = models.map((m) => packFeatures(format, passthrough, m.model, m.metadata, hiveColumns));
+  if (plans.some((plan) => plan === undefined)) return undefined;
+  const packs = new Map<string, { name: string; columns: string[] }>();
+  const combined = (plans as FeaturePlan[]).map((plan) => {
+    const rename = new Map<string, string>();
+    for (const pack of plan.read.pack ?? []) {
+      const key = JSON.stringify(pack.columns);
+      let shared = packs.get(key);
+      if (!shared) packs.set(key, (shared = { name: `__quiver_input_${packs.size}`, columns: pack.columns }));
+      rename.set(pack.name, shared.name);
+    }
+    const inputs = Object.fromEntries(
+      Object.entries(plan.model.inputs ?? {}).map(([name, mapping]) => [
+        name,
+        'listColumn' in mapping ? { ...mapping, listColumn: rename.get(mapping.listColumn)! } : mapping,
+      ]),
+    );
+    return { ...plan, model: { ...plan.model, inputs } };
+  });
+  const pack = [...packs.values()];
+  return {
+    read: passthrough === undefined ? { pack } : { columns: passthrough, pack },
+    models: combined,
+  };
+}
+
+/** The open model behind a lease of the worker's own scorer pool (challengers are leased there too). */
+function openedOf(lease: ScorerLease): OpenedModel {
+  if (!('host' in lease) || !('model' in lease))
+    throw new TypeError('a challenger lease must come from the same scorer pool as the champion');
+  return lease as unknown as OpenedModel;
+}
+
+/**
  * A column missing from a packed read is the mapping's problem, not the file's: it is reported as the
  * mapper reports it (FEATURE_COLUMN_MISSING naming the model input), whichever path read the features.
  */
 async function* missingAsMappingErrors(
   batches: AsyncIterable<RecordBatch>,
-  packed: Record<string, string[]>,
+  models: ReadonlyArray<{ challenger?: string; packed: Record<string, string[]> }>,
 ): AsyncGenerator<RecordBatch> {
   try {
     yield* batches;
   } catch (error) {
     const column = error instanceof BadDataError ? error.location.column : undefined;
+    // The champion's input if it reads the column, else the first challenger's that does.
+    const owner = models.find(({ packed }) =>
+      Object.values(packed).some((columns) => column !== undefined && columns.includes(column)),
+    );
+    const packed = owner?.packed ?? {};
     const input = Object.keys(packed).find((name) => column !== undefined && packed[name]!.includes(column));
     if (!(error instanceof BadDataError) || error.code !== 'SCHEMA_MISMATCH' || input === undefined)
       throw error;
@@ -80,7 +130,7 @@ async function* missingAsMappingErrors(
       { input, column },
     );
     missing.location = { ...missing.location, uri: error.location.uri };
-    throw missing;
+    throw owner?.challenger === undefined ? missing : forChallenger(missing, owner.challenger);
   }
 }
 
@@ -96,17 +146,29 @@ export async function* scoreChunk(
   request: ScoreChunkRequest,
   tuningCache?: TuningCache,
 ): AsyncGenerator<ScoredBatch> {
-  const plan = packFeatures(
+  const challengers = (request.challengers ?? []).map((c) => ({ ...c, opened: openedOf(c.lease) }));
+  const packing = packFeaturesForAll(
     request.format,
     passthroughReadColumns(request),
-    model,
-    opened.host.metadata,
+    [
+      { model, metadata: opened.host.metadata },
+      ...challengers.map((c) => ({ model: c.model, metadata: c.opened.host.metadata })),
+    ],
     request.hiveColumns,
   );
+  const plan: FeaturePlan | undefined = packing && {
+    ...packing.models[0]!,
+    read: packing.read,
+    packed: Object.assign({}, ...packing.models.map((m) => m.packed)) as Record<string, string[]>,
+  };
   if (plan && request.logFeaturePlan)
     request.log.info({ inputs: Object.keys(plan.packed) }, 'features packed in the decoder');
   const read = request.read(plan?.read) as AsyncIterable<RecordBatch>;
-  const batches = (plan ? missingAsMappingErrors(read, plan.packed) : read)[Symbol.asyncIterator]();
+  const owners = (packing?.models ?? []).map((m, k) => ({
+    ...(k > 0 ? { challenger: challengers[k - 1]!.name } : {}),
+    packed: m.packed,
+  }));
+  const batches = (plan ? missingAsMappingErrors(read, owners) : read)[Symbol.asyncIterator]();
   const first = await batches.next();
   if (first.done) return;
   // The decoded columns, as the input has them (the packed feature columns are the decoder's own).
@@ -123,8 +185,16 @@ export async function* scoreChunk(
     batch: request.batch,
     sample: [first.value],
     tuningCache,
-    ...(plan ? { packed: plan.packed } : {}),
+    ...(plan ? { packed: packing!.models[0]!.packed } : {}),
     log: (message) => request.log.info({}, message),
+    challengers: challengers.map((c, k): PreparedChallengerInput => ({
+      name: c.name,
+      opened: c.opened,
+      model: packing?.models[k + 1]?.model ?? c.model,
+      ...(packing ? { packed: packing.models[k + 1]!.packed } : {}),
+      ...(c.threshold === undefined ? {} : { threshold: c.threshold }),
+    })),
+    ...(request.collectStats ? { collectStats: true } : {}),
   });
   const all = (async function* () {
     yield first.value;

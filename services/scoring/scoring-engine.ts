@@ -14,6 +14,9 @@ import type { ResolvedInput } from './feature-mapping.js';
 import { type RejectedRows, fillFeatures } from './fill-features.js';
 import type { HostTensor, InferenceHost, TensorData } from './inference-host.js';
 import { type ResolvedOutput, outputColumns } from './output-mapping.js';
+import type { BatchStats } from './batch-stats.js';
+import type { SegmentStats } from '../../schemas/run-report.js';
+import { forChallenger } from '../../jobs/for-challenger.js';
 import { type TensorPool, makeTensorPool } from './tensor-pool.js';
 
 /**
@@ -78,6 +81,33 @@ export interface ScoringEngineOptions {
   depth?: number;
   /** Told when the runtime runs out of memory and the batch size is halved. */
   log?: (message: string) => void;
+  /**
+   * Models scored beside this one on every call, on the same rows: their outputs follow the champion's as
+   * `<name>.<column>`. An input laid out as one of the champion's (same columns, type, width, null policy)
+   * is not mapped again: the champion's tensor is copied.
+   */
+  challengers?: readonly EngineChallenger[];
+  /** The run report's statistics, gathered as calls finish, in stream order (`ScoredBatch.takeStats`). */
+  stats?: BatchStats;
+}
+
+/** A challenger as the engine scores it: its own session and its mappings resolved on the same data. */
+export interface EngineChallenger {
+  name: string;
+  host: InferenceHost;
+  inputs: ResolvedInput[];
+  outputs: ResolvedOutput[];
+}
+
+/** Whether two resolved inputs fill identical tensors from the same rows. */
+function sameLayout(a: ResolvedInput, b: ResolvedInput): boolean {
+  return (
+    a.type === b.type &&
+    a.width === b.width &&
+    a.rank === b.rank &&
+    JSON.stringify(a.source) === JSON.stringify(b.source) &&
+    JSON.stringify(a.nulls) === JSON.stringify(b.nulls)
+  );
 }
 
 /** What one inference call produced: output rows (passthrough, then scores) and the rows refused. */
@@ -92,8 +122,10 @@ export interface ScoredBatch {
   rejectedKeys?: Table;
   /** Seconds this call's rows took to map into its tensors (on this thread). */
   mapSeconds: number;
-  /** Seconds the host spent running it (the inference thread's own measure). */
+  /** Seconds the host spent running it (the inference thread's own measure; every model's together). */
   inferSeconds: number;
+  /** With `stats`: what was gathered since the last take, this call included (see `makeBatchStats`). */
+  takeStats?: () => SegmentStats;
 }
 
 interface PendingCall {
@@ -102,6 +134,8 @@ interface PendingCall {
   /** The input rows this call holds, as batch slices: what a smaller retry re-reads. */
   slices: RecordBatch[];
   feeds: Record<string, HostTensor>;
+  /** Each challenger's feeds, in `challengers` order. */
+  challengerFeeds: Array<Record<string, HostTensor>>;
   passthrough: Data[][];
   rejected: RejectedRows;
   mapSeconds: number;
@@ -116,10 +150,19 @@ interface PendingCall {
  */
 export function makeScoringEngine(options: ScoringEngineOptions) {
   const { host, inputs, outputs, passthrough } = options;
+  const challengers = options.challengers ?? [];
+  const stats = options.stats;
+  // Per challenger input: the champion input it copies, or -1 when it is filled from the rows itself.
+  const copies = challengers.map((c) =>
+    c.inputs.map((input) => inputs.findIndex((o) => sameLayout(o, input))),
+  );
   // Halved for the rest of the stream when the runtime cannot allocate a batch this large.
   let batchRows = options.batchRows;
   const depth = options.depth ?? 2;
-  const outputNames = outputs.flatMap((o) => o.names);
+  const outputNames = [
+    ...outputs.flatMap((o) => o.names),
+    ...challengers.flatMap((c) => c.outputs.flatMap((o) => o.names.map((name) => `${c.name}.${name}`))),
+  ];
   for (const name of outputNames) {
     if (passthrough.includes(name)) {
       throw new FeatureMappingError(
@@ -133,10 +176,13 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
   }
 
   // Feed buffers come back from the host after each run and are filled again.
-  const pool = sharedPool(host, (depth + 1) * inputs.length);
+  const tensorsPerCall = inputs.length + challengers.reduce((n, c) => n + c.inputs.length, 0);
+  const pool = sharedPool(host, (depth + 1) * tensorsPerCall);
   const recycle = (buffers: ArrayBuffer[]): void => pool.give(buffers);
 
-  function newCall(rowStart: number): PendingCall & { tensors: TensorData[]; capacity: number } {
+  function newCall(
+    rowStart: number,
+  ): PendingCall & { tensors: TensorData[]; challengerTensors: TensorData[][]; capacity: number } {
     const capacity = batchRows;
     // Taken when the first rows arrive: the call opened after the stream's last one takes none, so every
     // buffer an engine takes goes back to the pool for the next chunk's engine.
@@ -147,6 +193,8 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
       rowStart,
       rows: 0,
       feeds: {},
+      challengerFeeds: challengers.map(() => ({})),
+      challengerTensors: challengers.map(() => []),
       passthrough: passthrough.map(() => []),
       rejected: { rows: [], columns: [] },
       mapSeconds: 0,
@@ -155,29 +203,47 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
     };
   }
 
-  function seal(call: PendingCall & { tensors: TensorData[] }): PendingCall {
+  function seal(
+    call: PendingCall & { tensors: TensorData[]; challengerTensors: TensorData[][]; capacity: number },
+  ): PendingCall {
+    const feed = (input: ResolvedInput, tensor: TensorData): HostTensor => ({
+      type: input.type,
+      data: tensor.subarray(0, call.rows * input.width),
+      dims: input.rank === 2 ? [call.rows, input.width] : [call.rows],
+    });
+    // Challengers first: a copied input is copied before the champion's buffer is handed to its thread.
+    challengers.forEach((challenger, c) => {
+      challenger.inputs.forEach((input, i) => {
+        const from = copies[c]![i]!;
+        let tensor = call.challengerTensors[c]![i]!;
+        if (from >= 0) {
+          tensor = pool.take(input.type, call.capacity * input.width);
+          (tensor as Float32Array).set(
+            (call.tensors[from]! as Float32Array).subarray(0, call.rows * input.width),
+          );
+        }
+        call.challengerFeeds[c]![input.input] = feed(input, tensor);
+      });
+    });
     inputs.forEach((input, i) => {
-      const data = call.tensors[i]!.subarray(0, call.rows * input.width);
-      call.feeds[input.input] = {
-        type: input.type,
-        data,
-        dims: input.rank === 2 ? [call.rows, input.width] : [call.rows],
-      };
+      call.feeds[input.input] = feed(input, call.tensors[i]!);
     });
     return call;
   }
 
   async function finish(
     call: PendingCall,
-    result: Promise<Record<string, HostTensor>>,
+    result: Promise<Array<Record<string, HostTensor>>>,
   ): Promise<ScoredBatch> {
-    let tensors: Record<string, HostTensor>;
+    let all: Array<Record<string, HostTensor>>;
     try {
-      tensors = await result;
+      all = await result;
     } catch (error) {
       if (!looksOutOfMemory(error) || call.rows <= 1) throw error;
       return rescoreSmaller(call, error);
     }
+    // A row two models refuse (each maps the null column its own way) is refused once.
+    if (challengers.length > 0) call.rejected = distinctRejected(call.rejected);
     const rejectedHere = call.rejected.rows.map((row) => row - call.rowStart);
     const keep = rejectedHere.length > 0 ? keptRows(call.rows, rejectedHere) : undefined;
     const columns: Record<string, Vector> = {};
@@ -197,8 +263,20 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
       columns[name] = pick(keep);
       refusedKeys[name] = pick(rejectedHere);
     });
-    for (const { name, data } of outputColumns(tensors, outputs, call.rows, keep))
+    for (const { name, data } of outputColumns(all[0]!, outputs, call.rows, keep))
       columns[name] = makeVector(data);
+    challengers.forEach((challenger, c) => {
+      try {
+        for (const { name, data } of outputColumns(all[c + 1]!, challenger.outputs, call.rows, keep))
+          columns[`${challenger.name}.${name}`] = makeVector(data);
+      } catch (error) {
+        throw forChallenger(error, challenger.name);
+      }
+    });
+    if (stats) {
+      stats.observeFeatures(call.slices);
+      stats.observeOutputs(columns);
+    }
     const scored: ScoredBatch = {
       rowStart: call.rowStart,
       rows: call.rows,
@@ -208,6 +286,7 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
       inferSeconds: call.inferSeconds,
     };
     if (refusedKeys) scored.rejectedKeys = new Table(refusedKeys);
+    if (stats) scored.takeStats = () => stats.take();
     return scored;
   }
 
@@ -227,6 +306,7 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
     const parts: ScoredBatch[] = [];
     for await (const part of smaller.score(call.slices)) parts.push(part);
     return {
+      ...(stats ? { takeStats: () => stats.take() } : {}),
       rowStart: call.rowStart,
       rows: call.rows,
       output: new Table(parts.flatMap((part) => part.output.batches)),
@@ -248,15 +328,24 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
     signal?: AbortSignal,
   ): AsyncGenerator<ScoredBatch> {
     let call = newCall(0);
-    const inflight: Array<{ call: PendingCall; result: Promise<Record<string, HostTensor>> }> = [];
+    const inflight: Array<{ call: PendingCall; result: Promise<Array<Record<string, HostTensor>>> }> = [];
     let streamRow = 0;
 
     const launch = async function* (): AsyncGenerator<ScoredBatch> {
       const sealed = seal(call);
       const onRun = (seconds: number): void => {
-        sealed.inferSeconds = seconds;
+        sealed.inferSeconds += seconds;
       };
-      const result = host.run(sealed.feeds, { signal, recycle, onRun });
+      const result = Promise.all([
+        host.run(sealed.feeds, { signal, recycle, onRun }),
+        ...challengers.map((challenger, c) =>
+          challenger.host
+            .run(sealed.challengerFeeds[c]!, { signal, recycle, onRun })
+            .catch((error: unknown) => {
+              throw forChallenger(error, challenger.name);
+            }),
+        ),
+      ]);
       // Keep an early failure from surfacing as an unhandled rejection while earlier calls drain.
       result.catch(() => undefined);
       inflight.push({ call: sealed, result });
@@ -275,10 +364,29 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
         const take = Math.min(batch.numRows - offset, call.capacity - call.rows);
         const slice = offset === 0 && take === batch.numRows ? batch : batch.slice(offset, offset + take);
         const mapStarted = performance.now();
-        if (call.tensors.length === 0)
+        if (call.tensors.length === 0) {
           for (const input of inputs) call.tensors.push(pool.take(input.type, call.capacity * input.width));
+          challengers.forEach((challenger, c) =>
+            challenger.inputs.forEach((input, i) => {
+              // Copied inputs take their buffer when sealed; a placeholder keeps the indexes.
+              call.challengerTensors[c]!.push(
+                copies[c]![i]! >= 0 ? placeholder : pool.take(input.type, call.capacity * input.width),
+              );
+            }),
+          );
+        }
         inputs.forEach((input, i) =>
           fillFeatures(call.tensors[i]!, call.rows, slice, input, call.rejected, streamRow),
+        );
+        challengers.forEach((challenger, c) =>
+          challenger.inputs.forEach((input, i) => {
+            if (copies[c]![i]! >= 0) return;
+            try {
+              fillFeatures(call.challengerTensors[c]![i]!, call.rows, slice, input, call.rejected, streamRow);
+            } catch (error) {
+              throw forChallenger(error, challenger.name);
+            }
+          }),
         );
         passthrough.forEach((name, i) => {
           const column = slice.getChild(name);
@@ -306,6 +414,22 @@ export function makeScoringEngine(options: ScoringEngineOptions) {
 }
 
 export type ScoringEngine = ReturnType<typeof makeScoringEngine>;
+
+const placeholder = new Float32Array(0);
+
+/** The refused rows once each (the first column that refused a row names it), in stream order. */
+function distinctRejected(rejected: RejectedRows): RejectedRows {
+  const seen = new Set<number>();
+  const out: RejectedRows = { rows: [], columns: [] };
+  rejected.rows.forEach((row, i) => {
+    if (seen.has(row)) return;
+    seen.add(row);
+    out.rows.push(row);
+    out.columns.push(rejected.columns[i]!);
+  });
+  const order = out.rows.map((_, i) => i).sort((a, b) => out.rows[a]! - out.rows[b]!);
+  return { rows: order.map((i) => out.rows[i]!), columns: order.map((i) => out.columns[i]!) };
+}
 
 /** Row indexes `0..rows` without the (ascending, possibly repeated) rejected ones. */
 function keptRows(rows: number, rejected: number[]): Int32Array {

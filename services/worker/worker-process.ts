@@ -4,6 +4,7 @@ import { outputWriters } from '../formats/writers/make-writer.js';
 import { makeJobWatcher } from '../queue/job-watcher.js';
 import { jobStatusChannel, makeRedisJobStore } from '../queue/job-store.js';
 import { makeQueues } from '../queue/queues.js';
+import { makeRedisScheduleRuns } from '../scheduler/schedule-runs.js';
 import { startDeadlineSweeper } from '../queue/deadline-sweeper.js';
 import { systemClock } from '../../jobs/ports/clock.js';
 import { duplicateClient, makeLoggedRedis } from '../queue/redis-connection.js';
@@ -130,6 +131,8 @@ export function runWorkerProcess(config: WorkerConfig, io: WorkerProcessIo = {})
       maxChunksPerJob: options.maxChunksPerJob,
       maxFooterBytes: options.maxFooterBytes,
       events,
+      // `quality.baseline: "previous"`: finalize looks up the schedule's last succeeded run.
+      scheduleRuns: makeRedisScheduleRuns(redis, redisConfig.prefix),
       log,
     },
   });

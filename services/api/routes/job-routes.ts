@@ -21,11 +21,16 @@ import {
 import { jobViewSchema, toJobView } from '../../../schemas/job-record.js';
 import { jobSpecSchema } from '../../../schemas/job-spec.js';
 import { manifestSchema } from '../../../schemas/manifest.js';
+import { type RunReport, runReportSchema } from '../../../schemas/run-report.js';
+import type { JobRecord } from '../../../schemas/job-record.js';
+import { StorageNotFound } from '../../../jobs/ports/errors/storage-not-found.js';
 import { JobNotFound } from '../../../jobs/ports/errors/job-not-found.js';
 import { parseUri } from '../../../jobs/ports/storage-uri.js';
 import { type ApiContext, type ZodFastify, principalOf, visibleJob } from '../api-context.js';
 import { JobNotSucceeded } from '../errors/job-not-succeeded.js';
 import { OutputReplaced } from '../errors/output-replaced.js';
+import { ReportInvalid } from '../errors/report-invalid.js';
+import { ReportNotFound } from '../errors/report-not-found.js';
 import { checkManifestUnderRoot } from '../manifest-under-root.js';
 import { literalWebhookRefusal } from '../webhook-refusal.js';
 import { TenantForbidden } from '../errors/tenant-forbidden.js';
@@ -268,6 +273,31 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
     },
   );
 
+  /** The run report finalize wrote beside the manifest: row counts, column statistics, agreement, quality. */
+  app.get(
+    '/jobs/:id/report',
+    {
+      schema: {
+        summary: 'Get a job’s run report',
+        description:
+          'The `_report.json` finalize wrote beside the manifest (`schemas/run-report.ts`): rows, models, ' +
+          'per-column statistics with histograms, score quantiles, challenger agreement and the quality ' +
+          'result. A job the quality gate failed (`failed`) has one too: that is when it matters most. 404 ' +
+          '`REPORT_NOT_FOUND` while the job has none (not finished yet, or it ended without one, or before ' +
+          'Quiver wrote reports); 409 `OUTPUT_REPLACED` for an `exact`-layout job whose location a later job ' +
+          'has written since; 500 `REPORT_INVALID`, naming the object, for a file that is not a report. ' +
+          'Another tenant’s job is 404.',
+        tags: ['jobs'],
+        params: jobParams,
+        response: { 200: runReportSchema, ...errorResponses(...v1Errors, 404, 409, 500) },
+      },
+    },
+    async (request): Promise<RunReport> => {
+      const record = await visibleJob(deps.store, principalOf(request), request.params.id);
+      return readRunReport(deps.storage, record);
+    },
+  );
+
   /** Results of a succeeded job. */
   app.get(
     '/jobs/:id/results',
@@ -328,6 +358,42 @@ export function registerJobRoutes(app: ZodFastify, context: ApiContext): void {
 function refuseGuardedWebhook(url: string | undefined, allow: WebhookAllowlist): void {
   const refusal = literalWebhookRefusal(url, allow);
   if (refusal !== undefined) throw new JobSpecInvalid([{ path: 'webhook.url', message: refusal }]);
+}
+
+/**
+ * The job's run report at `jobOutputLayout(…).report`, checked against `runReportSchema`. At an `exact`
+ * location the file is whichever run wrote it last: one written before this job was created is an earlier
+ * run's (this job has none yet), one written since is a later run's (this job's was replaced).
+ */
+async function readRunReport(storage: Pick<Storage, 'read'>, record: JobRecord): Promise<RunReport> {
+  const reportUri = jobOutputLayout(record.spec.output, record.id).report;
+  let bytes: Uint8Array;
+  try {
+    bytes = await storage.read(reportUri);
+  } catch (error) {
+    if (error instanceof StorageNotFound) throw new ReportNotFound(record.id, record.status, reportUri);
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+  } catch (error) {
+    throw new ReportInvalid(record.id, reportUri, 'not JSON', error);
+  }
+  const parsed = runReportSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .slice(0, 3)
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ReportInvalid(record.id, reportUri, problems.join('; '), parsed.error);
+  }
+  const report = parsed.data;
+  if (report.jobId !== record.id) {
+    if (Date.parse(report.createdAt) < Date.parse(record.createdAt))
+      throw new ReportNotFound(record.id, record.status, reportUri);
+    throw new OutputReplaced(record.id, report.jobId, reportUri);
+  }
+  return report;
 }
 
 const maxActive = (limit: number | undefined): { maxActiveJobs?: number } =>

@@ -62,3 +62,19 @@ export const shortId = (id) => id.slice(0, 8);
 
 /** Job statuses that can still change. */
 export const ACTIVE = new Set(['queued', 'planning', 'running', 'finalizing', 'cancelling']);
+
+/**
+ * A statistic (a mean, a PSI, a score quantile): whole numbers as `count`, others to four significant
+ * figures, exponent form when that would hide them; `–` for an absent value (JSON's null for NaN).
+ */
+export function figure(n) {
+  if (typeof n !== 'number' || !Number.isFinite(n)) return '–';
+  if (Number.isInteger(n) && Math.abs(n) < 1e15) return integer.format(n);
+  const size = Math.abs(n);
+  if (size >= 1e6 || size < 1e-3) return n.toExponential(3);
+  return String(Number(n.toPrecision(4)));
+}
+
+/** A share 0–1 as `93.1%`; `–` for an absent value. */
+export const share = (n) =>
+  typeof n === 'number' && Number.isFinite(n) ? `${decimal.format(n * 100)}%` : '–';

@@ -51,7 +51,7 @@ end
 
 redis.call('HSET', KEYS[1], 'status', 'queued', 'updatedAt', ARGV[2], 'queuedAt', ARGV[2],
   'attempts', attempt + 1, 'previousAttempts', history, 'chunksDone', 0, 'rowsScored', 0, 'rowsRejected', 0)
-redis.call('HDEL', KEYS[1], 'startedAt', 'finishedAt', 'error', 'manifestUri', 'chunksTotal', 'inputRows',
+redis.call('HDEL', KEYS[1], 'startedAt', 'finishedAt', 'error', 'warnings', 'manifestUri', 'reportUri', 'chunksTotal', 'inputRows',
   'scoringStartedAt', 'lastCommitAt')
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 redis.call('SADD', KEYS[7], ARGV[1])

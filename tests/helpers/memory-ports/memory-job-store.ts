@@ -44,8 +44,11 @@ interface StoredJob {
   finishedAt?: string;
   outputUri: string;
   manifestUri?: string;
+  reportUri?: string;
   modelSha256?: string;
+  challengerSha256?: Record<string, string>;
   error?: JobRecord['error'];
+  warnings?: JobRecord['warnings'];
   idempotencyKey?: string;
   chunksTotal?: number;
   chunksDone: number;
@@ -132,9 +135,11 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
         job.status,
         now().getTime(),
       ),
-      output: { uri: job.outputUri, manifestUri: job.manifestUri },
+      output: { uri: job.outputUri, manifestUri: job.manifestUri, reportUri: job.reportUri },
       modelSha256: job.modelSha256,
+      challengerSha256: job.challengerSha256 === undefined ? undefined : { ...job.challengerSha256 },
       error: job.error === undefined ? undefined : structuredClone(job.error),
+      warnings: job.warnings === undefined ? undefined : structuredClone(job.warnings),
       usage: usageOf(
         {
           scoringStartedAt: job.scoringStartedAt,
@@ -312,6 +317,8 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
           if (patch.error !== undefined) job.error = structuredClone(patch.error);
           if (patch.modelSha256 !== undefined) job.modelSha256 = patch.modelSha256;
           if (patch.manifestUri !== undefined) job.manifestUri = patch.manifestUri;
+          if (patch.reportUri !== undefined) job.reportUri = patch.reportUri;
+          if (patch.warnings !== undefined) job.warnings = structuredClone(patch.warnings);
           options.events?.announce(id);
         }
         return recordOf(job);
@@ -330,6 +337,7 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
         job.updatedAt = now().toISOString();
         if (plan.inputRows !== undefined) job.inputRows = plan.inputRows;
         if (plan.modelSha256 !== undefined) job.modelSha256 = plan.modelSha256;
+        if (plan.challengerSha256 !== undefined) job.challengerSha256 = { ...plan.challengerSha256 };
       }),
 
     beginAttempt: (id, index, attempt) =>
@@ -444,7 +452,9 @@ export function makeMemoryJobStore(options: MemoryJobStoreOptions = {}): JobStor
           'startedAt',
           'finishedAt',
           'error',
+          'warnings',
           'manifestUri',
+          'reportUri',
           'chunksTotal',
           'inputRows',
           'scoringStartedAt',

@@ -467,7 +467,7 @@ describe('exactly-once output under zombies, replaced models and inputs, and los
       await s3.storage.write(stray[1]!, await s3.storage.read(job.layout.commit(0, idB)));
       await processFinalize(b.deps, id);
       for (const uri of stray) expect(await exists(s3.storage, uri), uri).toBe(false);
-      const keep = new Set([job.layout.manifest, job.layout.success, ...referenced]);
+      const keep = new Set([job.layout.manifest, job.layout.success, job.layout.report, ...referenced]);
       expect(await listed(s3.storage, job.layout)).toEqual([...keep].sort());
     } finally {
       await scorers.close();

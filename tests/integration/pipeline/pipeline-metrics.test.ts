@@ -92,7 +92,7 @@ describe('worker metrics of a real job (real Redis, S3-protocol server, ONNX Run
     expect(read).toBeGreaterThanOrEqual(inputBytes);
     let folder = 0;
     for await (const object of s3.storage.list(done.output.uri)) {
-      if (!/_manifest\.json$|_SUCCESS$/.test(object.uri)) folder += object.size;
+      if (!/_manifest\.json$|_SUCCESS$|_report\.json$/.test(object.uri)) folder += object.size;
     }
     expect(moved('quiver_storage_bytes_total', { direction: 'written' })).toBe(folder);
     expect(done.usage).toMatchObject({

@@ -54,7 +54,7 @@ describe('what planning reads as input', () => {
       { id: 'job-x', specDigest: 'a'.repeat(64) },
       layout,
       [],
-      'b'.repeat(64),
+      { modelSha256: 'b'.repeat(64) },
     );
     expect(found).toEqual([]);
     expect(log.records).toEqual([

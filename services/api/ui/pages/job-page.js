@@ -1,6 +1,7 @@
 /**
- * One job: live progress and its chart, chunks by state, the error and where it happened, usage, results
- * (manifest, parts, rejected rows) and webhook deliveries with their attempts.
+ * One job: live progress and its chart, chunks by state, the error and where it happened, usage, the run
+ * report (`job-report.js`), results (manifest, parts, rejected rows) and webhook deliveries with their
+ * attempts.
  */
 import { ApiError, api } from '../api.js';
 import { h, pill, replace } from '../dom.js';
@@ -8,6 +9,7 @@ import { ACTIVE, bytes, count, duration, elapsed, relative, shortId, time } from
 import { every, problemText } from '../poll.js';
 import { eta, jobProgressBar, rate, rowsPerSecond } from '../progress.js';
 import { progressChart } from '../progress-chart.js';
+import { reportLoader } from './job-report.js';
 
 /** Chunks shown at once; the report pages them (`offset`, `limit`). */
 const CHUNK_PAGE = 500;
@@ -32,6 +34,7 @@ export function mountJobPage(main, id) {
   const failure = section('failure', 'Error');
   const usage = section('usage', 'Usage');
   const results = section('results', 'Output');
+  const report = section('report', 'Report');
   const deliveries = section('deliveries', 'Webhook deliveries');
   const spec = section('spec', 'Spec');
   failure.hidden = true;
@@ -44,12 +47,14 @@ export function mountJobPage(main, id) {
     h('div.grid-2', null, progress, timing),
     h('div.grid-2', null, chart, usage),
     chunks,
+    report,
     results,
     deliveries,
     spec,
   );
 
   const plot = progressChart(bodyOf(chart));
+  const loadReport = reportLoader(bodyOf(report));
   /** Progress seen by this page, for the chart when the API has no chunk report. */
   const observed = [];
   let chunkReport = /** @type {'unknown' | 'served' | 'absent'} */ ('unknown');
@@ -113,6 +118,8 @@ export function mountJobPage(main, id) {
       if (job.status !== lastStatus) {
         lastStatus = job.status;
         void renderResults(bodyOf(results), job, signal);
+        // Finalize writes the report before the job's last status: asked once per status, never faster.
+        void loadReport(job, signal);
         if (!job.spec.webhook)
           replace(bodyOf(deliveries), h('p.muted', null, 'No webhook configured for this job.'));
         else if (stops.length === 1)
