@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -35,6 +36,28 @@ export function hostPortsOf(list: string): Array<{ host: string; port: number }>
     const [host, port] = node.split(':');
     return { host: host!, port: Number(port) };
   });
+}
+
+/** Whether `port` can be bound on loopback now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port for a Cluster node, whose bus listens on port + 10000: the ephemeral range reaches 60999, so
+ * a port above 55535 has no bus port at all, and a bus port already taken stops the node at start.
+ */
+async function clusterNodePort(taken: Set<number>): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = await freePort();
+    if (port > 55535 || taken.has(port) || taken.has(port + 10000)) continue;
+    if (await bindable(port + 10000)) return port;
+  }
+  throw new Error('no loopback port with a free cluster bus port (port + 10000)');
 }
 
 function startNode(args: string[], port: number): RedisNode {
@@ -94,8 +117,10 @@ export interface LocalRedisCluster {
  */
 export async function startRedisCluster(dir: string, masters = 3): Promise<LocalRedisCluster> {
   const nodes: RedisNode[] = [];
+  const taken = new Set<number>();
   for (let i = 0; i < masters * 2; i++) {
-    const port = await freePort();
+    const port = await clusterNodePort(taken);
+    taken.add(port).add(port + 10000);
     const nodeDir = join(dir, `node-${port}`);
     await mkdir(nodeDir, { recursive: true });
     nodes.push(
@@ -120,7 +145,10 @@ export async function startRedisCluster(dir: string, masters = 3): Promise<Local
   const stop = async () => void (await Promise.all(nodes.map((node) => node.kill())));
   try {
     for (const node of nodes)
-      await until(`node ${node.port}`, async () => (await ask(node.port, 'PING')) === 'PONG');
+      await until(`node ${node.port}`, async () => {
+        if (node.child.exitCode !== null) throw new Error(`cluster node ${node.port} exited at start`);
+        return (await ask(node.port, 'PING')) === 'PONG';
+      });
     await run('redis-cli', [
       '--cluster',
       'create',

@@ -76,7 +76,7 @@ export async function readVerifiedOutput(
 
 /**
  * A finished job's folder as it is stored, and what its accepted commits (as Redis names them) reference
- * there, plus `_manifest.json` and `_SUCCESS`: both sorted, equal once finalize's sweep has run and nothing
+ * there, plus `_manifest.json`, `_SUCCESS` and the run report the record names: both sorted, equal once finalize's sweep has run and nothing
  * has written since.
  */
 export async function jobFolder(
@@ -86,7 +86,12 @@ export async function jobFolder(
 ): Promise<{ stored: string[]; referenced: string[] }> {
   const layout = outputLayout(record.spec.output.uri, record.id, record.spec.output.format);
   const commits = await readAcceptedCommits(storage, layout, await store.acceptedCommits(record.id));
-  const referenced = [layout.manifest, layout.success, ...commits.flatMap((c) => objectsOf(layout, c))];
+  const referenced = [
+    layout.manifest,
+    layout.success,
+    ...(record.output.reportUri ? [record.output.reportUri] : []),
+    ...commits.flatMap((c) => objectsOf(layout, c)),
+  ];
   const stored: string[] = [];
   for await (const object of storage.list(`${layout.root}/`)) stored.push(object.uri);
   return { stored: stored.sort(), referenced: [...new Set(referenced)].sort() };
