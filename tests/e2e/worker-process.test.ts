@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { JobSpecInput } from '../../schemas/job-spec.js';
+import { runReportSchema } from '../../schemas/run-report.js';
 import { submitJob } from '../../jobs/submit-job.js';
 import { makeFormatReaders } from '../../services/formats/make-reader.js';
 import { makeRedisJobStore } from '../../services/queue/job-store.js';
@@ -138,6 +140,54 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
     };
   }
 
+  /** `record`'s `_report.json` equals `reference`'s and DuckDB's figures over the input, counts exactly. */
+  async function expectReportOfInput(record: JobRecord, reference: JobRecord): Promise<void> {
+    const readReport = async (r: JobRecord) =>
+      runReportSchema.parse(JSON.parse(new TextDecoder().decode(await s3.storage.read(r.output.reportUri!))));
+    const [report, expected] = await Promise.all([readReport(record), readReport(reference)]);
+    expect(report.rows).toEqual({ input: ROWS, scored: ROWS, rejected: 0 });
+    const local = join(dir, 'input.parquet');
+    await writeFile(local, await s3.storage.read('s3://events/big/data.parquet'));
+    const duck = await DuckDBInstance.create(':memory:');
+    const db = await duck.connect();
+    try {
+      const near = (actual: number | null, wanted: number) =>
+        expect(Math.abs(actual! - wanted)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(wanted)));
+      for (const column of ['f0', 'f17', 'f63']) {
+        const figures = report.features[column]!;
+        const clean = expected.features[column]!;
+        expect(figures.histogram).toEqual(clean.histogram);
+        expect([figures.count, figures.nulls, figures.min, figures.max]).toEqual([
+          clean.count,
+          clean.nulls,
+          clean.min,
+          clean.max,
+        ]);
+        const [row] = (
+          await db.runAndReadAll(
+            `SELECT count(${column}), min(${column}), max(${column}), avg(${column}), stddev_samp(${column}) FROM '${local}'`,
+          )
+        ).getRows();
+        const [count, min, max, mean, std] = row!.map(Number);
+        expect([figures.count, figures.min, figures.max]).toEqual([count, min, max]);
+        near(figures.mean, mean!);
+        near(figures.std, std!);
+        const { edges, counts } = figures.histogram;
+        const bins = edges
+          .slice(0, -1)
+          .map((lo, i) => `count_if(${column}::DOUBLE >= ${lo} AND ${column}::DOUBLE < ${edges[i + 1]})`)
+          .join(', ');
+        const [exact] = (await db.runAndReadAll(`SELECT ${bins} FROM '${local}'`)).getRows();
+        expect(counts).toEqual(exact!.map(Number));
+      }
+      expect(report.scores.score!.count).toBe(ROWS);
+      expect(report.scores.score!.histogram).toEqual(expected.scores.score!.histogram);
+    } finally {
+      db.closeSync();
+      duck.closeSync();
+    }
+  }
+
   it('survives SIGKILLs at random points: the job succeeds with output identical to a clean run, no row lost or doubled', async () => {
     const d = deployment();
     const workers = [1, 2, 3].map((n) => d.fleet.start(`worker-${n}`));
@@ -172,10 +222,18 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
     expect(actual.ids.every((id, i) => id === BigInt(i))).toBe(true);
     expect(Buffer.from(actual.scores.buffer).equals(Buffer.from(expected.scores.buffer))).toBe(true);
 
-    // Each chunk counted once, however many times a kill made it run again.
+    // The run report counts every input row once, however many attempts scored it: its figures equal the
+    // clean run's and DuckDB's over the input.
+    await expectReportOfInput(killed, clean);
+
+    // Each chunk counted once, however many times a kill made it run again: Redis accepted one attempt of
+    // each, and no two processes logged a commit of one chunk. (A worker killed between Redis' acceptance
+    // and its log line commits without saying so, so the logs may miss a chunk but never double one.)
+    const accepted = await d.store.acceptedCommits(killedId);
+    expect([...accepted.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: CHUNKS }, (_, i) => i));
     const commits = commitsByChunk(d.fleet.all, killedId);
-    expect([...commits.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: CHUNKS }, (_, i) => i));
     expect([...commits.values()].every((n) => n === 1)).toBe(true);
+    expect(commits.size).toBeGreaterThanOrEqual(CHUNKS - kills);
   }, 180_000);
 
   it('SIGTERM mid-chunk: the worker finishes the chunk in hand, exits 0 within the grace, and nothing it committed is scored again', async () => {
