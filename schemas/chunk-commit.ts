@@ -22,10 +22,16 @@ export type WrittenObject = z.infer<typeof writtenObjectSchema>;
 /** A partition's values by column (`output.partitionBy`), as its folder names them; null: the default partition. */
 export const partitionValuesSchema = z.record(z.string(), z.string().nullable());
 
-/** One file of a partitioned segment: the rows of one partition, in that partition's folder. */
+/**
+ * One file of a partitioned segment: the rows of one partition, in that partition's folder. With
+ * `output.challengers: "parts"`, one model's file of the segment (`model`: the challenger's name or
+ * `champion`), in `model=<name>/` above any partition folders; `partition` is then `{}` without
+ * `output.partitionBy`.
+ */
 export const partitionedPartSchema = writtenObjectSchema.extend({
   partition: partitionValuesSchema,
   rows: count,
+  model: z.string().optional(),
 });
 export type PartitionedPart = z.infer<typeof partitionedPartSchema>;
 

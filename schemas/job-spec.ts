@@ -124,10 +124,13 @@ export const jobOutputSchema = z
      */
     partitionBy: z.array(z.string().min(1)).min(1).optional(),
     /**
-     * With `challengers`: `columns` (the default, and for now the only layout) writes each challenger's
-     * outputs into the same parts as `<name>.<column>` after the champion's. No zod default.
+     * With `challengers`: `columns` (the default) writes each challenger's outputs into the same parts as
+     * `<name>.<column>` after the champion's; `parts` writes each model's outputs, beside the passthrough
+     * columns and under the model's own column names, into parts of its own in a Hive folder
+     * `model=<name>/` (`model=champion/` for `model`), so a Hive-partitioned read of the job's folder
+     * (DuckDB's `hive_partitioning`) gives every model's scores as one long table. No zod default.
      */
-    challengers: z.enum(['columns']).optional(),
+    challengers: z.enum(['columns', 'parts']).optional(),
     /**
      * Whether the run report (`_report.json`: per-column statistics, histograms, challenger agreement) is
      * gathered and written. Default true; `false` saves its cost on the worker (about 5 ns a feature value,
@@ -177,10 +180,19 @@ export const jobWebhookSchema = z
   .strict();
 export type JobWebhook = z.infer<typeof jobWebhookSchema>;
 
-/** A challenger's name: it prefixes its output columns (`<name>.<column>`), so it is kept plain. */
+/** The champion's name where models are named side by side (`output.challengers: "parts"` folders). */
+export const CHAMPION_NAME = 'champion';
+/** The Hive key of the per-model folders of `output.challengers: "parts"`: `model=<name>/`. */
+export const MODEL_FOLDER_KEY = 'model';
+
+/**
+ * A challenger's name: it prefixes its output columns (`<name>.<column>`) and names its folder, so it is
+ * kept plain; `champion` is the champion's.
+ */
 const challengerNameSchema = z
   .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected a letter, then up to 31 letters, digits, _ or -');
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected a letter, then up to 31 letters, digits, _ or -')
+  .refine((name) => name !== CHAMPION_NAME, `"${CHAMPION_NAME}" names the champion`);
 
 /**
  * A second model scored on the same decoded rows as `model` (champion/challenger): its outputs sit beside
@@ -292,7 +304,11 @@ export const jobSpecSchema = z
 /** Checked on submission (`jobSpecSchemaWithin`), so the plain schema stays extendable. Challenger names are unique; `output.challengers` and a threshold need challengers; gates need a limit. */
 function challengerIssues(spec: {
   challengers?: ReadonlyArray<{ name: string }> | undefined;
-  output: { challengers?: string | undefined; report?: boolean | undefined };
+  output: {
+    challengers?: string | undefined;
+    report?: boolean | undefined;
+    partitionBy?: readonly string[] | undefined;
+  };
   quality?: QualitySpec | undefined;
 }): Array<{ path: Array<string | number>; message: string }> {
   const issues: Array<{ path: Array<string | number>; message: string }> = [];
@@ -304,6 +320,11 @@ function challengerIssues(spec: {
   }
   if (spec.output.challengers !== undefined && !spec.challengers)
     issues.push({ path: ['output', 'challengers'], message: 'needs challengers' });
+  if (spec.output.challengers === 'parts' && spec.output.partitionBy?.includes(MODEL_FOLDER_KEY))
+    issues.push({
+      path: ['output', 'partitionBy'],
+      message: `"${MODEL_FOLDER_KEY}" names the model folders of output.challengers: "parts"; partition by another column`,
+    });
   const quality = spec.quality;
   if (quality && spec.output.report === false)
     issues.push({ path: ['quality'], message: 'quality gates need the run report (output.report is false)' });

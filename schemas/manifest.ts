@@ -34,6 +34,8 @@ export const manifestSchema = z.object({
       sha256: sha256Hex.optional(),
       /** With `output.partitionBy`: the partition whose folder holds the part. */
       partition: partitionValuesSchema.optional(),
+      /** With `output.challengers: "parts"`: whose scores the part holds, `champion` or a challenger's name. */
+      model: z.string().optional(),
     }),
   ),
   /** `output.layout` of the job: `job` (in `<uri>/<jobId>/`) or `exact` (directly under `uri`). Absent before v0.4. */
@@ -49,6 +51,8 @@ export const manifestSchema = z.object({
         folder: z.string(),
         rows: count,
         parts: count,
+        /** With `output.challengers: "parts"`: the model whose `model=<name>/` folder holds the partition. */
+        model: z.string().optional(),
       }),
     )
     .optional(),

@@ -1,6 +1,7 @@
 import type { ChunkCommit } from '../../schemas/chunk-commit.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { Manifest } from '../../schemas/manifest.js';
+import { MODEL_FOLDER_KEY } from '../../schemas/job-spec.js';
 import { ModelChanged } from '../errors/model-changed.js';
 import { CommitsIncomplete } from './errors/commits-incomplete.js';
 import {
@@ -149,7 +150,8 @@ export async function processFinalize(
           rows: file.rows ?? s.rows,
           bytes: file.bytes,
           sha256: file.sha256,
-          ...(file.partition ? { partition: file.partition } : {}),
+          ...(file.partition && spec.output.partitionBy !== undefined ? { partition: file.partition } : {}),
+          ...(file.model === undefined ? {} : { model: file.model }),
         })),
       ),
     ),
@@ -223,8 +225,17 @@ function partitionSummary(
   const byFolder = new Map<string, NonNullable<Manifest['partitions']>[number]>();
   for (const part of parts) {
     if (part.partition === undefined) continue;
-    const folder = partitionFolder(columns, part.partition);
-    const entry = byFolder.get(folder) ?? { values: part.partition, folder, rows: 0, parts: 0 };
+    // With output.challengers "parts", each model's partitions lie under its model=<name>/ folder.
+    const model =
+      part.model === undefined ? '' : partitionFolder([MODEL_FOLDER_KEY], { [MODEL_FOLDER_KEY]: part.model });
+    const folder = `${model}${partitionFolder(columns, part.partition)}`;
+    const entry = byFolder.get(folder) ?? {
+      values: part.partition,
+      folder,
+      rows: 0,
+      parts: 0,
+      ...(part.model === undefined ? {} : { model: part.model }),
+    };
     entry.rows += part.rows;
     entry.parts += 1;
     byFolder.set(folder, entry);

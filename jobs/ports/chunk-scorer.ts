@@ -7,6 +7,16 @@ import type { ReadProjection } from './input-readers.js';
 import type { Log } from './log.js';
 import type { Storage } from './storage.js';
 
+/**
+ * Whose each output column is, in output order: the passthrough columns, then the champion's outputs, then
+ * each challenger's (`<name>.<column>`, with the model's own column names in `names`).
+ */
+export interface OutputColumnOwners {
+  passthrough: readonly string[];
+  champion: readonly string[];
+  challengers: ReadonlyArray<{ name: string; columns: readonly string[]; names: readonly string[] }>;
+}
+
 /** What one inference call produced: output rows (passthrough, then scores) and the rows refused. */
 export interface ScoredRows {
   /** Rows of the input stream this call covered, `[rowStart, rowStart + rows)`. */
@@ -26,6 +36,8 @@ export interface ScoredRows {
    * (features of every input row, scores and agreement of the scored ones), and a fresh start.
    */
   takeStats?: () => SegmentStats;
+  /** Whose each output column is (the same object on every call of a chunk). */
+  columns?: OutputColumnOwners;
 }
 
 /** A model scored beside the champion on the same rows; its outputs come back as `<name>.<column>`. */

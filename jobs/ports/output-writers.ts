@@ -58,6 +58,15 @@ export interface OutputPartitioner {
    * those columns. Throws `PARTITION_COLUMN_MISSING` when the rows lack one of them.
    */
   split(batches: readonly OutputBatch[], columns: readonly string[]): PartitionRows[];
+  /**
+   * The rows of `batches` with only the columns `columns` names, in that order, each renamed `from` → `to`
+   * (zero-copy); `schema` is projected the same way for a segment without rows.
+   */
+  project(
+    batches: readonly OutputBatch[],
+    schema: BatchSchema,
+    columns: ReadonlyArray<{ from: string; to: string }>,
+  ): { batches: OutputBatch[]; schema: BatchSchema };
 }
 
 /** The writer of each output format. */

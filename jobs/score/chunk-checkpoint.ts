@@ -5,6 +5,7 @@ import type { JobRecord } from '../../schemas/job-record.js';
 import type { BatchSchema, KeyTable, OutputBatch } from '../ports/batches.js';
 import type { InvalidRecord } from '../ports/input-readers.js';
 import type { BatchWriter } from '../ports/output-writers.js';
+import type { OutputColumnOwners } from '../ports/chunk-scorer.js';
 import { createHash } from 'node:crypto';
 import { acceptSegment } from '../chunk-commits.js';
 import type { OutputLayout } from '../output-layout.js';
@@ -51,6 +52,13 @@ export interface ChunkCheckpointOptions {
  * loses the race afterwards deletes what it wrote. Segment boundaries depend on time, so every name carries
  * the attempt id (`OutputLayout.segmentPart`).
  */
+/** The scorer says whose each column is on every call; a segment of `parts` output cannot be cut without. */
+function ownersOf(owners: OutputColumnOwners | undefined): OutputColumnOwners {
+  if (owners === undefined)
+    throw new TypeError('output.challengers "parts": the scorer did not say whose each output column is');
+  return owners;
+}
+
 export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
   const { deps, record, chunk, attempt, layout, writer, signal } = options;
   const segments: SegmentCommit[] = [...options.resumed];
@@ -62,6 +70,9 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
   let rows = 0;
   let rejected = 0;
   let schema: BatchSchema | undefined;
+  let owners: OutputColumnOwners | undefined;
+  /** `output.challengers: "parts"`: each model's columns go to parts of their own. */
+  const partsPerModel = record.spec.output.challengers === 'parts' && record.spec.challengers !== undefined;
 
   async function assertCurrent(): Promise<void> {
     const state = await deps.store.attemptState(record.id, chunk.index, attempt);
@@ -75,9 +86,10 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
     skip(record: SkippedRecord): void {
       if (record.position >= resumeRow) skipped.push(record);
     },
-    /** Output rows and refused rows of one scored call. */
-    add(output: OutputBatch, refusedRows: number, keys?: RefusedRows): void {
+    /** Output rows and refused rows of one scored call; `columns`: whose each output column is. */
+    add(output: OutputBatch, refusedRows: number, keys?: RefusedRows, columns?: OutputColumnOwners): void {
       schema ??= output.schema;
+      owners ??= columns;
       outputs.push(output);
       rows += output.numRows;
       rejected += refusedRows;
@@ -111,6 +123,7 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
         schema,
         partitionBy: record.spec.output.partitionBy,
         partitioner: deps.writers?.partitioner,
+        ...(partsPerModel ? { models: ownersOf(owners) } : {}),
         ...(signal ? { signal } : {}),
       });
       const segment: SegmentCommit = {

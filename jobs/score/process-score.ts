@@ -325,6 +325,7 @@ async function scoreAttempt(
           rows: rows.rejected.rows.map((r) => r + resumeRow),
           columns: rows.rejected.columns,
         },
+        rows.columns,
       );
       if (performance.now() - segmentStartedAt >= checkpointMs) {
         await checkpoint.commit(resumeRow + rows.rowStart + rows.rows, false, takeStats?.());

@@ -3,6 +3,8 @@ import type { BatchSchema, OutputBatch } from '../ports/batches.js';
 import type { BatchWriter, OutputPartitioner } from '../ports/output-writers.js';
 import type { Storage } from '../ports/storage.js';
 import type { OutputLayout } from '../output-layout.js';
+import type { OutputColumnOwners } from '../ports/chunk-scorer.js';
+import { CHAMPION_NAME, MODEL_FOLDER_KEY } from '../../schemas/job-spec.js';
 import { partitionFolder } from '../output-partitions.js';
 import { PartitionColumnMissing } from './errors/partition-column-missing.js';
 
@@ -18,7 +20,26 @@ export interface SegmentPartsInput {
   /** `output.partitionBy`; absent or empty: one part. */
   partitionBy: readonly string[] | undefined;
   partitioner: OutputPartitioner | undefined;
+  /**
+   * With `output.challengers: "parts"`: whose each column is. Each model then gets its own file of the
+   * segment, in `model=<name>/`: the passthrough columns and its outputs under its own column names.
+   */
+  models?: OutputColumnOwners;
   signal?: AbortSignal;
+}
+
+/** Each model's columns of a segment, as `output.challengers: "parts"` writes them: name and projection. */
+function modelColumns(
+  owners: OutputColumnOwners,
+): Array<{ name: string; columns: Array<{ from: string; to: string }> }> {
+  const same = (name: string) => ({ from: name, to: name });
+  return [
+    { name: CHAMPION_NAME, columns: [...owners.passthrough, ...owners.champion].map(same) },
+    ...owners.challengers.map((c) => ({
+      name: c.name,
+      columns: [...owners.passthrough.map(same), ...c.columns.map((from, k) => ({ from, to: c.names[k]! }))],
+    })),
+  ];
 }
 
 /**
@@ -30,12 +51,48 @@ export interface SegmentPartsInput {
 export async function writeSegmentParts(
   input: SegmentPartsInput,
 ): Promise<{ part: WrittenObject } | { partitions: PartitionedPart[] }> {
+  if (input.models !== undefined) return writeModelParts(input, input.models);
+  return writeRowParts(input);
+}
+
+/**
+ * `output.challengers: "parts"`: each model's projection of the segment written as the segment's parts
+ * are, under `model=<name>/` — one file, or one per partition with `output.partitionBy`.
+ */
+async function writeModelParts(
+  input: SegmentPartsInput,
+  owners: OutputColumnOwners,
+): Promise<{ partitions: PartitionedPart[] }> {
+  const { partitioner, schema } = input;
+  if (partitioner === undefined || schema === undefined)
+    throw new TypeError('output.challengers "parts" needs the output partitioner and the rows\' schema');
+  const partitions: PartitionedPart[] = [];
+  const rows = input.outputs.reduce((n, batch) => n + batch.numRows, 0);
+  for (const model of modelColumns(owners)) {
+    const projected = partitioner.project(input.outputs, schema, model.columns);
+    const written = await writeRowParts(
+      { ...input, outputs: projected.batches, schema: projected.schema },
+      partitionFolder([MODEL_FOLDER_KEY], { [MODEL_FOLDER_KEY]: model.name }),
+    );
+    if ('part' in written) partitions.push({ ...written.part, partition: {}, rows, model: model.name });
+    else partitions.push(...written.partitions.map((p) => ({ ...p, model: model.name })));
+  }
+  return { partitions };
+}
+
+/** The segment's rows as one part, or one file per partition; `folder` (`model=<name>/`) above them. */
+async function writeRowParts(
+  input: SegmentPartsInput,
+  folder = '',
+): Promise<{ part: WrittenObject } | { partitions: PartitionedPart[] }> {
   const { storage, writer, layout, index, attempt, rowStart, outputs, schema, signal } = input;
   const partitionBy = input.partitionBy ?? [];
   if (partitionBy.length === 0) {
     const part = await writer.write(
       storage,
-      layout.segmentPart(index, attempt, rowStart),
+      folder === ''
+        ? layout.segmentPart(index, attempt, rowStart)
+        : layout.segmentPart(index, attempt, rowStart, folder),
       outputs,
       schema ? { schema, signal } : { signal },
     );
@@ -49,7 +106,12 @@ export async function writeSegmentParts(
   const partitions: PartitionedPart[] = [];
   for (const group of input.partitioner.split(outputs, partitionBy)) {
     signal?.throwIfAborted();
-    const uri = layout.segmentPart(index, attempt, rowStart, partitionFolder(partitionBy, group.values));
+    const uri = layout.segmentPart(
+      index,
+      attempt,
+      rowStart,
+      `${folder}${partitionFolder(partitionBy, group.values)}`,
+    );
     const part = await writer.write(storage, uri, group.batches, { schema: group.schema, signal });
     partitions.push({
       uri: part.uri,

@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { partitionFolder } from '../../jobs/output-partitions.js';
+import { MODEL_FOLDER_KEY } from '../../schemas/job-spec.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -107,7 +108,8 @@ async function downloadOne(source: Source, doFetch: typeof fetch): Promise<Downl
 
 /**
  * Downloads a succeeded job's results into `dir`: every part (checked against the manifest's size and SHA-256;
- * a partitioned part in its Hive `key=value/` folder, so DuckDB reads `dir` with `hive_partitioning`),
+ * a partitioned part in its Hive `key=value/` folder, a model's part of `output.challengers: "parts"` in its
+ * `model=<name>/` folder, so DuckDB reads `dir` with `hive_partitioning`),
  * every rejected file under `rejected/`, and `_manifest.json` last, so a folder holding a manifest is
  * complete. Parts with a presigned URL are fetched; file:// parts are copied.
  */
@@ -122,18 +124,23 @@ export async function downloadResults(
     [...results.manifest.parts, ...results.manifest.rejected].map((p) => [p.uri, p]),
   );
   const checks = (uri: string) => ({ bytes: listed.get(uri)?.bytes, sha256: listed.get(uri)?.sha256 });
-  const partitions = new Map(results.manifest.parts.map((p) => [p.uri, p.partition]));
+  const byUri = new Map(results.manifest.parts.map((p) => [p.uri, p]));
   const partitionBy = results.manifest.partitionBy;
+  // `model=<name>/` (output.challengers "parts"), then the partition's folders: as the job's folder has them.
   const folderOf = (uri: string): string => {
-    const values = partitions.get(uri);
-    return partitionBy && values ? partitionFolder(partitionBy, values) : '';
+    const part = byUri.get(uri);
+    const model =
+      part?.model === undefined
+        ? ''
+        : partitionFolder([MODEL_FOLDER_KEY], { [MODEL_FOLDER_KEY]: part.model });
+    return model + (partitionBy && part?.partition ? partitionFolder(partitionBy, part.partition) : '');
   };
   const sources: Source[] = [
     ...results.parts.map((p) => ({
       uri: p.uri,
       url: p.url,
       ...checks(p.uri),
-      // A partitioned part keeps its `key=value/` folder: its name alone repeats across partitions.
+      // A partitioned part keeps its `key=value/` folder: its name alone repeats across partitions (and models).
       target: join(dir, folderOf(p.uri), fileNameOf(p.uri, `part-${p.index}`)),
     })),
     ...results.rejected.map((r) => ({

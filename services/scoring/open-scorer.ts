@@ -103,6 +103,8 @@ export interface PreparedScoring {
   engine: ScoringEngine;
   inputs: ResolvedInput[];
   outputs: ResolvedOutput[];
+  /** Each challenger's resolved mappings, in spec order. */
+  challengers: EngineChallenger[];
   batchRows: number;
   /** Present when the batch size was tuned (or read from the tuning cache). */
   tuning?: BatchTuning;
@@ -166,7 +168,7 @@ export async function prepareScoring(
     ...(challengers.length > 0 ? { challengers } : {}),
     ...(stats ? { stats } : {}),
   });
-  return { engine, inputs, outputs, batchRows, tuning };
+  return { engine, inputs, outputs, challengers, batchRows, tuning };
 }
 
 /** A challenger's mappings on the same data; a mapping it cannot make names it. */

@@ -1,5 +1,5 @@
 import type { RecordBatch } from 'apache-arrow';
-import type { ScoreChunkRequest, ScorerLease } from '../../jobs/ports/chunk-scorer.js';
+import type { OutputColumnOwners, ScoreChunkRequest, ScorerLease } from '../../jobs/ports/chunk-scorer.js';
 import type { ReadProjection } from '../../jobs/ports/input-readers.js';
 import type { ModelSpec } from '../../schemas/model-spec.js';
 import { passthroughColumns, passthroughReadColumns } from '../../jobs/score/passthrough-columns.js';
@@ -200,8 +200,19 @@ export async function* scoreChunk(
     yield first.value;
     for (let next = await batches.next(); !next.done; next = await batches.next()) yield next.value;
   })();
+  const columns: OutputColumnOwners = {
+    passthrough,
+    champion: prepared.outputs.flatMap((o) => o.names),
+    challengers: prepared.challengers.map((c) => {
+      const names = c.outputs.flatMap((o) => o.names);
+      return { name: c.name, columns: names.map((n) => `${c.name}.${n}`), names };
+    }),
+  };
   try {
-    yield* prepared.engine.score(all, request.signal);
+    for await (const scored of prepared.engine.score(all, request.signal)) {
+      scored.columns = columns;
+      yield scored;
+    }
   } catch (error) {
     if (error instanceof FeatureMappingError && error.where.row !== undefined) {
       const location = request.locate(error.where.row);

@@ -16,6 +16,7 @@ import type { HostTensor, InferenceHost, TensorData } from './inference-host.js'
 import { type ResolvedOutput, outputColumns } from './output-mapping.js';
 import type { BatchStats } from './batch-stats.js';
 import type { SegmentStats } from '../../schemas/run-report.js';
+import type { OutputColumnOwners } from '../../jobs/ports/chunk-scorer.js';
 import { forChallenger } from '../../jobs/for-challenger.js';
 import { type TensorPool, makeTensorPool } from './tensor-pool.js';
 
@@ -126,6 +127,8 @@ export interface ScoredBatch {
   inferSeconds: number;
   /** With `stats`: what was gathered since the last take, this call included (see `makeBatchStats`). */
   takeStats?: () => SegmentStats;
+  /** Whose each output column is (set by `scoreChunk`, which knows the passthrough). */
+  columns?: OutputColumnOwners;
 }
 
 interface PendingCall {

@@ -1,5 +1,5 @@
-import { type Data, RecordBatch, Schema, Struct, Table, makeData } from 'apache-arrow';
-import type { OutputBatch } from '../../../jobs/ports/batches.js';
+import { type Data, Field, RecordBatch, Schema, Struct, Table, makeData } from 'apache-arrow';
+import type { BatchSchema, OutputBatch } from '../../../jobs/ports/batches.js';
 import type { OutputPartitioner, PartitionRows } from '../../../jobs/ports/output-writers.js';
 import { PartitionColumnMissing } from '../../../jobs/score/errors/partition-column-missing.js';
 import { type TextDialect, makeCellEncoder } from './jsonl-writer.js';
@@ -19,15 +19,47 @@ const PARTITION_DIALECT: TextDialect = {
 };
 
 /**
- * `batch` with only the columns `names`. Not `RecordBatch.select`: apache-arrow 21's keeps the batch's
- * old struct children under the new schema, and the IPC stream it then writes has empty buffers.
+ * `batch` with only the columns `names` (renamed to `as`, when given). Not `RecordBatch.select`:
+ * apache-arrow 21's keeps the batch's old struct children under the new schema, and the IPC stream it then
+ * writes has empty buffers.
  */
-function project(batch: RecordBatch, names: readonly string[]): RecordBatch {
+function project(batch: RecordBatch, names: readonly string[], as: readonly string[] = names): RecordBatch {
   const indexes = names.map((name) => batch.schema.fields.findIndex((field) => field.name === name));
-  const fields = indexes.map((i) => batch.schema.fields[i]!);
+  const fields = indexes.map((i, k) => renamed(batch.schema.fields[i]!, as[k]!));
   const children: Data[] = indexes.map((i) => batch.data.children[i]!);
   const data = makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children });
   return new RecordBatch(new Schema(fields, batch.schema.metadata), data);
+}
+
+function renamed(field: Field, name: string): Field {
+  return field.name === name ? field : new Field(name, field.type, field.nullable, field.metadata);
+}
+
+function batchesOf(batches: readonly OutputBatch[]): RecordBatch[] {
+  return batches.flatMap((b) => (b instanceof Table ? b.batches : [b as RecordBatch]));
+}
+
+/** One model's columns of a segment (`output.challengers: "parts"`): a zero-copy projection per batch. */
+function projectColumns(
+  batches: readonly OutputBatch[],
+  schema: BatchSchema,
+  columns: ReadonlyArray<{ from: string; to: string }>,
+): { batches: OutputBatch[]; schema: BatchSchema } {
+  const from = columns.map((c) => c.from);
+  const to = columns.map((c) => c.to);
+  const arrowSchema = schema as Schema;
+  const missing = from.find((name) => !arrowSchema.fields.some((field) => field.name === name));
+  if (missing !== undefined) throw new TypeError(`output column "${missing}" is not in the scored rows`);
+  const fields = from.map((name, k) =>
+    renamed(
+      arrowSchema.fields.find((f) => f.name === name)!,
+      to[k]!,
+    ),
+  );
+  return {
+    batches: batchesOf(batches).map((batch) => project(batch, from, to)),
+    schema: new Schema(fields, arrowSchema.metadata),
+  };
 }
 
 interface Group extends PartitionRows {
@@ -42,7 +74,7 @@ interface Group extends PartitionRows {
  */
 function split(batches: readonly OutputBatch[], columns: readonly string[]): PartitionRows[] {
   const groups = new Map<string, Group>();
-  for (const batch of batches.flatMap((b) => (b instanceof Table ? b.batches : [b as RecordBatch]))) {
+  for (const batch of batchesOf(batches)) {
     const names = batch.schema.fields.map((field) => field.name);
     const missing = columns.find((column) => !names.includes(column));
     if (missing !== undefined) throw new PartitionColumnMissing(missing, names);
@@ -89,4 +121,4 @@ function split(batches: readonly OutputBatch[], columns: readonly string[]): Par
 }
 
 /** The pipeline's `OutputPartitioner` over Arrow batches and tables. */
-export const arrowPartitioner: OutputPartitioner = { split };
+export const arrowPartitioner: OutputPartitioner = { split, project: projectColumns };

@@ -215,6 +215,47 @@ describe('challengers and the run report', () => {
     }
   }, 120_000);
 
+  it('writes each model into parts of its own under model=<name>/ with output.challengers "parts"', async () => {
+    const parted = await run(
+      spec({ output: { uri: `${root}/parted/`, passthrough: ['id'], challengers: 'parts' } }),
+    );
+    expect(parted.status, JSON.stringify(parted.error)).toBe('succeeded');
+    const own = manifestSchema.parse(await readJson(parted.output.manifestUri!));
+    expect(own.rowsScored).toBe(ROWS);
+    const byModel = (name: string) => own.parts.filter((p) => p.model === name);
+    for (const name of ['champion', 'tree']) {
+      expect(byModel(name).length).toBeGreaterThanOrEqual(4);
+      expect(byModel(name).reduce((n, p) => n + p.rows, 0)).toBe(ROWS);
+      expect(byModel(name).every((p) => p.uri.startsWith(`${own.root}/model=${name}/part-`))).toBe(true);
+    }
+    expect(own.parts.length).toBe(byModel('champion').length * 2);
+    expect(own.parts.every((p) => p.partition === undefined)).toBe(true);
+    // Each model's file has the passthrough and the model's own column names; a Hive read is one long
+    // table whose scores are the columns layout's, model by model.
+    for (const name of ['champion', 'tree']) {
+      const files = byModel(name).map((p) => `'${new URL(p.uri).pathname}'`);
+      const described = await db.runAndReadAll(
+        `DESCRIBE SELECT * FROM read_parquet([${files.join(', ')}], hive_partitioning = false)`,
+      );
+      expect(described.getRows().map((r) => r[0])).toEqual(['id', 'score']);
+    }
+    const all = own.parts.map((p) => `'${new URL(p.uri).pathname}'`).join(', ');
+    const [diff] = (
+      await db.runAndReadAll(
+        `WITH long AS (SELECT * FROM read_parquet([${all}], hive_partitioning = true)),
+              wide AS (SELECT * FROM ${partsView(manifest)})
+         SELECT count(*), count(DISTINCT (long.model, long.id)),
+                sum(CASE WHEN long.score IS DISTINCT FROM (CASE long.model WHEN 'champion' THEN wide.score ELSE wide."tree.score" END) THEN 1 ELSE 0 END)
+         FROM long JOIN wide USING (id)`,
+      )
+    ).getRows();
+    expect(diff!.map(Number)).toEqual([2 * ROWS, 2 * ROWS, 0]);
+    // The report is the same as the columns layout's: statistics come from the scoring pass, not the parts.
+    const ownReport = runReportSchema.parse(await readJson(parted.output.reportUri!));
+    expect(ownReport.scores['tree.score']!.histogram).toEqual(report.scores['tree.score']!.histogram);
+    expect(ownReport.agreement.tree!.score!.rows).toBe(ROWS);
+  }, 120_000);
+
   it('fails the job naming the challenger when the challenger cannot map the rows', async () => {
     const failed = await run(
       spec({

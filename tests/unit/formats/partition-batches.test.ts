@@ -14,6 +14,9 @@ import { describe, expect, it } from 'vitest';
 import { PartitionColumnMissing } from '../../../jobs/score/errors/partition-column-missing.js';
 import { arrowPartitioner } from '../../../services/formats/writers/partition-batches.js';
 import { makeWriter } from '../../../services/formats/writers/make-writer.js';
+import { outputLayout } from '../../../jobs/output-layout.js';
+import { writeSegmentParts } from '../../../jobs/score/segment-parts.js';
+import { makeMemoryStorage } from '../../helpers/memory-storage.js';
 
 /** `output.partitionBy`'s split of scored rows: groups by value text, rows kept in order, columns dropped. */
 describe('arrowPartitioner', () => {
@@ -70,5 +73,96 @@ describe('arrowPartitioner', () => {
     expect(() => arrowPartitioner.split([tableFromArrays({ id: [1, 2] })], ['dt'])).toThrow(
       PartitionColumnMissing,
     );
+  });
+});
+
+/** `output.challengers: "parts"`: each model's projection of a segment, in its own `model=<name>/` folder. */
+describe('segment parts per model', () => {
+  const scored = () =>
+    new Table({
+      id: vectorFromArray([1n, 2n, 3n], new Int64()),
+      dt: vectorFromArray(['a', 'b', 'a'], new Utf8()),
+      score: vectorFromArray([0.5, 1.5, 2.5], new Float32()),
+      'tree.score': vectorFromArray([0.25, 0.75, 1.25], new Float32()),
+    });
+  const owners = {
+    passthrough: ['id', 'dt'],
+    champion: ['score'],
+    challengers: [{ name: 'tree', columns: ['tree.score'], names: ['score'] }],
+  };
+
+  it('projects one model with its columns renamed, zero-copy, and its schema for a part without rows', () => {
+    const table = scored();
+    const columns = [
+      { from: 'id', to: 'id' },
+      { from: 'tree.score', to: 'score' },
+    ];
+    const projected = arrowPartitioner.project([table], table.schema, columns);
+    const back = new Table(projected.batches as RecordBatch[]);
+    expect(back.schema.fields.map((f) => f.name)).toEqual(['id', 'score']);
+    expect(projected.schema.fields.map((f) => f.name)).toEqual(['id', 'score']);
+    expect([...back.getChild('score')!]).toEqual([0.25, 0.75, 1.25]);
+    expect(back.getChild('score')!.data[0]!.values).toBe(table.getChild('tree.score')!.data[0]!.values);
+    expect(() =>
+      arrowPartitioner.project([table], table.schema, [{ from: 'nope.score', to: 'score' }]),
+    ).toThrow(/"nope\.score"/);
+  });
+
+  it('writes every model of a segment under model=<name>/, partition folders below, names carrying the attempt', async () => {
+    const storage = makeMemoryStorage();
+    const layout = outputLayout('s3://out/', 'job1', 'parquet');
+    const table = scored();
+    const written = await writeSegmentParts({
+      storage,
+      writer: makeWriter('parquet'),
+      layout,
+      index: 3,
+      attempt: 'abc123',
+      rowStart: 0,
+      outputs: [table],
+      schema: table.schema,
+      partitionBy: ['dt'],
+      partitioner: arrowPartitioner,
+      models: owners,
+    });
+    expect('partitions' in written).toBe(true);
+    const parts = 'partitions' in written ? written.partitions : [];
+    expect(parts.map((p) => [p.uri, p.model, p.partition, p.rows])).toEqual([
+      ['s3://out/job1/model=champion/dt=a/part-00003-abc123.parquet', 'champion', { dt: 'a' }, 2],
+      ['s3://out/job1/model=champion/dt=b/part-00003-abc123.parquet', 'champion', { dt: 'b' }, 1],
+      ['s3://out/job1/model=tree/dt=a/part-00003-abc123.parquet', 'tree', { dt: 'a' }, 2],
+      ['s3://out/job1/model=tree/dt=b/part-00003-abc123.parquet', 'tree', { dt: 'b' }, 1],
+    ]);
+    for (const part of parts) {
+      expect(layout.sweepable(part.uri)).toBe(true);
+      const back = tableFromIPC(readParquet(storage.objects.get(part.uri)!).intoIPCStream());
+      expect(back.schema.fields.map((f: Field) => f.name)).toEqual(['id', 'score']);
+    }
+    const tree = tableFromIPC(readParquet(storage.objects.get(parts[2]!.uri)!).intoIPCStream());
+    expect([...tree.getChild('score')!]).toEqual([0.25, 1.25]);
+  });
+
+  it('writes one file a model without partitionBy, even for a segment without rows', async () => {
+    const storage = makeMemoryStorage();
+    const layout = outputLayout('s3://out/', 'job1', 'parquet');
+    const table = scored();
+    const written = await writeSegmentParts({
+      storage,
+      writer: makeWriter('parquet'),
+      layout,
+      index: 0,
+      attempt: 'abc123',
+      rowStart: 4096,
+      outputs: [],
+      schema: table.schema,
+      partitionBy: undefined,
+      partitioner: arrowPartitioner,
+      models: owners,
+    });
+    const parts = 'partitions' in written ? written.partitions : [];
+    expect(parts.map((p) => [p.uri, p.model, p.partition, p.rows])).toEqual([
+      ['s3://out/job1/model=champion/part-00000-abc123-r000000004096.parquet', 'champion', {}, 0],
+      ['s3://out/job1/model=tree/part-00000-abc123-r000000004096.parquet', 'tree', {}, 0],
+    ]);
   });
 });
