@@ -17,6 +17,7 @@ import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js'
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { makeTenantChunkShares } from '../../services/queue/tenant-chunk-shares.js';
 import { fileTuningCache } from '../../services/scoring/auto-batch.js';
+import { makeRedisScheduleRuns } from '../../services/scheduler/schedule-runs.js';
 import { makeScorerPool } from '../../services/scoring/scorer-pool.js';
 import { makeProcessCpuMeter } from '../../services/process/cpu-meter.js';
 import type { WorkerMetrics } from '../../services/process/metrics.js';
@@ -96,6 +97,8 @@ export async function startPipeline(options: {
   scoreConcurrency?: number;
   /** Device classes whose chunks the worker takes (`PipelineWorkerOptions.scoreClasses`); default cpu, any. */
   scoreClasses?: readonly DeviceClass[];
+  /** Gives finalize the schedules' runs under the prefix, for `quality.baseline: "previous"`. Default none. */
+  scheduleRuns?: boolean;
   /**
    * Joins another pipeline's prefix (a second worker on the same queues and jobs); its keys are then left
    * for that pipeline's `close` to delete. Default: a fresh random prefix, deleted on close.
@@ -146,6 +149,7 @@ export async function startPipeline(options: {
       scorers,
       writers: outputWriters,
       events,
+      ...(options.scheduleRuns ? { scheduleRuns: makeRedisScheduleRuns(redis, prefix) } : {}),
       log,
     },
   });

@@ -9,24 +9,15 @@ import { parseSchedule } from '../../../jobs/schedule/parse-schedule.js';
 import type { JobRecord } from '../../../schemas/job-record.js';
 import { runReportSchema } from '../../../schemas/run-report.js';
 import type { WebhookEvent } from '../../../schemas/webhook-event.js';
+import type { ScheduleRuns } from '../../../jobs/ports/schedule-runs.js';
+import type { ScheduleStore } from '../../../jobs/ports/schedule-store.js';
 import { compileDeliveryOptions } from '../../../services/delivery/delivery-options.js';
-import { makeRedisDeliveries } from '../../../services/delivery/redis-deliveries.js';
-import { makeFormatReaders } from '../../../services/formats/make-reader.js';
-import { outputWriters } from '../../../services/formats/writers/make-writer.js';
-import { makeProcessCpuMeter } from '../../../services/process/cpu-meter.js';
-import { jobStatusChannel, makeRedisJobStore } from '../../../services/queue/job-store.js';
-import { makeJobWatcher } from '../../../services/queue/job-watcher.js';
-import { makeQueues } from '../../../services/queue/queues.js';
-import { makeRedis, redisConfigFromEnv } from '../../../services/queue/redis-connection.js';
 import { makeRedisScheduleRuns } from '../../../services/scheduler/schedule-runs.js';
 import { makeRedisScheduleStore } from '../../../services/scheduler/schedule-store.js';
-import { fileTuningCache } from '../../../services/scoring/auto-batch.js';
-import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
-import { makePipelineWorker } from '../../../services/worker/pipeline-worker.js';
 import { modelPath } from '../../../scripts/lib/models.js';
-import { featureColumns } from '../../helpers/pipeline.js';
-import { lastRecords, makeRecordingLog } from '../../helpers/recording-log.js';
+import { featureColumns, startPipeline, type TestPipeline } from '../../helpers/pipeline.js';
+import { lastRecords } from '../../helpers/recording-log.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 
 const ROWS = 20_000;
@@ -42,22 +33,13 @@ const secret = `whsec_${randomBytes(24).toString('base64')}`;
  */
 describe('a schedule whose second night drifts fails its quality gate against the previous night', () => {
   const storage = makeFileStorage();
-  const prefix = `{test-${randomBytes(6).toString('hex')}}`;
-  const redis = makeRedis(redisConfigFromEnv().url);
-  const log = makeRecordingLog();
-  const store = makeRedisJobStore(redis, prefix);
-  const queues = makeQueues(redis, prefix, (error) => log.error({ err: error }, 'queue error'));
-  const schedules = makeRedisScheduleStore(redis, prefix);
-  const runs = makeRedisScheduleRuns(redis, prefix);
-  const deliveries = makeRedisDeliveries({ redis, prefix, queues });
-  const readers = makeFormatReaders();
-  const events = makeJobWatcher(redis.duplicate(), jobStatusChannel(prefix));
+  let pipeline: TestPipeline;
+  let schedules: ScheduleStore;
+  let runs: ScheduleRuns;
   let dir: string;
   let root: string;
   let model: string;
   let hook: WebhookReceiver;
-  let scorers: ReturnType<typeof makeScorerPool>;
-  let worker: ReturnType<typeof makePipelineWorker>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'quiver-schedule-gate-'));
@@ -86,48 +68,19 @@ describe('a schedule whose second night drifts fails its quality gate against th
     duck.closeSync();
 
     hook = await startWebhookReceiver({ secrets: [secret] });
-    scorers = makeScorerPool({
+    // Finalize finds the previous night through the schedule's runs, as the worker process wires them.
+    pipeline = await startPipeline({
       storage,
-      cacheDir: join(dir, 'models'),
-      intraOpThreads: 1,
-      tuningCache: fileTuningCache(join(dir, 'tuning.json')),
+      deliveries: compileDeliveryOptions({ allow: '127.0.0.1/32', retrySchedule: '50ms,100ms,200ms' }),
+      scheduleRuns: true,
     });
-    await events.start();
-    // startPipeline (tests/helpers/pipeline.ts) takes no `scheduleRuns`: the worker is wired here as
-    // services/worker/worker-process.ts wires it.
-    worker = makePipelineWorker({
-      connection: redis,
-      prefix,
-      queues,
-      deliver: {
-        ledger: deliveries,
-        config: compileDeliveryOptions({ allow: '127.0.0.1/32', retrySchedule: '50ms,100ms,200ms' }),
-      },
-      deps: {
-        onTerminal: (record) => deliveries.announce(record),
-        store,
-        storage,
-        cpu: makeProcessCpuMeter(),
-        readers,
-        scorers,
-        writers: outputWriters,
-        events,
-        scheduleRuns: runs,
-        log,
-      },
-    });
+    schedules = makeRedisScheduleStore(pipeline.redis, pipeline.prefix);
+    runs = makeRedisScheduleRuns(pipeline.redis, pipeline.prefix);
   }, 120_000);
 
   afterAll(async () => {
-    await worker?.close();
-    await events.close();
-    await queues.close();
-    await scorers?.close();
-    await readers.close();
+    await pipeline?.close();
     await hook?.close();
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -153,17 +106,10 @@ describe('a schedule whose second night drifts fails its quality gate against th
 
   /** Runs the schedule's tick at `at` (as `quiver schedule run --at` does) and waits for its job to end. */
   async function runNight(schedule: Awaited<ReturnType<typeof nightly>>, at: Date): Promise<JobRecord> {
-    const deps = { store, queue: queues, schedules, runs, now: () => new Date() };
+    const deps = { store: pipeline.store, queue: pipeline.queues, schedules, runs, now: () => new Date() };
     const { record } = await runSchedule(deps, schedule, at);
     expect(record.idempotencyKey).toBe(`schedule:${schedule.name}:${at.toISOString().slice(0, 16)}+00:00`);
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const job = await store.get(record.id);
-      if (job && ['succeeded', 'failed', 'cancelled', 'expired'].includes(job.status)) return job;
-      if (Date.now() > deadline)
-        throw new Error(`job ${record.id} still ${job?.status}: ${lastRecords(log)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    return pipeline.settle(record.id, 120_000);
   }
 
   const readReport = async (uri: string | undefined) =>
@@ -175,7 +121,7 @@ describe('a schedule whose second night drifts fails its quality gate against th
     for (;;) {
       const found = hook.received.find((r) => (r.event as WebhookEvent | undefined)?.data.id === jobId);
       if (found) return found.event as WebhookEvent;
-      if (Date.now() > deadline) throw new Error(`no webhook for ${jobId}: ${lastRecords(log)}`);
+      if (Date.now() > deadline) throw new Error(`no webhook for ${jobId}: ${lastRecords(pipeline.log)}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
