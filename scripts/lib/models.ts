@@ -8,6 +8,7 @@ import { cacheDir } from './datasets.js';
 /** The ONNX models `scripts/models/generate.py` builds for tests and benchmarks. */
 export const modelNames = [
   'tabular-mlp',
+  'tabular-mlp-v2',
   'tree-ensemble',
   'multiclass',
   'int64-input',
@@ -37,6 +38,7 @@ function denseFlops(widths: number[]): number {
 /** The inputs and outputs each generated model declares (the test checks them against ONNX Runtime). */
 export const modelFacts: Record<ModelName, ModelFacts> = {
   'tabular-mlp': { inputs: features(64), outputs: score(['N', 1]), flopsPerRow: denseFlops([64, 256, 1]) },
+  'tabular-mlp-v2': { inputs: features(64), outputs: score(['N', 1]), flopsPerRow: denseFlops([64, 256, 1]) },
   'tree-ensemble': { inputs: features(64), outputs: score(['N', 1]) },
   multiclass: {
     inputs: features(32),

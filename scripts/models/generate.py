@@ -128,6 +128,11 @@ def tabular_mlp():
     return mlp_model("tabular-mlp", 101, [64, 256, 1], "sigmoid")
 
 
+def tabular_mlp_v2():
+    """The tabular MLP retrained: same shape and cost, other weights (the challenger of a model rollout)."""
+    return mlp_model("tabular-mlp-v2", 102, [64, 256, 1], "sigmoid")
+
+
 def compute_heavy():
     return mlp_model("compute-heavy", 505, [64, 2048, 2048, 1], None)
 
@@ -325,6 +330,7 @@ def zipmap_classifier(features=4, classes=3, seed=606):
 
 MODELS = {
     "tabular-mlp": tabular_mlp,
+    "tabular-mlp-v2": tabular_mlp_v2,
     "tree-ensemble": tree_ensemble,
     "multiclass": multiclass,
     "int64-input": int64_input,
