@@ -108,7 +108,8 @@ describe('segment parts per model', () => {
     ).toThrow(/"nope\.score"/);
   });
 
-  it('writes every model of a segment under model=<name>/, partition folders below, names carrying the attempt', async () => {
+  /** One segment of `scored()` rows (or none) written per model, chunk `index`, attempt `abc123`. */
+  async function writeModels(index: number, rowStart: number, withRows: boolean, partitionBy?: string[]) {
     const storage = makeMemoryStorage();
     const layout = outputLayout('s3://out/', 'job1', 'parquet');
     const table = scored();
@@ -116,17 +117,21 @@ describe('segment parts per model', () => {
       storage,
       writer: makeWriter('parquet'),
       layout,
-      index: 3,
+      index,
       attempt: 'abc123',
-      rowStart: 0,
-      outputs: [table],
+      rowStart,
+      outputs: withRows ? [table] : [],
       schema: table.schema,
-      partitionBy: ['dt'],
+      partitionBy,
       partitioner: arrowPartitioner,
       models: owners,
     });
     expect('partitions' in written).toBe(true);
-    const parts = 'partitions' in written ? written.partitions : [];
+    return { storage, layout, parts: 'partitions' in written ? written.partitions : [] };
+  }
+
+  it('writes every model of a segment under model=<name>/, partition folders below, names carrying the attempt', async () => {
+    const { storage, layout, parts } = await writeModels(3, 0, true, ['dt']);
     expect(parts.map((p) => [p.uri, p.model, p.partition, p.rows])).toEqual([
       ['s3://out/job1/model=champion/dt=a/part-00003-abc123.parquet', 'champion', { dt: 'a' }, 2],
       ['s3://out/job1/model=champion/dt=b/part-00003-abc123.parquet', 'champion', { dt: 'b' }, 1],
@@ -143,23 +148,7 @@ describe('segment parts per model', () => {
   });
 
   it('writes one file a model without partitionBy, even for a segment without rows', async () => {
-    const storage = makeMemoryStorage();
-    const layout = outputLayout('s3://out/', 'job1', 'parquet');
-    const table = scored();
-    const written = await writeSegmentParts({
-      storage,
-      writer: makeWriter('parquet'),
-      layout,
-      index: 0,
-      attempt: 'abc123',
-      rowStart: 4096,
-      outputs: [],
-      schema: table.schema,
-      partitionBy: undefined,
-      partitioner: arrowPartitioner,
-      models: owners,
-    });
-    const parts = 'partitions' in written ? written.partitions : [];
+    const { parts } = await writeModels(0, 4096, false);
     expect(parts.map((p) => [p.uri, p.model, p.partition, p.rows])).toEqual([
       ['s3://out/job1/model=champion/part-00000-abc123-r000000004096.parquet', 'champion', {}, 0],
       ['s3://out/job1/model=tree/part-00000-abc123-r000000004096.parquet', 'tree', {}, 0],
