@@ -1,3 +1,5 @@
+import { MODEL_FOLDER_KEY } from '../schemas/job-spec.js';
+
 /** Hive's name for the partition of null (and empty) values; DuckDB, Spark and Hive read it as NULL. */
 export const HIVE_DEFAULT_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
@@ -34,4 +36,9 @@ export function partitionFolder(columns: readonly string[], values: PartitionVal
       return `${escapeHivePathName(column)}=${escapeHivePathName(text)}/`;
     })
     .join('');
+}
+
+/** A model's folder of `output.challengers: "parts"`, `model=<name>/`, escaped as partition folders are. */
+export function modelFolder(model: string): string {
+  return partitionFolder([MODEL_FOLDER_KEY], { [MODEL_FOLDER_KEY]: model });
 }

@@ -1,7 +1,6 @@
 import type { ChunkCommit } from '../../schemas/chunk-commit.js';
 import type { JobRecord } from '../../schemas/job-record.js';
 import type { Manifest } from '../../schemas/manifest.js';
-import { MODEL_FOLDER_KEY } from '../../schemas/job-spec.js';
 import { ModelChanged } from '../errors/model-changed.js';
 import { CommitsIncomplete } from './errors/commits-incomplete.js';
 import {
@@ -16,7 +15,7 @@ import { writeRunReport } from './run-report-step.js';
 import { RowsRejectedOverLimit } from '../errors/rows-rejected-over-limit.js';
 import { isTerminal } from '../job-state.js';
 import { type OutputLayout, jobOutputLayout } from '../output-layout.js';
-import { partitionFolder } from '../output-partitions.js';
+import { modelFolder, partitionFolder } from '../output-partitions.js';
 import { type PipelineDeps, forTenant } from '../pipeline-deps.js';
 
 /**
@@ -226,8 +225,7 @@ function partitionSummary(
   for (const part of parts) {
     if (part.partition === undefined) continue;
     // With output.challengers "parts", each model's partitions lie under its model=<name>/ folder.
-    const model =
-      part.model === undefined ? '' : partitionFolder([MODEL_FOLDER_KEY], { [MODEL_FOLDER_KEY]: part.model });
+    const model = part.model === undefined ? '' : modelFolder(part.model);
     const folder = `${model}${partitionFolder(columns, part.partition)}`;
     const entry = byFolder.get(folder) ?? {
       values: part.partition,

@@ -45,13 +45,6 @@ export interface ChunkCheckpointOptions {
   log: Log;
 }
 
-/**
- * What one attempt of a chunk has scored since its last checkpoint, and the commit of it as a segment:
- * part, refused rows, marker, then Redis' acceptance under the attempt's fencing token. Before writing
- * anything it checks the attempt is still current, so a superseded attempt writes nothing more; one that
- * loses the race afterwards deletes what it wrote. Segment boundaries depend on time, so every name carries
- * the attempt id (`OutputLayout.segmentPart`).
- */
 /** The scorer says whose each column is on every call; a segment of `parts` output cannot be cut without. */
 function ownersOf(owners: OutputColumnOwners | undefined): OutputColumnOwners {
   if (owners === undefined)
@@ -59,6 +52,13 @@ function ownersOf(owners: OutputColumnOwners | undefined): OutputColumnOwners {
   return owners;
 }
 
+/**
+ * What one attempt of a chunk has scored since its last checkpoint, and the commit of it as a segment:
+ * part, refused rows, marker, then Redis' acceptance under the attempt's fencing token. Before writing
+ * anything it checks the attempt is still current, so a superseded attempt writes nothing more; one that
+ * loses the race afterwards deletes what it wrote. Segment boundaries depend on time, so every name carries
+ * the attempt id (`OutputLayout.segmentPart`).
+ */
 export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
   const { deps, record, chunk, attempt, layout, writer, signal } = options;
   const segments: SegmentCommit[] = [...options.resumed];

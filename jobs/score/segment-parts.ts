@@ -4,8 +4,8 @@ import type { BatchWriter, OutputPartitioner } from '../ports/output-writers.js'
 import type { Storage } from '../ports/storage.js';
 import type { OutputLayout } from '../output-layout.js';
 import type { OutputColumnOwners } from '../ports/chunk-scorer.js';
-import { CHAMPION_NAME, MODEL_FOLDER_KEY } from '../../schemas/job-spec.js';
-import { partitionFolder } from '../output-partitions.js';
+import { CHAMPION_NAME } from '../../schemas/job-spec.js';
+import { modelFolder, partitionFolder } from '../output-partitions.js';
 import { PartitionColumnMissing } from './errors/partition-column-missing.js';
 
 export interface SegmentPartsInput {
@@ -72,7 +72,7 @@ async function writeModelParts(
     const projected = partitioner.project(input.outputs, schema, model.columns);
     const written = await writeRowParts(
       { ...input, outputs: projected.batches, schema: projected.schema },
-      partitionFolder([MODEL_FOLDER_KEY], { [MODEL_FOLDER_KEY]: model.name }),
+      modelFolder(model.name),
     );
     if ('part' in written) partitions.push({ ...written.part, partition: {}, rows, model: model.name });
     else partitions.push(...written.partitions.map((p) => ({ ...p, model: model.name })));
@@ -90,9 +90,7 @@ async function writeRowParts(
   if (partitionBy.length === 0) {
     const part = await writer.write(
       storage,
-      folder === ''
-        ? layout.segmentPart(index, attempt, rowStart)
-        : layout.segmentPart(index, attempt, rowStart, folder),
+      layout.segmentPart(index, attempt, rowStart, folder || undefined),
       outputs,
       schema ? { schema, signal } : { signal },
     );

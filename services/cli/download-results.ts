@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { partitionFolder } from '../../jobs/output-partitions.js';
-import { MODEL_FOLDER_KEY } from '../../schemas/job-spec.js';
+import { modelFolder, partitionFolder } from '../../jobs/output-partitions.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -129,10 +128,7 @@ export async function downloadResults(
   // `model=<name>/` (output.challengers "parts"), then the partition's folders: as the job's folder has them.
   const folderOf = (uri: string): string => {
     const part = byUri.get(uri);
-    const model =
-      part?.model === undefined
-        ? ''
-        : partitionFolder([MODEL_FOLDER_KEY], { [MODEL_FOLDER_KEY]: part.model });
+    const model = part?.model === undefined ? '' : modelFolder(part.model);
     return model + (partitionBy && part?.partition ? partitionFolder(partitionBy, part.partition) : '');
   };
   const sources: Source[] = [
