@@ -18,6 +18,7 @@ import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js'
 import { makeRedis } from '../../services/queue/redis-connection.js';
 import { superviseDevices } from '../../services/worker/device-supervisor.js';
 import { modelPath } from '../../scripts/lib/models.js';
+import { duckdbBinCounts } from '../helpers/duckdb-histogram.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
 import { makeRecordingLog } from '../helpers/recording-log.js';
 import { startS3Server, testS3ProcessEnv, type TestS3Server } from '../helpers/s3-server.js';
@@ -173,12 +174,7 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
         near(figures.mean, mean!);
         near(figures.std, std!);
         const { edges, counts } = figures.histogram;
-        const bins = edges
-          .slice(0, -1)
-          .map((lo, i) => `count_if(${column}::DOUBLE >= ${lo} AND ${column}::DOUBLE < ${edges[i + 1]})`)
-          .join(', ');
-        const [exact] = (await db.runAndReadAll(`SELECT ${bins} FROM '${local}'`)).getRows();
-        expect(counts).toEqual(exact!.map(Number));
+        expect(counts).toEqual(await duckdbBinCounts(db, column, edges, `'${local}'`));
       }
       expect(report.scores.score!.count).toBe(ROWS);
       expect(report.scores.score!.histogram).toEqual(expected.scores.score!.histogram);

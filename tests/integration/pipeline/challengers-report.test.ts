@@ -11,6 +11,7 @@ import { type RunReport, runReportSchema } from '../../../schemas/run-report.js'
 import { submitJob } from '../../../jobs/submit-job.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import { modelPath } from '../../../scripts/lib/models.js';
+import { duckdbBinCounts } from '../../helpers/duckdb-histogram.js';
 import { featureColumns, startPipeline, type TestPipeline } from '../../helpers/pipeline.js';
 
 const ROWS = 60_000;
@@ -165,12 +166,7 @@ describe('challengers and the run report', () => {
       const { edges, counts } = figures.histogram;
       expect(counts.length).toBe(edges.length - 1);
       expect(counts.length).toBeGreaterThan(5);
-      const bins = edges
-        .slice(0, -1)
-        .map((lo, i) => `count_if(${column}::DOUBLE >= ${lo} AND ${column}::DOUBLE < ${edges[i + 1]})`)
-        .join(', ');
-      const [duckCounts] = (await db.runAndReadAll(`SELECT ${bins} FROM '${dir}/input.parquet'`)).getRows();
-      expect(counts).toEqual(duckCounts!.map(Number));
+      expect(counts).toEqual(await duckdbBinCounts(db, column, edges, `'${dir}/input.parquet'`));
     }
     expect(report.features.f5!.nulls).toBeGreaterThan(0);
   }, 120_000);
