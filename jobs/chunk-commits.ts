@@ -119,8 +119,23 @@ export function segmentParts(segment: SegmentCommit): Array<WrittenObject & Part
 }
 
 /** Deletes objects an attempt wrote but could not commit; a failure here is left to finalize's sweep. */
-async function discard(storage: Storage, uris: readonly string[]): Promise<void> {
+/** Deletes what an attempt wrote and will not commit, as far as it can (without a signal: even once stopped). */
+export async function discard(storage: Storage, uris: readonly string[]): Promise<void> {
   await Promise.allSettled(uris.map((uri) => storage.delete(uri)));
+}
+
+/** `storage`, noting in `uris` each object a write is begun on (whether or not the write then succeeds). */
+export function recordingWrites(storage: Storage, uris: string[]): Storage {
+  return {
+    list: (prefixUri, options) => storage.list(prefixUri, options),
+    stat: (uri, options) => storage.stat(uri, options),
+    read: (uri, range, options) => storage.read(uri, range, options),
+    write: (uri, body, options) => {
+      uris.push(uri);
+      return storage.write(uri, body, options);
+    },
+    delete: (uri, options) => storage.delete(uri, options),
+  };
 }
 
 /**
@@ -141,7 +156,13 @@ export async function acceptSegment(
     ...segmentParts(segment).map((p) => p.uri),
     ...(segment.rejectedFile ? [segment.rejectedFile.uri] : []),
   ];
-  await deps.storage.write(marker, encode(segment), { signal, contentType: 'application/json' });
+  try {
+    await deps.storage.write(marker, encode(segment), { signal, contentType: 'application/json' });
+  } catch (error) {
+    // Not yet offered to Redis: nothing of the segment can be referenced, whatever the write stored.
+    await discard(deps.storage, [...written, marker]);
+    throw error;
+  }
   const state = await deps.store.acceptSegment(jobId, index, segment.attempt, ref);
   if (state !== 'current') {
     await discard(deps.storage, [...written, marker]);
@@ -162,7 +183,12 @@ export async function acceptChunk(
   signal?: AbortSignal,
 ): Promise<ChunkCommitResult> {
   const marker = layout.commit(commit.index, commit.attempt);
-  await deps.storage.write(marker, encode(commit), { signal, contentType: 'application/json' });
+  try {
+    await deps.storage.write(marker, encode(commit), { signal, contentType: 'application/json' });
+  } catch (error) {
+    await discard(deps.storage, [marker]);
+    throw error;
+  }
   const result = await deps.store.commitChunk(jobId, commit.index, {
     rows: commit.rows,
     rejected: commit.rejected,

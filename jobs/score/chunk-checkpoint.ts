@@ -7,7 +7,7 @@ import type { InvalidRecord } from '../ports/input-readers.js';
 import type { BatchWriter } from '../ports/output-writers.js';
 import type { OutputColumnOwners } from '../ports/chunk-scorer.js';
 import { createHash } from 'node:crypto';
-import { acceptSegment } from '../chunk-commits.js';
+import { acceptSegment, discard, recordingWrites } from '../chunk-commits.js';
 import type { OutputLayout } from '../output-layout.js';
 import type { PipelineDeps } from '../pipeline-deps.js';
 import type { Log } from '../ports/log.js';
@@ -112,41 +112,51 @@ export function makeChunkCheckpoint(options: ChunkCheckpointOptions) {
       const taken = skipped.filter((s) => last || s.position < rowEnd);
       skipped.splice(0, taken.length);
       const refusedRows = rejected + taken.length;
-      const written = await writeSegmentParts({
-        storage: deps.storage,
-        writer,
-        layout,
-        index: chunk.index,
-        attempt,
-        rowStart: segmentStart,
-        outputs,
-        schema,
-        partitionBy: record.spec.output.partitionBy,
-        partitioner: deps.writers?.partitioner,
-        ...(partsPerModel ? { models: ownersOf(owners) } : {}),
-        ...(signal ? { signal } : {}),
-      });
-      const segment: SegmentCommit = {
-        attempt,
-        rowStart: segmentStart,
-        rowEnd,
-        rows,
-        rejected: refusedRows,
-        ...written,
-        specDigest: record.specDigest,
-        modelSha256: options.modelSha256,
-        ...(options.challengerSha256 ? { challengerSha256: options.challengerSha256 } : {}),
-        ...(stats ? { stats } : {}),
-      };
-      if (refusedRows > 0) {
-        segment.rejectedFile = await writeRejected(
-          deps.storage,
-          layout.segmentRejected(chunk.index, attempt, segmentStart),
-          chunk,
-          refused,
-          taken,
-          signal,
-        );
+      // Every object this commit writes before Redis is asked, so that a failure (an abort included)
+      // deletes what it stored: a PUT the server completed as the client gave up is referenced by nothing.
+      const attempted: string[] = [];
+      const storage = recordingWrites(deps.storage, attempted);
+      let segment: SegmentCommit;
+      try {
+        const written = await writeSegmentParts({
+          storage,
+          writer,
+          layout,
+          index: chunk.index,
+          attempt,
+          rowStart: segmentStart,
+          outputs,
+          schema,
+          partitionBy: record.spec.output.partitionBy,
+          partitioner: deps.writers?.partitioner,
+          ...(partsPerModel ? { models: ownersOf(owners) } : {}),
+          ...(signal ? { signal } : {}),
+        });
+        segment = {
+          attempt,
+          rowStart: segmentStart,
+          rowEnd,
+          rows,
+          rejected: refusedRows,
+          ...written,
+          specDigest: record.specDigest,
+          modelSha256: options.modelSha256,
+          ...(options.challengerSha256 ? { challengerSha256: options.challengerSha256 } : {}),
+          ...(stats ? { stats } : {}),
+        };
+        if (refusedRows > 0) {
+          segment.rejectedFile = await writeRejected(
+            storage,
+            layout.segmentRejected(chunk.index, attempt, segmentStart),
+            chunk,
+            refused,
+            taken,
+            signal,
+          );
+        }
+      } catch (error) {
+        await discard(deps.storage, attempted);
+        throw error;
       }
       await acceptSegment(deps, record.id, layout, chunk.index, segment, signal);
       segments.push(segment);

@@ -32,6 +32,19 @@ async function objectsUnder(deps: MemoryPipelineDeps, root: string): Promise<str
   return uris;
 }
 
+/** Makes the first write of an object whose URI contains `named` store it and then fail; the URI failed. */
+function failFirstWrite(deps: MemoryPipelineDeps, named: string): string[] {
+  const write = deps.storage.write.bind(deps.storage);
+  const failed: string[] = [];
+  deps.storage.write = async (uri, body, options) => {
+    await write(uri, body, options);
+    if (!uri.includes(named) || failed.length > 0) return;
+    failed.push(uri);
+    throw new Error(`connection reset after the PUT of ${uri}`);
+  };
+  return failed;
+}
+
 describe('processScore', () => {
   it('scores a chunk and commits it once, with its part holding every row scored', async () => {
     const { deps, jobId, layout, chunks } = await runningJob(25);
@@ -89,6 +102,38 @@ describe('processScore', () => {
     expect(await objectsUnder(deps, layout.root)).toEqual([]);
     expect((await deps.store.get(jobId))?.progress.chunksDone).toBe(0);
     expect(deps.queue.finalized).toEqual([]);
+  });
+
+  it.each([
+    ['its part', 'part-'],
+    ['its marker', '_segments/'],
+  ])(
+    'a segment write that stores %s and then fails (an abort after the PUT) leaves nothing behind',
+    async (_what, named) => {
+      const { deps, jobId, layout, chunks } = await runningJob(10);
+      deps.checkpointMs = 0;
+      const failed = failFirstWrite(deps, named);
+      await expect(processScore(deps, jobId, chunks[0]!)).rejects.toThrow(/connection reset after the PUT/);
+      expect(failed).toHaveLength(1);
+      expect(await deps.store.acceptedCommits(jobId)).toEqual(new Map());
+      expect(deps.log.withMessage('segment committed')).toEqual([]);
+      // The first segment's part and marker (stored, then refused by their writes) are gone again.
+      expect(await objectsUnder(deps, layout.root)).toEqual([]);
+    },
+  );
+
+  it('a chunk commit marker stored by a write that then fails is deleted; the accepted segment stays', async () => {
+    const { deps, jobId, layout, chunks } = await runningJob(10);
+    const failed = failFirstWrite(deps, '_commits/');
+    await expect(processScore(deps, jobId, chunks[0]!)).rejects.toThrow(/connection reset after the PUT/);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.startsWith(layout.commits)).toBe(true);
+    expect(await deps.store.isCommitted(jobId, 0)).toBe(false);
+    const left = await objectsUnder(deps, layout.root);
+    expect(left).not.toContain(failed[0]);
+    // The segment Redis accepted is the next attempt's resume point: its part and marker are kept.
+    expect(left.filter((uri) => uri.includes('/_segments/'))).toHaveLength(1);
+    expect(left.filter((uri) => uri.includes('part-00000-'))).toHaveLength(1);
   });
 
   it('an attempt of a job no longer running stops before reading anything', async () => {
