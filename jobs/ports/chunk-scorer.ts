@@ -108,5 +108,15 @@ export interface ChunkScorer {
     sha256: string | undefined,
     signal?: AbortSignal,
     storage?: Storage,
+    share?: SessionShare,
   ): Promise<ScorerLease>;
+}
+
+/** How a leased session is used beside others. */
+export interface SessionShare {
+  /**
+   * The sessions that run side by side on each batch, this one included (a champion and its challengers:
+   * 1 + challengers). They share the cores: each gets the pool's intra-op threads divided among them.
+   */
+  sideBySide?: number;
 }

@@ -234,14 +234,16 @@ async function scoreAttempt(
   const checkpointMs = deps.checkpointMs ?? 30_000;
 
   const mapped = effectiveModelSpec(record);
-  const lease = await deps.scorers.acquire(mapped, record.modelSha256, signal, deps.storage);
+  // The champion and its challengers score each batch at once, sharing the cores.
+  const share = { sideBySide: 1 + (spec.challengers?.length ?? 0) };
+  const lease = await deps.scorers.acquire(mapped, record.modelSha256, signal, deps.storage, share);
   const challengers: ChallengerLease[] = [];
   try {
     for (const challenger of spec.challengers ?? []) {
       const model = effectiveModelSpec(record, challenger.model);
       const pinned = record.challengerSha256?.[challenger.name];
       const leased = await deps.scorers
-        .acquire(model, pinned, signal, deps.storage)
+        .acquire(model, pinned, signal, deps.storage, share)
         .catch((error: unknown) => {
           throw forChallenger(error, challenger.name);
         });

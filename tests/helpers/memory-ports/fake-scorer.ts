@@ -46,7 +46,13 @@ export interface FakeScorerOptions {
 export interface FakeScorer extends ChunkScorer {
   readonly options: FakeScorerOptions;
   /** Every `resolve` and `acquire`, with the digest asked for (`acquire`) or answered (`resolve`). */
-  readonly calls: Array<{ method: 'resolve' | 'acquire'; uri: string; sha256: string | undefined }>;
+  readonly calls: Array<{
+    method: 'resolve' | 'acquire';
+    uri: string;
+    sha256: string | undefined;
+    /** `acquire`'s `share.sideBySide`, when asked. */
+    sideBySide?: number;
+  }>;
   /** Rows scored (or refused), over every call: `<uri>#<row>`. */
   readonly scoredRows: string[];
   /** Leases acquired and not yet released. */
@@ -128,8 +134,13 @@ export function makeFakeScorer(options: FakeScorerOptions = {}): FakeScorer {
       calls.push({ method: 'resolve', uri: spec.uri, sha256 });
       return Promise.resolve(sha256);
     },
-    acquire(spec, sha256) {
-      calls.push({ method: 'acquire', uri: spec.uri, sha256 });
+    acquire(spec, sha256, _signal, _storage, share) {
+      calls.push({
+        method: 'acquire',
+        uri: spec.uri,
+        sha256,
+        ...(share?.sideBySide !== undefined && { sideBySide: share.sideBySide }),
+      });
       open += 1;
       let released = false;
       const lease: ScorerLease = {

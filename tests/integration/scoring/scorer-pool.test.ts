@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelPath } from '../../../scripts/lib/models.js';
 import { ModelChanged } from '../../../jobs/errors/model-changed.js';
 import { ModelDigestMismatch } from '../../../services/scoring/errors/model-digest-mismatch.js';
-import { makeScorerPool } from '../../../services/scoring/scorer-pool.js';
+import { makeScorerPool, sharedThreads } from '../../../services/scoring/scorer-pool.js';
 import { countingStorage } from '../../helpers/counting-storage.js';
 import { makeFileStorage } from '../../../services/storage/file-storage.js';
 import { StorageForbidden } from '../../../services/tenancy/errors/storage-forbidden.js';
@@ -144,5 +144,37 @@ describe('scorer pool: one session per model digest, bounded', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it('opens a model scored beside challengers as its own session, with the threads divided among them', async () => {
+    const uri = fileUri(join(dir, 'side-by-side.onnx'));
+    await storage.write(uri, mlp);
+    const pool = makeScorerPool({ storage, cacheDir: join(dir, 'cache-share'), intraOpThreads: 4 });
+    try {
+      const alone = await pool.acquire(spec(uri), undefined);
+      const champion = await pool.acquire(spec(uri), undefined, undefined, undefined, { sideBySide: 2 });
+      const challenger = await pool.acquire(spec(uri), undefined, undefined, undefined, { sideBySide: 2 });
+      const single = await pool.acquire(spec(uri), undefined, undefined, undefined, { sideBySide: 1 });
+      // Alone (or sideBySide 1) is the pool's 4-thread session; beside one other, a shared 2-thread one.
+      expect(single.host).toBe(alone.host);
+      expect(champion.host).not.toBe(alone.host);
+      expect(challenger.host).toBe(champion.host);
+      expect(pool.size).toBe(2);
+      for (const lease of [alone, champion, challenger, single]) lease.release();
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('sharedThreads', () => {
+  it('divides the intra-op threads among the sessions side by side, at least one each', () => {
+    expect(sharedThreads(4)).toBeUndefined();
+    expect(sharedThreads(4, 1)).toBeUndefined();
+    expect(sharedThreads(4, 2)).toBe(2);
+    expect(sharedThreads(16, 3)).toBe(5);
+    expect(sharedThreads(2, 5)).toBe(1);
+    expect(() => sharedThreads(4, 0)).toThrow(/sideBySide must be a positive integer, got 0/);
+    expect(() => sharedThreads(4, 1.5)).toThrow(RangeError);
   });
 });

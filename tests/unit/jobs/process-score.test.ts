@@ -5,7 +5,7 @@ import { outputLayout } from '../../../jobs/output-layout.js';
 import type { JobSpecInput } from '../../../schemas/job-spec.js';
 import { readAcceptedCommit } from '../../helpers/accepted-commit.js';
 import { fakeInput } from '../../helpers/memory-ports/fake-readers.js';
-import { FAKE_INPUT_URI, fakeJobSpec } from '../../helpers/memory-ports/fake-job-spec.js';
+import { FAKE_INPUT_URI, FAKE_MODEL_URI, fakeJobSpec } from '../../helpers/memory-ports/fake-job-spec.js';
 import { fakeScore } from '../../helpers/memory-ports/fake-scorer.js';
 import {
   type MemoryPipelineDeps,
@@ -77,6 +77,23 @@ describe('processScore', () => {
     expect(deps.scorers.calls.filter((c) => c.method === 'acquire')).toHaveLength(1);
     expect((await deps.store.get(jobId))?.progress).toMatchObject({ chunksDone: 1, rowsScored: 10 });
     expect(deps.queue.finalized).toEqual([jobId]);
+  });
+
+  it('leases the champion and each challenger as sessions run side by side', async () => {
+    const { deps, jobId, chunks } = await runningJob(10, {
+      challengers: [
+        { name: 'next', model: { uri: 'file:///models/next.onnx' } },
+        { name: 'other', model: { uri: 'file:///models/other.onnx' } },
+      ],
+    });
+    await processScore(deps, jobId, chunks[0]!);
+    const acquired = deps.scorers.calls.filter((c) => c.method === 'acquire');
+    expect(acquired.map((c) => [c.uri, c.sideBySide])).toEqual([
+      [FAKE_MODEL_URI, 3],
+      ['file:///models/next.onnx', 3],
+      ['file:///models/other.onnx', 3],
+    ]);
+    expect(deps.scorers.leasesOpen()).toBe(0);
   });
 
   it('the last chunk moves the job to finalizing on the counts its commit returned', async () => {
