@@ -127,8 +127,8 @@ const systemSources: GpuCountSources = {
  * GPUs this process may use. NVIDIA GPUs come from `/proc/driver/nvidia/gpus` (one folder per GPU), else
  * the `/dev/nvidiaN` nodes; `CUDA_VISIBLE_DEVICES`, when set, narrows them to its list, and indexes are
  * then ordinals within it, as CUDA numbers them. Without NVIDIA GPUs, each `/dev/dri/renderD*` node counts
- * (AMD or Intel GPUs that WebGPU can reach through Vulkan). Reads no driver library, so it is cheap and
- * safe on any host.
+ * (AMD or Intel GPUs that WebGPU can reach through Vulkan), one at most in a process bound to its GPU
+ * ({@link isBound}). Reads no driver library, so it is cheap and safe on any host.
  */
 export function detectGpuCount(sources: GpuCountSources = systemSources): number {
   const nvidia = Math.max(
@@ -138,10 +138,29 @@ export function detectGpuCount(sources: GpuCountSources = systemSources): number
   if (nvidia > 0) {
     const visible = sources.env.CUDA_VISIBLE_DEVICES;
     if (visible === undefined) return nvidia;
-    const listed = visible.split(',').filter((id) => id.trim() !== '');
-    // CUDA stops at the first invalid entry (e.g. -1 hides every GPU); ids beyond the GPUs are ignored too.
-    const valid = listed.findIndex((id) => !/^\s*(\d+|GPU-[\w-]+|MIG-[\w-/]+)\s*$/.test(id));
-    return Math.min(valid === -1 ? listed.length : valid, nvidia);
+    return visibleEntries(visible, nvidia).length;
   }
-  return sources.readdir('/dev/dri').filter((name) => /^renderD\d+$/.test(name)).length;
+  const render = sources.readdir('/dev/dri').filter((name) => /^renderD\d+$/.test(name)).length;
+  return isBound(sources.env) ? Math.min(render, 1) : render;
+}
+
+/**
+ * CUDA's reading of `CUDA_VISIBLE_DEVICES`: its entries up to the first invalid one (`-1` hides every GPU),
+ * at most `count` (ids beyond the GPUs are ignored too).
+ */
+export function visibleEntries(visible: string, count: number): string[] {
+  const listed = visible
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
+  const invalid = listed.findIndex((id) => !/^(\d+|GPU-[\w-]+|MIG-[\w-/]+)$/.test(id));
+  return listed.slice(0, Math.min(invalid === -1 ? listed.length : invalid, count));
+}
+
+/**
+ * Whether this environment shows Vulkan one GPU only: Mesa's device-select layer told to expose the GPU
+ * `DRI_PRIME` names and nothing else (how `gpu-binding.ts` binds a device process to its GPU).
+ */
+export function isBound(env: NodeJS.ProcessEnv): boolean {
+  return env.MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE === '1' && /^pci-/.test(env.DRI_PRIME ?? '');
 }

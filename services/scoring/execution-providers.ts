@@ -43,12 +43,13 @@ export const WEBGPU_HOW_TO =
 /**
  * onnxruntime-node 1.30 has no way to pick a WebGPU adapter: its binding rejects `deviceId` on the webgpu
  * provider ("unrecognized option"), and the provider's own `deviceId` names a custom WebGPU context, not
- * an adapter. Dawn takes its default adapter, so in one process only GPU 0 can run WebGPU.
+ * an adapter. Dawn takes its default adapter, so a process reaches one GPU: `quiver worker --devices`
+ * binds each device process to its own (`gpu-binding.ts`), where it is GPU 0.
  */
 const WEBGPU_ONLY_GPU_0 =
   'onnxruntime-node 1.30 cannot choose a WebGPU adapter by index (Dawn always takes its default one), so ' +
-  'WebGPU serves GPU 0 only; run one worker process per GPU with only that GPU visible to it (e.g. a ' +
-  'container per GPU with NVIDIA_VISIBLE_DEVICES), where it is GPU 0';
+  'in one process WebGPU serves GPU 0 only; `quiver worker --devices` runs one process per GPU, each ' +
+  'bound to its own GPU (where it is GPU 0)';
 
 /**
  * Session options for a resolved device. Every provider gets full graph optimization and one inter-op
@@ -166,7 +167,8 @@ function firstLine(error: unknown): string {
  * - CUDA: listed by `listSupportedBackends()`, and either bundled or its provider library present in
  *   onnxruntime-node's binary folder (checked first, so hosts without it log no load failure), then a
  *   session on the GPU.
- * - WebGPU: a session on the default adapter; fails without a Vulkan adapter.
+ * - WebGPU: a session on the default adapter; fails without a Vulkan adapter, and then says what this host
+ *   lacks (loader, driver manifest, glvnd, a GPU at all).
  */
 export function makeOrtProbes(deps: {
   ort: OrtForProbes;
@@ -174,6 +176,8 @@ export function makeOrtProbes(deps: {
   /** onnxruntime-node's folder of native libraries (`bin/napi-v6/<platform>/<arch>`). */
   binaryDir: string;
   fileExists(path: string): boolean;
+  /** What a failed WebGPU start lacks on this host ({@link diagnoseVulkan}); undefined when nothing is seen missing. */
+  diagnoseWebgpu?(): string | undefined;
 }): ProviderProbes {
   const trySession = async (provider: InferenceSession.ExecutionProviderConfig): Promise<ProbeResult> => {
     try {
@@ -208,7 +212,11 @@ export function makeOrtProbes(deps: {
           reason: 'this onnxruntime-node build has no WebGPU provider for this platform',
         };
       }
-      return trySession({ name: 'webgpu' });
+      const probe = await trySession({ name: 'webgpu' });
+      const missing = probe.available ? undefined : deps.diagnoseWebgpu?.();
+      return probe.available || missing === undefined
+        ? probe
+        : { available: false, reason: `${probe.reason}: ${missing}` };
     },
   };
 }

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { InferenceSession, listSupportedBackends, Tensor } from 'onnxruntime-node';
 import { detectGpuCount } from './devices.js';
+import { diagnoseVulkan } from './gpu-binding.js';
 import { InferenceError } from './errors/inference-error.js';
 import { ModelLoadError } from './errors/model-load-error.js';
 import {
@@ -43,6 +44,7 @@ async function resolveExecution(start: WorkerStart): Promise<ResolvedExecution> 
     gpuCount: detectGpuCount(),
     binaryDir: ortBinaryDir(),
     fileExists: existsSync,
+    diagnoseWebgpu: () => diagnoseVulkan(),
   });
   return resolveDevice(start.device.request, probes, start.tuning);
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { makeRedisJobStore } from '../../services/queue/job-store.js';
 import type { JobStore } from '../../jobs/ports/job-store.js';
 import { type PipelineQueues, makeQueues } from '../../services/queue/queues.js';
 import { makeRedis } from '../../services/queue/redis-connection.js';
+import type { DeviceRequest } from '../../services/scoring/devices.js';
 import { superviseDevices } from '../../services/worker/device-supervisor.js';
 import { modelPath } from '../../scripts/lib/models.js';
 import { duckdbBinCounts } from '../helpers/duckdb-histogram.js';
@@ -328,25 +330,27 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
     expect(forced.events.at(-1)).toMatchObject({ msg: 'second signal: exiting at once', signal: 'SIGTERM' });
   }, 60_000);
 
+  const deviceOptions = (devices: DeviceRequest[]) => ({
+    devices,
+    shutdownGraceMs: 20_000,
+    spotPollMs: 5_000,
+    lockDurationMs: LOCK_SECONDS * 1_000,
+    checkpointMs: 30_000,
+    modelCacheDir: join(dir, 'models'),
+    tuningCachePath: join(dir, 'tuning.json'),
+    maxOpenModels: 4,
+    maxChunksPerJob: 100_000,
+    maxModelBytes: 2 * 1024 ** 3,
+    maxRecordBytes: 64 * 1024 ** 2,
+    maxFooterBytes: 64 * 1024 ** 2,
+  });
+
   it('several devices: one child worker per device, signals forwarded, and a child that dies drains the rest', async () => {
     const d = deployment();
-    const options = {
-      devices: [
-        { kind: 'cpu' as const, index: 0 },
-        { kind: 'cpu' as const, index: 0 },
-      ],
-      shutdownGraceMs: 20_000,
-      spotPollMs: 5_000,
-      lockDurationMs: LOCK_SECONDS * 1_000,
-      checkpointMs: 30_000,
-      modelCacheDir: join(dir, 'models'),
-      tuningCachePath: join(dir, 'tuning.json'),
-      maxOpenModels: 4,
-      maxChunksPerJob: 100_000,
-      maxModelBytes: 2 * 1024 ** 3,
-      maxRecordBytes: 64 * 1024 ** 2,
-      maxFooterBytes: 64 * 1024 ** 2,
-    };
+    const options = deviceOptions([
+      { kind: 'cpu', index: 0 },
+      { kind: 'cpu', index: 0 },
+    ]);
     const log = makeRecordingLog();
     const supervise = () => {
       const signals = new EventEmitter();
@@ -382,5 +386,75 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
     expect(await second.done).toBe(137);
     expect(second.children[1]!.exitCode).toBe(0);
     expect(second.signals.listenerCount('SIGTERM')).toBe(0);
+  }, 60_000);
+
+  it('binds each GPU child to its own GPU: the GPU alone in its environment, asked for as its GPU 0', async () => {
+    const gpus = [
+      { index: 0, pciBusId: '0000:3b:00.0', cudaId: 'GPU-3b3b3b3b-aaaa' },
+      { index: 1, pciBusId: '0000:b1:00.0', cudaId: 'GPU-b1b1b1b1-bbbb' },
+    ];
+    const log = makeRecordingLog();
+    const seen: Array<{ device: string; args: string[]; env: Map<string, string> }> = [];
+    // libuv returns from spawn once the child has exec'd, so /proc shows the child's own argv and env.
+    const readProc = (pid: number, file: string) =>
+      readFileSync(`/proc/${pid}/${file}`, 'utf8')
+        .split('\0')
+        .filter((entry) => entry !== '');
+    const status = await superviseDevices(
+      deviceOptions([
+        { kind: 'gpu', index: 1 },
+        { kind: 'webgpu', index: 0 },
+      ]),
+      {
+        signals: new EventEmitter(),
+        // No GPU on this host: each child refuses `--devices gpu:0` and ends, which is all this test needs.
+        env: { ...process.env, ...deployment().env, CUDA_VISIBLE_DEVICES: 'stale', DRI_PRIME: '1' },
+        output: 'ignore',
+        log,
+        gpus,
+        deviceSelectLayer: false,
+        onChild: (child, device) => {
+          const env = new Map(
+            readProc(child.pid!, 'environ').map((e) => e.split(/=(.*)/s) as [string, string]),
+          );
+          seen.push({ device, args: readProc(child.pid!, 'cmdline'), env });
+        },
+      },
+    );
+    expect(status).not.toBe(0);
+    expect(
+      seen.map(({ device, args, env }) => ({
+        device,
+        asks: args[args.indexOf('--devices') + 1],
+        cuda: env.get('CUDA_VISIBLE_DEVICES'),
+        order: env.get('CUDA_DEVICE_ORDER'),
+        prime: env.get('DRI_PRIME'),
+        only: env.get('MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE'),
+      })),
+    ).toEqual([
+      {
+        device: 'gpu:1',
+        asks: 'gpu:0',
+        cuda: 'GPU-b1b1b1b1-bbbb',
+        order: 'PCI_BUS_ID',
+        prime: 'pci-0000_b1_00_0',
+        only: '1',
+      },
+      {
+        device: 'webgpu:0',
+        asks: 'webgpu:0',
+        cuda: 'GPU-3b3b3b3b-aaaa',
+        order: 'PCI_BUS_ID',
+        prime: 'pci-0000_3b_00_0',
+        only: '1',
+      },
+    ]);
+    expect(log.withMessage('device worker started')).toEqual([
+      expect.objectContaining({ device: 'gpu:1', pciBusId: '0000:b1:00.0' }),
+      expect.objectContaining({ device: 'webgpu:0', pciBusId: '0000:3b:00.0' }),
+    ]);
+    expect(
+      log.records.filter((r) => r.level === 'warn' && /device-select layer is not installed/.test(r.msg)),
+    ).toHaveLength(1);
   }, 60_000);
 });

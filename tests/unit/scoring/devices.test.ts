@@ -107,6 +107,15 @@ describe('detectGpuCount', () => {
     expect(detectGpuCount(host({}))).toBe(0);
   });
 
+  it('counts one render node in a process bound to its GPU by the device-select layer', () => {
+    const nodes = { '/dev/dri': ['renderD128', 'renderD129', 'renderD130'] };
+    expect(detectGpuCount(host(nodes))).toBe(3);
+    const bound = { DRI_PRIME: 'pci-0000_3b_00_0', MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: '1' };
+    expect(detectGpuCount(host(nodes, bound))).toBe(1);
+    // DRI_PRIME alone only reorders: every adapter stays visible.
+    expect(detectGpuCount(host(nodes, { DRI_PRIME: 'pci-0000_3b_00_0' }))).toBe(3);
+  });
+
   it('reads the real host without throwing', () => {
     expect(detectGpuCount()).toBeGreaterThanOrEqual(0);
   });

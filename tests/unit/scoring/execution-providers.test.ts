@@ -159,7 +159,7 @@ describe('resolveDevice', () => {
     expect(error.message).toMatch(/cannot choose a WebGPU adapter by index/);
     const resolved = await resolveDevice(gpu(1), fake);
     expect(resolved.device.provider).toBe('cpu');
-    expect(resolved.warning).toMatch(/one worker process per GPU/);
+    expect(resolved.warning).toMatch(/runs one process per GPU, each bound to its own GPU/);
     expect(asked).toEqual(['cuda:1']);
   });
 });
@@ -248,5 +248,46 @@ describe('makeOrtProbes', () => {
     const none = fakeOrt(stock, { webgpu: 'Failed to get a WebGPU adapter: No supported adapters' });
     const probe = makeOrtProbes({ ort: none.ort, gpuCount: 1, binaryDir: '/x', fileExists: () => false });
     expect(reasonOf(await probe.webgpu(0))).toMatch(/No supported adapters/);
+  });
+
+  it('adds what the host lacks to a failed WebGPU start, and asks only when it failed', async () => {
+    let asked = 0;
+    const diagnoseWebgpu = () => {
+      asked += 1;
+      return 'no Vulkan loader (libvulkan.so.1): install libvulkan1';
+    };
+    const none = fakeOrt(stock, { webgpu: 'Failed to get a WebGPU adapter: No supported adapters' });
+    const failing = makeOrtProbes({
+      ort: none.ort,
+      gpuCount: 1,
+      binaryDir: '/x',
+      fileExists: () => false,
+      diagnoseWebgpu,
+    });
+    expect(reasonOf(await failing.webgpu(0))).toBe(
+      'its provider failed to start (Failed to get a WebGPU adapter: No supported adapters): ' +
+        'no Vulkan loader (libvulkan.so.1): install libvulkan1',
+    );
+    expect(asked).toBe(1);
+    const ok = fakeOrt(stock, {});
+    const working = makeOrtProbes({
+      ort: ok.ort,
+      gpuCount: 1,
+      binaryDir: '/x',
+      fileExists: () => false,
+      diagnoseWebgpu,
+    });
+    expect(await working.webgpu(0)).toEqual({ available: true });
+    expect(asked).toBe(1);
+    const unexplained = makeOrtProbes({
+      ort: none.ort,
+      gpuCount: 1,
+      binaryDir: '/x',
+      fileExists: () => false,
+      diagnoseWebgpu: () => undefined,
+    });
+    expect(reasonOf(await unexplained.webgpu(0))).toBe(
+      'its provider failed to start (Failed to get a WebGPU adapter: No supported adapters)',
+    );
   });
 });
