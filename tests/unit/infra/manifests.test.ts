@@ -194,3 +194,49 @@ describe('infra manifests', () => {
     expect(error.variable).toBe('QUIVER_API_KEYS');
   });
 });
+
+describe('infra/Dockerfile', () => {
+  const text = readFileSync(join(root, 'infra/Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const stages = [...text.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)].map((m) => ({
+    base: m[1]!,
+    name: m[2],
+    body: '',
+  }));
+  text
+    .split(/^FROM\s.*$/m)
+    .slice(1)
+    .forEach((body, i) => (stages[i]!.body = body));
+  const stage = (name: string) => stages.find((s) => s.name === name)!;
+  const args = Object.fromEntries([...text.matchAll(/^ARG\s+(\w+)=(\S+)/gm)].map((m) => [m[1]!, m[2]!]));
+  const installed = (body: string) =>
+    [...body.matchAll(/apt-get install ([^&]+)/g)]
+      .flatMap((m) => m[1]!.split(/\s+/))
+      .filter((p) => /^[a-z]/.test(p));
+
+  it('builds the CPU image by default and a GPU target the GPU worker manifest runs', () => {
+    expect(stages.at(-1)!.name).toBe('cpu');
+    expect(stage('gpu')).toBeDefined();
+    expect(text).toMatch(/--target gpu -t quiver:gpu/);
+    const gpuWorker = documents().find((d) => d.file === 'k8s/worker-gpu.yaml')!;
+    expect(k8sContainers(gpuWorker.doc).containers.map((c) => c.image)).toEqual(['quiver:gpu']);
+  });
+
+  it('gives the GPU target CUDA 12 + cuDNN 9 with the CUDA provider, and what WebGPU and GPU binding need', () => {
+    const gpu = stage('gpu');
+    expect(gpu.base).toBe('${CUDA_IMAGE}');
+    expect(args.CUDA_IMAGE).toMatch(/^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-/);
+    // The provider library where the CUDA probe looks for it (execution-providers.ts).
+    expect(stage('modules-cuda').body).toMatch(
+      /--onnxruntime-node-install=cuda12 .*test -f bin\/napi-v6\/linux\/x64\/libonnxruntime_providers_cuda\.so/,
+    );
+    expect(gpu.body).toMatch(/COPY --from=modules-cuda \/opt\/quiver\/node_modules/);
+    // The NVIDIA runtime mounts the driver's Vulkan ICD and glvnd libraries only for `graphics`.
+    expect(gpu.body).toMatch(/NVIDIA_DRIVER_CAPABILITIES=\S*graphics/);
+    // libvulkan.so.1, libGLdispatch.so.0 and VkLayer_MESA_device_select: what diagnoseVulkan and
+    // hasDeviceSelectLayer look for (gpu-binding.ts).
+    expect(installed(gpu.body)).toEqual(
+      expect.arrayContaining(['libvulkan1', 'libglvnd0', 'mesa-vulkan-drivers']),
+    );
+    expect(installed(stage('cpu').body)).toContain('libvulkan1');
+  });
+});
