@@ -18,29 +18,51 @@ import { makeLog } from '../services/process/log.js';
 import { fileTuningCache } from '../services/scoring/auto-batch.js';
 import { makeScorerPool } from '../services/scoring/scorer-pool.js';
 import { terminalStatuses } from '../services/cli/exit-codes.js';
-import { makeProgressReporter } from '../services/cli/progress.js';
+import { makeProgressReporter, silentProgress } from '../services/cli/progress.js';
 import { makeFileStorage } from '../services/storage/file-storage.js';
 import { makePipelineWorker } from '../services/worker/pipeline-worker.js';
 import { cacheDir, tabularParquet } from './lib/datasets.js';
 import { demoRedis } from './lib/demo-redis.js';
-import { modelPath } from './lib/models.js';
+import { type ModelName, modelPath } from './lib/models.js';
+import type { DeviceRequest } from '../services/scoring/devices.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
   /** Rows in the generated dataset. Default 1,000,000. */
   rows?: number;
+  /** The generated model to score with. Default `tabular-mlp`. */
+  model?: ModelName;
+  /** The device the in-process worker scores on. Default the CPU. */
+  device?: DeviceRequest;
+  /** Where the output goes. Default `.cache/demo/output`. */
+  output?: string;
+  /** Where progress and the summary go. Default stdout. */
+  print?: (line: string) => void;
+}
+
+/** What {@link runDemo}'s job wrote. */
+export interface DemoResult {
+  manifestUri: string;
+  rowsScored: number;
+  /** The output's Parquet parts, in manifest order. */
+  parts: Array<{ uri: string; bytes: number }>;
+  /** The device the scorer pool actually opened the model on (`cpu` where a GPU fell back). */
+  device: string;
+  seconds: number;
 }
 
 /** Generates the dataset and model, runs one job through the pipeline in this process, and prints the result. */
-export async function runDemo(options: DemoOptions = {}): Promise<void> {
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = performance.now();
+  const print = options.print ?? ((line: string) => console.log(line));
   const [input, model] = await Promise.all([
     tabularParquet(options.rows ?? 1_000_000, 64),
-    modelPath('tabular-mlp'),
+    modelPath(options.model ?? 'tabular-mlp'),
   ]);
-  const output = join(cacheDir, 'demo', 'output');
+  const output = options.output ?? join(cacheDir, 'demo', 'output');
   const redisInfo = await demoRedis();
-  console.log(`dataset ${input}\nmodel   ${model}\nredis   ${redisInfo.url} (${redisInfo.origin})`);
+  let device = 'cpu';
+  print(`dataset ${input}\nmodel   ${model}\nredis   ${redisInfo.url} (${redisInfo.origin})`);
 
   const prefix = `{quiver-demo-${process.pid}}`;
   const redis = makeRedis(redisInfo.url);
@@ -51,7 +73,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     storage,
     cacheDir: join(cacheDir, 'models', 'by-digest'),
     tuningCache: fileTuningCache(join(cacheDir, 'tuning.json')),
-    log: (m) => console.log(m),
+    log: print,
+    ...(options.device !== undefined && { device: options.device }),
+    onInference: (used) => (device = used),
   });
   const store = makeRedisJobStore(redis, prefix);
   const queues = makeQueues(redis, prefix);
@@ -84,9 +108,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
         batch: { rows: 'auto', chunkRows: 250_000 },
       },
     );
-    console.log(`job     ${record.id}`);
+    print(`job     ${record.id}`);
     let job = record;
-    const progress = makeProgressReporter(process.stdout);
+    const progress = options.print === undefined ? makeProgressReporter(process.stdout) : silentProgress;
     while (!terminalStatuses.has(job.status)) {
       await new Promise((r) => setTimeout(r, 200));
       job = (await store.get(record.id))!;
@@ -99,22 +123,29 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       parts: Array<{ uri: string; bytes: number }>;
       rowsScored: number;
     };
-    console.log(
+    print(
       `scored ${manifest.rowsScored} rows in ${((performance.now() - started) / 1000).toFixed(1)} s → ${manifestUri}`,
     );
     const first = manifest.parts[0]!;
     for await (const batch of readers
       .readerFor('parquet')
       .readPart(storage, { uri: first.uri, size: first.bytes, range: { kind: 'whole' } })) {
-      console.log(
-        'first rows:',
-        batch
-          .toArray()
-          .slice(0, 3)
-          .map((row: { toJSON(): unknown }) => row.toJSON()),
+      const rows = batch
+        .toArray()
+        .slice(0, 3)
+        .map((row: { toJSON(): unknown }) => row.toJSON());
+      print(
+        `first rows: ${JSON.stringify(rows, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}`,
       );
       break;
     }
+    return {
+      manifestUri,
+      rowsScored: manifest.rowsScored,
+      parts: manifest.parts,
+      device,
+      seconds: (performance.now() - started) / 1000,
+    };
   } finally {
     await worker.close();
     await queues.close();

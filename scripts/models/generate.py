@@ -137,6 +137,27 @@ def compute_heavy():
     return mlp_model("compute-heavy", 505, [64, 2048, 2048, 1], None)
 
 
+def compute_heavy_fp16():
+    """compute-heavy with its weights and activations in float16 (half the memory traffic, the GPU's
+    fast path), float32 in and out so it drops in for the fp32 model. The reference stays the fp32 model's,
+    so comparing with it measures what float16 loses."""
+    model, reference = compute_heavy()
+    graph = model.graph
+    for tensor in graph.initializer:
+        array = numpy_helper.to_array(tensor).astype(np.float16)
+        tensor.CopyFrom(numpy_helper.from_array(array, tensor.name))
+    nodes = list(graph.node)
+    nodes[0].input[0] = "features16"
+    nodes[-1].output[0] = "score16"
+    cast_in = helper.make_node("Cast", ["features"], ["features16"], to=TensorProto.FLOAT16)
+    cast_out = helper.make_node("Cast", ["score16"], ["score"], to=TensorProto.FLOAT)
+    del graph.node[:]
+    graph.node.extend([cast_in, *nodes, cast_out])
+    graph.name = "compute-heavy-fp16"
+    onnx.checker.check_model(model, full_check=True)
+    return model, reference
+
+
 def tree_ensemble(trees=200, depth=6, features=64, seed=202):
     """A TreeEnsembleRegressor shaped like an XGBoost export: complete binary trees, BRANCH_LT splits on
     random features at thresholds in the data's range, small leaf weights summed onto a base score."""
@@ -335,6 +356,7 @@ MODELS = {
     "multiclass": multiclass,
     "int64-input": int64_input,
     "compute-heavy": compute_heavy,
+    "compute-heavy-fp16": compute_heavy_fp16,
     "zipmap-classifier": zipmap_classifier,
 }
 

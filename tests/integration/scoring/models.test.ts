@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
@@ -10,7 +11,7 @@ import {
 } from '../../../scripts/lib/models.js';
 
 /**
- * Relative tolerance against numpy's float64 reference. ORT computes in float32, so values within
+ * Relative tolerance against numpy's float64 reference, unless a model declares its own (float16 ones). ORT computes in float32, so values within
  * `NEAR_ZERO` of zero are compared against `RELATIVE * NEAR_ZERO` instead of a vanishing relative bound.
  */
 const RELATIVE = 1e-5;
@@ -22,7 +23,7 @@ function toTensor(array: ReferenceArray): Tensor {
     : new Tensor('float32', Float32Array.from(array.data), array.dims);
 }
 
-function expectClose(actual: Tensor, expected: ReferenceArray, output: string): void {
+function expectClose(actual: Tensor, expected: ReferenceArray, output: string, tolerance = RELATIVE): void {
   expect(actual.dims, output).toEqual(expected.dims);
   expect(actual.type, output).toBe(expected.type === 'int64' ? 'int64' : 'float32');
   const values = Array.from(actual.data as ArrayLike<number | bigint>, Number);
@@ -34,7 +35,7 @@ function expectClose(actual: Tensor, expected: ReferenceArray, output: string): 
     const error = Math.abs((values[i] ?? Number.NaN) - want) / Math.max(Math.abs(want), NEAR_ZERO);
     return Math.max(max, Number.isNaN(error) ? Infinity : error);
   }, 0);
-  expect(worst, `${output}: worst relative error`).toBeLessThanOrEqual(RELATIVE);
+  expect(worst, `${output}: worst relative error`).toBeLessThanOrEqual(tolerance);
 }
 
 describe('generated models', () => {
@@ -59,8 +60,30 @@ describe('generated models', () => {
         const expected = reference.outputs[output];
         const actual = results[output];
         if (expected === undefined || actual === undefined) throw new Error(`${name}: no ${output}`);
-        expectClose(actual, expected, output);
+        expectClose(actual, expected, output, facts.tolerance);
       }
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('compute-heavy-fp16 is float16 inside: half the bytes of compute-heavy, measurably less precise', async () => {
+    const [fp16, fp32] = [await modelPath('compute-heavy-fp16'), await modelPath('compute-heavy')];
+    const ratio = (await stat(fp16)).size / (await stat(fp32)).size;
+    expect(ratio).toBeGreaterThan(0.45);
+    expect(ratio).toBeLessThan(0.55);
+    expect(modelFacts['compute-heavy-fp16'].float32Of).toBe('compute-heavy');
+    const reference = await modelReference('compute-heavy-fp16');
+    expect(reference).toEqual({ ...(await modelReference('compute-heavy')), model: 'compute-heavy-fp16' });
+    const session = await InferenceSession.create(fp16);
+    try {
+      const { score } = await session.run({ features: toTensor(reference.inputs.features!) });
+      const got = score!.data as Float32Array;
+      const want = reference.outputs.score!.data;
+      const worst = Math.max(...want.map((w, i) => Math.abs(got[i]! - w) / Math.max(Math.abs(w), NEAR_ZERO)));
+      // float32 would be within RELATIVE: the gap is what float16 loses, and stays within its tolerance.
+      expect(worst).toBeGreaterThan(RELATIVE);
+      expect(worst).toBeLessThanOrEqual(modelFacts['compute-heavy-fp16'].tolerance!);
     } finally {
       await session.release();
     }
