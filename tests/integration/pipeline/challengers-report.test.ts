@@ -14,7 +14,11 @@ import { modelPath } from '../../../scripts/lib/models.js';
 import { duckdbBinCounts } from '../../helpers/duckdb-histogram.js';
 import { featureColumns, startPipeline, type TestPipeline } from '../../helpers/pipeline.js';
 
-const ROWS = 60_000;
+/**
+ * 60,000 rows on every CI run; the issue's 1 M-row check is `CHALLENGER_TEST_ROWS=1000000 npx vitest run
+ * tests/integration/pipeline/challengers-report.test.ts` (≈ a minute more on two cores, so not in CI).
+ */
+const ROWS = Number(process.env.CHALLENGER_TEST_ROWS ?? 60_000);
 
 /**
  * Champion/challenger scoring and the run report (issue 18, points 1 and 2): one decoded pass scored by two
