@@ -28,6 +28,13 @@ export const specFlags = {
   'webhook-secret': { type: 'string' },
   priority: { type: 'string' },
   label: { type: 'string', multiple: true },
+  challenger: { type: 'string', multiple: true },
+  'challenger-output': { type: 'string' },
+  'no-report': { type: 'boolean' },
+  'quality-baseline': { type: 'string' },
+  'max-null-fraction': { type: 'string' },
+  'max-psi': { type: 'string' },
+  'on-quality-violation': { type: 'string' },
 } as const satisfies FlagsConfig;
 
 /** The values of {@link specFlags} as `parseArgs` returns them. */
@@ -65,7 +72,16 @@ export const specFlagsHelp = `Spec fields from flags (each overrides the spec fi
   --webhook-url URL            webhook.url (with --webhook-secret whsec_…)
   --webhook-secret S           webhook.secret
   --priority N                 priority: 1 most urgent … 10 least (default 5)
-  --label key=value            labels.key (repeatable)`;
+  --label key=value            labels.key (repeatable)
+  --challenger NAME=URI        challengers[]: another model scored on the same rows, its columns NAME.<column>
+                               (repeatable, at most 4); it maps the features and outputs as the champion
+                               does, unless the spec file's challenger of that name says otherwise
+  --challenger-output F        output.challengers: columns (default, beside the champion's) or parts
+  --no-report                  output.report=false: no _report.json (and no quality gates)
+  --quality-baseline B         quality.baseline: a run report's URI, or previous (the schedule's last run)
+  --max-psi X                  quality.maxPsi: the largest PSI a feature or score may drift by
+  --max-null-fraction X        quality.maxNullFraction (0–1): the largest share of nulls in a feature
+  --on-quality-violation F     quality.onViolation: fail (default) or warn`;
 
 type SpecObject = Record<string, unknown>;
 
@@ -116,6 +132,34 @@ export function parseNullPolicy(text: string): unknown {
   const fill = /^fill[:=](.+)$/.exec(text);
   if (fill?.[1] !== undefined) return { fill: parseNumber('--nulls', fill[1]) };
   throw new UsageError(`--nulls: expected fail, reject or fill:<number>, got ${JSON.stringify(text)}`);
+}
+
+/**
+ * `--challenger NAME=URI`: the spec file's challenger of that name gets the model at URI (its pinned
+ * `sha256` dropped, it named other bytes); a new one maps features and outputs as the champion does, read
+ * after every champion flag is applied.
+ */
+function addChallenger(spec: SpecObject, flag: string): void {
+  const at = flag.indexOf('=');
+  if (at <= 0 || at === flag.length - 1)
+    throw new UsageError(`--challenger: expected NAME=URI, got ${JSON.stringify(flag)}`);
+  const [name, uri] = [flag.slice(0, at), flag.slice(at + 1)];
+  const challengers = Array.isArray(spec.challengers) ? (spec.challengers as unknown[]) : [];
+  spec.challengers = challengers;
+  const existing = challengers.find((c): c is SpecObject => isObject(c) && c.name === name);
+  if (existing !== undefined) {
+    const model = isObject(existing.model) ? existing.model : {};
+    delete model.sha256;
+    existing.model = { ...model, uri };
+    return;
+  }
+  const champion = getIn(spec, ['model']);
+  const model: SpecObject = { uri };
+  for (const key of ['inputs', 'outputs'] as const) {
+    const value = isObject(champion) ? champion[key] : undefined;
+    if (value !== undefined) model[key] = structuredClone(value);
+  }
+  challengers.push({ name, model });
 }
 
 /** Whether any spec field was given by flag (`values` may hold the command's other flags too). */
@@ -185,5 +229,17 @@ export function specFromFlags(base: SpecObject | undefined, values: SpecFlagValu
     const [key, value] = parseLabel('--label', label);
     set(['labels', key], value);
   }
+  for (const flag of values.challenger ?? []) addChallenger(spec, flag);
+  set(['output', 'challengers'], values['challenger-output']);
+  if (values['no-report']) set(['output', 'report'], false);
+  set(['quality', 'baseline'], values['quality-baseline']);
+  if (values['max-psi'] !== undefined)
+    set(['quality', 'maxPsi'], parseNumber('--max-psi', values['max-psi'], { min: 0 }));
+  if (values['max-null-fraction'] !== undefined)
+    set(
+      ['quality', 'maxNullFraction'],
+      parseNumber('--max-null-fraction', values['max-null-fraction'], { min: 0, max: 1 }),
+    );
+  set(['quality', 'onViolation'], values['on-quality-violation']);
   return spec;
 }

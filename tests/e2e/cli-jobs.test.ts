@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobListSchema, jobResultsSchema } from '../../schemas/api.js';
 import { jobViewSchema } from '../../schemas/job-record.js';
+import { runReportSchema } from '../../schemas/run-report.js';
 import { freePort } from '../../scripts/lib/demo-redis.js';
 import { modelPath } from '../../scripts/lib/models.js';
 import { makeRedis } from '../../services/queue/redis-connection.js';
@@ -206,6 +207,37 @@ describe('quiver job commands (the real binary against real API and worker proce
     expect(waited.stderr).toBe('');
     const shown = await run(['status', id!, '--json']);
     expect(jobViewSchema.parse(JSON.parse(shown.stdout)).spec.name).toBe('nightly-override');
+  });
+
+  it('submit --challenger with quality flags: one job scores both models, and report shows their agreement', async () => {
+    const v2 = pathToFileURL(await modelPath('tabular-mlp-v2')).href;
+    const waited = await run([
+      'submit',
+      ...specFlags('challenger'),
+      '--challenger',
+      `v2=${v2}`,
+      '--max-null-fraction',
+      '0',
+      '--wait',
+      '--quiet',
+    ]);
+    expect(waited.status, waited.stderr).toBe(0);
+    const [id] = waited.stdout.trim().split('\n');
+    const view = jobViewSchema.parse(JSON.parse((await run(['status', id!, '--json'])).stdout));
+    expect(view.spec.challengers).toEqual([
+      { name: 'v2', model: { uri: v2, outputs: { score: { column: 'score' } } } },
+    ]);
+    expect(view.spec.quality).toEqual({ maxNullFraction: 0 });
+    const report = runReportSchema.parse(JSON.parse((await run(['report', id!, '--json'])).stdout));
+    expect(report.models.challengers.map((c) => c.name)).toEqual(['v2']);
+    expect(report.agreement.v2!.score!.rows).toBe(ROWS);
+    // Two models with other weights on the same rows (the figures themselves are checked against DuckDB in
+    // tests/integration/pipeline/challengers-report.test.ts).
+    const { correlation, meanAbsDiff } = report.agreement.v2!.score!;
+    expect(Math.abs(correlation!)).toBeLessThanOrEqual(1);
+    expect(meanAbsDiff).toBeGreaterThan(0);
+    expect(report.quality).toMatchObject({ onViolation: 'fail', violations: [], passed: true });
+    expect(Object.keys(report.quality!.nullFraction)).toHaveLength(featureColumns.length);
   });
 
   it('the same idempotency key gives the same job', async () => {

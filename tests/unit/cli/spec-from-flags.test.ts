@@ -89,6 +89,60 @@ describe('job spec from flags', () => {
     expect(file).toEqual(before);
   });
 
+  it('adds challengers that map as the champion does, and the report and quality gate fields', () => {
+    const spec = specFromFlags(undefined, {
+      input: 'file:///data/',
+      format: 'parquet',
+      model: 'file:///m-v1.onnx',
+      columns: 'f0,f1',
+      nulls: 'fill:0',
+      'score-column': 'fraud_score',
+      output: 'file:///out/',
+      challenger: ['v2=file:///m-v2.onnx', 'tree=s3://models/tree.onnx'],
+      'challenger-output': 'parts',
+      'quality-baseline': 'previous',
+      'max-psi': '0.25',
+      'max-null-fraction': '0.05',
+      'on-quality-violation': 'warn',
+    });
+    const mapped = {
+      inputs: { features: { columns: ['f0', 'f1'], nulls: { fill: 0 } } },
+      outputs: { score: { column: 'fraud_score' } },
+    };
+    expect(spec.challengers).toEqual([
+      { name: 'v2', model: { uri: 'file:///m-v2.onnx', ...mapped } },
+      { name: 'tree', model: { uri: 's3://models/tree.onnx', ...mapped } },
+    ]);
+    expect(spec.output).toEqual({ uri: 'file:///out/', challengers: 'parts' });
+    expect(spec.quality).toEqual({
+      baseline: 'previous',
+      maxPsi: 0.25,
+      maxNullFraction: 0.05,
+      onViolation: 'warn',
+    });
+    const parsed = parseJobSpec(spec);
+    expect(parsed.challengers?.map((c) => c.name)).toEqual(['v2', 'tree']);
+    expect(specFromFlags(undefined, { 'no-report': true })).toEqual({ output: { report: false } });
+  });
+
+  it("points a spec file's challenger at another model, dropping the digest that pinned the old one", () => {
+    const file = {
+      model: { uri: 'file:///m.onnx' },
+      challengers: [
+        {
+          name: 'v2',
+          model: { uri: 'file:///old.onnx', sha256: 'a'.repeat(64), inputs: { x: { columns: ['c'] } } },
+        },
+      ],
+    };
+    const spec = specFromFlags(file, { challenger: ['v2=file:///new.onnx', 'v3=file:///v3.onnx'] });
+    expect(spec.challengers).toEqual([
+      { name: 'v2', model: { uri: 'file:///new.onnx', inputs: { x: { columns: ['c'] } } } },
+      { name: 'v3', model: { uri: 'file:///v3.onnx' } },
+    ]);
+    expect(file.challengers[0]!.model.uri).toBe('file:///old.onnx');
+  });
+
   it('refuses flags that do not parse, naming the flag', () => {
     const cases: Array<[Parameters<typeof specFromFlags>[1], RegExp]> = [
       [{ 'chunk-rows': 'many' }, /--chunk-rows: expected an integer/],
@@ -100,6 +154,10 @@ describe('job spec from flags', () => {
       [{ columns: 'a', regex: 'b' }, /--columns, --regex: give one way/],
       [{ nulls: 'reject' }, /--nulls: applies to a feature mapping/],
       [{ columns: 'a', nulls: 'maybe' }, /--nulls: expected fail, reject or fill/],
+      [{ challenger: ['file:///m.onnx'] }, /--challenger: expected NAME=URI/],
+      [{ challenger: ['v2='] }, /--challenger: expected NAME=URI/],
+      [{ 'max-psi': 'high' }, /--max-psi/],
+      [{ 'max-null-fraction': '1.5' }, /--max-null-fraction/],
     ];
     for (const [flags, message] of cases) {
       const error = thrown(UsageError, () => specFromFlags(undefined, flags));
