@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { superviseDevices } from '../../services/worker/device-supervisor.js';
-import type { CompiledWorkerOptions } from '../../services/worker/worker-options.js';
+import { supervisedWorkerOptions } from '../helpers/worker-processes.js';
 import { parseScrape, sampleValue } from '../helpers/prometheus-scrape.js';
 import { makeRecordingLog } from '../helpers/recording-log.js';
 
@@ -35,23 +35,14 @@ describe('worker /metrics (real device processes)', () => {
   it('each device process serves its own port (QUIVER_METRICS_PORT + index); the supervisor none', async () => {
     // Two ports no other test asks for: the default 9464 may be taken by a worker of another test.
     const base = 20_000 + Math.floor(Math.random() * 20_000) * 2;
-    const options: CompiledWorkerOptions = {
-      devices: [
+    const options = supervisedWorkerOptions(
+      dir,
+      [
         { kind: 'cpu', index: 0 },
         { kind: 'cpu', index: 0 },
       ],
-      shutdownGraceMs: 10_000,
-      spotPollMs: 5_000,
-      lockDurationMs: 30_000,
-      checkpointMs: 30_000,
-      modelCacheDir: join(dir, 'models'),
-      tuningCachePath: join(dir, 'tuning.json'),
-      maxOpenModels: 4,
-      maxChunksPerJob: 100_000,
-      maxModelBytes: 2 * 1024 ** 3,
-      maxRecordBytes: 64 * 1024 ** 2,
-      maxFooterBytes: 64 * 1024 ** 2,
-    };
+      { shutdownGraceMs: 10_000 },
+    );
     const signals = new EventEmitter();
     const done = superviseDevices(options, {
       signals,

@@ -24,7 +24,12 @@ import { duckdbBinCounts } from '../helpers/duckdb-histogram.js';
 import { featureColumns, writeDataset } from '../helpers/pipeline.js';
 import { makeRecordingLog } from '../helpers/recording-log.js';
 import { startS3Server, testS3ProcessEnv, type TestS3Server } from '../helpers/s3-server.js';
-import { type WorkerFleet, commitsByChunk, makeWorkerFleet } from '../helpers/worker-processes.js';
+import {
+  type WorkerFleet,
+  commitsByChunk,
+  makeWorkerFleet,
+  supervisedWorkerOptions,
+} from '../helpers/worker-processes.js';
 import { type FakeSpotMetadata, startFakeSpotMetadata } from '../helpers/worker-spot-metadata.js';
 
 const ROWS = 200_000;
@@ -330,20 +335,8 @@ describe('quiver worker processes (real processes, Redis, S3-protocol server, ON
     expect(forced.events.at(-1)).toMatchObject({ msg: 'second signal: exiting at once', signal: 'SIGTERM' });
   }, 60_000);
 
-  const deviceOptions = (devices: DeviceRequest[]) => ({
-    devices,
-    shutdownGraceMs: 20_000,
-    spotPollMs: 5_000,
-    lockDurationMs: LOCK_SECONDS * 1_000,
-    checkpointMs: 30_000,
-    modelCacheDir: join(dir, 'models'),
-    tuningCachePath: join(dir, 'tuning.json'),
-    maxOpenModels: 4,
-    maxChunksPerJob: 100_000,
-    maxModelBytes: 2 * 1024 ** 3,
-    maxRecordBytes: 64 * 1024 ** 2,
-    maxFooterBytes: 64 * 1024 ** 2,
-  });
+  const deviceOptions = (devices: DeviceRequest[]) =>
+    supervisedWorkerOptions(dir, devices, { lockDurationMs: LOCK_SECONDS * 1_000 });
 
   it('several devices: one child worker per device, signals forwarded, and a child that dies drains the rest', async () => {
     const d = deployment();

@@ -1,8 +1,33 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { DeviceRequest } from '../../services/scoring/devices.js';
+import type { CompiledWorkerOptions } from '../../services/worker/worker-options.js';
 
 const quiver = join(import.meta.dirname, '../../services/cli/quiver.js');
+
+/** `quiver worker` options for `superviseDevices` in tests: caches under `dir`, the defaults' limits. */
+export function supervisedWorkerOptions(
+  dir: string,
+  devices: DeviceRequest[],
+  overrides: Partial<CompiledWorkerOptions> = {},
+): CompiledWorkerOptions {
+  return {
+    devices,
+    shutdownGraceMs: 20_000,
+    spotPollMs: 5_000,
+    lockDurationMs: 30_000,
+    checkpointMs: 30_000,
+    modelCacheDir: join(dir, 'models'),
+    tuningCachePath: join(dir, 'tuning.json'),
+    maxOpenModels: 4,
+    maxChunksPerJob: 100_000,
+    maxModelBytes: 2 * 1024 ** 3,
+    maxRecordBytes: 64 * 1024 ** 2,
+    maxFooterBytes: 64 * 1024 ** 2,
+    ...overrides,
+  };
+}
 
 /** One JSON log line of a worker process. */
 export interface WorkerEvent {
