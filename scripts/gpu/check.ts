@@ -128,7 +128,17 @@ function runBound(mode: string, env: Record<string, string>): Promise<Record<str
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', import.meta.filename, '--bound-child', mode, '--seconds', String(seconds)],
+      [
+        '--import',
+        'tsx',
+        import.meta.filename,
+        '--bound-child',
+        mode,
+        '--seconds',
+        String(seconds),
+        '--device',
+        gpuLabel,
+      ],
       { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -229,7 +239,10 @@ async function sampleUtilisation(until: Promise<unknown>): Promise<Record<string
 async function main(): Promise<number> {
   let failed = false;
   if (gpuLabel === 'cpu') {
-    emit({ check: 'adapters', skipped: '--device cpu' });
+    // The bound-child path the GPU checks take, on the CPU: a probe and a short scoring run.
+    const [probe, score] = [await runBound('probe', {}), await runBound('score', {})];
+    emit({ check: 'adapters', device: 'cpu', probe, score });
+    if (probe.device !== 'cpu' || typeof score.rowsPerSec !== 'number') return 1;
     return (await sameScores()) ? 0 : 1;
   }
   const gpus = listHostGpus();

@@ -22,9 +22,20 @@ function gpuCheck(args: string[]) {
 
 describe('scripts/gpu-check.sh (the prepared device check)', () => {
   it('runs its equality and job checks end to end, CPU against CPU, through the engine and the pipeline', () => {
-    const { status, lines, stderr } = gpuCheck(['--device', 'cpu', '--rows', '2048', '--job-rows', '8192']);
+    const { status, lines, stderr } = gpuCheck([
+      '--device',
+      'cpu',
+      '--rows',
+      '2048',
+      '--job-rows',
+      '8192',
+      '--seconds',
+      '1',
+    ]);
     expect(status, stderr).toBe(0);
-    expect(lines[0]).toEqual({ check: 'adapters', skipped: '--device cpu' });
+    // The bound child processes the GPU checks start, run here on the CPU.
+    expect(lines[0]).toMatchObject({ check: 'adapters', device: 'cpu', probe: { device: 'cpu' } });
+    expect(lines[0]!.score).toMatchObject({ device: 'cpu', rowsPerSec: expect.any(Number) as number });
     const equality = lines.filter((l) => l.check === 'equality');
     expect(equality.map((l) => l.model)).toEqual([
       'tabular-mlp',
