@@ -2,6 +2,7 @@ import type { ColumnSketch } from '../../schemas/run-report.js';
 import { addRuns, countInBucket, encodeRuns, forEachBucket } from './bucket-runs.js';
 import { SketchMismatch } from './errors/sketch-mismatch.js';
 import { infinityBucket, type SketchBits } from './value-buckets.js';
+import { wasmBase64 } from './kernels/float32-lanes-wasm.js';
 
 /** The column kinds a sketch reads (Arrow's numeric buffers, or plain numbers). */
 export type ColumnValues =
@@ -71,6 +72,8 @@ const BIGINT_BLOCK = 4096;
 interface State {
   readonly bits: SketchBits;
   f32Counts: Uint32Array | null;
+  /** Byte offset of `f32Counts` in the kernel's memory while it lives there (`resident`), else -1. */
+  kernelAt: number;
   readonly pageOf: Int32Array;
   pool: Uint32Array;
   pages: number;
@@ -90,11 +93,15 @@ interface State {
   bigScratch: Float64Array | null;
 }
 
+/** Each accumulator's state, for the kernels that update several at once (`observeLanes`). */
+const states = new WeakMap<ColumnAccumulator, State>();
+
 /** A fresh accumulator for one column; `bits` 3 for features, 7 for scores. */
 export function makeColumnAccumulator(bits: SketchBits): ColumnAccumulator {
   const state: State = {
     bits,
     f32Counts: null,
+    kernelAt: -1,
     pageOf: new Int32Array(1 << 12).fill(-1),
     pool: new Uint32Array(16 << bits),
     pages: 0,
@@ -111,15 +118,275 @@ export function makeColumnAccumulator(bits: SketchBits): ColumnAccumulator {
     max: -Infinity,
     bigScratch: null,
   };
-  return {
+  const accumulator: ColumnAccumulator = {
     bits,
     observe: (values, options) => observe(state, values, options),
     sketch: () => sketchOf(state),
     reset: () => resetState(state),
   };
+  states.set(accumulator, state);
+  return accumulator;
+}
+
+/** Rows of a row-major float32 matrix: row `r`, column `c` is `values[offset + r * width + c]`. */
+export interface MatrixPiece {
+  values: Float32Array;
+  offset: number;
+  rows: number;
+}
+
+/** The part of the WebAssembly JS API used here (the ES2023 lib declares none of it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: unknown };
+};
+
+/** The WebAssembly kernel of `observeLanes` (float32-lanes.wat); null where it cannot be instantiated. */
+interface LanesKernel {
+  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  scan4(
+    src: number,
+    rows: number,
+    step: number,
+    t0: number,
+    t1: number,
+    t2: number,
+    t3: number,
+    shift: number,
+    acc: number,
+  ): void;
+}
+let lanesKernel: LanesKernel | null | undefined;
+function kernel(): LanesKernel | null {
+  if (lanesKernel === undefined) {
+    try {
+      const bytes = Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0));
+      lanesKernel = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as LanesKernel;
+    } catch {
+      lanesKernel = null; // a runtime without WebAssembly SIMD: the scalar loop does it all
+    }
+  }
+  return lanesKernel;
+}
+
+/** Bytes of one lane group's state in the kernel's memory (see float32-lanes.wat). */
+const ACC_BYTES = 144;
+/** Matrix bytes copied into the kernel's memory at a time: with the tables, within a core's L2. */
+const BLOCK_BYTES = 1 << 19;
+
+/**
+ * Observes columns of a row-major float32 matrix (a packed feature column's lanes) without nulls: the same
+ * as `accumulator.observe(piece.values, { offset, length: rows, stride: width, lane })` for every piece and
+ * lane, with the same figures. Four adjacent lanes with their own accumulators go through the SIMD kernel
+ * together, in blocks copied once into its memory; the rest, and values that are not normal (zeros,
+ * subnormals, infinities, NaN), through the scalar loop. `useKernel: false` forces the scalar loop.
+ *
+ * On the 2-core dev VM, 1 M rows × 64 lanes: ~2.4 ns a value against ~5–8 for the scalar loop
+ * (`npm run bench:stats`).
+ */
+export function observeLanes(
+  pieces: readonly MatrixPiece[],
+  width: number,
+  lanes: ReadonlyArray<{ accumulator: ColumnAccumulator; lane: number }>,
+  options: { useKernel?: boolean } = {},
+): void {
+  const byLane = new Map<number, ColumnAccumulator>();
+  for (const { accumulator, lane } of lanes) {
+    if (!Number.isInteger(lane) || lane < 0 || lane >= width)
+      throw new RangeError(`observeLanes: lane ${lane} is outside a width of ${width}`);
+    if (!byLane.has(lane)) byLane.set(lane, accumulator);
+  }
+  const wasm = options.useKernel === false ? null : kernel();
+  const groups: Array<{ lane: number; states: State[] }> = [];
+  const scalar: Array<{ accumulator: ColumnAccumulator; lane: number }> = [];
+  const taken = new Set<number>();
+  if (wasm) {
+    for (let lane = 0; lane + 4 <= width; lane += 4) {
+      const four = [0, 1, 2, 3].map((i) => byLane.get(lane + i));
+      const own = four.map((a) => (a ? states.get(a) : undefined));
+      if (own.some((st) => st === undefined)) continue;
+      const group = own as State[];
+      if (new Set(group).size < 4 || group.some((st) => st.bits !== group[0]!.bits)) continue;
+      groups.push({ lane, states: group });
+      for (let i = 0; i < 4; i++) taken.add(lane + i);
+    }
+  }
+  for (const [lane, accumulator] of byLane) if (!taken.has(lane)) scalar.push({ accumulator, lane });
+  for (const { accumulator, lane } of scalar)
+    for (const piece of pieces)
+      accumulator.observe(piece.values, { offset: piece.offset, length: piece.rows, stride: width, lane });
+  if (!wasm || groups.length === 0) return;
+  scanGroups(wasm, pieces, width, groups);
+}
+
+/**
+ * The accumulators whose bucket tables live in the kernel's memory (from byte 0, in this order), so calls
+ * on the same lanes copy no table: 64 feature tables are 1 MiB, more than a 4,096-row call's matrix. Their
+ * own `f32Counts` are stale until `evict` copies the tables back, which anything else that reads or writes
+ * them does first (`syncTables`).
+ */
+let resident: { states: State[]; tablesEnd: number } | null = null;
+
+function evict(): void {
+  if (!resident || !lanesKernel) return;
+  const u32 = new Uint32Array(lanesKernel.memory.buffer);
+  for (const st of resident.states) {
+    const counts = st.f32Counts!;
+    counts.set(u32.subarray(st.kernelAt >>> 2, (st.kernelAt >>> 2) + counts.length));
+    st.kernelAt = -1;
+  }
+  resident = null;
+}
+
+/** Makes the accumulator's `f32Counts` current (its tables back from the kernel's memory, if there). */
+function syncTables(st: State): void {
+  if (st.kernelAt >= 0) evict();
+}
+
+function scanGroups(
+  wasm: LanesKernel,
+  pieces: readonly MatrixPiece[],
+  width: number,
+  groups: ReadonlyArray<{ lane: number; states: State[] }>,
+): void {
+  let total = 0;
+  for (const piece of pieces) {
+    if (piece.rows < 0 || piece.offset < 0 || piece.offset + piece.rows * width > piece.values.length)
+      throw new RangeError(
+        `observeLanes: ${piece.rows} rows of ${width} from ${piece.offset} overrun ${piece.values.length}`,
+      );
+    total += piece.rows;
+  }
+  if (total === 0) return;
+  const wanted = groups.flatMap((group) => group.states);
+  for (const st of wanted) {
+    if (st.tabled + total <= TABLE_LIMIT) continue;
+    syncTables(st);
+    foldTables(st);
+  }
+  // Layout: the resident tables, then each group's state, then the block of rows.
+  const same =
+    resident !== null &&
+    resident.states.length === wanted.length &&
+    resident.states.every((st, i) => st === wanted[i]);
+  if (!same) evict();
+  let tablesEnd = resident?.tablesEnd ?? 0;
+  if (!same) {
+    tablesEnd = 0;
+    for (const st of wanted) {
+      st.f32Counts ??= new Uint32Array(1 << (9 + st.bits));
+      st.kernelAt = tablesEnd;
+      tablesEnd += st.f32Counts.byteLength;
+    }
+  }
+  const blockRows = Math.max(1, Math.floor(BLOCK_BYTES / (width * 4)));
+  const accAt = tablesEnd;
+  const dataAt = accAt + groups.length * ACC_BYTES;
+  const needed = dataAt + blockRows * width * 4;
+  const have = wasm.memory.buffer.byteLength;
+  if (needed > have) wasm.memory.grow(Math.ceil((needed - have) / 65536));
+  const buffer = wasm.memory.buffer;
+  const u32 = new Uint32Array(buffer);
+  const i32 = new Int32Array(buffer);
+  const f32 = new Float32Array(buffer);
+  const f64 = new Float64Array(buffer);
+  if (!same) {
+    for (const st of wanted) u32.set(st.f32Counts!, st.kernelAt >>> 2);
+    resident = { states: wanted, tablesEnd };
+  }
+
+  const first = pieces.find((piece) => piece.rows > 0)!;
+  groups.forEach((group, g) => {
+    const acc = accAt + g * ACC_BYTES;
+    group.states.forEach((st, i) => {
+      st.rows += total;
+      f64[(acc >>> 3) + i] = 0;
+      f64[(acc + 32) / 8 + i] = 0;
+      f32[(acc + 64) / 4 + i] = Infinity;
+      f32[(acc + 80) / 4 + i] = -Infinity;
+      i32[(acc + 96) / 4 + i] = 0;
+      const lane = first.offset + group.lane + i;
+      f64[(acc + 112) / 8 + i] = shiftFor(st, first.values, lane, first.rows, width, null, 0);
+    });
+  });
+
+  const block = f32.subarray(dataAt >>> 2, (dataAt >>> 2) + blockRows * width);
+  for (const piece of pieces) {
+    for (let r0 = 0; r0 < piece.rows; r0 += blockRows) {
+      const rows = Math.min(blockRows, piece.rows - r0);
+      const from = piece.offset + r0 * width;
+      block.set(piece.values.subarray(from, from + rows * width));
+      groups.forEach((group, g) => {
+        const [t0, t1, t2, t3] = group.states.map((st) => st.kernelAt);
+        const shift = 23 - group.states[0]!.bits;
+        wasm.scan4(
+          dataAt + group.lane * 4,
+          rows,
+          width * 4,
+          t0!,
+          t1!,
+          t2!,
+          t3!,
+          shift,
+          accAt + g * ACC_BYTES,
+        );
+      });
+    }
+  }
+
+  groups.forEach((group, g) => {
+    const acc = accAt + g * ACC_BYTES;
+    group.states.forEach((st, i) => {
+      const n = i32[(acc + 96) / 4 + i]!;
+      const s1 = f64[(acc >>> 3) + i]!;
+      const s2 = f64[(acc + 32) / 8 + i]!;
+      const mn = Math.min(st.min, f32[(acc + 64) / 4 + i]!);
+      const mx = Math.max(st.max, f32[(acc + 80) / 4 + i]!);
+      finishCall(st, n, f64[(acc + 112) / 8 + i]!, s1, s2, mn, mx, 0, 0, 0);
+      if (n < total) for (const piece of pieces) scanSpecials(st, piece, width, group.lane + i);
+    });
+  });
+}
+
+/**
+ * The values of one lane that the kernel left out (biased exponent 0 or 255: zeros, subnormals,
+ * infinities, NaN), as the scalar loop's slow branch counts them.
+ */
+function scanSpecials(st: State, piece: MatrixPiece, width: number, lane: number): void {
+  const { values, offset, rows } = piece;
+  const words32 = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const k = st.finite > 0 ? st.mean : 0;
+  let n = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let mn = st.min;
+  let mx = st.max;
+  let nans = 0;
+  let infinite = 0;
+  for (let j = 0, i = offset + lane; j < rows; j++, i += width) {
+    const exponent = (words32[i]! >>> 23) & 0xff;
+    if (exponent !== 0 && exponent !== 0xff) continue;
+    const x = values[i]!;
+    if (x !== x) {
+      nans++;
+      continue;
+    }
+    countByKey(st, x);
+    if (x - x === 0) {
+      const d = x - k;
+      s1 += d;
+      s2 += d * d;
+      n++;
+    } else infinite++;
+    if (x < mn) mn = x;
+    if (x > mx) mx = x;
+  }
+  // The kernel already counted this call's rows; only the counts, moments and extremes are added here.
+  finishCall(st, n, k, s1, s2, mn, mx, 0, nans, infinite);
 }
 
 function observe(st: State, values: ColumnValues, options: ObserveOptions = {}): void {
+  syncTables(st);
   const offset = options.offset ?? 0;
   const stride = options.stride ?? 1;
   const lane = options.lane ?? 0;
@@ -387,6 +654,7 @@ function finishCall(
 
 /** Calls `visit(id, count)` for every non-zero count in the tables (ids unordered, possibly repeated). */
 function forEachTabled(st: State, visit: (id: number, count: number) => void): void {
+  syncTables(st);
   const bits = st.bits;
   const counts = st.f32Counts;
   if (counts !== null) {
@@ -420,6 +688,7 @@ function foldTables(st: State): void {
 }
 
 function clearTables(st: State): void {
+  syncTables(st);
   st.f32Counts?.fill(0);
   st.pool.fill(0);
   st.tabled = 0;

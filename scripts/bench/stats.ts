@@ -1,12 +1,13 @@
 /**
  * bench:stats — the run report's column sketch on the worker's hot path: nanoseconds per value for a
- * row-major float32 feature matrix read one column at a time (stride 64), a contiguous float32 column, a
+ * row-major float32 feature matrix read one column at a time (stride 64) and four columns at a time through
+ * the SIMD kernel (`observeLanes`, what the report does for packed features), a contiguous float32 column, a
  * float64 column, each without and with a validity bitmap. Best of several rounds (the machine is shared).
  * Prints one JSON line per case. Target: <= 3 ns per float32 value.
  *   npx tsx scripts/bench/stats.ts [-- --rows 1000000 --rounds 7 --bits 3]
  */
 import { parseArgs } from 'node:util';
-import { makeColumnAccumulator } from '../../jobs/report/column-sketch.js';
+import { makeColumnAccumulator, observeLanes } from '../../jobs/report/column-sketch.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,6 +55,17 @@ const cases: Case[] = [
         const length = Math.min(batch, matrixRows - r0);
         for (let c = 0; c < COLUMNS; c++)
           strided[c]!.observe(matrix, { offset: r0 * COLUMNS, length, stride: COLUMNS, lane: c });
+      }
+    },
+  },
+  {
+    name: 'float32 stride-64 matrix, observeLanes (SIMD kernel)',
+    values: matrix.length,
+    run() {
+      const lanes = strided.map((accumulator, lane) => ({ accumulator, lane }));
+      for (let r0 = 0; r0 < matrixRows; r0 += batch) {
+        const rows = Math.min(batch, matrixRows - r0);
+        observeLanes([{ values: matrix, offset: r0 * COLUMNS, rows }], COLUMNS, lanes);
       }
     },
   },

@@ -1,7 +1,12 @@
 import { type Data, DataType, type RecordBatch, type Vector } from 'apache-arrow';
 import type { AgreementSketch, ColumnSketch, SegmentStats } from '../../schemas/run-report.js';
 import { makeAgreementAccumulator } from '../../jobs/report/agreement-sketch.js';
-import { makeColumnAccumulator } from '../../jobs/report/column-sketch.js';
+import {
+  type ColumnAccumulator,
+  type MatrixPiece,
+  makeColumnAccumulator,
+  observeLanes,
+} from '../../jobs/report/column-sketch.js';
 import type { ResolvedInput } from './feature-mapping.js';
 
 /** Where a feature column's values are in the decoded rows: a column, or one lane of a packed list column. */
@@ -64,11 +69,68 @@ export function makeBatchStats(plan: BatchStatsPlan) {
   const agreement = plan.agreement.map((pair) => ({ pair, acc: makeAgreementAccumulator(pair.threshold) }));
   let scratch = new Float64Array(0);
 
-  function observeFeature(
-    source: FeatureSource,
-    acc: ReturnType<typeof makeColumnAccumulator>,
-    batch: RecordBatch,
+  // Packed lanes by their list column: each call's slices go through `observeLanes` together, so the
+  // row-major matrix is read four lanes at a time instead of once per lane.
+  const packed = new Map<
+    string,
+    { width: number; lanes: Array<{ accumulator: ColumnAccumulator; lane: number }> }
+  >();
+  for (const { source, acc } of features) {
+    if (source.kind !== 'lane') continue;
+    const group = packed.get(source.column) ?? { width: source.width, lanes: [] };
+    group.lanes.push({ accumulator: acc, lane: source.lane });
+    packed.set(source.column, group);
+  }
+  const unpacked = features.filter(({ source }) => source.kind !== 'lane');
+
+  function observePacked(slices: readonly RecordBatch[]): void {
+    for (const [column, { width, lanes }] of packed) {
+      const pieces: MatrixPiece[] = [];
+      for (const slice of slices) {
+        const vector = slice.getChild(column);
+        if (!vector) continue;
+        for (const data of vector.data as Data[]) {
+          const child = data.children[0] as Data | undefined;
+          if (!child) continue;
+          // A packed feature row (DuckDB's FLOAT[n]): a row-major child, which a sliced batch keeps starting
+          // at its first row.
+          const values = child.values as unknown;
+          if (child.nullCount === 0 && data.nullCount === 0 && values instanceof Float32Array) {
+            pieces.push({ values, offset: 0, rows: data.length });
+            continue;
+          }
+          for (const { accumulator, lane } of lanes)
+            observeLaneWithNulls(accumulator, data, child, width, lane);
+        }
+      }
+      observeLanes(pieces, width, lanes);
+    }
+  }
+
+  function observeLaneWithNulls(
+    acc: ColumnAccumulator,
+    data: Data,
+    child: Data,
+    width: number,
+    lane: number,
   ) {
+    const values = child.values as Float32Array;
+    if (child.nullCount === 0 && data.nullCount === 0) {
+      acc.observe(values, { offset: 0, length: data.length, stride: width, lane });
+      return;
+    }
+    if (scratch.length < data.length) scratch = new Float64Array(data.length);
+    const validity = new Uint8Array(Math.ceil(data.length / 8));
+    for (let i = 0; i < data.length; i++) {
+      const at = i * width + lane;
+      if (isNull(data, i) || isNull(child, at)) continue;
+      validity[i >> 3]! |= 1 << (i & 7);
+      scratch[i] = values[at]!;
+    }
+    acc.observe(scratch, { offset: 0, length: data.length, validity, validityOffset: 0 });
+  }
+
+  function observeFeature(source: FeatureSource, acc: ColumnAccumulator, batch: RecordBatch) {
     const vector = batch.getChild(source.column);
     if (!vector) return;
     for (const data of vector.data as Data[]) {
@@ -78,39 +140,22 @@ export function makeBatchStats(plan: BatchStatsPlan) {
       }
       const child = data.children[0] as Data | undefined;
       if (!child) continue;
-      if (source.kind === 'list') {
-        // Every element of every row (a null element counts as a null; a null row's elements are not read).
-        const offsets = data.valueOffsets as Int32Array | undefined;
-        const fixed = DataType.isFixedSizeList(data.type);
-        const width = fixed ? (data.type as { listSize: number }).listSize : 0;
-        const start = fixed ? 0 : offsets![0]!;
-        const end = fixed ? data.length * width : offsets![data.length]!;
-        observePrimitive(acc, child, start, end - start);
-        continue;
-      }
-      // A packed feature row (DuckDB's FLOAT[n]): lane `lane` of a row-major child, which a sliced batch
-      // keeps starting at its first row.
-      const values = child.values as Float32Array;
-      if (child.nullCount === 0 && data.nullCount === 0) {
-        acc.observe(values, { offset: 0, length: data.length, stride: source.width, lane: source.lane });
-        continue;
-      }
-      if (scratch.length < data.length) scratch = new Float64Array(data.length);
-      const validity = new Uint8Array(Math.ceil(data.length / 8));
-      for (let i = 0; i < data.length; i++) {
-        const at = i * source.width + source.lane;
-        if (isNull(data, i) || isNull(child, at)) continue;
-        validity[i >> 3]! |= 1 << (i & 7);
-        scratch[i] = values[at]!;
-      }
-      acc.observe(scratch, { offset: 0, length: data.length, validity, validityOffset: 0 });
+      // A list column the user brought (an embedding): every element of every row (a null element counts
+      // as a null; a null row's elements are not read).
+      const offsets = data.valueOffsets as Int32Array | undefined;
+      const fixed = DataType.isFixedSizeList(data.type);
+      const width = fixed ? (data.type as { listSize: number }).listSize : 0;
+      const start = fixed ? 0 : offsets![0]!;
+      const end = fixed ? data.length * width : offsets![data.length]!;
+      observePrimitive(acc, child, start, end - start);
     }
   }
 
   return {
     /** The features of a call's input rows (its batch slices), every row, refused ones included. */
     observeFeatures(slices: readonly RecordBatch[]): void {
-      for (const slice of slices) for (const { source, acc } of features) observeFeature(source, acc, slice);
+      observePacked(slices);
+      for (const slice of slices) for (const { source, acc } of unpacked) observeFeature(source, acc, slice);
     },
     /** A call's output columns (scored rows only), by name. */
     observeOutputs(columns: Readonly<Record<string, Vector>>): void {
@@ -161,12 +206,7 @@ function isNull(data: Data, index: number): boolean {
 }
 
 /** A fixed-width numeric Data (its values start at its first element; its bitmap at `data.offset`). */
-function observePrimitive(
-  acc: ReturnType<typeof makeColumnAccumulator>,
-  data: Data,
-  start = 0,
-  length = data.length,
-): void {
+function observePrimitive(acc: ColumnAccumulator, data: Data, start = 0, length = data.length): void {
   if (DataType.isBool(data.type)) {
     // Bit-packed: figures over 0 and 1.
     if (length > 0) {
@@ -200,7 +240,7 @@ function nullBitmapOf(data: Data): Uint8Array | null {
 }
 
 /** A score column: one value a row, or (a list output) every element of every row. */
-function observeOutput(acc: ReturnType<typeof makeColumnAccumulator>, data: Data): void {
+function observeOutput(acc: ColumnAccumulator, data: Data): void {
   const child = data.children[0] as Data | undefined;
   if (!child) return observePrimitive(acc, data);
   const width = (data.type as { listSize?: number }).listSize ?? 0;
