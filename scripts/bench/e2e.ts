@@ -10,7 +10,9 @@
  * in alternating rounds (`--rounds`, default 3): the line gains `againstWorkerCpuSeconds` and
  * `workerCpuRatio` (medians), what the change costs in worker CPU for the same rows.
  * The in-process reference runs in the same alternating rounds, and `cpuOverhead` = `workerCpuSeconds` ÷
- * `inProcessCpuSeconds` (medians): what the pipeline costs beyond decode, map, infer and encode. The tabular
+ * `inProcessCpuSeconds` (medians): what the pipeline costs beyond decode, map, infer and encode. The
+ * reference gathers the run report's statistics as the job does (reports are on by default), and a pass
+ * without them in the same rounds gives `reportCpuSeconds`: what the report itself costs. The tabular
  * MLP also gets a CSV line (`--formats`, default `parquet,csv`): the same rows as a CSV object.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -134,7 +136,7 @@ try {
     );
     // One pass: decode → score → encode every chunk here; the first pass also tunes the batch size (cached).
     const quiet = makeLog({ level: 'silent', format: 'json' });
-    const inProcessPass = async (): Promise<{ seconds: number; cpu: number }> => {
+    const inProcessPass = async (report = true): Promise<{ seconds: number; cpu: number }> => {
       let inProcessRows = 0;
       const started = performance.now();
       const cpu = process.cpuUsage();
@@ -157,14 +159,18 @@ try {
               readers.readerFor(format).readPart(local, chunk.parts[0]!, { header: true, ...projection }),
             locate: () => undefined,
             log: quiet,
+            ...(report ? { collectStats: true } : {}),
           },
           inProcessTuning,
         );
         const out = [];
+        let takeStats: (() => unknown) | undefined;
         for await (const rows of scored) {
           out.push(...rows.output.batches);
           inProcessRows += rows.output.numRows;
+          takeStats = rows.takeStats;
         }
+        takeStats?.(); // the chunk's one segment, as the worker takes it when it commits
         await makeWriter('parquet').encode(out);
       }
       if (inProcessRows !== rows)
@@ -257,9 +263,15 @@ try {
       server: [] as number[],
     }));
     const inProcess: Array<{ seconds: number; cpu: number }> = [];
+    const withoutReport: number[] = [];
     const challenged = { seconds: [] as number[], worker: [] as number[] };
     for (let round = 0; round < rounds; round++) {
+      // Settled first (the last job's sockets and buffers, which s3rver frees in this process), and the two
+      // passes in turn first, so neither carries what the other leaves.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      if (round % 2 === 1) withoutReport.push((await inProcessPass(false)).cpu);
       inProcess.push(await inProcessPass());
+      if (round % 2 === 0) withoutReport.push((await inProcessPass(false)).cpu);
       if (challengerSpec) {
         const before = await workerCpu(pools[0]!);
         challenged.seconds.push(await runJob(pools[0]!, challengerSpec));
@@ -286,6 +298,7 @@ try {
     await readers.close();
     const inProcessRowsPerSec = rows / median(inProcess.map((p) => p.seconds));
     const inProcessCpuSeconds = median(inProcess.map((p) => p.cpu));
+    const reportCpuSeconds = median(inProcess.map((p, i) => p.cpu - withoutReport[i]!));
     const seconds = median(figures[0]!.seconds);
     const serverCpuSeconds = median(figures[0]!.server);
     const workerCpuSeconds = figures[0]!.worker.length > 0 ? median(figures[0]!.worker) : undefined;
@@ -309,6 +322,7 @@ try {
         // CPU seconds for the same rows: the in-process path, the pipeline's workers, and the S3 server
         // (plus this process's polling), which on a small machine shares the workers' cores.
         inProcessCpuSeconds: round2(inProcessCpuSeconds),
+        reportCpuSeconds: round2(reportCpuSeconds),
         ...(workerCpuSeconds !== undefined && {
           workerCpuSeconds: round2(workerCpuSeconds),
           cpuOverhead: Number((workerCpuSeconds / inProcessCpuSeconds).toFixed(3)),
