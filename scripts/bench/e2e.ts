@@ -328,6 +328,7 @@ try {
           cpuOverhead: Number((workerCpuSeconds / inProcessCpuSeconds).toFixed(3)),
           workerCpuSecondsByRound: figures[0]!.worker.map(round2),
           inProcessCpuSecondsByRound: inProcess.map((p) => round2(p.cpu)),
+          noReportCpuSecondsByRound: withoutReport.map(round2),
         }),
         serverCpuSeconds: round2(serverCpuSeconds),
         ...(againstWorkerCpuSeconds !== undefined &&
