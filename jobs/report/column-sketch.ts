@@ -243,6 +243,61 @@ function syncTables(st: State): void {
   if (st.kernelAt >= 0) evict();
 }
 
+/**
+ * Makes `wanted` the resident accumulators (their tables from byte 0, copied in unless they already are),
+ * folding any table that could wrap, and returns views of the kernel's memory with room after the tables
+ * for `slots` lane-group states and `dataBytes` of data.
+ */
+function residentViews(wasm: LanesKernel, wanted: State[], total: number, slots: number, dataBytes: number) {
+  for (const st of wanted) {
+    if (st.tabled + total <= TABLE_LIMIT) continue;
+    syncTables(st);
+    foldTables(st);
+  }
+  const same =
+    resident !== null &&
+    resident.states.length === wanted.length &&
+    resident.states.every((st, i) => st === wanted[i]);
+  if (!same) evict();
+  let tablesEnd = resident?.tablesEnd ?? 0;
+  if (!same) {
+    tablesEnd = 0;
+    for (const st of wanted) {
+      st.f32Counts ??= new Uint32Array(1 << (9 + st.bits));
+      st.kernelAt = tablesEnd;
+      tablesEnd += st.f32Counts.byteLength;
+    }
+  }
+  const accAt = tablesEnd;
+  const dataAt = accAt + slots * ACC_BYTES;
+  const needed = dataAt + dataBytes;
+  const have = wasm.memory.buffer.byteLength;
+  if (needed > have) wasm.memory.grow(Math.ceil((needed - have) / 65536));
+  const buffer = wasm.memory.buffer;
+  const u32 = new Uint32Array(buffer);
+  if (!same) {
+    for (const st of wanted) u32.set(st.f32Counts!, st.kernelAt >>> 2);
+    resident = { states: wanted, tablesEnd };
+  }
+  return {
+    f32: new Float32Array(buffer),
+    f64: new Float64Array(buffer),
+    i32: new Int32Array(buffer),
+    accAt,
+    dataAt,
+  };
+}
+
+/** Lane `i` of the group state at `acc` (see float32-lanes.wat) starts empty, shifted by `k`. */
+function startLane(f32: Float32Array, f64: Float64Array, i32: Int32Array, acc: number, i: number, k: number) {
+  f64[(acc >>> 3) + i] = 0;
+  f64[(acc + 32) / 8 + i] = 0;
+  f32[(acc + 64) / 4 + i] = Infinity;
+  f32[(acc + 80) / 4 + i] = -Infinity;
+  i32[(acc + 96) / 4 + i] = 0;
+  f64[(acc + 112) / 8 + i] = k;
+}
+
 function scanGroups(
   wasm: LanesKernel,
   pieces: readonly MatrixPiece[],
@@ -258,55 +313,22 @@ function scanGroups(
     total += piece.rows;
   }
   if (total === 0) return;
-  const wanted = groups.flatMap((group) => group.states);
-  for (const st of wanted) {
-    if (st.tabled + total <= TABLE_LIMIT) continue;
-    syncTables(st);
-    foldTables(st);
-  }
-  // Layout: the resident tables, then each group's state, then the block of rows.
-  const same =
-    resident !== null &&
-    resident.states.length === wanted.length &&
-    resident.states.every((st, i) => st === wanted[i]);
-  if (!same) evict();
-  let tablesEnd = resident?.tablesEnd ?? 0;
-  if (!same) {
-    tablesEnd = 0;
-    for (const st of wanted) {
-      st.f32Counts ??= new Uint32Array(1 << (9 + st.bits));
-      st.kernelAt = tablesEnd;
-      tablesEnd += st.f32Counts.byteLength;
-    }
-  }
   const blockRows = Math.max(1, Math.floor(BLOCK_BYTES / (width * 4)));
-  const accAt = tablesEnd;
-  const dataAt = accAt + groups.length * ACC_BYTES;
-  const needed = dataAt + blockRows * width * 4;
-  const have = wasm.memory.buffer.byteLength;
-  if (needed > have) wasm.memory.grow(Math.ceil((needed - have) / 65536));
-  const buffer = wasm.memory.buffer;
-  const u32 = new Uint32Array(buffer);
-  const i32 = new Int32Array(buffer);
-  const f32 = new Float32Array(buffer);
-  const f64 = new Float64Array(buffer);
-  if (!same) {
-    for (const st of wanted) u32.set(st.f32Counts!, st.kernelAt >>> 2);
-    resident = { states: wanted, tablesEnd };
-  }
+  const { f32, f64, i32, accAt, dataAt } = residentViews(
+    wasm,
+    groups.flatMap((group) => group.states),
+    total,
+    groups.length,
+    blockRows * width * 4,
+  );
 
   const first = pieces.find((piece) => piece.rows > 0)!;
   groups.forEach((group, g) => {
     const acc = accAt + g * ACC_BYTES;
     group.states.forEach((st, i) => {
       st.rows += total;
-      f64[(acc >>> 3) + i] = 0;
-      f64[(acc + 32) / 8 + i] = 0;
-      f32[(acc + 64) / 4 + i] = Infinity;
-      f32[(acc + 80) / 4 + i] = -Infinity;
-      i32[(acc + 96) / 4 + i] = 0;
       const lane = first.offset + group.lane + i;
-      f64[(acc + 112) / 8 + i] = shiftFor(st, first.values, lane, first.rows, width, null, 0);
+      startLane(f32, f64, i32, acc, i, shiftFor(st, first.values, lane, first.rows, width, null, 0));
     });
   });
 
@@ -345,6 +367,96 @@ function scanGroups(
       finishCall(st, n, f64[(acc + 112) / 8 + i]!, s1, s2, mn, mx, 0, 0, 0);
       if (n < total) for (const piece of pieces) scanSpecials(st, piece, width, group.lane + i);
     });
+  });
+}
+
+/** Consecutive values of one column: `values[offset]` to `values[offset + length - 1]`. */
+export interface ColumnPiece {
+  values: Float32Array;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Observes contiguous float32 columns without nulls (a CSV's or an Arrow file's separate feature columns):
+ * the same as `accumulator.observe(piece.values, { offset, length })` for each piece of each column, with
+ * the same counts, buckets and extremes, and moments equal up to rounding (the kernel sums a column as four
+ * interleaved lanes). All the columns' tables stay in the kernel's memory between calls, as
+ * `observeLanes` keeps a matrix's. `useKernel: false` forces the scalar loop.
+ */
+export function observeColumns(
+  columns: ReadonlyArray<{ accumulator: ColumnAccumulator; pieces: readonly ColumnPiece[] }>,
+  options: { useKernel?: boolean } = {},
+): void {
+  const wasm = options.useKernel === false ? null : kernel();
+  // One entry per accumulator, its pieces in order; a piece outside its array is refused before any count.
+  const byState = new Map<State, { accumulator: ColumnAccumulator; pieces: ColumnPiece[]; total: number }>();
+  for (const { accumulator, pieces } of columns) {
+    const st = states.get(accumulator);
+    if (!st) throw new TypeError('observeColumns: not an accumulator of makeColumnAccumulator');
+    const entry = byState.get(st) ?? { accumulator, pieces: [], total: 0 };
+    for (const piece of pieces) {
+      if (piece.length < 0 || piece.offset < 0 || piece.offset + piece.length > piece.values.length)
+        throw new RangeError(
+          `observeColumns: ${piece.length} values from ${piece.offset} overrun ${piece.values.length}`,
+        );
+      entry.pieces.push(piece);
+      entry.total += piece.length;
+    }
+    byState.set(st, entry);
+  }
+  const wanted = [...byState].filter(([, entry]) => entry.total > 0);
+  if (!wasm) {
+    for (const [, { accumulator, pieces }] of wanted)
+      for (const piece of pieces)
+        accumulator.observe(piece.values, { offset: piece.offset, length: piece.length });
+    return;
+  }
+  if (wanted.length === 0) return;
+  const blockValues = (BLOCK_BYTES >>> 2) & ~3;
+  const total = Math.max(...wanted.map(([, entry]) => entry.total));
+  const { f32, f64, i32, accAt, dataAt } = residentViews(
+    wasm,
+    wanted.map(([st]) => st),
+    total,
+    wanted.length,
+    (blockValues + 4) * 4,
+  );
+  const block = f32.subarray(dataAt >>> 2, (dataAt >>> 2) + blockValues + 4);
+  wanted.forEach(([st, { pieces, total }], c) => {
+    const acc = accAt + c * ACC_BYTES;
+    const first = pieces.find((piece) => piece.length > 0)!;
+    const k = shiftFor(st, first.values, first.offset, first.length, 1, null, 0);
+    for (let i = 0; i < 4; i++) startLane(f32, f64, i32, acc, i, k);
+    st.rows += total;
+    for (const piece of pieces) {
+      for (let v0 = 0; v0 < piece.length; v0 += blockValues) {
+        const n = Math.min(blockValues, piece.length - v0);
+        const from = piece.offset + v0;
+        block.set(piece.values.subarray(from, from + n));
+        // A short last group is padded with NaN, which the kernel counts nowhere.
+        const padded = (n + 3) & ~3;
+        block.fill(NaN, n, padded);
+        const t = st.kernelAt;
+        wasm.scan4(dataAt, padded >>> 2, 16, t, t, t, t, 23 - st.bits, acc);
+      }
+    }
+    let n = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let mn = st.min;
+    let mx = st.max;
+    for (let i = 0; i < 4; i++) {
+      n += i32[(acc + 96) / 4 + i]!;
+      s1 += f64[(acc >>> 3) + i]!;
+      s2 += f64[(acc + 32) / 8 + i]!;
+      mn = Math.min(mn, f32[(acc + 64) / 4 + i]!);
+      mx = Math.max(mx, f32[(acc + 80) / 4 + i]!);
+    }
+    finishCall(st, n, k, s1, s2, mn, mx, 0, 0, 0);
+    if (n < total)
+      for (const piece of pieces)
+        scanSpecials(st, { values: piece.values, offset: piece.offset, rows: piece.length }, 1, 0);
   });
 }
 

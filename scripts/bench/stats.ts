@@ -1,13 +1,13 @@
 /**
  * bench:stats — the run report's column sketch on the worker's hot path: nanoseconds per value for a
  * row-major float32 feature matrix read one column at a time (stride 64) and four columns at a time through
- * the SIMD kernel (`observeLanes`, what the report does for packed features), a contiguous float32 column, a
- * float64 column, each without and with a validity bitmap. Best of several rounds (the machine is shared).
+ * the SIMD kernel (`observeLanes`, what the report does for packed features), a contiguous float32 column
+ * (also through the kernel: `observeColumns`, for separate feature columns), a float64 column, each without and with a validity bitmap. Best of several rounds (the machine is shared).
  * Prints one JSON line per case. Target: <= 3 ns per float32 value.
  *   npx tsx scripts/bench/stats.ts [-- --rows 1000000 --rounds 7 --bits 3]
  */
 import { parseArgs } from 'node:util';
-import { makeColumnAccumulator, observeLanes } from '../../jobs/report/column-sketch.js';
+import { makeColumnAccumulator, observeColumns, observeLanes } from '../../jobs/report/column-sketch.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -84,6 +84,16 @@ const cases: Case[] = [
             validity,
             validityOffset: r0,
           });
+      }
+    },
+  },
+  {
+    name: 'float32 contiguous, observeColumns (SIMD kernel)',
+    values: rows,
+    run() {
+      for (let r0 = 0; r0 < rows; r0 += batch) {
+        const length = Math.min(batch, rows - r0);
+        observeColumns([{ accumulator: single, pieces: [{ values: column32, offset: r0, length }] }]);
       }
     },
   },

@@ -3,8 +3,10 @@ import type { AgreementSketch, ColumnSketch, SegmentStats } from '../../schemas/
 import { makeAgreementAccumulator } from '../../jobs/report/agreement-sketch.js';
 import {
   type ColumnAccumulator,
+  type ColumnPiece,
   type MatrixPiece,
   makeColumnAccumulator,
+  observeColumns,
   observeLanes,
 } from '../../jobs/report/column-sketch.js';
 import type { ResolvedInput } from './feature-mapping.js';
@@ -81,7 +83,29 @@ export function makeBatchStats(plan: BatchStatsPlan) {
     group.lanes.push({ accumulator: acc, lane: source.lane });
     packed.set(source.column, group);
   }
-  const unpacked = features.filter(({ source }) => source.kind !== 'lane');
+  const columns = features.filter(({ source }) => source.kind === 'column');
+  const lists = features.filter(({ source }) => source.kind === 'list');
+
+  // Float32 columns without nulls go through `observeColumns` together, a call's slices at once.
+  function observeColumnsOf(slices: readonly RecordBatch[]): void {
+    const contiguous: Array<{ accumulator: ColumnAccumulator; pieces: ColumnPiece[] }> = [];
+    for (const { source, acc } of columns) {
+      const pieces: ColumnPiece[] = [];
+      for (const slice of slices) {
+        const vector = slice.getChild(source.column);
+        if (!vector) continue;
+        for (const data of vector.data as Data[]) {
+          const values = data.values as unknown;
+          // A sliced Data's values start at its first element.
+          if (data.nullCount === 0 && values instanceof Float32Array)
+            pieces.push({ values, offset: 0, length: data.length });
+          else observePrimitive(acc, data);
+        }
+      }
+      contiguous.push({ accumulator: acc, pieces });
+    }
+    observeColumns(contiguous);
+  }
 
   function observePacked(slices: readonly RecordBatch[]): void {
     for (const [column, { width, lanes }] of packed) {
@@ -130,14 +154,10 @@ export function makeBatchStats(plan: BatchStatsPlan) {
     acc.observe(scratch, { offset: 0, length: data.length, validity, validityOffset: 0 });
   }
 
-  function observeFeature(source: FeatureSource, acc: ColumnAccumulator, batch: RecordBatch) {
+  function observeList(source: FeatureSource, acc: ColumnAccumulator, batch: RecordBatch) {
     const vector = batch.getChild(source.column);
     if (!vector) return;
     for (const data of vector.data as Data[]) {
-      if (source.kind === 'column') {
-        observePrimitive(acc, data);
-        continue;
-      }
       const child = data.children[0] as Data | undefined;
       if (!child) continue;
       // A list column the user brought (an embedding): every element of every row (a null element counts
@@ -155,7 +175,8 @@ export function makeBatchStats(plan: BatchStatsPlan) {
     /** The features of a call's input rows (its batch slices), every row, refused ones included. */
     observeFeatures(slices: readonly RecordBatch[]): void {
       observePacked(slices);
-      for (const slice of slices) for (const { source, acc } of unpacked) observeFeature(source, acc, slice);
+      observeColumnsOf(slices);
+      for (const slice of slices) for (const { source, acc } of lists) observeList(source, acc, slice);
     },
     /** A call's output columns (scored rows only), by name. */
     observeOutputs(columns: Readonly<Record<string, Vector>>): void {

@@ -5,6 +5,7 @@ import {
   type ColumnAccumulator,
   type MatrixPiece,
   makeColumnAccumulator,
+  observeColumns,
   observeLanes,
 } from '../../../jobs/report/column-sketch.js';
 import type { SketchBits } from '../../../jobs/report/value-buckets.js';
@@ -249,5 +250,97 @@ describe('observeLanes (the float32 SIMD kernel)', () => {
       reference.observe(values, { offset: 0, length: rows, stride: width, lane });
       expect(taken.features[name]).toEqual(reference.sketch());
     });
+  });
+});
+
+describe('observeColumns (contiguous float32 columns through the kernel)', () => {
+  function column(length: number, seed: number, scale: number): Float32Array {
+    const m = matrix(length, 1, seed);
+    for (let i = 0; i < length; i++) m[i] = m[i]! * scale;
+    return m;
+  }
+
+  it('gives each column the scalar loop’s counts, buckets and extremes, whatever the tail', () => {
+    const cols = [column(10_001, 1, 1), column(7, 2, -3e5), column(200_003, 3, 1e-30), column(1, 4, 2)];
+    cols[0]![17] = 0;
+    cols[0]![18] = -Infinity;
+    cols[0]![10_000] = NaN;
+    cols[2]![5] = 1e-42;
+    cols[2]![200_002] = Infinity;
+    for (const bits of [3, 7] as const) {
+      const pieces = cols.map((values, c) => [
+        { values, offset: 0, length: values.length - (c === 2 ? 3 : 0) },
+        ...(c === 2 ? [{ values, offset: values.length - 3, length: 3 }] : []),
+        { values, offset: 0, length: 0 },
+      ]);
+      const scalar = cols.map(() => makeColumnAccumulator(bits));
+      scalar.forEach((acc, c) => {
+        for (const p of pieces[c]!) acc.observe(p.values, { offset: p.offset, length: p.length });
+      });
+      const kernel = cols.map(() => makeColumnAccumulator(bits));
+      observeColumns(kernel.map((accumulator, c) => ({ accumulator, pieces: pieces[c]! })));
+      expectSameFigures(
+        kernel.map((a) => a.sketch()),
+        scalar.map((a) => a.sketch()),
+        1e-12,
+      );
+      expect(kernel[0]!.sketch().nans).toBe(1);
+      expect(kernel[2]!.sketch().rows).toBe(200_003);
+    }
+  });
+
+  it('shares the kernel with packed lanes, and one accumulator named twice gets both its pieces', () => {
+    const width = 4;
+    const values = matrix(3_000, width, 9);
+    const lanes = [0, 1, 2, 3].map(() => makeColumnAccumulator(3));
+    const col = column(5_000, 10, 4);
+    const a = makeColumnAccumulator(3);
+    const reference = makeColumnAccumulator(3);
+    for (let round = 0; round < 3; round++) {
+      observeLanes(
+        [{ values, offset: round * 1_000 * width, rows: 1_000 }],
+        width,
+        lanes.map((accumulator, lane) => ({ accumulator, lane })),
+      );
+      observeColumns([
+        { accumulator: a, pieces: [{ values: col, offset: round * 1_000, length: 500 }] },
+        { accumulator: a, pieces: [{ values: col, offset: round * 1_000 + 500, length: 500 }] },
+      ]);
+      reference.observe(col, { offset: round * 1_000, length: 1_000 });
+    }
+    expectSameFigures([a.sketch()], [reference.sketch()], 1e-12);
+    lanes.forEach((acc, lane) => {
+      const ref = makeColumnAccumulator(3);
+      ref.observe(values, { offset: 0, length: 3_000, stride: width, lane });
+      expectSameFigures([acc.sketch()], [ref.sketch()], 1e-12);
+    });
+    expect(() =>
+      observeColumns([{ accumulator: a, pieces: [{ values: col, offset: 4_999, length: 2 }] }]),
+    ).toThrow(/overrun/);
+  });
+
+  it('is what the run report uses for float32 feature columns, nulls or not', () => {
+    const rows = 4_001;
+    const f0 = column(rows, 11, 1);
+    const f1 = column(rows, 12, -7);
+    const valid = new Uint8Array(Math.ceil(rows / 8)).fill(0xff);
+    valid[0] = 0b11111010; // rows 0 and 2 of f1 are null
+    const data0 = makeData({ type: new Float32(), length: rows, nullCount: 0, data: f0 });
+    const data1 = makeData({ type: new Float32(), length: rows, nullCount: 2, data: f1, nullBitmap: valid });
+    const batch = new RecordBatch({ f0: data0, f1: data1 });
+    const stats = makeBatchStats({
+      features: ['f0', 'f1'].map((name) => ({ name, kind: 'column' as const, column: name })),
+      scores: [],
+      agreement: [],
+    });
+    stats.observeFeatures([batch.slice(0, 1_001), batch.slice(1_001, rows)]);
+    const taken = stats.take();
+    const ref0 = makeColumnAccumulator(3);
+    ref0.observe(f0, { offset: 0, length: rows });
+    expectSameFigures([taken.features.f0!], [ref0.sketch()], 1e-12);
+    const ref1 = makeColumnAccumulator(3);
+    ref1.observe(f1, { offset: 0, length: rows, validity: valid });
+    expectSameFigures([taken.features.f1!], [ref1.sketch()], 1e-12);
+    expect(taken.features.f1!.nulls).toBe(2);
   });
 });
