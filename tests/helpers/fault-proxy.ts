@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { seededRandom } from './seeded-random.js';
 
 /** What the proxy does to one request. */
 export type Fault =
@@ -59,18 +60,6 @@ export interface FaultProxy {
   configure(options: Pick<FaultProxyOptions, 'script' | 'rates' | 'applies'>): void;
   /** Stops listening, destroys open connections and pending timers. Safe twice. */
   close(): Promise<void>;
-}
-
-/** mulberry32: tiny, fast, and good enough to make fault patterns reproducible. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const s3ErrorMessages: Record<string, string> = {

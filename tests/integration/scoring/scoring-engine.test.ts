@@ -8,18 +8,7 @@ import type { InferenceHost } from '../../../services/scoring/inference-host.js'
 import { resolveOutputMapping } from '../../../services/scoring/output-mapping.js';
 import { makeScoringEngine, type ScoredBatch } from '../../../services/scoring/scoring-engine.js';
 import { makeWorkerInferenceHost } from '../../../services/scoring/worker-inference-host.js';
-
-/** mulberry32: deterministic data, so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../helpers/seeded-random.js';
 
 interface Dataset {
   /** Column-major feature values per column name. */

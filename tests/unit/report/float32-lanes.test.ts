@@ -12,18 +12,7 @@ import type { SketchBits } from '../../../jobs/report/value-buckets.js';
 import type { ColumnSketch } from '../../../schemas/run-report.js';
 import { makeBatchStats } from '../../../services/scoring/batch-stats.js';
 import { kernels, modulePathOf, renderKernel } from '../../../scripts/lib/kernels.js';
-
-/** A seeded generator (mulberry32), so every run checks the same values. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../helpers/seeded-random.js';
 
 /** A row-major matrix: lane j is normal around a mean of its own sign and scale. */
 function matrix(rows: number, width: number, seed: number): Float32Array {

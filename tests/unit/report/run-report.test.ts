@@ -11,18 +11,7 @@ import {
 } from '../../../jobs/report/run-report.js';
 import { bucketHigh, bucketLow, bucketOf } from '../../../jobs/report/value-buckets.js';
 import { BaselineInvalid } from '../../../jobs/report/errors/baseline-invalid.js';
-
-/** A seeded generator (mulberry32), so every run checks the same values. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../helpers/seeded-random.js';
 
 function normal(n: number, mean: number, sd: number, seed: number): Float32Array {
   const next = random(seed);
