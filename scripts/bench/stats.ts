@@ -35,6 +35,10 @@ const column32 = new Float32Array(rows);
 for (let i = 0; i < rows; i++) column32[i] = normal() * 3 + 10;
 const column64 = new Float64Array(rows);
 for (let i = 0; i < rows; i++) column64[i] = normal() * 3 + 10;
+// Element-wise validity of the matrix: one nullable feature (lane 5, a fifth of its rows null).
+const matrixValidity = new Uint8Array(Math.ceil(matrix.length / 8)).fill(0xff);
+for (let i = 5; i < matrix.length; i += COLUMNS)
+  if (Math.random() < 0.2) matrixValidity[i >> 3]! &= ~(1 << (i & 7));
 const validity = new Uint8Array(Math.ceil(rows / 8));
 for (let i = 0; i < rows; i++) if (Math.random() > 0.05) validity[i >> 3]! |= 1 << (i & 7);
 
@@ -66,6 +70,21 @@ const cases: Case[] = [
       for (let r0 = 0; r0 < matrixRows; r0 += batch) {
         const rows = Math.min(batch, matrixRows - r0);
         observeLanes([{ values: matrix, offset: r0 * COLUMNS, rows }], COLUMNS, lanes);
+      }
+    },
+  },
+  {
+    name: 'float32 stride-64 matrix, observeLanes (SIMD kernel), one nullable lane',
+    values: matrix.length,
+    run() {
+      const lanes = strided.map((accumulator, lane) => ({ accumulator, lane }));
+      for (let r0 = 0; r0 < matrixRows; r0 += batch) {
+        const rows = Math.min(batch, matrixRows - r0);
+        observeLanes(
+          [{ values: matrix, offset: r0 * COLUMNS, rows, validity: matrixValidity }],
+          COLUMNS,
+          lanes,
+        );
       }
     },
   },

@@ -119,8 +119,16 @@ export function makeBatchStats(plan: BatchStatsPlan) {
           // A packed feature row (DuckDB's FLOAT[n]): a row-major child, which a sliced batch keeps starting
           // at its first row.
           const values = child.values as unknown;
-          if (child.nullCount === 0 && data.nullCount === 0 && values instanceof Float32Array) {
-            pieces.push({ values, offset: 0, rows: data.length });
+          if (data.nullCount === 0 && values instanceof Float32Array) {
+            // Null elements (a nullable feature's) are counted from the child's bitmap, at its offset.
+            pieces.push({
+              values,
+              offset: 0,
+              rows: data.length,
+              ...(child.nullCount > 0 && child.nullBitmap
+                ? { validity: child.nullBitmap, validityOffset: child.offset }
+                : {}),
+            });
             continue;
           }
           for (const { accumulator, lane } of lanes)

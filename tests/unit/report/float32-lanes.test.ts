@@ -110,6 +110,45 @@ describe('observeLanes (the float32 SIMD kernel)', () => {
     expect(kernel.reduce((n, s) => n + s.nans, 0)).toBeGreaterThan(0);
   });
 
+  it('counts null elements as nulls, through the kernel and the scalar lanes alike', () => {
+    const width = 6; // lanes 0–3 through the kernel, 4–5 through the scalar loop
+    const rows = 3_001;
+    const values = matrix(rows, width, 13);
+    const next = random(14);
+    const validityOffset = 5;
+    const validity = new Uint8Array((validityOffset + rows * width + 7) >>> 3).fill(0xff);
+    for (let i = 0; i < rows * width; i++) {
+      const dense = i % width === 1; // lane 1 is mostly null, the others now and then
+      if (next() < (dense ? 0.9 : 0.02))
+        validity[(validityOffset + i) >>> 3]! &= ~(1 << ((validityOffset + i) & 7));
+    }
+    values[width * 10 + 2] = NaN; // a NaN that is not null
+    const kernel = Array.from({ length: width }, () => makeColumnAccumulator(3));
+    observeLanes(
+      [{ values, offset: width, rows: rows - 1, validity, validityOffset }],
+      width,
+      kernel.map((accumulator, lane) => ({ accumulator, lane })),
+    );
+    kernel.forEach((acc, lane) => {
+      const reference = makeColumnAccumulator(3);
+      const laneBits = new Uint8Array(Math.ceil(rows / 8));
+      for (let j = 0; j < rows - 1; j++) {
+        const bit = validityOffset + width + j * width + lane;
+        if ((validity[bit >>> 3]! >>> (bit & 7)) & 1) laneBits[j >>> 3]! |= 1 << (j & 7);
+      }
+      reference.observe(values, {
+        offset: width,
+        length: rows - 1,
+        stride: width,
+        lane,
+        validity: laneBits,
+      });
+      expectSameFigures([acc.sketch()], [reference.sketch()], 1e-12);
+    });
+    expect(kernel[1]!.sketch().nulls).toBeGreaterThan(2_000);
+    expect(kernel[2]!.sketch().nans).toBe(1);
+  });
+
   it('takes lanes it cannot group (missing neighbours, one accumulator twice) through the scalar loop', () => {
     const width = 6;
     const values = matrix(1_000, width, 5);
