@@ -93,7 +93,7 @@ interface State {
   bigScratch: Float64Array | null;
 }
 
-/** Each accumulator's state, for the kernels that update several at once (`observeLanes`). */
+/** Each accumulator's state, for the kernels that update several at once (`observeLanes`, `observeColumns`). */
 const states = new WeakMap<ColumnAccumulator, State>();
 
 /** A fresh accumulator for one column; `bits` 3 for features, 7 for scores. */
@@ -214,6 +214,16 @@ export function observeLanes(
       throw new RangeError(`observeLanes: lane ${lane} is outside a width of ${width}`);
     if (!byLane.has(lane)) byLane.set(lane, accumulator);
   }
+  // A piece outside its array (or its bitmap) is refused before any lane counts a row of it.
+  for (const piece of pieces) {
+    const end = piece.offset + piece.rows * width;
+    if (piece.rows < 0 || piece.offset < 0 || end > piece.values.length)
+      throw new RangeError(
+        `observeLanes: ${piece.rows} rows of ${width} from ${piece.offset} overrun ${piece.values.length}`,
+      );
+    if (piece.validity && ((piece.validityOffset ?? 0) + end + 7) >>> 3 > piece.validity.length)
+      throw new RangeError('observeLanes: the validity bitmap is shorter than the rows read');
+  }
   const wasm = options.useKernel === false ? null : kernel();
   const groups: Array<{ lane: number; states: State[] }> = [];
   const scalar: Array<{ accumulator: ColumnAccumulator; lane: number }> = [];
@@ -282,10 +292,9 @@ function residentViews(wasm: LanesKernel, wanted: State[], total: number, slots:
     resident !== null &&
     resident.states.length === wanted.length &&
     resident.states.every((st, i) => st === wanted[i]);
-  if (!same) evict();
-  let tablesEnd = resident?.tablesEnd ?? 0;
+  let tablesEnd = same ? resident!.tablesEnd : 0;
   if (!same) {
-    tablesEnd = 0;
+    evict();
     for (const st of wanted) {
       st.f32Counts ??= new Uint32Array(1 << (9 + st.bits));
       st.kernelAt = tablesEnd;
@@ -328,17 +337,7 @@ function scanGroups(
   width: number,
   groups: ReadonlyArray<{ lane: number; states: State[] }>,
 ): void {
-  let total = 0;
-  for (const piece of pieces) {
-    const end = piece.offset + piece.rows * width;
-    if (piece.rows < 0 || piece.offset < 0 || end > piece.values.length)
-      throw new RangeError(
-        `observeLanes: ${piece.rows} rows of ${width} from ${piece.offset} overrun ${piece.values.length}`,
-      );
-    if (piece.validity && ((piece.validityOffset ?? 0) + end + 7) >>> 3 > piece.validity.length)
-      throw new RangeError('observeLanes: the validity bitmap is shorter than the rows read');
-    total += piece.rows;
-  }
+  const total = pieces.reduce((sum, piece) => sum + piece.rows, 0);
   if (total === 0) return;
   const blockRows = Math.max(1, Math.floor(BLOCK_BYTES / (width * 4)));
   const { f32, f64, i32, accAt, dataAt } = residentViews(
@@ -359,6 +358,13 @@ function scanGroups(
     });
   });
 
+  // Each group's kernel arguments but the row count, the same for every block.
+  const calls = groups.map((group, g) => ({
+    src: dataAt + group.lane * 4,
+    t: group.states.map((st) => st.kernelAt),
+    shift: 23 - group.states[0]!.bits,
+    acc: accAt + g * ACC_BYTES,
+  }));
   const block = f32.subarray(dataAt >>> 2, (dataAt >>> 2) + blockRows * width);
   for (const piece of pieces) {
     for (let r0 = 0; r0 < piece.rows; r0 += blockRows) {
@@ -367,21 +373,9 @@ function scanGroups(
       block.set(piece.values.subarray(from, from + rows * width));
       // Nulls become NaN, which the kernel counts nowhere; the pass over its leftovers counts them as nulls.
       if (piece.validity) nullsToNaN(block, piece.validity, (piece.validityOffset ?? 0) + from, rows * width);
-      groups.forEach((group, g) => {
-        const [t0, t1, t2, t3] = group.states.map((st) => st.kernelAt);
-        const shift = 23 - group.states[0]!.bits;
-        wasm.scan4(
-          dataAt + group.lane * 4,
-          rows,
-          width * 4,
-          t0!,
-          t1!,
-          t2!,
-          t3!,
-          shift,
-          accAt + g * ACC_BYTES,
-        );
-      });
+      calls.forEach(({ src, t, shift, acc }) =>
+        wasm.scan4(src, rows, width * 4, t[0]!, t[1]!, t[2]!, t[3]!, shift, acc),
+      );
     }
   }
 

@@ -194,6 +194,20 @@ describe('observeLanes (the float32 SIMD kernel)', () => {
         accs.map((accumulator, lane) => ({ accumulator, lane })),
       ),
     ).toThrow(/overrun/);
+    // Refused before any lane counts: the scalar lanes (4, 5) as well as the kernel's.
+    const six = matrix(10, 6, 15);
+    const untouched = [0, 1, 2, 3, 4, 5].map(() => makeColumnAccumulator(3));
+    expect(() =>
+      observeLanes(
+        [
+          { values: six, offset: 0, rows: 10 },
+          { values: six, offset: 6, rows: 10 },
+        ],
+        6,
+        untouched.map((accumulator, lane) => ({ accumulator, lane })),
+      ),
+    ).toThrow(/overrun/);
+    expect(untouched.map((a) => a.sketch().rows)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
   it('keeps each accumulator right while its tables stay in the kernel between calls', () => {
