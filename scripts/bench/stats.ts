@@ -62,32 +62,23 @@ const cases: Case[] = [
       }
     },
   },
-  {
-    name: 'float32 stride-64 matrix, observeLanes (SIMD kernel)',
+  ...(
+    [
+      ['float32 stride-64 matrix, observeLanes (SIMD kernel)', null],
+      ['float32 stride-64 matrix, observeLanes (SIMD kernel), one nullable lane', matrixValidity],
+    ] as const
+  ).map(([name, elementValidity]) => ({
+    name,
     values: matrix.length,
     run() {
       const lanes = strided.map((accumulator, lane) => ({ accumulator, lane }));
       for (let r0 = 0; r0 < matrixRows; r0 += batch) {
         const rows = Math.min(batch, matrixRows - r0);
-        observeLanes([{ values: matrix, offset: r0 * COLUMNS, rows }], COLUMNS, lanes);
+        const piece = { values: matrix, offset: r0 * COLUMNS, rows, validity: elementValidity };
+        observeLanes([piece], COLUMNS, lanes);
       }
     },
-  },
-  {
-    name: 'float32 stride-64 matrix, observeLanes (SIMD kernel), one nullable lane',
-    values: matrix.length,
-    run() {
-      const lanes = strided.map((accumulator, lane) => ({ accumulator, lane }));
-      for (let r0 = 0; r0 < matrixRows; r0 += batch) {
-        const rows = Math.min(batch, matrixRows - r0);
-        observeLanes(
-          [{ values: matrix, offset: r0 * COLUMNS, rows, validity: matrixValidity }],
-          COLUMNS,
-          lanes,
-        );
-      }
-    },
-  },
+  })),
   {
     name: 'float32 stride-64 matrix, validity',
     values: matrix.length,
