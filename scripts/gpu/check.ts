@@ -35,7 +35,7 @@ import { makeScoringEngine } from '../../services/scoring/scoring-engine.js';
 import { makeWorkerInferenceHost } from '../../services/scoring/worker-inference-host.js';
 import { makeFileStorage } from '../../services/storage/file-storage.js';
 import type { DeviceRequest } from '../../services/scoring/devices.js';
-import { runDemo } from '../demo.js';
+import { runDemo } from '../lib/demo-job.js';
 import { type ModelName, modelFacts, modelPath } from '../lib/models.js';
 import { arrowData } from '../lib/score-bench.js';
 

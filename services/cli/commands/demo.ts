@@ -22,7 +22,7 @@ Model generation needs python3-onnx and python3-numpy.
     const { values } = parseCommandArgs(args, flags, { min: 0, max: 0, names: '' });
     const rows =
       values.rows === undefined ? undefined : parseNumber('--rows', values.rows, { integer: true, min: 1 });
-    const { runDemo } = await import('../../../scripts/demo.js');
+    const { runDemo } = await import('../../../scripts/lib/demo-job.js');
     await runDemo(rows === undefined ? {} : { rows });
     return exitCodes.ok;
   },
