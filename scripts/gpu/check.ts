@@ -36,7 +36,7 @@ import { makeWorkerInferenceHost } from '../../services/scoring/worker-inference
 import { makeFileStorage } from '../../services/storage/file-storage.js';
 import type { DeviceRequest } from '../../services/scoring/devices.js';
 import { runDemo } from '../lib/demo-job.js';
-import { type ModelName, modelFacts, modelPath } from '../lib/models.js';
+import { type ModelName, gpuCheckModels, modelFacts, modelPath } from '../lib/models.js';
 import { arrowData } from '../lib/score-bench.js';
 
 const { values } = parseArgs({
@@ -58,16 +58,15 @@ const webgpu: DeviceRequest =
 const gpuLabel = values.device;
 const cpu: DeviceRequest = { kind: 'cpu', index: 0 };
 const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
 
-/** Models whose only inputs are float32 feature tensors: the engine scores them from `arrowData`. */
-const ACCEPTANCE: ModelName[] = [
-  'tabular-mlp',
-  'tree-ensemble',
-  'multiclass',
-  'compute-heavy',
-  'compute-heavy-fp16',
-];
+/**
+ * Node's arguments for one of the project's scripts as a child: through tsx from source, or the file beside
+ * this one in the slim bundle `npm run gpu:pack` builds for an accelerator host (no tsx there).
+ */
+const fromSource = import.meta.filename.endsWith('.ts');
+const scriptArgs = (source: string, bundled: string): string[] =>
+  fromSource ? ['--import', 'tsx', source] : [join(import.meta.dirname, bundled)];
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
 
 /** Scores `rows` generated rows with the engine on `device`; columns by name, and the device it ran on. */
 async function scoreOn(model: ModelName, device: DeviceRequest, rows: number, batchRows = 4_096) {
@@ -129,9 +128,7 @@ function runBound(mode: string, env: Record<string, string>): Promise<Record<str
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        import.meta.filename,
+        ...scriptArgs(import.meta.filename, 'check.js'),
         '--bound-child',
         mode,
         '--seconds',
@@ -266,10 +263,11 @@ async function main(): Promise<number> {
   if (adapters < gpus.length) failed = true;
 
   for (const model of ['compute-heavy', 'compute-heavy-fp16']) {
-    const bench = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench/gpu.ts', '--model', model], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const bench = spawnSync(
+      process.execPath,
+      [...scriptArgs('scripts/bench/gpu.ts', 'gpu.js'), '--model', model],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     process.stdout.write(bench.stdout);
     if (bench.status !== 0 || !bench.stdout.includes('"matchesCpu":true')) failed = true;
   }
@@ -281,7 +279,7 @@ async function main(): Promise<number> {
 /** The `equality` and `job` checks; whether every one that ran passed. */
 async function sameScores(): Promise<boolean> {
   let failed = false;
-  for (const model of ACCEPTANCE) {
+  for (const model of gpuCheckModels) {
     try {
       const [onGpu, onCpu] = [
         await scoreOn(model, webgpu, equalityRows),
