@@ -5,12 +5,15 @@
  * (the decode limit; Arrow IPC is compared with the Parquet scan, DuckDB having no Arrow reader built in).
  * Rates are rows per CPU-second of this process (all threads: DuckDB's included), the median of `runs`
  * alternating rounds, since wall-clock time on a shared machine moves by ±40%. One JSON line per format.
+ * The Parquet line adds `resultOnlyRatio`: DuckDB's streamed result copied into JavaScript with nothing
+ * built from it, against the same native scan — the most a reader on @duckdb/node-api can reach.
  *   npm run bench:decode [-- --rows 500000 --runs 3 --formats parquet,csv,jsonl,arrow]
  */
 import { stat, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DuckDBInstance } from '@duckdb/node-api';
+import duckdbBindings from '@duckdb/node-bindings';
+import { DuckDBInstance, DuckDBTypeId } from '@duckdb/node-api';
 import { RecordBatchFileWriter } from 'apache-arrow';
 import type { InputFormat } from '../../schemas/chunk-descriptor.js';
 import { makeFormatReaders } from '../../services/formats/make-reader.js';
@@ -35,6 +38,8 @@ const storage = makeFileStorage();
 const readers = makeFormatReaders();
 const duck = await DuckDBInstance.create(':memory:');
 const connection = await duck.connect();
+// As the Parquet reader sets it (its default read-ahead), for the result-only pass below.
+await connection.run(`SET streaming_buffer_size = '32768KiB'`);
 
 async function arrowFile(): Promise<string> {
   const path = (await tabularParquet(rows, features)).replace(/\.parquet$/, '.arrow');
@@ -67,6 +72,13 @@ function nativeScan(format: InputFormat, path: string): string {
     default:
       return `read_parquet('${path}')`;
   }
+}
+
+/** Bytes per value of a fixed-width DuckDB type (the bench's columns: BIGINT id, FLOAT features). */
+function byteWidth(type: DuckDBTypeId): number {
+  if (type === DuckDBTypeId.BIGINT || type === DuckDBTypeId.DOUBLE) return 8;
+  if (type === DuckDBTypeId.FLOAT || type === DuckDBTypeId.INTEGER) return 4;
+  throw new Error(`bench:decode: no byte width for DuckDB type ${type}`);
 }
 
 /** Rows per CPU-second of `run`, which returns the rows it saw. */
@@ -107,16 +119,38 @@ for (const format of formats) {
     );
     return Number(result.getRows()[0]![0]);
   };
-  // Warm both paths once (page cache, JIT), then alternate so drift on a shared machine hits both alike.
+  // Parquet only: every row streamed out of DuckDB's result API and each vector's bytes copied into
+  // JavaScript (`vector_get_data`, as the reader does), with no Arrow built: what any reader on
+  // @duckdb/node-api can reach, the ceiling of Quiver's Parquet path.
+  const resultOnly = async (): Promise<number> => {
+    const result = await connection.stream(`SELECT * FROM read_parquet('${path}')`);
+    const widths = result.columnTypes().map((type) => byteWidth(type.typeId));
+    let seen = 0;
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      widths.forEach((width, column) => {
+        const vector = duckdbBindings.data_chunk_get_vector(chunk.chunk, column);
+        duckdbBindings.vector_get_data(vector, chunk.rowCount * width);
+      });
+      seen += chunk.rowCount;
+    }
+    return seen;
+  };
+  const withCeiling = format === 'parquet';
+  // Warm the paths once (page cache, JIT), then alternate so drift on a shared machine hits them alike.
   await ours();
   await duckdbScan();
+  if (withCeiling) await resultOnly();
   const oursRates: number[] = [];
   const duckRates: number[] = [];
   const ratios: number[] = [];
+  const ceilingRatios: number[] = [];
   for (let i = 0; i < runs; i++) {
     oursRates.push(await rate(ours));
     duckRates.push(await rate(duckdbScan));
     ratios.push(oursRates.at(-1)! / duckRates.at(-1)!);
+    if (withCeiling) ceilingRatios.push((await rate(resultOnly)) / duckRates.at(-1)!);
   }
   console.log(
     JSON.stringify({
@@ -129,6 +163,10 @@ for (const format of formats) {
       duckdbRowsPerSec: Math.round(median(duckRates)),
       ratio: Number(median(ratios).toFixed(3)),
       roundRatios: ratios.map((r) => Number(r.toFixed(3))),
+      ...(withCeiling && {
+        resultOnlyRatio: Number(median(ceilingRatios).toFixed(3)),
+        roundResultOnlyRatios: ceilingRatios.map((r) => Number(r.toFixed(3))),
+      }),
       unit: 'rows per CPU-second',
     }),
   );
