@@ -13,10 +13,11 @@ import { stat, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import duckdbBindings from '@duckdb/node-bindings';
-import { DuckDBInstance, DuckDBTypeId } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBTypeId } from '@duckdb/node-api';
 import { RecordBatchFileWriter } from 'apache-arrow';
 import type { InputFormat } from '../../schemas/chunk-descriptor.js';
 import { makeFormatReaders } from '../../services/formats/make-reader.js';
+import { fixedByteWidth } from '../../services/formats/parquet/duckdb-to-arrow.js';
 import { makeFileStorage } from '../../services/storage/file-storage.js';
 import { ownCpuSeconds } from '../lib/cpu-time.js';
 import { tabularAs, tabularParquet } from '../lib/datasets.js';
@@ -74,11 +75,11 @@ function nativeScan(format: InputFormat, path: string): string {
   }
 }
 
-/** Bytes per value of a fixed-width DuckDB type (the bench's columns: BIGINT id, FLOAT features). */
+/** Bytes per value as the Parquet reader copies the column (the bench's: BIGINT id, FLOAT features). */
 function byteWidth(type: DuckDBTypeId): number {
-  if (type === DuckDBTypeId.BIGINT || type === DuckDBTypeId.DOUBLE) return 8;
-  if (type === DuckDBTypeId.FLOAT || type === DuckDBTypeId.INTEGER) return 4;
-  throw new Error(`bench:decode: no byte width for DuckDB type ${type}`);
+  const width = fixedByteWidth(type);
+  if (width === undefined) throw new Error(`bench:decode: DuckDB type ${type} is not fixed-width`);
+  return width;
 }
 
 /** Rows per CPU-second of `run`, which returns the rows it saw. */

@@ -58,6 +58,7 @@ const webgpu: DeviceRequest =
 const gpuLabel = values.device;
 const cpu: DeviceRequest = { kind: 'cpu', index: 0 };
 const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
 
 /**
  * Node's arguments for one of the project's scripts as a child: through tsx from source, or the file beside
@@ -66,7 +67,6 @@ const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line)
 const fromSource = import.meta.filename.endsWith('.ts');
 const scriptArgs = (source: string, bundled: string): string[] =>
   fromSource ? ['--import', 'tsx', source] : [join(import.meta.dirname, bundled)];
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
 
 /** Scores `rows` generated rows with the engine on `device`; columns by name, and the device it ran on. */
 async function scoreOn(model: ModelName, device: DeviceRequest, rows: number, batchRows = 4_096) {

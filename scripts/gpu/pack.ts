@@ -40,8 +40,15 @@ const DEBS = [
 const run = (command: string, args: string[], cwd = root): void => {
   execFileSync(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 };
-const xz = (from: string, to: string): void => {
-  execFileSync('sh', ['-c', 'xz -T2 -6 -c "$1" > "$2"', 'xz', from, to]);
+/** `tar` of `paths` (relative to `cwd`) through `xz -6` into `to`; `tar` options such as excludes first. */
+const tarXz = (cwd: string, to: string, paths: string[], options: string[] = []): void => {
+  execFileSync(
+    'sh',
+    ['-c', 'out=$1; shift; tar cf - "$@" | xz -T2 -6 > "$out"', 'tar', to, ...options, ...paths],
+    {
+      cwd,
+    },
+  );
 };
 
 async function sizeOf(path: string): Promise<number> {
@@ -86,31 +93,23 @@ async function packNodeModules(): Promise<void> {
   for (const file of await readdir(duckdb)) {
     if (file.endsWith('.so')) run('strip', ['--strip-unneeded', join(duckdb, file)]);
   }
-  execFileSync(
-    'sh',
-    [
-      '-c',
-      `tar cf - --exclude='*.map' --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.cts' --exclude='*.md' node_modules | xz -T2 -6 > "$1"`,
-      'tar',
-      join(pack, 'node_modules.tar.xz'),
-    ],
-    { cwd: stage },
+  const typingsAndDocs = ['*.map', '*.d.ts', '*.d.mts', '*.d.cts', '*.md'];
+  tarXz(
+    stage,
+    join(pack, 'node_modules.tar.xz'),
+    ['node_modules'],
+    typingsAndDocs.map((pattern) => `--exclude=${pattern}`),
   );
   await rm(stage, { recursive: true });
 }
 
 async function packModels(): Promise<void> {
   const files = await Promise.all(gpuCheckModels.map((name) => modelPath(name)));
-  const models = join(root, '.cache');
-  execFileSync(
-    'sh',
-    [
-      '-c',
-      'tar cf - "$@" | xz -T2 -6 > "$0"',
-      join(pack, 'models.tar.xz'),
-      ...files.map((f) => relative(models, f)),
-    ],
-    { cwd: models },
+  const cache = join(root, '.cache');
+  tarXz(
+    cache,
+    join(pack, 'models.tar.xz'),
+    files.map((file) => relative(cache, file)),
   );
 }
 
@@ -134,12 +133,12 @@ await mkdir(pack, { recursive: true });
 await copyFile(join(import.meta.dirname, 'enter.sh'), join(pack, 'enter.sh'));
 const stripped = join(pack, 'node');
 run('strip', ['--strip-unneeded', '-o', stripped, process.execPath]);
-xz(stripped, join(pack, 'node.xz'));
+execFileSync('sh', ['-c', 'xz -T2 -6 -c "$1" > "$2"', 'xz', stripped, join(pack, 'node.xz')]);
 await rm(stripped);
 await packDebs();
 // The bundle travels compressed too; gpu-check.sh unpacks it where there is no tsx.
 const bundleBytes = await bundleGpuCheck(pack);
-execFileSync('sh', ['-c', 'tar cf - app models | xz -T2 -6 > app.tar.xz'], { cwd: pack });
+tarXz(pack, join(pack, 'app.tar.xz'), ['app', 'models']);
 await rm(join(pack, 'app'), { recursive: true });
 await rm(join(pack, 'models'), { recursive: true });
 await packNodeModules();

@@ -78,6 +78,11 @@ const fixedLayouts = new Map<DuckDBTypeId, FixedLayout>([
   [DuckDBTypeId.TIMESTAMP_S, { ctor: BigInt64Array, bytes: 8, type: () => new TimestampSecond() }],
 ]);
 
+/** Bytes per value of a DuckDB type whose vectors are copied as they are, or undefined for any other. */
+export function fixedByteWidth(type: DuckDBTypeId): number | undefined {
+  return fixedLayouts.get(type)?.bytes;
+}
+
 /** Arrow type for a DuckDB type, or a reason it has none. */
 export function arrowTypeOf(type: DuckDBType): DataType {
   const fixed = fixedLayouts.get(type.typeId);
