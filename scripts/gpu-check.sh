@@ -8,9 +8,9 @@
 # Exit status: 0 every check passed, 1 one failed, 2 no GPU adapter opened.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [ -d node_modules/tsx ]; then exec node --import tsx scripts/gpu/check.ts "$@"; fi
 if [ -f .gpu/models.tar.xz ]; then
   mkdir -p .cache && tar xJf .gpu/models.tar.xz -C .cache --skip-old-files || exit 1
 fi
-if [ -d node_modules/tsx ]; then exec node --import tsx scripts/gpu/check.ts "$@"; fi
 if [ -f .gpu/app.tar.xz ]; then tar xJf .gpu/app.tar.xz -C .gpu || exit 1; fi
 exec node .gpu/app/check.js "$@"
