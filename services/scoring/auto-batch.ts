@@ -1,4 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
 import { type BatchTuning, tuneBatchSize } from './batch-tuner.js';
@@ -12,23 +13,49 @@ export interface TuningCache {
   set(key: string, tuning: BatchTuning): Promise<void>;
 }
 
+/** Each path's last pending `set` in this process: sets to one file run one after another. */
+const pendingSets = new Map<string, Promise<void>>();
+
+/**
+ * A cache in one JSON file. A file that is missing or does not parse reads as empty (it is only a cache:
+ * the next `set` replaces it). Sets in one process are serialized per path, so none is lost; each writes a
+ * uniquely named temporary file and renames it into place, so processes sharing the file never interleave
+ * their writes (at worst one process's entry is overwritten by another's and tuned again).
+ */
 export function fileTuningCache(path: string): TuningCache {
-  const load = async (): Promise<Record<string, BatchTuning>> =>
-    readFile(path, 'utf8').then(
-      (text) => JSON.parse(text) as Record<string, BatchTuning>,
-      () => ({}),
-    );
+  const load = async (): Promise<Record<string, BatchTuning>> => {
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined) return {};
+    try {
+      return JSON.parse(text) as Record<string, BatchTuning>;
+    } catch {
+      return {};
+    }
+  };
+  const write = async (key: string, tuning: BatchTuning): Promise<void> => {
+    const all = await load();
+    all[key] = tuning;
+    await mkdir(dirname(path), { recursive: true });
+    const partial = `${path}.${randomUUID()}.partial`;
+    try {
+      await writeFile(partial, JSON.stringify(all, null, 2));
+      await rename(partial, path);
+    } finally {
+      await rm(partial, { force: true });
+    }
+  };
   return {
     async get(key) {
       return (await load())[key];
     },
-    async set(key, tuning) {
-      const all = await load();
-      all[key] = tuning;
-      await mkdir(dirname(path), { recursive: true });
-      const partial = `${path}.${process.pid}.partial`;
-      await writeFile(partial, JSON.stringify(all, null, 2));
-      await rename(partial, path);
+    set(key, tuning) {
+      const done = (pendingSets.get(path) ?? Promise.resolve()).then(() => write(key, tuning));
+      const settled = done.catch(() => undefined);
+      pendingSets.set(path, settled);
+      void settled.then(() => {
+        if (pendingSets.get(path) === settled) pendingSets.delete(path);
+      });
+      return done;
     },
   };
 }
