@@ -40,6 +40,7 @@ import { demoRedis } from '../lib/demo-redis.js';
 import { type ModelName, modelPath } from '../lib/models.js';
 import { ownCpuSeconds, processCpuSeconds } from '../lib/cpu-time.js';
 import { bestFixedBatch } from '../lib/score-bench.js';
+import { tuneHeapForBulkData } from '../../services/process/heap-tuning.js';
 
 const round2 = (n: number) => Number(n.toFixed(2));
 
@@ -68,6 +69,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const rowsFor: Record<string, number> = { 'tabular-mlp': 1_000_000, 'compute-heavy': 40_000 };
 const chunkRowsFor: Record<string, number> = { 'tabular-mlp': 245_760, 'compute-heavy': 16_384 };
 const threads = availableParallelism();
+// The in-process reference with the worker process's heap setting.
+tuneHeapForBulkData();
 
 const work = await mkdtemp(join(tmpdir(), 'quiver-bench-e2e-'));
 const s3 = await startS3Server();

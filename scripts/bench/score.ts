@@ -25,6 +25,7 @@ import {
   rawCpuSeconds,
   rawRowsPerSec,
 } from '../lib/score-bench.js';
+import { tuneHeapForBulkData } from '../../services/process/heap-tuning.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +40,8 @@ const { values } = parseArgs({
   },
 });
 const threads = Number(values.threads);
+// The engine as the worker process runs it, with its heap setting.
+tuneHeapForBulkData();
 const probeSeconds = Number(values.seconds);
 const sweep = [256, 1_024, 4_096, 16_384, 65_536];
 

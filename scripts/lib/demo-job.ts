@@ -25,6 +25,7 @@ import { cacheDir, tabularParquet } from './datasets.js';
 import { demoRedis } from './demo-redis.js';
 import { type ModelName, modelPath } from './models.js';
 import type { DeviceRequest } from '../../services/scoring/devices.js';
+import { tuneHeapForBulkData } from '../../services/process/heap-tuning.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -55,6 +56,8 @@ export interface DemoResult {
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = performance.now();
   const print = options.print ?? ((line: string) => console.log(line));
+  // The demo scores in this process: it is a worker, with a worker's heap setting.
+  tuneHeapForBulkData();
   const [input, model] = await Promise.all([
     tabularParquet(options.rows ?? 1_000_000, 64),
     modelPath(options.model ?? 'tabular-mlp'),

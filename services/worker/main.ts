@@ -1,4 +1,5 @@
 import { detectGpuCount } from '../scoring/devices.js';
+import { tuneHeapForBulkData } from '../process/heap-tuning.js';
 import { metricsPortFromEnv } from '../process/metrics.js';
 import { superviseDevices } from './device-supervisor.js';
 import { needsDeviceProcesses } from '../scoring/gpu-binding.js';
@@ -29,6 +30,8 @@ export async function workerMain(args: string[], usage: string): Promise<number>
   // The supervisor runs no workers and serves no metrics: each device process serves its own. One GPU of
   // several runs as a child too, bound to it: in this process Dawn and CUDA would take their first GPU.
   if (needsDeviceProcesses(config.worker.devices, gpuCount)) return superviseDevices(config.worker);
+  // Before the first chunk: feature tensors through inference threads otherwise run full GCs back to back.
+  tuneHeapForBulkData();
   // Exit explicitly: a drain that ran out of grace, or a forced stop, leaves work and sockets behind.
   process.exit(await runWorkerProcess(config, { metricsPort }).exited);
 }
