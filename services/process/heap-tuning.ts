@@ -17,7 +17,17 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const HEAP_GROWING_PERCENT = 300;
 
-/** Sets V8's heap growth for a process that streams bulk data through ArrayBuffers (once, at start). */
-export function tuneHeapForBulkData(): void {
+/**
+ * Sets V8's heap growth for a process that streams bulk data through ArrayBuffers (once, at start), unless
+ * node was started with its own `--heap-growing-percent`. Returns the setting in force, or undefined where
+ * it is V8's own (an explicit `--heap-growing-percent=0`).
+ */
+export function tuneHeapForBulkData(execArgv: readonly string[] = process.execArgv): number | undefined {
+  const given = execArgv.find((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg));
+  if (given !== undefined) {
+    const percent = Number(given.split('=')[1]);
+    return Number.isFinite(percent) && percent > 0 ? percent : undefined;
+  }
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  return HEAP_GROWING_PERCENT;
 }
