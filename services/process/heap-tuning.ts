@@ -11,9 +11,10 @@ import { setFlagsFromString } from 'node:v8';
  * ran mark-compacts back to back: 128 on the main thread in one `bench:score` run of the tabular MLP
  * (packed), concurrent marking on 4 helper threads taking ~18 % of the worker's CPU under `bench:e2e`
  * (perf, by thread). Measured on the 2-core VM: 100 % → 104 full GCs, 300 % → 17, 900 % → 13; the
- * engine's overhead over raw ONNX Runtime fell from 147 to 61 ns/row, and the pipeline's worker CPU for
- * 1 M rows by 14–25 % (3.98 → 3.42 and 3.84 → 2.88 CPU-s, both orders, `bench:e2e --against`). The cost
- * is garbage kept longer: at most ~3× the live heap (~100 MB here) before a full GC frees it.
+ * pipeline's worker CPU for 1 M rows fell 12–25 % (3.98 → 3.42 and 3.84 → 2.88 CPU-s, both orders, and
+ * 4.35 → 3.81 as set here, `bench:e2e --against`). The engine's overhead in `bench:score` read 61–93
+ * ns/row against 90 before: within that bench's noise (±40 ns). The cost is garbage kept longer: at
+ * most ~3× the live heap (~100 MB here) before a full GC frees it.
  */
 export const HEAP_GROWING_PERCENT = 300;
 
@@ -23,7 +24,7 @@ export const HEAP_GROWING_PERCENT = 300;
  * it is V8's own (an explicit `--heap-growing-percent=0`).
  */
 export function tuneHeapForBulkData(execArgv: readonly string[] = process.execArgv): number | undefined {
-  const given = execArgv.find((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg));
+  const given = execArgv.find((arg) => /^--heap[-_]growing[-_]percent=/.test(arg)); // node takes only `=`
   if (given !== undefined) {
     const percent = Number(given.split('=')[1]);
     return Number.isFinite(percent) && percent > 0 ? percent : undefined;

@@ -13,8 +13,8 @@ export interface TuningCache {
   set(key: string, tuning: BatchTuning): Promise<void>;
 }
 
-/** Each path's last pending `set` in this process: sets to one file run one after another. */
-const pendingSets = new Map<string, Promise<void>>();
+/** Each path's last `set` in this process (settled or not): sets to one file run one after another. */
+const lastSets = new Map<string, Promise<void>>();
 
 /**
  * A cache in one JSON file. A file that is missing or does not parse reads as empty (it is only a cache:
@@ -49,12 +49,11 @@ export function fileTuningCache(path: string): TuningCache {
       return (await load())[key];
     },
     set(key, tuning) {
-      const done = (pendingSets.get(path) ?? Promise.resolve()).then(() => write(key, tuning));
-      const settled = done.catch(() => undefined);
-      pendingSets.set(path, settled);
-      void settled.then(() => {
-        if (pendingSets.get(path) === settled) pendingSets.delete(path);
-      });
+      const done = (lastSets.get(path) ?? Promise.resolve()).then(() => write(key, tuning));
+      lastSets.set(
+        path,
+        done.catch(() => undefined),
+      );
       return done;
     },
   };

@@ -1,7 +1,8 @@
 /**
  * Run as a script (`node --import tsx tests/helpers/gc-while-scoring.ts tuned|default`): scores 200,000
- * packed rows seven times (after a warm-up pass) with the real engine through an inference thread, each batch in a fresh buffer as a decoder
- * hands them over, and prints the main thread's full GCs while scoring as one JSON line.
+ * packed rows seven times (after a warm-up pass) with the real engine through an inference thread, each
+ * batch in a fresh buffer as a decoder hands them over, and prints the main thread's full GCs while
+ * scoring as one JSON line.
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { type FixedSizeList, Float32, RecordBatch, makeData } from 'apache-arrow';
