@@ -63,6 +63,12 @@ export interface RunOptions {
    * a small VM (measured 30–60 ns per 256-byte row). Not called for runs that fail or are aborted.
    */
   recycle?: (buffers: ArrayBuffer[]) => void;
+  /**
+   * Receives the feeds themselves back instead of `recycle` (views rebuilt on their returned buffers,
+   * before the run's promise settles), to feed another model on the same data without copying it.
+   * Not called for runs that fail or are aborted.
+   */
+  passOn?: (feeds: Record<string, HostTensor>) => void;
   /** Told how long the run kept the inference thread busy, in seconds (before the run's promise settles). */
   onRun?: (seconds: number) => void;
 }
@@ -76,7 +82,8 @@ export interface InferenceHost {
   readonly device: ResolvedDevice;
   /**
    * Runs the model once. Feed buffers are transferred to the worker (the caller must not reuse them);
-   * with `recycle`, they come back once the run is over, for the caller to fill again.
+   * with `recycle` or `passOn`, they come back once the run is over, for the caller to fill again or to
+   * run another model on.
    */
   run(feeds: Record<string, HostTensor>, options?: RunOptions): Promise<Record<string, HostTensor>>;
   /** Ends the worker thread and releases the session. Safe to call twice. */

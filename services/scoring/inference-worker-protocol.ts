@@ -22,12 +22,12 @@ export type ToWorker = { type: 'run'; id: number; feeds: Record<string, HostTens
 export type FromWorker =
   | { type: 'ready'; metadata: ModelMetadata; device: ResolvedDevice; warning?: string }
   | { type: 'start-failed'; error: WireError }
-  /** `feeds`: the run's feed buffers, handed back for reuse. */
+  /** `feeds`: the run's feeds, their buffers handed back for reuse. */
   | {
       type: 'result';
       id: number;
       outputs: Record<string, HostTensor>;
-      feeds: ArrayBuffer[];
+      feeds: Record<string, HostTensor>;
       /** Seconds the run took on the worker thread (tensors wrapped, `session.run()`, outputs read). */
       seconds: number;
     }

@@ -150,9 +150,10 @@ async function serve(port: MessagePort, start: WorkerStart): Promise<void> {
           const started = performance.now();
           const outputs = await runOnce(session, fetches, message.feeds);
           const seconds = (performance.now() - started) / 1000;
-          // The feeds go back too: ONNX Runtime is done with them, and the caller refills them.
-          const feeds = transferablesOf(Object.values(message.feeds));
-          const transfer = [...new Set([...transferablesOf(Object.values(outputs)), ...feeds])];
+          // The feeds go back too: ONNX Runtime is done with them, and the caller refills them (or runs
+          // another model on them).
+          const feeds = message.feeds;
+          const transfer = transferablesOf([...Object.values(outputs), ...Object.values(feeds)]);
           post(port, { type: 'result', id: message.id, outputs, feeds, seconds }, transfer);
         } catch (error) {
           post(port, { type: 'run-failed', id: message.id, error: toWireError(error) });

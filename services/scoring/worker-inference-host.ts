@@ -142,7 +142,7 @@ function abortError(signal: AbortSignal): Error {
 }
 
 interface PendingRun {
-  resolve(outputs: Record<string, HostTensor>, feeds: ArrayBuffer[], seconds: number): void;
+  resolve(outputs: Record<string, HostTensor>, feeds: Record<string, HostTensor>, seconds: number): void;
   reject(error: Error): void;
 }
 
@@ -266,7 +266,7 @@ export async function makeWorkerInferenceHost(
       return state as WorkerInferenceHostState;
     },
     async run(feeds, runOptions: RunOptions = {}) {
-      const { signal, recycle, onRun } = runOptions;
+      const { signal, recycle, passOn, onRun } = runOptions;
       if (state === 'crashed' && crash) throw crash;
       if (state !== 'ready') throw new InferenceHostClosedError(`the inference host is ${state}`);
       if (signal?.aborted) throw abortError(signal);
@@ -280,7 +280,8 @@ export async function makeWorkerInferenceHost(
         pending.set(id, {
           resolve(outputs, returned, seconds) {
             signal?.removeEventListener('abort', onAbort);
-            recycle?.(returned);
+            if (passOn) passOn(returned);
+            else recycle?.(transferablesOf(Object.values(returned)));
             onRun?.(seconds);
             resolve(outputs);
           },

@@ -133,6 +133,31 @@ describe('worker inference host', () => {
     expect(failing).not.toHaveBeenCalled();
   });
 
+  it('passes the feeds themselves back through `passOn` (a view where it was, not `recycle`), to run again', async () => {
+    const host = await openHost({ modelPath: await modelPath('tabular-mlp'), intraOpThreads: 2 });
+    const full = featureFeed(1_000, 64, 5).features!;
+    // A view on part of a larger buffer, as the engine feeds a call shorter than its capacity.
+    const buffer = new Float32Array(1_200 * 64);
+    buffer.set(full.data as Float32Array);
+    const view = buffer.subarray(0, 600 * 64);
+    const original = view.slice();
+    const recycle = vi.fn();
+    let back: Record<string, HostTensor> | undefined;
+    const first = await host.run(
+      { features: { type: 'float32', data: view, dims: [600, 64] } },
+      { recycle, passOn: (feeds) => (back = feeds) },
+    );
+    expect(recycle).not.toHaveBeenCalled();
+    expect(view.length, "the caller's view is detached").toBe(0);
+    const tensor = back!.features!;
+    expect(tensor.dims).toEqual([600, 64]);
+    expect(tensor.data.length).toBe(600 * 64);
+    expect(tensor.data.buffer.byteLength).toBe(1_200 * 64 * 4);
+    expect(Buffer.compare(bytes(tensor.data as Float32Array), bytes(original))).toBe(0);
+    const second = await host.run(back!);
+    expect(Buffer.compare(bytes(second.score!.data), bytes(first.score!.data))).toBe(0);
+  });
+
   it('names the error for a file that is not an ONNX model, and for a missing one', async () => {
     const notOnnx = join(scratch, 'not-a-model.onnx');
     await writeFile(notOnnx, '{"this": "is JSON, not ONNX"}');

@@ -383,3 +383,142 @@ describe('scoring engine null policies', () => {
     expect((error as FeatureMappingError).where).toMatchObject({ column: 'f3', row: 5 });
   });
 });
+
+/**
+ * Wraps a host to remember the feed buffers it handed back through `passOn` or `recycle`, and to note, per
+ * run, whether its `features` feed sits on a buffer another watched host handed back.
+ */
+function watchedHost(inner: InferenceHost, handed: WeakSet<ArrayBufferLike>) {
+  const runs: boolean[] = [];
+  const host: InferenceHost = {
+    metadata: inner.metadata,
+    device: inner.device,
+    close: () => inner.close(),
+    run(feeds, options = {}) {
+      runs.push(handed.has(feeds.features!.data.buffer));
+      const { passOn, recycle } = options;
+      return inner.run(feeds, {
+        ...options,
+        ...(passOn && {
+          passOn(back) {
+            for (const tensor of Object.values(back)) handed.add(tensor.data.buffer);
+            passOn(back);
+          },
+        }),
+        ...(recycle && {
+          recycle(buffers) {
+            for (const buffer of buffers) handed.add(buffer);
+            recycle(buffers);
+          },
+        }),
+      });
+    },
+  };
+  return { host, runs };
+}
+
+describe('scoring engine challengers', () => {
+  it('runs a challenger laid out as the champion on the tensor the champion handed back, and scores as each model alone', async () => {
+    const rows = 3_000;
+    const data = dataset(rows, featureNames(64));
+    const batches = batchesOf(data, [700, 333]);
+    const handed = new WeakSet<ArrayBufferLike>();
+    const champion = watchedHost(await host('tabular-mlp'), handed);
+    const same = watchedHost(await host('tabular-mlp-v2'), handed);
+    const alsoSame = watchedHost(await host('tree-ensemble'), handed);
+    const reversed = watchedHost(await host('tree-ensemble'), handed);
+    const schema = batches[0]!.schema;
+    const inputsOf = (h: InferenceHost, columns?: string[]) =>
+      resolveFeatureMapping(
+        schema,
+        h.metadata,
+        columns && { features: { columns, nulls: 'fail' as const } },
+        {
+          passthrough: ['id'],
+        },
+      );
+    const backwards = [...featureNames(64)].reverse();
+    const outputs = (h: InferenceHost) => resolveOutputMapping(h.metadata, { score: { column: 'score' } });
+    const batchRows = 256;
+    const score = () =>
+      collect(
+        makeScoringEngine({
+          host: champion.host,
+          inputs: inputsOf(champion.host),
+          outputs: outputs(champion.host),
+          passthrough: ['id'],
+          batchRows,
+          challengers: [
+            { name: 'v2', host: same.host, inputs: inputsOf(same.host), outputs: outputs(same.host) },
+            {
+              name: 'rev',
+              host: reversed.host,
+              inputs: inputsOf(reversed.host, backwards),
+              outputs: outputs(reversed.host),
+            },
+            {
+              name: 'tree',
+              host: alsoSame.host,
+              inputs: inputsOf(alsoSame.host),
+              outputs: outputs(alsoSame.host),
+            },
+          ],
+        }).score(batches),
+      );
+    const scored = await score();
+    const calls = Math.ceil(rows / batchRows);
+    // Both challengers laid out as the champion ran every call on the champion's own tensor, passed on.
+    expect(same.runs).toEqual(Array.from({ length: calls }, () => true));
+    expect(alsoSame.runs).toEqual(Array.from({ length: calls }, () => true));
+    // The one with its own layout filled its own tensor (a recycled one once the pool has some).
+    expect(reversed.runs).toHaveLength(calls);
+    const feeds = (columns: string[]) => (from: number, n: number) => ({
+      features: new ort.Tensor('float32', rowMajor(data, columns, from, n), [n, 64]),
+    });
+    const exact = async (name: ModelName, columns: string[], column_: string) => {
+      const expected = await reference(name, data, batchRows, feeds(columns), 'score');
+      expect(Float32Array.from(column(scored, column_))).toEqual(expected);
+    };
+    await exact('tabular-mlp', featureNames(64), 'score');
+    await exact('tabular-mlp-v2', featureNames(64), 'v2.score');
+    await exact('tree-ensemble', featureNames(64), 'tree.score');
+    await exact('tree-ensemble', backwards, 'rev.score');
+    expect(column(scored, 'id').map(Number)).toEqual(Array.from({ length: rows }, (_, i) => i));
+    // Every buffer came back to the pool: the next chunk's engine takes no fresh one, for any model.
+    for (const watched of [champion, same, alsoSame, reversed]) watched.runs.length = 0;
+    expect(column(await score(), 'v2.score')).toEqual(column(scored, 'v2.score'));
+    for (const watched of [champion, same, alsoSame, reversed])
+      expect(watched.runs).toEqual(Array.from({ length: calls }, () => true));
+  });
+
+  it("names a challenger's own failure for it, and lets the champion's fail as itself", async () => {
+    const data = dataset(600, featureNames(64));
+    const batches = batchesOf(data, [600]);
+    const h = await host('tabular-mlp');
+    const other = await host('tabular-mlp-v2');
+    const broken = (inner: InferenceHost): InferenceHost => ({
+      metadata: inner.metadata,
+      device: inner.device,
+      run: () => Promise.reject(new Error('invalid shape')),
+      close: () => inner.close(),
+    });
+    const inputs = resolveFeatureMapping(batches[0]!.schema, h.metadata, undefined, { passthrough: ['id'] });
+    const outputs = resolveOutputMapping(h.metadata);
+    const engine = (champion: InferenceHost, challenger: InferenceHost) =>
+      makeScoringEngine({
+        host: champion,
+        inputs,
+        outputs,
+        passthrough: ['id'],
+        batchRows: 256,
+        challengers: [{ name: 'next', host: challenger, inputs, outputs }],
+      });
+    const failed = await collect(engine(h, broken(other)).score(batches)).catch((e: unknown) => e as Error);
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as Error).message).toBe('challenger "next": invalid shape');
+    const championFailed = await collect(engine(broken(h), other).score(batches)).catch(
+      (e: unknown) => e as Error,
+    );
+    expect((championFailed as Error).message).toBe('invalid shape');
+  });
+});
