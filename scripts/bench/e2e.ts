@@ -38,7 +38,7 @@ import { startS3Server } from '../../tests/helpers/s3-server.js';
 import { tabularAs, tabularParquet } from '../lib/datasets.js';
 import { demoRedis } from '../lib/demo-redis.js';
 import { type ModelName, modelPath } from '../lib/models.js';
-import { ownCpuSeconds, processCpuSeconds } from '../lib/cpu-time.js';
+import { ownCpuSeconds, processCpuSeconds, threadDelta, threadStats } from '../lib/cpu-time.js';
 import { bestFixedBatch } from '../lib/score-bench.js';
 import { tuneHeapForBulkData } from '../../services/process/heap-tuning.js';
 
@@ -63,6 +63,11 @@ const { values } = parseArgs({
      * CPU-s per 1 M rows in raw ONNX Runtime alone, 2.6× the whole single-model job.
      */
     challenger: { type: 'string', default: 'tabular-mlp-v2' },
+    /**
+     * Also print, for each timed job of this checkout's first worker, one `e2e-threads` line: CPU seconds
+     * and minor page faults per thread of the worker process (Linux), to see where a job's CPU went.
+     */
+    threads: { type: 'boolean', default: false },
   },
 });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -259,6 +264,26 @@ try {
       const each = await Promise.all(pool.workers.map((w) => processCpuSeconds(w.pid!)));
       return each.some((c) => c === undefined) ? undefined : each.reduce((a, b) => a! + b!, 0)!;
     };
+    // With --threads: the first worker's threads across one timed job, as an `e2e-threads` line.
+    const byThread = async <T>(job: string, round: number, run: () => Promise<T>): Promise<T> => {
+      const pid = pools[0]!.workers[0]!.pid!;
+      if (!values.threads) return run();
+      const before = await threadStats(pid);
+      const result = await run();
+      const threads = threadDelta(pid, before, await threadStats(pid));
+      console.log(
+        JSON.stringify({
+          bench: 'e2e-threads',
+          model: name,
+          format,
+          storage: values.storage,
+          job,
+          round,
+          threads,
+        }),
+      );
+      return result;
+    };
     const rounds = Number(values.rounds);
     const figures = pools.map(() => ({
       seconds: [] as number[],
@@ -277,14 +302,16 @@ try {
       if (round % 2 === 0) withoutReport.push((await inProcessPass(false)).cpu);
       if (challengerSpec) {
         const before = await workerCpu(pools[0]!);
-        challenged.seconds.push(await runJob(pools[0]!, challengerSpec));
+        challenged.seconds.push(await byThread('challenger', round, () => runJob(pools[0]!, challengerSpec)));
         const after = await workerCpu(pools[0]!);
         if (before !== undefined && after !== undefined) challenged.worker.push(after - before);
       }
       for (const [p, pool] of pools.entries()) {
         const before = await workerCpu(pool);
         const serverCpu = process.cpuUsage();
-        figures[p]!.seconds.push(await runJob(pool));
+        figures[p]!.seconds.push(
+          await (p === 0 ? byThread('single', round, () => runJob(pool)) : runJob(pool)),
+        );
         figures[p]!.server.push(ownCpuSeconds(serverCpu));
         const after = await workerCpu(pool);
         if (before !== undefined && after !== undefined) figures[p]!.worker.push(after - before);
