@@ -56,7 +56,12 @@ export function makeFormatReaders(
       return footer.rowGroups.map((group) => ({ rows: group.rows, bytes: group.byteEnd - group.byteStart }));
     },
     async close() {
-      const results = await Promise.allSettled([parquet.close(), csv.close(), hiveValues.close()]);
+      const results = await Promise.allSettled([
+        parquet.close(),
+        csv.close(),
+        jsonl.close(),
+        hiveValues.close(),
+      ]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
     },

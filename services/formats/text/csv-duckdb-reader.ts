@@ -79,7 +79,7 @@ function selectExpression(column: TextColumn): string {
 
 /** A CSV `FormatReader` on DuckDB, falling back to the exact parser (see the file comment). */
 export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
-  const { knobs, tempDir, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom } = duckdbTextReaderSetup(
+  const { knobs, staging, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom } = duckdbTextReaderSetup(
     readerOptions,
     readCsvPartExact,
   );
@@ -113,7 +113,7 @@ export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
       return;
     }
 
-    yield* withStagedPart(tempDir, '.csv', duckdb, async function* (path, connect) {
+    yield* withStagedPart(staging, '.csv', duckdb, async function* (path, connect) {
       const state = { inQuotes: false };
       let underscore = false;
       const staged = await stageRecords({
@@ -165,5 +165,11 @@ export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
     });
   }
 
-  return { readPart, close: () => duckdb.close() };
+  return {
+    readPart,
+    close: async () => {
+      await staging.close();
+      await duckdb.close();
+    },
+  };
 }

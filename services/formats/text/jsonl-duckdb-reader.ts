@@ -70,7 +70,7 @@ const readType = (column: TextColumn): string => (column.type === 'string' ? 'JS
 
 /** A JSONL `FormatReader` on DuckDB, falling back to the exact reader (see the file comment). */
 export function makeJsonlDuckdbReader(readerOptions: JsonlReaderOptions = {}): JsonlReader {
-  const { knobs, tempDir, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom } = duckdbTextReaderSetup(
+  const { knobs, staging, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom } = duckdbTextReaderSetup(
     readerOptions,
     readJsonlPartExact,
   );
@@ -99,7 +99,7 @@ export function makeJsonlDuckdbReader(readerOptions: JsonlReaderOptions = {}): J
         : await alignJsonlStart(read, range.start, range.end, size, knobs.blockSize);
     if (aligned === undefined) return;
 
-    yield* withStagedPart(tempDir, '.jsonl', duckdb, async function* (path, connect) {
+    yield* withStagedPart(staging, '.jsonl', duckdb, async function* (path, connect) {
       const check = makeJsonlValueCheck(outColumns.filter((c) => c.type !== 'string').map((c) => c.name));
       const staged = await stageRecords({
         format: 'jsonl',
@@ -148,5 +148,11 @@ export function makeJsonlDuckdbReader(readerOptions: JsonlReaderOptions = {}): J
     });
   }
 
-  return { readPart, close: () => duckdb.close() };
+  return {
+    readPart,
+    close: async () => {
+      await staging.close();
+      await duckdb.close();
+    },
+  };
 }
