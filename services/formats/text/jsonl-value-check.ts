@@ -9,7 +9,7 @@
  * jsonl-duckdb-reader.ts.)
  *
  * One pass over the bytes with its state carried across blocks. Numbers — most of a tabular file — cost a
- * table lookup a byte; strings are skipped with `indexOf`; only a value that is text, a boolean, an object
+ * digit test a byte; strings are skipped with `indexOf`; only a value that is text, a boolean, an object
  * or an array has its key looked up, since only those can read otherwise in a number column. The check is
  * conservative: a hit sends the part to the exact parser; it never changes a value.
  */
