@@ -79,7 +79,7 @@ function selectExpression(column: TextColumn): string {
 
 /** A CSV `FormatReader` on DuckDB, falling back to the exact parser (see the file comment). */
 export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
-  const { knobs, staging, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom } = duckdbTextReaderSetup(
+  const { knobs, staging, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom, close } = duckdbTextReaderSetup(
     readerOptions,
     readCsvPartExact,
   );
@@ -165,11 +165,5 @@ export function makeCsvReader(readerOptions: CsvReaderOptions = {}): CsvReader {
     });
   }
 
-  return {
-    readPart,
-    close: async () => {
-      await staging.close();
-      await duckdb.close();
-    },
-  };
+  return { readPart, close };
 }

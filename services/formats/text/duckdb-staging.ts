@@ -77,12 +77,19 @@ export function duckdbTextReaderSetup(
   exact: ExactPartReader,
 ) {
   const knobs = textReaderKnobs(options);
+  const staging = makeStagingFiles(options.tempDir ?? tmpdir());
+  const duckdb = makeDuckdbConnector(options);
   return {
     knobs,
-    staging: makeStagingFiles(options.tempDir ?? tmpdir()),
+    staging,
     stageBlockBytes: options.stageBlockBytes ?? 16 * 1024 * 1024,
     minDuckdbBytes: options.minDuckdbBytes ?? 256 * 1024,
-    duckdb: makeDuckdbConnector(options),
+    duckdb,
+    /** The reader's `close`: its idle staging files, then its DuckDB instance (safe twice). */
+    close: async (): Promise<void> => {
+      await staging.close();
+      await duckdb.close();
+    },
     exactFrom: (storage: Storage, part: ChunkPart, readOptions: ReadPartOptions, skip: number) =>
       skipRows(exact(storage, part, readOptions, knobs), skip),
   };

@@ -70,7 +70,7 @@ const readType = (column: TextColumn): string => (column.type === 'string' ? 'JS
 
 /** A JSONL `FormatReader` on DuckDB, falling back to the exact reader (see the file comment). */
 export function makeJsonlDuckdbReader(readerOptions: JsonlReaderOptions = {}): JsonlReader {
-  const { knobs, staging, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom } = duckdbTextReaderSetup(
+  const { knobs, staging, stageBlockBytes, minDuckdbBytes, duckdb, exactFrom, close } = duckdbTextReaderSetup(
     readerOptions,
     readJsonlPartExact,
   );
@@ -148,11 +148,5 @@ export function makeJsonlDuckdbReader(readerOptions: JsonlReaderOptions = {}): J
     });
   }
 
-  return {
-    readPart,
-    close: async () => {
-      await staging.close();
-      await duckdb.close();
-    },
-  };
+  return { readPart, close };
 }
