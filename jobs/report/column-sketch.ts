@@ -2,6 +2,7 @@ import type { ColumnSketch } from '../../schemas/run-report.js';
 import { addRuns, countInBucket, encodeRuns, forEachBucket } from './bucket-runs.js';
 import { SketchMismatch } from './errors/sketch-mismatch.js';
 import { infinityBucket, type SketchBits } from './value-buckets.js';
+import { type KernelMemory, instantiateKernel } from '../wasm-kernel.js';
 import { wasmBase64 } from './kernels/float32-lanes-wasm.js';
 
 /** The column kinds a sketch reads (Arrow's numeric buffers, or plain numbers). */
@@ -152,15 +153,9 @@ function laneValidity(piece: MatrixPiece, width: number, lane: number): Uint8Arr
   return bits;
 }
 
-/** The part of the WebAssembly JS API used here (the ES2023 lib declares none of it). */
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: unknown };
-};
-
 /** The WebAssembly kernel of `observeLanes` (float32-lanes.wat); null where it cannot be instantiated. */
 interface LanesKernel {
-  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  memory: KernelMemory;
   scan4(
     src: number,
     rows: number,
@@ -175,14 +170,7 @@ interface LanesKernel {
 }
 let lanesKernel: LanesKernel | null | undefined;
 function kernel(): LanesKernel | null {
-  if (lanesKernel === undefined) {
-    try {
-      const bytes = Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0));
-      lanesKernel = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as LanesKernel;
-    } catch {
-      lanesKernel = null; // a runtime without WebAssembly SIMD: the scalar loop does it all
-    }
-  }
+  if (lanesKernel === undefined) lanesKernel = instantiateKernel<LanesKernel>(wasmBase64);
   return lanesKernel;
 }
 

@@ -3,7 +3,10 @@ import { basename, join } from 'node:path';
 import wabtInit from 'wabt';
 
 /** The WebAssembly kernels the code loads, each a `.wat` source beside the TypeScript module it becomes. */
-export const kernels = [join(import.meta.dirname, '../../jobs/report/kernels/float32-lanes.wat')];
+export const kernels = [
+  join(import.meta.dirname, '../../jobs/report/kernels/float32-lanes.wat'),
+  join(import.meta.dirname, '../../services/formats/text/kernels/jsonl-lines.wat'),
+];
 
 /** Where a kernel's compiled bytes live: `<name>-wasm.ts` beside its source. */
 export function modulePathOf(watPath: string): string {
