@@ -3,13 +3,19 @@
  * in either spacing, stops at the group holding each kind of line it must not pass, and, in front of the
  * scalar check, never changes the check's verdict: on random valid JSON lines and the non-JSON forms DuckDB
  * reads (NaN, Infinity, trailing commas, `null` lines), split into random blocks, the check with the kernel
- * says what the scalar check alone says.
+ * says what the scalar check alone says. And the DuckDB reader, whose lines now mostly pass through the
+ * kernel alone, reads such lines — and lines with bytes after the object, which only DuckDB's refusal
+ * guards — as the exact reader does.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { instantiateKernel, type KernelMemory } from '../../../../jobs/wasm-kernel.js';
 import { wasmBase64 } from '../../../../services/formats/text/kernels/jsonl-lines-wasm.js';
+import { makeJsonlDuckdbReader } from '../../../../services/formats/text/jsonl-duckdb-reader.js';
+import { makeJsonlReader } from '../../../../services/formats/text/jsonl-reader.js';
 import { makeJsonlValueCheck } from '../../../../services/formats/text/jsonl-value-check.js';
+import { makeMemoryStorage } from '../../../helpers/memory-storage.js';
+import { readOutcome } from '../../../helpers/text-reading.js';
 
 const encoder = new TextEncoder();
 const kernel = instantiateKernel<{ memory: KernelMemory; check(len: number): number }>(wasmBase64)!;
@@ -130,4 +136,82 @@ describe('the JSONL lines kernel', () => {
       { numRuns: 3000 },
     );
   });
+});
+
+describe('the DuckDB JSONL reader on lines the kernel passes', () => {
+  const duckdb = makeJsonlDuckdbReader({ minDuckdbBytes: 0 });
+  const exact = makeJsonlReader();
+  afterAll(() => duckdb.close());
+  const URI = 'mem://bucket/lines.jsonl';
+  /** A file's lines: numbers and nulls, and at a rate of the file's, values and bytes after the object. */
+  const file = fc.constantFrom(0, 0, 0.02, 0.2).chain((noise) => {
+    const odd = <T>(clean: fc.Arbitrary<T>, other: fc.Arbitrary<T>): fc.Arbitrary<T> =>
+      fc
+        .tuple(clean, other, fc.double({ min: 0, max: 1, noNaN: true }))
+        .map(([c, o, p]) => (p < noise ? o : c));
+    const field = fc.tuple(
+      fc.constantFrom('n', 'a', 'other'),
+      fc.constantFrom(':', ': '),
+      odd(
+        fc.oneof(
+          { weight: 4, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }).map(String) },
+          { weight: 1, arbitrary: fc.constantFrom('null', '-0.5', '-0e1', '1E400', '-12', '0', '-0.0') },
+        ),
+        fc.constantFrom('-0', '-0', '-0', 'NaN', 'nan', 'true', '"1"', '[1]'),
+      ),
+    );
+    // Bytes after the object: the kernel does not look at them (DuckDB refuses them, as the exact reader does).
+    const tail = odd(fc.constant(''), fc.constantFrom('x', 'null', ' {"n": 2}', '}', 'e5', ','));
+    return fc.array(
+      fc
+        .tuple(fc.uniqueArray(field, { selector: ([k]) => k, maxLength: 3 }), tail)
+        .map(([fields, after]) => `{${fields.map(([k, c, v]) => `"${k}"${c}${v}`).join(',')}}${after}`),
+      { minLength: 1, maxLength: 30 },
+    );
+  });
+
+  const read = async (text: string, skip: boolean) => {
+    const bytes = encoder.encode(text);
+    const storage = makeMemoryStorage({ [URI]: bytes });
+    const part = {
+      uri: URI,
+      size: bytes.length,
+      range: { kind: 'bytes' as const, start: 0, end: bytes.length },
+    };
+    const options = { schema: { n: 'float64' as const, a: 'float32' as const }, skip, columns: ['n', 'a'] };
+    return {
+      duckdb: await readOutcome(duckdb, storage, part, options),
+      exact: await readOutcome(exact, storage, part, options),
+    };
+  };
+
+  it.each([
+    '{"n":-0}',
+    '{"n": -0, "a": 1}',
+    '{"n":NaN}',
+    '{"n":nan}',
+    '{"n":-Infinity}',
+    '{"n":true}',
+    '{"n":"1.5"}',
+    '{"n":1,}',
+    'null',
+    '{"n":1}x',
+    '{"n":1} {"n":2}',
+  ])('reads %s among clean lines as the exact reader does', async (odd) => {
+    const text = `{"n":1.5,"a":-2}\n${odd}\n{"n": null, "a": 0.25}\n`;
+    for (const skip of [false, true]) {
+      const { duckdb: actual, exact: expected } = await read(text, skip);
+      expect(actual).toEqual(expected);
+    }
+  });
+
+  it('reads them as the exact reader does, rows, errors and skipped records alike', async () => {
+    await fc.assert(
+      fc.asyncProperty(file, fc.boolean(), async (lines, skip) => {
+        const { duckdb: actual, exact: expected } = await read(lines.join('\n') + '\n', skip);
+        expect(actual).toEqual(expected);
+      }),
+      { numRuns: 200 },
+    );
+  }, 120_000);
 });
