@@ -325,27 +325,30 @@ function scanBlock(state: ScanState, bytes: Uint8Array): void {
   Object.assign(state, { token, word, wordLength, suspicious });
 }
 
-/** The kernel (jsonl-lines.wat): `check(len)` over `memory[KERNEL_DATA, KERNEL_DATA + len)`, padded. */
+/** The kernel (jsonl-lines.wat): `check(from, len)` over the window `memory[KERNEL_DATA, + len)`, padded. */
 interface LinesKernel {
   memory: KernelMemory;
-  check(len: number): number;
+  check(from: number, len: number): number;
 }
-let linesKernel: LinesKernel | null | undefined;
-/** Where the lines go in the kernel's memory (its constants come first). */
+/** The kernel and its memory as bytes, grown once to hold a window and its padding. */
+interface KernelWithMemory {
+  lines: LinesKernel;
+  memory: Uint8Array;
+}
+let linesKernel: KernelWithMemory | null | undefined;
+/** Where the window goes in the kernel's memory (its constants come first). */
 const KERNEL_DATA = 256;
-/** Bytes of whole lines the kernel reads at a time (in its memory, copied there: L2-sized). */
+/** Bytes of whole lines the kernel reads at most per window (copied into its memory: L2-sized). */
 const KERNEL_WINDOW = 256 * 1024;
-/** The kernel's memory as bytes, grown to a window and its padding once. */
-let kernelBytes: Uint8Array | undefined;
-function kernel(): LinesKernel | null {
+function kernel(): KernelWithMemory | null {
   if (linesKernel === undefined) {
-    linesKernel = instantiateKernel<LinesKernel>(wasmBase64);
-    if (linesKernel !== null) {
+    const lines = instantiateKernel<LinesKernel>(wasmBase64);
+    if (lines !== null) {
       const pages =
-        Math.ceil((KERNEL_DATA + KERNEL_WINDOW + 16) / 65536) - linesKernel.memory.buffer.byteLength / 65536;
-      if (pages > 0) linesKernel.memory.grow(pages);
-      kernelBytes = new Uint8Array(linesKernel.memory.buffer);
+        Math.ceil((KERNEL_DATA + KERNEL_WINDOW + 16) / 65536) - lines.memory.buffer.byteLength / 65536;
+      if (pages > 0) lines.memory.grow(pages);
     }
+    linesKernel = lines && { lines, memory: new Uint8Array(lines.memory.buffer) };
   }
   return linesKernel;
 }
@@ -357,10 +360,16 @@ const atLineStart = (state: ScanState): boolean =>
 /**
  * Checks a block: whole lines through the kernel where the scalar check stands at a line's start, the
  * lines of any group the kernel does not pass, and the rest of a line begun or ended in another block,
- * through the scalar check.
+ * through the scalar check. Each window of lines is copied into the kernel's memory once, however many
+ * of its lines go to the scalar check (a text value on every line would otherwise copy a window a line).
  */
-function checkBlock(state: ScanState, bytes: Uint8Array, lines: LinesKernel, memory: Uint8Array): void {
+function checkBlock(state: ScanState, bytes: Uint8Array, { lines, memory }: KernelWithMemory): void {
   const n = bytes.length;
+  /** `bytes[windowStart, windowEnd)` is in the kernel's memory. */
+  let windowStart = 0;
+  let windowEnd = 0;
+  /** Bytes past a flagged group the scalar check reads on (see below). */
+  let scalarRun = 0;
   let pos = 0;
   while (pos < n && !state.suspicious) {
     let to: number;
@@ -368,26 +377,37 @@ function checkBlock(state: ScanState, bytes: Uint8Array, lines: LinesKernel, mem
       const lf = bytes.indexOf(LF, pos);
       to = lf < 0 ? n : lf + 1;
     } else {
-      const lf = bytes.lastIndexOf(LF, Math.min(n, pos + KERNEL_WINDOW) - 1);
-      if (lf < pos) {
+      if (pos >= windowEnd) {
+        const lf = bytes.lastIndexOf(LF, Math.min(n, pos + KERNEL_WINDOW) - 1);
+        if (lf >= pos) {
+          windowStart = pos;
+          windowEnd = lf + 1;
+          memory.set(bytes.subarray(windowStart, windowEnd), KERNEL_DATA);
+          memory.fill(
+            OPEN_BRACE,
+            KERNEL_DATA + windowEnd - windowStart,
+            KERNEL_DATA + windowEnd - windowStart + 16,
+          );
+        }
+      }
+      if (pos >= windowEnd) {
         // No whole line within a window: the scalar check reads this one.
         const next = bytes.indexOf(LF, pos + KERNEL_WINDOW);
         to = next < 0 ? n : next + 1;
       } else {
-        const end = lf + 1;
-        const len = end - pos;
-        memory.set(bytes.subarray(pos, end), KERNEL_DATA);
-        memory.fill(OPEN_BRACE, KERNEL_DATA + len, KERNEL_DATA + len + 16);
-        const flagged = lines.check(len);
-        if (flagged >= len) {
-          pos = end;
+        const flagged = windowStart + lines.check(pos - windowStart, windowEnd - windowStart);
+        if (flagged >= windowEnd) {
+          pos = windowEnd;
           continue;
         }
-        // The lines of the group flagged go to the scalar check; those before it passed.
-        const group = pos + flagged;
-        to = bytes.indexOf(LF, Math.min(group + 15, end - 1)) + 1;
-        // (lastIndexOf takes a negative index from the end: the group at the range's start needs none.)
-        if (group > pos) pos = Math.max(pos, bytes.lastIndexOf(LF, group - 1) + 1);
+        // The lines of the group flagged go to the scalar check; those before it passed. When the kernel
+        // passed none (text on every line), the scalar check's stretch doubles, so such lines cost it few
+        // calls.
+        // (lastIndexOf takes a negative index from the end: a group at `pos` needs none.)
+        const lineStart = flagged > pos ? Math.max(pos, bytes.lastIndexOf(LF, flagged - 1) + 1) : pos;
+        scalarRun = lineStart === pos ? Math.min(2 * scalarRun + 1024, KERNEL_WINDOW) : 0;
+        to = bytes.indexOf(LF, Math.min(flagged + 15 + scalarRun, windowEnd - 1)) + 1;
+        pos = lineStart;
       }
     }
     scanBlock(state, bytes.subarray(pos, to));
@@ -429,7 +449,7 @@ export function makeJsonlValueCheck(
   return {
     feed(bytes) {
       if (state.suspicious) return;
-      if (lines !== null && kernelBytes !== undefined) checkBlock(state, bytes, lines, kernelBytes);
+      if (lines !== null) checkBlock(state, bytes, lines);
       else scanBlock(state, bytes);
     },
     get suspicious() {

@@ -2,10 +2,11 @@
 ;; `npm run build:kernels` into jsonl-lines-wasm.ts; a unit test checks the two agree, and property tests
 ;; that the kernel passes nothing the scalar check would flag in valid JSON.
 ;;
-;; `check(len)` reads whole lines from `memory[256, 256 + len)` (the range starts at a line's start and ends with a
-;; line feed; the caller pads it with `{` to a multiple of sixteen) and returns the offset of the first
-;; sixteen-byte group that holds a byte breaking one of the rules below, or `len` rounded up to sixteen when
-;; none does. The caller has the scalar check read the lines of a group returned.
+;; `check(from, len)` reads whole lines of the window `memory[256, 256 + len)`, from its offset `from` (a
+;; line's start; the window ends with a line feed and the caller pads it with `{` to a multiple of sixteen),
+;; and returns the window offset of the first sixteen-byte group that holds a byte breaking one of the rules
+;; below, or `len` or more when none does. The caller has the scalar check read the lines of a group
+;; returned, then resumes at the next line's start in the same window, which it copies in once.
 ;;
 ;; The rules look at a byte and the up to three before it, never at whether it is inside a string: a rule's
 ;; context inside a string (a key holding `:` or `,`) only sends a line to the scalar check. A line passes
@@ -24,15 +25,15 @@
   ;; Sixteen copies of each byte the rules compare with, at 16-byte offsets (loading one is one instruction;
   ;; V8 builds a v128.const splat anew in each iteration): : space " 0xb0 0x8a - n , LF { 0 . e u l
   (data (i32.const 0) "\3a\3a\3a\3a\3a\3a\3a\3a\3a\3a\3a\3a\3a\3a\3a\3a\20\20\20\20\20\20\20\20\20\20\20\20\20\20\20\20\22\22\22\22\22\22\22\22\22\22\22\22\22\22\22\22\b0\b0\b0\b0\b0\b0\b0\b0\b0\b0\b0\b0\b0\b0\b0\b0\8a\8a\8a\8a\8a\8a\8a\8a\8a\8a\8a\8a\8a\8a\8a\8a\2d\2d\2d\2d\2d\2d\2d\2d\2d\2d\2d\2d\2d\2d\2d\2d\6e\6e\6e\6e\6e\6e\6e\6e\6e\6e\6e\6e\6e\6e\6e\6e\2c\2c\2c\2c\2c\2c\2c\2c\2c\2c\2c\2c\2c\2c\2c\2c\0a\0a\0a\0a\0a\0a\0a\0a\0a\0a\0a\0a\0a\0a\0a\0a\7b\7b\7b\7b\7b\7b\7b\7b\7b\7b\7b\7b\7b\7b\7b\7b\30\30\30\30\30\30\30\30\30\30\30\30\30\30\30\30\2e\2e\2e\2e\2e\2e\2e\2e\2e\2e\2e\2e\2e\2e\2e\2e\65\65\65\65\65\65\65\65\65\65\65\65\65\65\65\65\75\75\75\75\75\75\75\75\75\75\75\75\75\75\75\75\6c\6c\6c\6c\6c\6c\6c\6c\6c\6c\6c\6c\6c\6c\6c\6c")
-  (func (export "check") (param $len i32) (result i32)
+  (func (export "check") (param $from i32) (param $len i32) (result i32)
     (local $at i32) (local $end i32)
     (local $v v128) (local $p v128) (local $p1 v128) (local $p2 v128)
     (local $colon1 v128) (local $sp1 v128) (local $sp v128) (local $quote v128) (local $digit v128)
     (local $minus v128) (local $n v128) (local $start v128) (local $s1c2 v128) (local $a v128)
     (local $m v128) (local $pm v128) (local $nn v128) (local $pn v128) (local $bad v128)
-    ;; Before the range: line feeds, so its first byte must be `{`.
+    ;; Before `from`: line feeds, so its first byte must be `{`.
     (local.set $p (v128.load offset=128 (i32.const 0)))
-    (local.set $at (i32.const 256))
+    (local.set $at (i32.add (local.get $from) (i32.const 256)))
     (local.set $end (i32.add (local.get $len) (i32.const 256)))
     (block $done
       (loop $group

@@ -18,16 +18,18 @@ import { makeMemoryStorage } from '../../../helpers/memory-storage.js';
 import { readOutcome } from '../../../helpers/text-reading.js';
 
 const encoder = new TextEncoder();
-const kernel = instantiateKernel<{ memory: KernelMemory; check(len: number): number }>(wasmBase64)!;
+const kernel = instantiateKernel<{ memory: KernelMemory; check(from: number, len: number): number }>(
+  wasmBase64,
+)!;
 kernel.memory.grow(4);
 
-/** The kernel over whole lines (the caller's padding included): the offset of the group it stops at. */
-function kernelStop(text: string): number {
+/** The kernel over whole lines from `from` (the caller's padding included): the group it stops at. */
+function kernelStop(text: string, from = 0): number {
   const bytes = encoder.encode(text);
   const memory = new Uint8Array(kernel.memory.buffer);
   memory.set(bytes, 256);
   memory.fill(0x7b, 256 + bytes.length, 256 + bytes.length + 16);
-  return kernel.check(bytes.length);
+  return kernel.check(from, bytes.length);
 }
 
 const clean = Array.from({ length: 40 }, (_, i) =>
@@ -40,6 +42,16 @@ describe('the JSONL lines kernel', () => {
   it('passes flat lines of numbers and nulls, compact or with spaces', () => {
     const text = `${clean}\n`;
     expect(kernelStop(text)).toBeGreaterThanOrEqual(encoder.encode(text).length);
+  });
+
+  it('resumes at a line start within the window, past a line it stopped at', () => {
+    const before = `${clean}\n{"n":true}\n`;
+    const text = `${before}${clean}\n`;
+    const length = encoder.encode(text).length;
+    expect(kernelStop(text)).toBeLessThan(encoder.encode(before).length);
+    expect(kernelStop(text, encoder.encode(before).length)).toBeGreaterThanOrEqual(length);
+    // From a line start that is not a group's (the window's groups are counted from `from`).
+    expect(kernelStop(text, encoder.encode(before).length - 1)).toBeLessThan(length);
   });
 
   it.each([
